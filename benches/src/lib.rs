@@ -1,0 +1,1 @@
+//! Criterion benches for credit-core live in `benches/`.

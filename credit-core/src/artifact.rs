@@ -1,0 +1,387 @@
+//! The model artifact: a versioned, checksummed JSON document that fully describes a scorecard.
+//!
+//! It is the only thing any front door needs to score. Bin semantics, so that anyone can
+//! recompute a score from the JSON alone: for a present, ordinary value `x` of a feature with
+//! sorted `edges`, the bin is `range_bins[k]` where `k` is the number of edges `<= x`
+//! (Python: `bisect.bisect_right(edges, x)`). A missing value uses `missing_bin`; a special code
+//! uses the `special_bins` entry with that code. The log-odds of default is
+//! `intercept + Σ bin.logit`; the probability is `1 / (1 + exp(-log_odds))`. Points are
+//! `bin.points = -factor * bin.logit + (offset - factor * intercept) / 10`, so the score is
+//! `Σ bin.points = offset - factor * log_odds` with `factor = pdo / ln 2` and
+//! `offset = base_score - factor * ln(base_odds)`: higher scores mean lower risk.
+
+use crate::error::ModelError;
+use crate::schema::{FEATURES, N_FEATURES};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// `format` field of every artifact.
+pub const FORMAT: &str = "credit-default/scorecard";
+/// The artifact layout this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The whole scorecard document.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelArtifact {
+    pub format: String,
+    pub format_version: u32,
+    pub model_id: String,
+    pub model_version: String,
+    /// Which software wrote it (`credit-core <version>`).
+    pub created_by: String,
+    pub training_data: DataFingerprint,
+    pub intercept: f64,
+    pub features: Vec<FeatureCard>,
+    pub scaling: Scaling,
+    pub threshold: Threshold,
+    pub age_policy: AgePolicy,
+    pub training: TrainingConfigRecord,
+    pub metrics: ModelMetrics,
+    /// `sha256:<hex>` of the document's canonical JSON with this field removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+}
+
+/// Which data the model was fitted on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataFingerprint {
+    /// sha256 of the uncompressed CSV bytes.
+    pub sha256: String,
+    pub rows: u64,
+    pub positives: u64,
+    /// Rows read but not used for fitting because they failed validation (e.g. age 0).
+    pub rows_excluded: u64,
+    pub label: String,
+}
+
+/// One feature of the scorecard.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureCard {
+    pub name: String,
+    /// Stable reason code reported when this feature costs the applicant points.
+    pub reason_code: String,
+    pub reason_text: String,
+    /// Strictly increasing bin edges; `range_bins.len() == edges.len() + 1`.
+    pub edges: Vec<f64>,
+    pub range_bins: Vec<Bin>,
+    /// Present for the optional features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_bin: Option<Bin>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub special_bins: Vec<SpecialBin>,
+}
+
+/// One bin: its contribution and its training statistics (the drift-monitoring baseline).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bin {
+    pub label: String,
+    /// Contribution to the log-odds of default.
+    pub logit: f64,
+    /// Contribution to the score.
+    pub points: f64,
+    /// Training rows in the bin.
+    pub count: u64,
+    /// Defaults among them.
+    pub events: u64,
+    pub event_rate: f64,
+}
+
+/// A bureau special code and its bin.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecialBin {
+    pub codes: Vec<f64>,
+    pub bin: Bin,
+}
+
+/// How log-odds become points.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scaling {
+    pub base_score: f64,
+    /// Odds at the base score, written as `odds_direction` says.
+    pub base_odds: f64,
+    /// Points to double the odds.
+    pub pdo: f64,
+    /// `"good:bad"`: a higher score means lower risk of default.
+    pub odds_direction: String,
+    pub factor: f64,
+    pub offset: f64,
+}
+
+impl Scaling {
+    /// Standard scaling: `base_score` points at `base_odds`:1 good:bad, `pdo` points to double.
+    pub fn new(base_score: f64, base_odds: f64, pdo: f64) -> Scaling {
+        let factor = pdo / std::f64::consts::LN_2;
+        Scaling {
+            base_score,
+            base_odds,
+            pdo,
+            odds_direction: "good:bad".to_owned(),
+            factor,
+            offset: base_score - factor * base_odds.ln(),
+        }
+    }
+}
+
+/// The decision rule behind `prediction`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    /// `prediction = 1` when `probability >= probability_threshold`.
+    pub probability: f64,
+    /// The score (points) at that probability, for score-based policies.
+    pub score: f64,
+    /// Machine name of the policy (e.g. `max_ks_out_of_fold`).
+    pub policy: String,
+    pub description: String,
+}
+
+/// Regulation B (12 CFR 1002.6(b)(2)): age may be used only if applicants aged 62 or more
+/// never get a negative factor from it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgePolicy {
+    pub elderly_age: f64,
+    /// Whether the trainer enforced `min points(age >= 62) >= max points(age < 62)`.
+    pub enforced: bool,
+    /// How many elderly bins the trainer had to raise to satisfy it.
+    pub adjusted_bins: u32,
+    pub min_elderly_points: f64,
+    pub max_younger_points: f64,
+    /// Age is never reported as a reason for applicants of `elderly_age` or more.
+    pub suppress_reason_for_elderly: bool,
+}
+
+/// Hyper-parameters of the fit, so that it can be reproduced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingConfigRecord {
+    pub method: String,
+    pub max_bins: u32,
+    pub min_bin_count: u64,
+    pub l2_alpha: f64,
+    pub folds: u32,
+    pub max_iterations: u64,
+    pub monotone_increasing_risk: Vec<String>,
+}
+
+/// Quality of the model, measured out of fold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelMetrics {
+    /// Metrics of the pooled out-of-fold predictions.
+    pub cv: Metrics,
+    /// Mean and per-fold AUC.
+    pub cv_auc_mean: f64,
+    pub cv_auc_std: f64,
+    pub folds: Vec<Metrics>,
+    /// Of the final model on its own training data (optimistic; for reference only).
+    pub train: Metrics,
+    pub calibration: Vec<CalibrationBin>,
+}
+
+/// The usual binary-classifier metrics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    pub rows: u64,
+    pub positives: u64,
+    pub auc: f64,
+    pub gini: f64,
+    pub ks: f64,
+    pub brier: f64,
+    pub log_loss: f64,
+}
+
+/// One row of a calibration table (equal-count bins of predicted probability).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrationBin {
+    pub rows: u64,
+    pub mean_predicted: f64,
+    pub observed_rate: f64,
+    pub min_predicted: f64,
+    pub max_predicted: f64,
+}
+
+impl FeatureCard {
+    /// Every bin of the feature: range bins, then the missing bin, then special bins.
+    pub fn all_bins(&self) -> impl Iterator<Item = &Bin> {
+        self.range_bins
+            .iter()
+            .chain(self.missing_bin.iter())
+            .chain(self.special_bins.iter().map(|s| &s.bin))
+    }
+}
+
+impl ModelArtifact {
+    /// Parses, checks the checksum and validates an artifact.
+    pub fn from_json(text: &str) -> Result<ModelArtifact, ModelError> {
+        // Look at the format fields first so that a newer artifact gets a clear error
+        // rather than a complaint about some field this build does not know.
+        #[derive(Deserialize)]
+        struct Header {
+            format: Option<String>,
+            format_version: Option<u32>,
+        }
+        let header: Header = serde_json::from_str(text)?;
+        match header.format.as_deref() {
+            Some(FORMAT) => {}
+            other => {
+                return Err(ModelError::WrongFormat {
+                    found: other.unwrap_or("<none>").to_owned(),
+                    expected: FORMAT,
+                })
+            }
+        }
+        match header.format_version {
+            Some(FORMAT_VERSION) => {}
+            other => {
+                return Err(ModelError::WrongFormatVersion {
+                    found: other.unwrap_or(0),
+                    expected: FORMAT_VERSION,
+                })
+            }
+        }
+        let artifact: ModelArtifact = serde_json::from_str(text)?;
+        let stored = artifact
+            .checksum
+            .clone()
+            .ok_or(ModelError::MissingChecksum)?;
+        let computed = artifact.compute_checksum()?;
+        if stored != computed {
+            return Err(ModelError::ChecksumMismatch { stored, computed });
+        }
+        artifact.validate()?;
+        Ok(artifact)
+    }
+
+    /// Pretty JSON with a fresh checksum. Deterministic: same artifact, same bytes.
+    pub fn to_json(&self) -> Result<String, ModelError> {
+        let mut a = self.clone();
+        a.checksum = Some(self.compute_checksum()?);
+        let mut s = serde_json::to_string_pretty(&a)?;
+        s.push('\n');
+        Ok(s)
+    }
+
+    /// `sha256:<hex>` of the compact JSON of the artifact without its checksum.
+    pub fn compute_checksum(&self) -> Result<String, ModelError> {
+        let mut a = self.clone();
+        a.checksum = None;
+        let bytes = serde_json::to_vec(&a)?;
+        let digest = Sha256::digest(&bytes);
+        let mut hex = String::with_capacity(7 + 64);
+        hex.push_str("sha256:");
+        for b in digest {
+            hex.push_str(&format!("{b:02x}"));
+        }
+        Ok(hex)
+    }
+
+    /// Structural checks: every feature once and in order, sorted edges, finite numbers,
+    /// bins where the schema needs them, points consistent with the scaling.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        if !self.intercept.is_finite() {
+            return Err(ModelError::Invalid("intercept is not finite".into()));
+        }
+        let s = &self.scaling;
+        if !(s.factor.is_finite() && s.offset.is_finite() && s.factor > 0.0) {
+            return Err(ModelError::Invalid(
+                "scaling factor/offset must be finite, factor > 0".into(),
+            ));
+        }
+        let t = self.threshold.probability;
+        if !(t > 0.0 && t < 1.0) {
+            return Err(ModelError::Invalid(format!(
+                "threshold probability {t} is not inside (0, 1)"
+            )));
+        }
+        for (j, spec) in FEATURES.iter().enumerate() {
+            let Some(card) = self.features.get(j) else {
+                return Err(ModelError::MissingFeature(spec.name));
+            };
+            if card.name != spec.name {
+                return Err(
+                    match self.features.iter().position(|c| c.name == spec.name) {
+                        None => ModelError::MissingFeature(spec.name),
+                        Some(_) => ModelError::Invalid(format!(
+                            "features out of order: position {j} holds {:?}, expected {:?}",
+                            card.name, spec.name
+                        )),
+                    },
+                );
+            }
+            let bad = |problem: String| ModelError::BadFeature {
+                feature: spec.name.to_owned(),
+                problem,
+            };
+            if card.edges.iter().any(|e| !e.is_finite()) {
+                return Err(bad("an edge is not finite".into()));
+            }
+            if card.edges.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(bad("edges are not strictly increasing".into()));
+            }
+            if card.range_bins.len() != card.edges.len() + 1 {
+                return Err(bad(format!(
+                    "{} edges need {} range bins, found {}",
+                    card.edges.len(),
+                    card.edges.len() + 1,
+                    card.range_bins.len()
+                )));
+            }
+            if spec.optional && card.missing_bin.is_none() {
+                return Err(bad("optional feature has no missing bin".into()));
+            }
+            for code in spec.special_codes {
+                let n = card
+                    .special_bins
+                    .iter()
+                    .filter(|b| b.codes.contains(code))
+                    .count();
+                if n != 1 {
+                    return Err(bad(format!(
+                        "special code {code} needs exactly one bin, found {n}"
+                    )));
+                }
+            }
+            for sb in &card.special_bins {
+                if sb.codes.iter().any(|c| !spec.is_special(*c)) {
+                    return Err(bad(format!("special bin for unknown codes {:?}", sb.codes)));
+                }
+            }
+            let share = (s.offset - s.factor * self.intercept) / N_FEATURES as f64;
+            for bin in card.all_bins() {
+                if !bin.logit.is_finite() || !bin.points.is_finite() {
+                    return Err(bad(format!(
+                        "bin {:?} has non-finite logit or points",
+                        bin.label
+                    )));
+                }
+                let want = -s.factor * bin.logit + share;
+                if (bin.points - want).abs() > 1e-6 * (1.0 + want.abs()) {
+                    return Err(bad(format!(
+                        "bin {:?} has {} points, the scaling gives {want}",
+                        bin.label, bin.points
+                    )));
+                }
+            }
+        }
+        if self.features.len() != N_FEATURES {
+            return Err(ModelError::UnexpectedFeature(
+                self.features[N_FEATURES].name.clone(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Points of a bin given its logit, under the artifact's scaling.
+pub fn points_for(scaling: &Scaling, intercept: f64, logit: f64) -> f64 {
+    -scaling.factor * logit + (scaling.offset - scaling.factor * intercept) / N_FEATURES as f64
+}

@@ -1,0 +1,315 @@
+//! Batch scoring over borrowed memory: row-major slices, column slices (Arrow / pandas columns)
+//! and `ndarray` views. Nothing is allocated per row; rows that fail validation get NaN in the
+//! outputs and are listed with their errors, and never abort the batch.
+//!
+//! Every path ends in [`Scorecard::try_probability_and_score`], the same function the single
+//! applicant path uses, so batch and single results are bit-identical.
+
+use crate::applicant::Applicant;
+use crate::error::{ShapeError, ValidationErrors};
+use crate::schema::N_FEATURES;
+use crate::scorecard::Scorecard;
+use ndarray::ArrayView2;
+
+/// Something that yields rows of ten values (NaN = missing).
+pub trait RowSource: Sync {
+    fn n_rows(&self) -> usize;
+    /// Row `i`, gathered into model column order.
+    fn row(&self, i: usize) -> [f64; N_FEATURES];
+}
+
+/// `n × 10` values, row after row.
+pub struct RowMajor<'a> {
+    data: &'a [f64],
+}
+
+impl<'a> RowMajor<'a> {
+    pub fn new(data: &'a [f64], n_rows: usize) -> Result<RowMajor<'a>, ShapeError> {
+        if data.len() != n_rows * N_FEATURES {
+            return Err(ShapeError::Length {
+                len: data.len(),
+                n_rows,
+                n_cols: N_FEATURES,
+            });
+        }
+        Ok(RowMajor { data })
+    }
+}
+
+impl RowSource for RowMajor<'_> {
+    #[inline(always)]
+    fn n_rows(&self) -> usize {
+        self.data.len() / N_FEATURES
+    }
+    #[inline(always)]
+    fn row(&self, i: usize) -> [f64; N_FEATURES] {
+        let mut r = [0.0; N_FEATURES];
+        r.copy_from_slice(&self.data[i * N_FEATURES..(i + 1) * N_FEATURES]);
+        r
+    }
+}
+
+/// Ten columns of equal length, in model column order (zero-copy over DataFrame / Arrow columns).
+pub struct Columns<'a> {
+    cols: [&'a [f64]; N_FEATURES],
+}
+
+impl<'a> Columns<'a> {
+    pub fn new(cols: &[&'a [f64]]) -> Result<Columns<'a>, ShapeError> {
+        if cols.len() != N_FEATURES {
+            return Err(ShapeError::Columns {
+                expected: N_FEATURES,
+                found: cols.len(),
+            });
+        }
+        let n = cols[0].len();
+        if let Some((j, c)) = cols.iter().enumerate().find(|(_, c)| c.len() != n) {
+            return Err(ShapeError::ColumnLength {
+                column: j,
+                found: c.len(),
+                expected: n,
+            });
+        }
+        let mut arr: [&[f64]; N_FEATURES] = [&[]; N_FEATURES];
+        arr.copy_from_slice(cols);
+        Ok(Columns { cols: arr })
+    }
+}
+
+impl RowSource for Columns<'_> {
+    #[inline(always)]
+    fn n_rows(&self) -> usize {
+        self.cols[0].len()
+    }
+    #[inline(always)]
+    fn row(&self, i: usize) -> [f64; N_FEATURES] {
+        let mut r = [0.0; N_FEATURES];
+        for (v, c) in r.iter_mut().zip(&self.cols) {
+            *v = c[i];
+        }
+        r
+    }
+}
+
+/// Any `ndarray` view (any strides).
+pub struct View<'a> {
+    view: ArrayView2<'a, f64>,
+}
+
+impl<'a> View<'a> {
+    pub fn new(view: ArrayView2<'a, f64>) -> Result<View<'a>, ShapeError> {
+        if view.ncols() != N_FEATURES {
+            return Err(ShapeError::Columns {
+                expected: N_FEATURES,
+                found: view.ncols(),
+            });
+        }
+        Ok(View { view })
+    }
+}
+
+impl RowSource for View<'_> {
+    #[inline(always)]
+    fn n_rows(&self) -> usize {
+        self.view.nrows()
+    }
+    #[inline(always)]
+    fn row(&self, i: usize) -> [f64; N_FEATURES] {
+        let mut r = [0.0; N_FEATURES];
+        for (j, v) in r.iter_mut().enumerate() {
+            *v = self.view[[i, j]];
+        }
+        r
+    }
+}
+
+/// A row that failed validation.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RowError {
+    /// Row index within the whole batch.
+    pub row: usize,
+    pub errors: ValidationErrors,
+}
+
+/// What a batch did.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct BatchReport {
+    pub rows: usize,
+    pub valid: usize,
+    pub invalid: Vec<RowError>,
+}
+
+impl Scorecard {
+    /// Scores every row of `src` into `probability` (and `score` if given).
+    /// Invalid rows get NaN and are listed in the report with every error.
+    pub fn score_batch<S: RowSource + ?Sized>(
+        &self,
+        src: &S,
+        probability: &mut [f64],
+        score: Option<&mut [f64]>,
+    ) -> Result<BatchReport, ShapeError> {
+        self.score_range(src, 0, probability, score)
+    }
+
+    fn score_range<S: RowSource + ?Sized>(
+        &self,
+        src: &S,
+        first_row: usize,
+        probability: &mut [f64],
+        score: Option<&mut [f64]>,
+    ) -> Result<BatchReport, ShapeError> {
+        let n = probability.len();
+        if first_row + n > src.n_rows() || (first_row == 0 && n != src.n_rows()) {
+            return Err(ShapeError::Output {
+                expected: src.n_rows(),
+                found: n,
+            });
+        }
+        let mut report = BatchReport {
+            rows: n,
+            valid: 0,
+            invalid: Vec::new(),
+        };
+        let fail = |i: usize, row: &[f64; N_FEATURES], report: &mut BatchReport| {
+            if let Err(errors) = Applicant::from_row(row) {
+                report.invalid.push(RowError {
+                    row: first_row + i,
+                    errors,
+                });
+            }
+        };
+        match score {
+            None => {
+                for (i, out) in probability.iter_mut().enumerate() {
+                    let row = src.row(first_row + i);
+                    match self.try_probability(&row) {
+                        Some(p) => *out = p,
+                        None => {
+                            *out = f64::NAN;
+                            fail(i, &row, &mut report);
+                        }
+                    }
+                }
+            }
+            Some(score) => {
+                if score.len() != n {
+                    return Err(ShapeError::Output {
+                        expected: n,
+                        found: score.len(),
+                    });
+                }
+                for (i, (p_out, s_out)) in probability.iter_mut().zip(score.iter_mut()).enumerate()
+                {
+                    let row = src.row(first_row + i);
+                    match self.try_probability_and_score(&row) {
+                        Some((p, s)) => {
+                            *p_out = p;
+                            *s_out = s;
+                        }
+                        None => {
+                            *p_out = f64::NAN;
+                            *s_out = f64::NAN;
+                            fail(i, &row, &mut report);
+                        }
+                    }
+                }
+            }
+        }
+        report.valid = n - report.invalid.len();
+        Ok(report)
+    }
+
+    /// [`Scorecard::score_batch`] split over `threads` OS threads (scoped; no pool, no global state).
+    pub fn score_batch_parallel<S: RowSource + ?Sized>(
+        &self,
+        src: &S,
+        threads: usize,
+        probability: &mut [f64],
+        score: Option<&mut [f64]>,
+    ) -> Result<BatchReport, ShapeError> {
+        let n = probability.len();
+        if n != src.n_rows() {
+            return Err(ShapeError::Output {
+                expected: src.n_rows(),
+                found: n,
+            });
+        }
+        if let Some(s) = &score {
+            if s.len() != n {
+                return Err(ShapeError::Output {
+                    expected: n,
+                    found: s.len(),
+                });
+            }
+        }
+        let threads = threads.clamp(1, 256);
+        if threads == 1 || n < 4096 {
+            return self.score_batch(src, probability, score);
+        }
+        let chunk = n.div_ceil(threads);
+        let mut score_chunks: Vec<Option<&mut [f64]>> = match score {
+            Some(s) => s.chunks_mut(chunk).map(Some).collect(),
+            None => (0..n.div_ceil(chunk)).map(|_| None).collect(),
+        };
+        let results: Vec<Result<BatchReport, ShapeError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = probability
+                .chunks_mut(chunk)
+                .zip(score_chunks.iter_mut())
+                .enumerate()
+                .map(|(k, (p, s))| {
+                    let s = s.take();
+                    scope.spawn(move || self.score_range(src, k * chunk, p, s))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(ShapeError::Output {
+                            expected: n,
+                            found: 0,
+                        })
+                    })
+                })
+                .collect()
+        });
+        let mut report = BatchReport {
+            rows: n,
+            ..BatchReport::default()
+        };
+        for r in results {
+            let r = r?;
+            report.valid += r.valid;
+            report.invalid.extend(r.invalid);
+        }
+        Ok(report)
+    }
+
+    /// Probabilities of a row-major `n × 10` slice.
+    pub fn predict_proba_rows(
+        &self,
+        data: &[f64],
+        out: &mut [f64],
+    ) -> Result<BatchReport, ShapeError> {
+        let src = RowMajor::new(data, out.len())?;
+        self.score_batch(&src, out, None)
+    }
+
+    /// Probabilities of an `n × 10` `ndarray` view (any layout; contiguous ones take the fast path).
+    pub fn predict_proba_array(
+        &self,
+        x: ArrayView2<'_, f64>,
+        out: &mut [f64],
+    ) -> Result<BatchReport, ShapeError> {
+        if x.ncols() != N_FEATURES {
+            return Err(ShapeError::Columns {
+                expected: N_FEATURES,
+                found: x.ncols(),
+            });
+        }
+        if let Some(data) = x.as_slice() {
+            return self.score_batch(&RowMajor::new(data, x.nrows())?, out, None);
+        }
+        self.score_batch(&View::new(x)?, out, None)
+    }
+}

@@ -1,0 +1,42 @@
+//! # credit-core
+//!
+//! The credit-default scorecard: validation of an applicant's ten credit-bureau features, the
+//! versioned model artifact, and logistic scoring (probability, score in points, reason codes)
+//! for one applicant or a batch. No I/O, no async, no global state: every front door (CLI,
+//! REST, Python, Node, browser) is a thin layer over this crate.
+//!
+//! ```
+//! # let json = include_str!("../../models/default.json");
+//! use credit_core::{Applicant, Scorecard};
+//! let model = Scorecard::from_json(json).unwrap();
+//! let a = Applicant::from_json(r#"{"RevolvingUtilizationOfUnsecuredLines": 0.766127, "age": 45,
+//!   "NumberOfTime30_59DaysPastDueNotWorse": 2, "DebtRatio": 0.802982, "MonthlyIncome": 9120,
+//!   "NumberOfOpenCreditLinesAndLoans": 13, "NumberOfTimes90DaysLate": 0,
+//!   "NumberRealEstateLoansOrLines": 6, "NumberOfTime60_89DaysPastDueNotWorse": 0,
+//!   "NumberOfDependents": 2}"#).unwrap();
+//! let p = model.predict(&a);
+//! assert!(p.probability > 0.0 && p.probability < 1.0);
+//! ```
+
+pub mod applicant;
+pub mod artifact;
+pub mod batch;
+pub mod drift;
+pub mod error;
+pub mod schema;
+pub mod scorecard;
+
+#[cfg(feature = "train")]
+pub mod metrics;
+#[cfg(feature = "train")]
+pub mod train;
+
+pub use applicant::{Applicant, RawValue};
+pub use artifact::ModelArtifact;
+pub use batch::{BatchReport, Columns, RowError, RowMajor, RowSource, View};
+pub use error::{ErrorCode, FieldError, ModelError, ShapeError, ValidationErrors};
+pub use schema::{feature_index, FeatureSpec, Kind, FEATURES, N_FEATURES};
+pub use scorecard::{Explanation, Prediction, Reason, Scorecard, MAX_REASONS};
+
+/// Version of this crate, recorded in artifacts it writes.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

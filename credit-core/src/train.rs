@@ -1,0 +1,665 @@
+//! Fitting a fine-binned scorecard with `linfa-logistic` (feature `train`; still no I/O).
+//!
+//! Each feature is cut into up to `max_bins` quantile bins (whole-number features: one bin per
+//! value while a value has enough rows). The bins enter the logistic regression in a cumulative
+//! ("thermometer") encoding: column `k` is 1 when the value lies in bin `k` or above, so a
+//! coefficient is the *step* between adjacent bins and the L2 penalty smooths the points curve
+//! instead of shrinking each bin to zero. Missing values and bureau special codes get one-hot
+//! columns of their own. The result is still a plain logistic regression and a points table.
+//!
+//! After the fit the trainer makes the table honest where the domain demands it: past-due counts
+//! are made monotone (more late payments never earn points, by weighted isotonic regression) and
+//! Regulation B's age rule is enforced (no age of 62 or more earns fewer points than a younger age).
+
+use crate::applicant::Applicant;
+use crate::artifact::{
+    points_for, AgePolicy, Bin, DataFingerprint, FeatureCard, ModelArtifact, ModelMetrics, Scaling,
+    SpecialBin, Threshold, TrainingConfigRecord, FORMAT, FORMAT_VERSION,
+};
+use crate::metrics::{self, calibration};
+use crate::schema::{fmt_num, FeatureSpec, Kind, AGE, ELDERLY_AGE, FEATURES, N_FEATURES};
+use crate::scorecard::Scorecard;
+use linfa::prelude::*;
+use linfa_logistic::LogisticRegression;
+use ndarray::{Array1, Array2};
+
+/// Features whose risk can only grow with the value (more late payments, never better).
+pub const MONOTONE_INCREASING_RISK: [usize; 3] = [2, 6, 8];
+
+/// Reason codes and Regulation B style texts, per feature in model order.
+pub const REASONS: [(&str, &str); N_FEATURES] = [
+    (
+        "R01",
+        "Proportion of balances to credit limits on revolving accounts is too high",
+    ),
+    ("R02", "Age of the applicant (length of credit experience)"),
+    (
+        "R03",
+        "Number of times 30-59 days past due in the last two years",
+    ),
+    ("R04", "Debt obligations are too high relative to income"),
+    ("R05", "Income insufficient or not reported"),
+    ("R06", "Number of open credit lines and loans"),
+    ("R07", "Serious delinquency: times 90 days or more past due"),
+    ("R08", "Number of real estate loans or lines"),
+    (
+        "R09",
+        "Number of times 60-89 days past due in the last two years",
+    ),
+    ("R10", "Number of dependents"),
+];
+
+/// Hyper-parameters of a fit.
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    pub max_bins: usize,
+    pub min_bin_count: u64,
+    pub l2_alpha: f64,
+    pub folds: usize,
+    pub max_iterations: u64,
+    pub gradient_tolerance: f64,
+    pub base_score: f64,
+    pub base_odds: f64,
+    pub pdo: f64,
+    pub model_id: String,
+    /// Version to stamp; `None` derives one from the fitted content (deterministic).
+    pub model_version: Option<String>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            max_bins: 64,
+            min_bin_count: 50,
+            l2_alpha: 30.0,
+            folds: 5,
+            max_iterations: 1000,
+            gradient_tolerance: 1e-4,
+            base_score: 600.0,
+            base_odds: 50.0,
+            pdo: 20.0,
+            model_id: "credit-default".to_owned(),
+            model_version: None,
+        }
+    }
+}
+
+/// Labelled rows in model column order (NaN = missing), with where they came from.
+#[derive(Clone, Debug)]
+pub struct TrainingSet {
+    pub rows: Vec<[f64; N_FEATURES]>,
+    pub labels: Vec<u8>,
+    /// sha256 of the source bytes (the caller reads the file; the core does no I/O).
+    pub sha256: String,
+}
+
+/// Progress events, for a progress bar.
+#[derive(Clone, Debug)]
+pub enum TrainEvent {
+    FoldStarted { fold: usize, folds: usize },
+    FoldFinished { fold: usize, auc: f64 },
+    FinalFitStarted,
+    Done,
+}
+
+/// Why training failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("labels and rows differ in length ({labels} labels, {rows} rows)")]
+    Length { labels: usize, rows: usize },
+    #[error("label {0} is not 0 or 1")]
+    BadLabel(u8),
+    #[error("too few usable rows ({rows}) or positives ({positives}) to fit {folds} folds")]
+    TooFewRows {
+        rows: usize,
+        positives: usize,
+        folds: usize,
+    },
+    #[error("logistic regression failed: {0}")]
+    Fit(String),
+    #[error("fitted model is invalid: {0}")]
+    Model(#[from] crate::error::ModelError),
+}
+
+/// Everything a fit produced: the artifact and the out-of-fold evidence behind its metrics.
+#[derive(Clone, Debug)]
+pub struct TrainOutcome {
+    pub artifact: ModelArtifact,
+    /// Out-of-fold probability of every used row.
+    pub oof: Vec<f64>,
+    /// Labels of the used rows (same order as `oof`).
+    pub labels: Vec<u8>,
+    /// Fold of every used row.
+    pub fold_of: Vec<usize>,
+    /// Indices (into the input) of the rows that were used.
+    pub used_rows: Vec<usize>,
+}
+
+/// Cut points of one feature.
+#[derive(Clone, Debug)]
+struct Binning {
+    edges: Vec<f64>,
+}
+
+/// Greedy equal-frequency binning over distinct values: a new bin starts at a value once the
+/// current bin holds `target` rows; the last bin is merged back if it is smaller than `min`.
+fn fit_edges(spec: &FeatureSpec, mut values: Vec<f64>, cfg: &TrainConfig) -> Binning {
+    values.sort_by(f64::total_cmp);
+    let n = values.len() as u64;
+    let target = (n / cfg.max_bins.max(1) as u64)
+        .max(cfg.min_bin_count)
+        .max(1);
+    let mut edges = Vec::new();
+    let mut current = 0u64;
+    let mut i = 0;
+    let mut last_bin = 0u64;
+    while i < values.len() {
+        let v = values[i];
+        let mut j = i;
+        while j < values.len() && values[j] == v {
+            j += 1;
+        }
+        let count = (j - i) as u64;
+        if current >= target && (n - i as u64) >= cfg.min_bin_count {
+            edges.push(v);
+            current = 0;
+        }
+        current += count;
+        last_bin = current;
+        i = j;
+    }
+    if last_bin < cfg.min_bin_count {
+        edges.pop();
+    }
+    if spec.name == FEATURES[AGE].name && !edges.contains(&ELDERLY_AGE) {
+        // Regulation B: a bin boundary exactly at 62, so that no bin mixes 61 and 62.
+        edges.push(ELDERLY_AGE);
+        edges.sort_by(f64::total_cmp);
+    }
+    Binning { edges }
+}
+
+fn range_label(spec: &FeatureSpec, edges: &[f64], k: usize) -> String {
+    let lo = if k == 0 { None } else { Some(edges[k - 1]) };
+    let hi = edges.get(k).copied();
+    if spec.kind == Kind::Count {
+        let top = hi.map(|h| h - 1.0);
+        return match (lo, top) {
+            (None, None) => "any".into(),
+            (None, Some(t)) if t <= spec.min => fmt_num(spec.min),
+            (None, Some(t)) => format!("{}–{}", fmt_num(spec.min), fmt_num(t)),
+            (Some(l), None) => format!(">= {}", fmt_num(l)),
+            (Some(l), Some(t)) if l == t => fmt_num(l),
+            (Some(l), Some(t)) => format!("{}–{}", fmt_num(l), fmt_num(t)),
+        };
+    }
+    match (lo, hi) {
+        (None, None) => "any".into(),
+        (None, Some(h)) => format!("< {h}"),
+        (Some(l), None) => format!(">= {l}"),
+        (Some(l), Some(h)) => format!("[{l}, {h})"),
+    }
+}
+
+/// Column layout of the design matrix.
+struct Layout {
+    binnings: Vec<Binning>,
+    /// Per feature: first thermometer column, number of them, missing column, special column.
+    first: Vec<usize>,
+    missing_col: Vec<Option<usize>>,
+    special_col: Vec<Option<usize>>,
+    n_cols: usize,
+}
+
+impl Layout {
+    fn new(binnings: Vec<Binning>) -> Layout {
+        let mut col = 0;
+        let mut first = Vec::new();
+        let mut missing_col = Vec::new();
+        let mut special_col = Vec::new();
+        for (spec, b) in FEATURES.iter().zip(&binnings) {
+            first.push(col);
+            col += b.edges.len();
+            missing_col.push(spec.optional.then(|| {
+                col += 1;
+                col - 1
+            }));
+            special_col.push((!spec.special_codes.is_empty()).then(|| {
+                col += 1;
+                col - 1
+            }));
+        }
+        Layout {
+            binnings,
+            first,
+            missing_col,
+            special_col,
+            n_cols: col,
+        }
+    }
+
+    fn fill_row(&self, row: &[f64; N_FEATURES], out: &mut [f64]) {
+        for (j, spec) in FEATURES.iter().enumerate() {
+            let v = row[j];
+            if v.is_nan() {
+                if let Some(c) = self.missing_col[j] {
+                    out[c] = 1.0;
+                }
+            } else if spec.is_special(v) {
+                if let Some(c) = self.special_col[j] {
+                    out[c] = 1.0;
+                }
+            } else {
+                let k = self.binnings[j].edges.partition_point(|&e| e <= v);
+                for c in 0..k {
+                    out[self.first[j] + c] = 1.0;
+                }
+            }
+        }
+    }
+}
+
+fn design(layout: &Layout, rows: &[[f64; N_FEATURES]], idx: &[usize]) -> Array2<f64> {
+    let mut x = Array2::<f64>::zeros((idx.len(), layout.n_cols));
+    for (r, &i) in idx.iter().enumerate() {
+        if let Some(out) = x.row_mut(r).into_slice() {
+            layout.fill_row(&rows[i], out);
+        }
+    }
+    x
+}
+
+/// Weighted pool-adjacent-violators: the closest non-decreasing sequence.
+fn isotonic_increasing(values: &mut [f64], weights: &[f64]) {
+    let mut blocks: Vec<(f64, f64, usize)> = Vec::new(); // (mean, weight, len)
+    for (&v, &w) in values.iter().zip(weights) {
+        blocks.push((v, w.max(1e-9), 1));
+        while blocks.len() > 1 {
+            let b = blocks[blocks.len() - 1];
+            let a = blocks[blocks.len() - 2];
+            if a.0 <= b.0 {
+                break;
+            }
+            let w = a.1 + b.1;
+            blocks.pop();
+            let last = blocks.len() - 1;
+            blocks[last] = ((a.0 * a.1 + b.0 * b.1) / w, w, a.2 + b.2);
+        }
+    }
+    let mut i = 0;
+    for (m, _, len) in blocks {
+        for v in &mut values[i..i + len] {
+            *v = m;
+        }
+        i += len;
+    }
+}
+
+/// Fits one scorecard on the rows `idx` and returns its artifact (metrics left empty).
+fn fit_one(
+    rows: &[[f64; N_FEATURES]],
+    labels: &[u8],
+    idx: &[usize],
+    cfg: &TrainConfig,
+) -> Result<(ModelArtifact, AgePolicy), TrainError> {
+    let binnings: Vec<Binning> = FEATURES
+        .iter()
+        .enumerate()
+        .map(|(j, spec)| {
+            let vals: Vec<f64> = idx
+                .iter()
+                .map(|&i| rows[i][j])
+                .filter(|v| !v.is_nan() && !spec.is_special(*v))
+                .collect();
+            fit_edges(spec, vals, cfg)
+        })
+        .collect();
+    let layout = Layout::new(binnings);
+    let x = design(&layout, rows, idx);
+    let y: Array1<bool> = idx.iter().map(|&i| labels[i] == 1).collect();
+    let dataset = Dataset::new(x, y);
+    let fitted = LogisticRegression::default()
+        .alpha(cfg.l2_alpha)
+        .max_iterations(cfg.max_iterations)
+        .gradient_tolerance(cfg.gradient_tolerance)
+        .fit(&dataset)
+        .map_err(|e| TrainError::Fit(e.to_string()))?;
+    // linfa models P(class labelled +1), and labels the *more frequent* class +1; flip the
+    // signs when that is "no default" so that the coefficients are log-odds of default.
+    let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
+    let beta: Array1<f64> = fitted.params().mapv(|b| b * sign);
+    let intercept = fitted.intercept() * sign;
+
+    let scaling = Scaling::new(cfg.base_score, cfg.base_odds, cfg.pdo);
+    let mut features = Vec::with_capacity(N_FEATURES);
+    let mut age_policy = AgePolicy {
+        elderly_age: ELDERLY_AGE,
+        enforced: true,
+        adjusted_bins: 0,
+        min_elderly_points: 0.0,
+        max_younger_points: 0.0,
+        suppress_reason_for_elderly: true,
+    };
+    for (j, spec) in FEATURES.iter().enumerate() {
+        let edges = layout.binnings[j].edges.clone();
+        let n_range = edges.len() + 1;
+        // Cumulative sums of thermometer steps give each range bin's logit.
+        let mut logits = vec![0.0; n_range];
+        for k in 1..n_range {
+            logits[k] = logits[k - 1] + beta[layout.first[j] + k - 1];
+        }
+        // Training statistics per bin.
+        let mut counts = vec![0u64; n_range];
+        let mut events = vec![0u64; n_range];
+        let (mut m_count, mut m_events, mut s_count, mut s_events) = (0u64, 0u64, 0u64, 0u64);
+        for &i in idx {
+            let v = rows[i][j];
+            let y = u64::from(labels[i]);
+            if v.is_nan() {
+                m_count += 1;
+                m_events += y;
+            } else if spec.is_special(v) {
+                s_count += 1;
+                s_events += y;
+            } else {
+                let k = edges.partition_point(|&e| e <= v);
+                counts[k] += 1;
+                events[k] += y;
+            }
+        }
+        if MONOTONE_INCREASING_RISK.contains(&j) {
+            let w: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
+            isotonic_increasing(&mut logits, &w);
+        }
+        if j == AGE {
+            let split = edges.partition_point(|&e| e < ELDERLY_AGE) + 1;
+            // Range bins [split..] start at 62 or later (an edge sits exactly at 62).
+            let min_young = logits[..split]
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min);
+            for l in &mut logits[split..] {
+                if *l > min_young {
+                    *l = min_young;
+                    age_policy.adjusted_bins += 1;
+                }
+            }
+            let pts = |l: f64| points_for(&scaling, intercept, l);
+            age_policy.max_younger_points = logits[..split]
+                .iter()
+                .map(|&l| pts(l))
+                .fold(f64::NEG_INFINITY, f64::max);
+            age_policy.min_elderly_points = logits[split..]
+                .iter()
+                .map(|&l| pts(l))
+                .fold(f64::INFINITY, f64::min);
+        }
+        let bin = |label: String, logit: f64, count: u64, ev: u64| Bin {
+            label,
+            logit,
+            points: points_for(&scaling, intercept, logit),
+            count,
+            events: ev,
+            event_rate: if count > 0 {
+                ev as f64 / count as f64
+            } else {
+                0.0
+            },
+        };
+        let range_bins = (0..n_range)
+            .map(|k| {
+                bin(
+                    range_label(spec, &edges, k),
+                    logits[k],
+                    counts[k],
+                    events[k],
+                )
+            })
+            .collect();
+        let missing_bin =
+            layout.missing_col[j].map(|c| bin("missing".into(), beta[c], m_count, m_events));
+        let special_bins = layout.special_col[j]
+            .map(|c| SpecialBin {
+                codes: spec.special_codes.to_vec(),
+                bin: bin("bureau code 96/98".into(), beta[c], s_count, s_events),
+            })
+            .into_iter()
+            .collect();
+        features.push(FeatureCard {
+            name: spec.name.to_owned(),
+            reason_code: REASONS[j].0.to_owned(),
+            reason_text: REASONS[j].1.to_owned(),
+            edges,
+            range_bins,
+            missing_bin,
+            special_bins,
+        });
+    }
+    let artifact = ModelArtifact {
+        format: FORMAT.to_owned(),
+        format_version: FORMAT_VERSION,
+        model_id: cfg.model_id.clone(),
+        model_version: String::new(),
+        created_by: format!("credit-core {}", crate::VERSION),
+        training_data: DataFingerprint {
+            sha256: String::new(),
+            rows: idx.len() as u64,
+            positives: idx.iter().filter(|&&i| labels[i] == 1).count() as u64,
+            rows_excluded: 0,
+            label: "SeriousDlqin2yrs".to_owned(),
+        },
+        intercept,
+        features,
+        scaling,
+        threshold: Threshold {
+            probability: 0.5,
+            score: 0.0,
+            policy: "placeholder".into(),
+            description: String::new(),
+        },
+        age_policy: age_policy.clone(),
+        training: record(cfg),
+        metrics: empty_metrics(),
+        checksum: None,
+    };
+    Ok((artifact, age_policy))
+}
+
+fn record(cfg: &TrainConfig) -> TrainingConfigRecord {
+    TrainingConfigRecord {
+        method: "thermometer-encoded fine bins + L2 logistic regression (linfa-logistic, L-BFGS)"
+            .to_owned(),
+        max_bins: cfg.max_bins as u32,
+        min_bin_count: cfg.min_bin_count,
+        l2_alpha: cfg.l2_alpha,
+        folds: cfg.folds as u32,
+        max_iterations: cfg.max_iterations,
+        monotone_increasing_risk: MONOTONE_INCREASING_RISK
+            .iter()
+            .map(|&j| FEATURES[j].name.to_owned())
+            .collect(),
+    }
+}
+
+fn empty_metrics() -> ModelMetrics {
+    let m = crate::artifact::Metrics {
+        rows: 0,
+        positives: 0,
+        auc: 0.0,
+        gini: 0.0,
+        ks: 0.0,
+        brier: 0.0,
+        log_loss: 0.0,
+    };
+    ModelMetrics {
+        cv: m.clone(),
+        cv_auc_mean: 0.0,
+        cv_auc_std: 0.0,
+        folds: Vec::new(),
+        train: m,
+        calibration: Vec::new(),
+    }
+}
+
+/// Stratified fold assignment without randomness: within each class, rows in input order
+/// are dealt to folds in turn. Deterministic, and every fold gets the same label rate.
+pub fn stratified_folds(labels: &[u8], folds: usize) -> Vec<usize> {
+    let mut seen = [0usize; 2];
+    labels
+        .iter()
+        .map(|&y| {
+            let c = usize::from(y == 1);
+            let f = seen[c] % folds;
+            seen[c] += 1;
+            f
+        })
+        .collect()
+}
+
+/// Cross-validates, fits the final model on every usable row, and assembles the artifact.
+pub fn train(
+    data: &TrainingSet,
+    cfg: &TrainConfig,
+    progress: &mut dyn FnMut(TrainEvent),
+) -> Result<TrainOutcome, TrainError> {
+    if data.rows.len() != data.labels.len() {
+        return Err(TrainError::Length {
+            labels: data.labels.len(),
+            rows: data.rows.len(),
+        });
+    }
+    if let Some(&bad) = data.labels.iter().find(|&&y| y > 1) {
+        return Err(TrainError::BadLabel(bad));
+    }
+    // Rows that would be refused at scoring time are not used for fitting either.
+    let used_rows: Vec<usize> = (0..data.rows.len())
+        .filter(|&i| Applicant::from_row(&data.rows[i]).is_ok())
+        .collect();
+    let labels: Vec<u8> = used_rows.iter().map(|&i| data.labels[i]).collect();
+    let positives = labels.iter().filter(|&&y| y == 1).count();
+    let folds = cfg.folds.max(2);
+    if positives < folds * 5 || labels.len() - positives < folds * 5 {
+        return Err(TrainError::TooFewRows {
+            rows: labels.len(),
+            positives,
+            folds,
+        });
+    }
+    let rows: Vec<[f64; N_FEATURES]> = used_rows.iter().map(|&i| data.rows[i]).collect();
+    let fold_of = stratified_folds(&labels, folds);
+    let mut oof = vec![f64::NAN; rows.len()];
+    let mut fold_metrics = Vec::new();
+    for f in 0..folds {
+        progress(TrainEvent::FoldStarted { fold: f, folds });
+        let train_idx: Vec<usize> = (0..rows.len()).filter(|&i| fold_of[i] != f).collect();
+        let (mut art, _) = fit_one(&rows, &labels, &train_idx, cfg)?;
+        art.model_version = format!("cv-fold-{f}");
+        let card = Scorecard::new(art)?;
+        let mut p_fold = Vec::new();
+        let mut y_fold = Vec::new();
+        for i in (0..rows.len()).filter(|&i| fold_of[i] == f) {
+            let p = card.try_probability(&rows[i]).unwrap_or(f64::NAN);
+            oof[i] = p;
+            p_fold.push(p);
+            y_fold.push(labels[i]);
+        }
+        let m = metrics::metrics(&p_fold, &y_fold);
+        progress(TrainEvent::FoldFinished {
+            fold: f,
+            auc: m.auc,
+        });
+        fold_metrics.push(m);
+    }
+    progress(TrainEvent::FinalFitStarted);
+    let all: Vec<usize> = (0..rows.len()).collect();
+    let (mut art, _) = fit_one(&rows, &labels, &all, cfg)?;
+
+    let cv = metrics::metrics(&oof, &labels);
+    let aucs: Vec<f64> = fold_metrics.iter().map(|m| m.auc).collect();
+    let mean = aucs.iter().sum::<f64>() / aucs.len() as f64;
+    let std = (aucs.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / aucs.len() as f64).sqrt();
+    let (_, t) = metrics::ks(&oof, &labels);
+    let t = if t.is_finite() {
+        t.clamp(1e-6, 1.0 - 1e-6)
+    } else {
+        0.5
+    };
+    let threshold_logit = (t / (1.0 - t)).ln();
+    art.threshold = Threshold {
+        probability: t,
+        score: art.scaling.offset - art.scaling.factor * threshold_logit,
+        policy: "max_ks_out_of_fold".to_owned(),
+        description: format!(
+            "prediction = 1 when probability >= {t}: the cut that maximises the Kolmogorov-Smirnov \
+             distance (TPR - FPR) of the {folds}-fold out-of-fold predictions"
+        ),
+    };
+    art.training_data = DataFingerprint {
+        sha256: data.sha256.clone(),
+        rows: data.rows.len() as u64,
+        positives: data.labels.iter().filter(|&&y| y == 1).count() as u64,
+        rows_excluded: (data.rows.len() - rows.len()) as u64,
+        label: "SeriousDlqin2yrs".to_owned(),
+    };
+    let final_card = Scorecard::new(art.clone())?;
+    let p_train: Vec<f64> = rows
+        .iter()
+        .map(|r| final_card.try_probability(r).unwrap_or(f64::NAN))
+        .collect();
+    art.metrics = ModelMetrics {
+        cv,
+        cv_auc_mean: mean,
+        cv_auc_std: std,
+        folds: fold_metrics,
+        train: metrics::metrics(&p_train, &labels),
+        calibration: calibration(&oof, &labels, 10),
+    };
+    art.model_version = match &cfg.model_version {
+        Some(v) => v.clone(),
+        None => {
+            let sum = art.compute_checksum()?;
+            format!("1.0.0+{}", &sum[7..19])
+        }
+    };
+    art.checksum = Some(art.compute_checksum()?);
+    progress(TrainEvent::Done);
+    Ok(TrainOutcome {
+        artifact: art,
+        oof,
+        labels,
+        fold_of,
+        used_rows,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pav_makes_a_sequence_non_decreasing() {
+        let mut v = [0.0, 2.0, 1.0, 3.0, 2.5];
+        isotonic_increasing(&mut v, &[1.0, 1.0, 1.0, 1.0, 3.0]);
+        assert_eq!(v, [0.0, 1.5, 1.5, 2.625, 2.625]);
+    }
+
+    #[test]
+    fn folds_are_stratified() {
+        let labels: Vec<u8> = (0..100).map(|i| u8::from(i % 10 == 0)).collect();
+        let f = stratified_folds(&labels, 5);
+        for k in 0..5 {
+            let pos = (0..100).filter(|&i| f[i] == k && labels[i] == 1).count();
+            let all = (0..100).filter(|&i| f[i] == k).count();
+            assert_eq!((pos, all), (2, 20));
+        }
+    }
+
+    #[test]
+    fn edges_are_quantiles_and_62_is_an_edge() {
+        let cfg = TrainConfig::default();
+        let vals: Vec<f64> = (0..10_000).map(|i| 18.0 + (i % 80) as f64).collect();
+        let b = fit_edges(&FEATURES[AGE], vals, &cfg);
+        assert!(b.edges.contains(&62.0));
+        assert!(b.edges.windows(2).all(|w| w[0] < w[1]));
+    }
+}

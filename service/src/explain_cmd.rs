@@ -1,0 +1,76 @@
+//! `credit explain`: one applicant, for humans: points per feature and the reasons.
+
+use crate::score_cmd::load_model;
+use anyhow::{bail, Result};
+use credit_core::Applicant;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct ExplainArgs {
+    /// Model artifact (JSON).
+    #[arg(long, default_value = "models/default.json", env = "CREDIT_MODEL")]
+    pub model: PathBuf,
+    /// The applicant as JSON (`-` reads standard input).
+    pub applicant: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &ExplainArgs) -> Result<()> {
+    let model = load_model(&args.model)?;
+    let text = if args.applicant == "-" {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        args.applicant.clone()
+    };
+    let a = match Applicant::from_json(&text) {
+        Ok(a) => a,
+        Err(e) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&e)?);
+            }
+            bail!("{e}");
+        }
+    };
+    let x = model.explain(&a);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&x)?);
+        return Ok(());
+    }
+    println!("model {}", x.model_version);
+    println!(
+        "probability of serious delinquency: {:.4}   decision: {}   score: {:.1}",
+        x.probability,
+        if x.prediction == 1 {
+            "1 (decline / refer)"
+        } else {
+            "0 (approve)"
+        },
+        x.score
+    );
+    println!(
+        "threshold {:.4}; base points {:.1}\n",
+        x.threshold, x.base_points
+    );
+    println!(
+        "{:<40} {:>12} {:<22} {:>8} {:>8}",
+        "feature", "value", "bin", "points", "of max"
+    );
+    for c in &x.contributions {
+        let v = c.value.map_or("missing".to_owned(), |v| format!("{v}"));
+        println!(
+            "{:<40} {:>12} {:<22} {:>8.1} {:>8.1}",
+            c.feature, v, c.bin, c.points, c.max_points
+        );
+    }
+    if x.reasons.is_empty() {
+        println!("\nno adverse reasons");
+    } else {
+        println!("\nprincipal reasons:");
+        for r in &x.reasons {
+            println!("  {} {} (-{:.1} points)", r.code, r.text, r.points_lost);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! `credit`: train, score, explain (and serve) the credit-default scorecard.
+
+mod data;
+mod explain_cmd;
+mod report;
+mod score_cmd;
+mod train_cmd;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "credit",
+    version,
+    about = "Credit-default scoring engine: train, score, explain"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Fit a scorecard on labelled data and write the model artifact and a report.
+    Train(train_cmd::TrainArgs),
+    /// Score a CSV of applicants (streaming) into a CSV of decisions.
+    Score(score_cmd::ScoreArgs),
+    /// Explain one applicant: points per feature and the reasons.
+    Explain(explain_cmd::ExplainArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Train(a) => train_cmd::run(a).map(|_| ()),
+        Command::Score(a) => score_cmd::run(a).map(|_| ()),
+        Command::Explain(a) => explain_cmd::run(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
