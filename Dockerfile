@@ -45,7 +45,9 @@ COPY ${WEB_DIST}/ /app/web/dist/
 # The working directory is the only writable place: the SQLite prediction journal lives there
 # (on Cloud Run it is in-memory; set CREDIT_LOG to a bigquery:// sink to keep records).
 WORKDIR /var/lib/credit
+# CREDIT_HOST=0.0.0.0 so the port is reachable from outside the container; the port is $PORT.
 ENV PORT=8080 \
+    CREDIT_HOST=0.0.0.0 \
     CREDIT_MODEL=/app/models/default.json \
     CREDIT_WEB_DIR=/app/web/dist \
     CREDIT_LOG=sqlite:///var/lib/credit/predictions.db \
@@ -57,8 +59,7 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
     CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/\"${PORT:-8080}\" && printf 'GET /health HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/credit"]
-# 0.0.0.0 so the port is reachable from outside the container; the port itself comes from $PORT.
-CMD ["serve", "--host", "0.0.0.0"]
+CMD ["serve"]
 
 # ---- runtime-prebuilt: around a binary built on the host -----------------------------------------
 FROM runtime-base AS runtime-prebuilt
