@@ -182,7 +182,16 @@ impl Applicant {
             }
             seen[j] = Some(name);
             let v = match raw {
-                RawValue::Null => continue,
+                RawValue::Null if spec.optional => continue,
+                RawValue::Null => {
+                    errors.push(FieldError {
+                        field: name.to_owned(),
+                        code: ErrorCode::Missing,
+                        message: "Field required (null is allowed only for MonthlyIncome and NumberOfDependents)".to_owned(),
+                        value: Value::Null,
+                    });
+                    continue;
+                }
                 RawValue::Float(f) if f.is_nan() && spec.optional => continue,
                 RawValue::Float(f) => f,
                 RawValue::Int(i) => i as f64,
