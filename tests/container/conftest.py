@@ -48,9 +48,16 @@ class Podman:
     def cmd(self, *args: str) -> list[str]:
         return ["podman", *self.opts, *args]
 
-    def run(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, timeout: float = 300, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            self.cmd(*args), env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+            self.cmd(*args),
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         if check and proc.returncode != 0:
             raise AssertionError(
@@ -62,7 +69,9 @@ class Podman:
 @pytest.fixture(scope="session")
 def podman() -> Podman:
     if shutil.which("podman") is None:
-        pytest.fail("podman is not installed (make test-container installs it with scripts/apt-ensure.sh)")
+        pytest.fail(
+            "podman is not installed (make test-container installs it with scripts/apt-ensure.sh)"
+        )
     env = dict(os.environ)
     env.setdefault("CONTAINERS_CONF", str(HERE / "containers.conf"))
     opts = shlex.split(
@@ -77,7 +86,9 @@ def podman() -> Podman:
 
 @pytest.fixture(scope="session")
 def credit_bin() -> Path:
-    path = Path(os.environ.get("CREDIT", ROOT / "target" / "release" / "credit")).resolve()
+    path = Path(
+        os.environ.get("CREDIT", ROOT / "target" / "release" / "credit")
+    ).resolve()
     assert path.is_file(), f"release binary {path} missing: run `make build`"
     try:
         path.relative_to(ROOT)
@@ -140,9 +151,15 @@ class Container:
     podman: Podman
 
     def request(
-        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, bytes, dict[str, str]]:
-        req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})
+        req = urllib.request.Request(
+            self.url + path, data=body, method=method, headers=headers or {}
+        )
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 return resp.status, resp.read(), dict(resp.headers.items())
@@ -151,7 +168,10 @@ class Container:
 
     def post_json(self, path: str, payload: Any) -> tuple[int, Any]:
         status, body, _ = self.request(
-            "POST", path, json.dumps(payload).encode(), {"Content-Type": "application/json"}
+            "POST",
+            path,
+            json.dumps(payload).encode(),
+            {"Content-Type": "application/json"},
         )
         return status, json.loads(body) if body else None
 
@@ -164,7 +184,9 @@ def wait_until_ready(c: Container, deadline_s: float = 60) -> None:
     end = time.monotonic() + deadline_s
     last = ""
     while time.monotonic() < end:
-        state = c.podman.run("inspect", "--format", "{{.State.Status}}", c.name, check=False).stdout.strip()
+        state = c.podman.run(
+            "inspect", "--format", "{{.State.Status}}", c.name, check=False
+        ).stdout.strip()
         if state in ("exited", "stopped"):
             raise AssertionError(f"container exited during start-up:\n{c.logs()}")
         try:
@@ -175,7 +197,9 @@ def wait_until_ready(c: Container, deadline_s: float = 60) -> None:
         except OSError as err:
             last = str(err)
         time.sleep(0.2)
-    raise AssertionError(f"container not ready after {deadline_s}s ({last}):\n{c.logs()}")
+    raise AssertionError(
+        f"container not ready after {deadline_s}s ({last}):\n{c.logs()}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +219,9 @@ def container(podman: Podman, image: str) -> Iterator[Container]:
         f"127.0.0.1:{host_port}:{inner_port}",
         image,
     )
-    c = Container(name=name, url=f"http://127.0.0.1:{host_port}", port=host_port, podman=podman)
+    c = Container(
+        name=name, url=f"http://127.0.0.1:{host_port}", port=host_port, podman=podman
+    )
     try:
         wait_until_ready(c)
         yield c

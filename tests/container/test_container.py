@@ -18,11 +18,17 @@ def close(a: float, b: float) -> bool:
     return abs(a - b) <= 4 * sys.float_info.epsilon * max(abs(a), abs(b))
 
 
-def assert_matches(vector: dict[str, Any], got: dict[str, Any], model_version: str) -> None:
+def assert_matches(
+    vector: dict[str, Any], got: dict[str, Any], model_version: str
+) -> None:
     exp = vector["expected"]
     name = vector["name"]
     assert got["prediction"] == exp["prediction"], name
-    assert close(got["probability"], exp["probability"]), (name, got["probability"], exp["probability"])
+    assert close(got["probability"], exp["probability"]), (
+        name,
+        got["probability"],
+        exp["probability"],
+    )
     assert abs(got["score"] - exp["score"]) <= 1e-9, (name, got["score"], exp["score"])
     assert [r["code"] for r in got["reasons"]] == exp["reasons"], name
     assert got["model_version"] == model_version
@@ -35,7 +41,9 @@ def test_health_ready_and_port_from_env(container: Container) -> None:
     assert container.request("GET", "/ready")[0] == 200
 
 
-def test_predict_answers_like_the_core(container: Container, vectors: dict[str, Any]) -> None:
+def test_predict_answers_like_the_core(
+    container: Container, vectors: dict[str, Any]
+) -> None:
     assert vectors["valid"], "no valid vectors"
     for v in vectors["valid"]:
         status, body = container.post_json("/predict", v["input"])
@@ -43,19 +51,25 @@ def test_predict_answers_like_the_core(container: Container, vectors: dict[str, 
         assert_matches(v, body, vectors["model_version"])
 
 
-def test_invalid_input_is_a_422_listing_every_error(container: Container, vectors: dict[str, Any]) -> None:
+def test_invalid_input_is_a_422_listing_every_error(
+    container: Container, vectors: dict[str, Any]
+) -> None:
     for v in vectors["invalid"]:
         status, body = container.post_json("/predict", v["input"])
         assert status == 422, (v["name"], status, body)
         got = {(d["loc"][-1], d["type"]) for d in body["detail"]}
         want = {(e["field"], e["code"]) for e in v["errors"]}
         assert want <= got, (v["name"], want, got)
-    status, _, _ = container.request("POST", "/predict", b'{"age": ', {"Content-Type": "application/json"})
+    status, _, _ = container.request(
+        "POST", "/predict", b'{"age": ', {"Content-Type": "application/json"}
+    )
     assert status == 400
     assert container.request("GET", "/health")[0] == 200
 
 
-def test_model_endpoint_reports_the_shipped_model(container: Container, vectors: dict[str, Any]) -> None:
+def test_model_endpoint_reports_the_shipped_model(
+    container: Container, vectors: dict[str, Any]
+) -> None:
     status, body, _ = container.request("GET", "/model")
     assert status == 200
     model = json.loads(body)
@@ -65,21 +79,33 @@ def test_model_endpoint_reports_the_shipped_model(container: Container, vectors:
 
 def test_serves_the_browser_page(container: Container) -> None:
     web = ROOT / "web" / "dist"
-    page = web / "index.html" if (web / "index.html").is_file() else HERE / "web-standin" / "index.html"
+    page = (
+        web / "index.html"
+        if (web / "index.html").is_file()
+        else HERE / "web-standin" / "index.html"
+    )
     status, body, headers = container.request("GET", "/")
     assert status == 200
-    assert headers.get("Content-Type", headers.get("content-type", "")).startswith("text/html")
+    assert headers.get("Content-Type", headers.get("content-type", "")).startswith(
+        "text/html"
+    )
     assert body == page.read_bytes()
 
 
 def test_runs_as_non_root(container: Container) -> None:
-    user = container.podman.run("inspect", "--format", "{{.Config.User}}", container.name).stdout.strip()
+    user = container.podman.run(
+        "inspect", "--format", "{{.Config.User}}", container.name
+    ).stdout.strip()
     assert user == "10001:10001"
     uid = container.podman.run("exec", container.name, "id", "-u").stdout.strip()
     assert uid == "10001"
     # The model and the page are read-only for the service user; only its working directory is writable.
     probe = container.podman.run(
-        "exec", container.name, "/bin/bash", "-c", "touch /app/models/x 2>/dev/null && echo writable || echo ro"
+        "exec",
+        container.name,
+        "/bin/bash",
+        "-c",
+        "touch /app/models/x 2>/dev/null && echo writable || echo ro",
     )
     assert probe.stdout.strip() == "ro"
 
@@ -115,14 +141,25 @@ def test_sigterm_drains_and_the_sqlite_log_has_every_answer(
                 answered.append(rid)
         stop = podman.run("stop", "-t", "10", name)
         assert stop.returncode == 0
-        code = podman.run("inspect", "--format", "{{.State.ExitCode}}", name).stdout.strip()
+        code = podman.run(
+            "inspect", "--format", "{{.State.ExitCode}}", name
+        ).stdout.strip()
         assert code == "0", c.logs()
         for suffix in ("", "-wal", "-shm"):
-            podman.run("cp", f"{name}:/var/lib/credit/predictions.db{suffix}", str(tmp_path), check=False)
+            podman.run(
+                "cp",
+                f"{name}:/var/lib/credit/predictions.db{suffix}",
+                str(tmp_path),
+                check=False,
+            )
         db = tmp_path / "predictions.db"
         assert db.is_file(), "no prediction log in the container's working directory"
         with sqlite3.connect(db) as conn:
-            rows = dict(conn.execute("SELECT request_id, model_version FROM predictions").fetchall())
+            rows = dict(
+                conn.execute(
+                    "SELECT request_id, model_version FROM predictions"
+                ).fetchall()
+            )
         assert sorted(rows) == sorted(answered)
         assert set(rows.values()) == {vectors["model_version"]}
     finally:

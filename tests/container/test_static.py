@@ -14,14 +14,16 @@ from typing import Any
 
 import pytest
 import yaml
-
 from conftest import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
 SERVICE_YAML = ROOT / "deploy" / "cloudrun" / "service.yaml"
 DEPLOY_SH = ROOT / "deploy" / "cloudrun" / "deploy.sh"
 SCHEMA = ROOT / "deploy" / "bigquery" / "predictions.schema.json"
-SCRIPTS = [DEPLOY_SH, ROOT / "tests" / "container" / "base-image.sh", ROOT / "benches" / "http" / "run.sh"]
+SCRIPTS = [
+    DEPLOY_SH,
+    ROOT / "tests" / "container" / "base-image.sh",
+]
 SINK = re.compile(r"^bigquery://[A-Za-z0-9_.\-]+/[A-Za-z0-9_]+/[A-Za-z0-9_]+$")
 
 
@@ -42,7 +44,9 @@ def dockerfile_value(pattern: str) -> str:
 
 
 def test_hadolint_clean() -> None:
-    proc = subprocess.run([tool("hadolint"), str(DOCKERFILE)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [tool("hadolint"), str(DOCKERFILE)], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -51,7 +55,9 @@ def test_scripts_parse_and_pass_shellcheck(script: Path) -> None:
     assert script.is_file()
     assert os.access(script, os.X_OK), f"{script} is not executable"
     assert subprocess.run(["bash", "-n", str(script)], check=False).returncode == 0
-    proc = subprocess.run([tool("shellcheck"), str(script)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [tool("shellcheck"), str(script)], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -74,7 +80,10 @@ def check_service(doc: dict[str, Any]) -> dict[str, str]:
     # The outbox shipper works between requests: CPU must not be throttled outside them.
     assert ann["run.googleapis.com/cpu-throttling"] == "false"
     spec = template["spec"]
-    assert isinstance(spec["containerConcurrency"], int) and 1 <= spec["containerConcurrency"] <= 1000
+    assert (
+        isinstance(spec["containerConcurrency"], int)
+        and 1 <= spec["containerConcurrency"] <= 1000
+    )
     assert 1 <= spec["timeoutSeconds"] <= 3600
     assert spec["serviceAccountName"]
     (container,) = spec["containers"]
@@ -105,10 +114,23 @@ def test_service_yaml_template() -> None:
 
 
 def test_deploy_dry_run_renders_a_complete_manifest() -> None:
-    env = dict(os.environ, DRY_RUN="1", PROJECT_ID="demo-project-1", REGION="us-central1", TAG="t1",
-               BQ_DATASET="credit_log", BQ_TABLE="preds")
-    proc = subprocess.run(["bash", str(DEPLOY_SH)], env=env, capture_output=True, text=True, check=False,
-                          cwd=ROOT)
+    env = dict(
+        os.environ,
+        DRY_RUN="1",
+        PROJECT_ID="demo-project-1",
+        REGION="us-central1",
+        TAG="t1",
+        BQ_DATASET="credit_log",
+        BQ_TABLE="preds",
+    )
+    proc = subprocess.run(
+        ["bash", str(DEPLOY_SH)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     doc = load_service(proc.stdout)
     assert not re.search(r"\$\{[A-Z_]+\}", proc.stdout), "unfilled placeholder"
@@ -116,15 +138,24 @@ def test_deploy_dry_run_renders_a_complete_manifest() -> None:
     assert senv["CREDIT_LOG"] == "bigquery://demo-project-1/credit_log/preds"
     assert SINK.match(senv["CREDIT_LOG"])
     (container,) = doc["spec"]["template"]["spec"]["containers"]
-    assert container["image"] == "us-central1-docker.pkg.dev/demo-project-1/credit/credit:t1"
+    assert (
+        container["image"]
+        == "us-central1-docker.pkg.dev/demo-project-1/credit/credit:t1"
+    )
     sa = doc["spec"]["template"]["spec"]["serviceAccountName"]
     cmds = [line[2:] for line in proc.stderr.splitlines() if line.startswith("+ ")]
     joined = "\n".join(cmds)
     assert "bq --project_id=demo-project-1 --location=EU mk --dataset" in joined
     mk_table = next(c for c in cmds if " mk --table " in c)
     assert "demo-project-1:credit_log.preds" in mk_table
-    assert "--time_partitioning_field=ts" in mk_table and "--clustering_fields=model_version" in mk_table
-    assert f"--member=serviceAccount:{sa}" in joined and "--role=roles/bigquery.dataEditor" in joined
+    assert (
+        "--time_partitioning_field=ts" in mk_table
+        and "--clustering_fields=model_version" in mk_table
+    )
+    assert (
+        f"--member=serviceAccount:{sa}" in joined
+        and "--role=roles/bigquery.dataEditor" in joined
+    )
     assert "gcloud run services replace" in joined
     assert "gcloud artifacts repositories create credit" in joined
     assert "us-central1-docker.pkg.dev/demo-project-1/credit/credit:t1" in joined
@@ -133,7 +164,9 @@ def test_deploy_dry_run_renders_a_complete_manifest() -> None:
 def test_bigquery_schema_has_the_partition_and_cluster_columns() -> None:
     """deploy.sh partitions on `ts` and clusters on `model_version`: both must be in the schema."""
     if not SCHEMA.is_file():
-        pytest.fail(f"{SCHEMA.relative_to(ROOT)} missing (written by the prediction-log area)")
+        pytest.fail(
+            f"{SCHEMA.relative_to(ROOT)} missing (written by the prediction-log area)"
+        )
     fields = {f["name"]: f for f in json.loads(SCHEMA.read_text())}
     assert fields["ts"]["type"] == "TIMESTAMP"
     assert fields["model_version"]["type"] == "STRING"
