@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from conftest import HERE, ROOT, Container, Podman, free_port, wait_until_ready
+from container_support import HERE, ROOT, Container, Podman, free_port, wait_until_ready
 
 
 def close(a: float, b: float) -> bool:

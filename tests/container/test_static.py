@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ROOT
+from container_support import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
 SERVICE_YAML = ROOT / "deploy" / "cloudrun" / "service.yaml"
