@@ -1,0 +1,143 @@
+"""A scikit-learn estimator that fits the scorecard with the core's trainer.
+
+``CreditScorecard().fit(X, y)`` cuts each feature into bins, fits the penalised logistic
+regression, cross-validates it (``folds`` deterministic stratified folds) and exports the same
+versioned JSON artifact as ``credit train``. Use it in ``Pipeline``, ``cross_val_score`` and
+``GridSearchCV`` like any classifier; hand ``to_json()`` to production.
+
+``X`` is a DataFrame / Table (columns matched by name, seed or Kaggle spelling) or an
+``n x 10`` array in model column order. Rows that the scorecard would refuse at scoring time
+are left out of the fit (as the CLI does); ``predict`` raises ``ValidationError`` for them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from . import _native
+from ._native import Model
+
+
+class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """Fine-binned, monotone, Regulation B aware scorecard (logistic regression on bins).
+
+    Parameters mirror ``credit train``: ``max_bins`` (``--max-bins``), ``min_bin_count``,
+    ``l2_alpha`` (``--alpha``), ``folds`` (``--folds``), ``max_iterations``
+    (``--max-iterations``), ``tol`` (``--tolerance``), the points scaling (``base_score``,
+    ``base_odds``, ``pdo``), ``model_id`` and ``model_version`` (``None``: derived from the
+    fitted content).
+
+    Fitted attributes: ``model_`` (a :class:`credit_default.Model`), ``classes_``,
+    ``n_features_in_``, ``oof_proba_`` (out-of-fold probability of every used row),
+    ``fold_of_``, ``used_rows_`` and ``cv_auc_`` (mean AUC over the folds, as the CLI reports).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_bins: int = 64,
+        min_bin_count: int = 50,
+        l2_alpha: float = 30.0,
+        folds: int = 5,
+        max_iterations: int = 1000,
+        tol: float = 1e-4,
+        base_score: float = 600.0,
+        base_odds: float = 50.0,
+        pdo: float = 20.0,
+        model_id: str = "credit-default",
+        model_version: Optional[str] = None,
+    ) -> None:
+        self.max_bins = max_bins
+        self.min_bin_count = min_bin_count
+        self.l2_alpha = l2_alpha
+        self.folds = folds
+        self.max_iterations = max_iterations
+        self.tol = tol
+        self.base_score = base_score
+        self.base_odds = base_odds
+        self.pdo = pdo
+        self.model_id = model_id
+        self.model_version = model_version
+
+    def fit(self, X: Any, y: Any, *, data_sha256: str = "") -> "CreditScorecard":
+        """Fits on ``X``, ``y`` (two classes; the larger label is "default").
+
+        ``data_sha256`` is recorded in the artifact as the training data's fingerprint (the CLI
+        records the sha256 of the CSV bytes it read).
+        """
+        rows = np.ascontiguousarray(_native.to_rows(X), dtype=np.float64)
+        y_arr = np.asarray(y)
+        if y_arr.ndim == 2 and y_arr.shape[1] == 1:
+            y_arr = y_arr.ravel()
+        if y_arr.ndim != 1:
+            raise ValueError(f"y should be one-dimensional, got shape {y_arr.shape}")
+        if len(y_arr) != len(rows):
+            raise ValueError(
+                f"X and y have inconsistent numbers of samples: {len(rows)} and {len(y_arr)}"
+            )
+        classes, y_enc = np.unique(y_arr, return_inverse=True)
+        if len(classes) != 2:
+            raise ValueError(
+                f"CreditScorecard needs exactly 2 classes in y, got {len(classes)}: {classes!r}"
+            )
+        model, oof, fold_of, used = _native.fit(
+            rows,
+            np.ascontiguousarray(y_enc, dtype=np.uint8),
+            max_bins=int(self.max_bins),
+            min_bin_count=int(self.min_bin_count),
+            l2_alpha=float(self.l2_alpha),
+            folds=int(self.folds),
+            max_iterations=int(self.max_iterations),
+            gradient_tolerance=float(self.tol),
+            base_score=float(self.base_score),
+            base_odds=float(self.base_odds),
+            pdo=float(self.pdo),
+            model_id=str(self.model_id),
+            model_version=self.model_version,
+            sha256=data_sha256,
+        )
+        self.model_: Model = model
+        self.classes_ = classes
+        self.n_features_in_ = len(_native.FEATURES)
+        names = getattr(X, "columns", None)
+        if names is not None and all(isinstance(c, str) for c in names):
+            self.feature_names_in_ = np.asarray(list(names), dtype=object)
+        self.oof_proba_ = oof
+        self.fold_of_ = fold_of
+        self.used_rows_ = used
+        self.cv_auc_: float = float(model.metrics["cv_auc_mean"])
+        return self
+
+    def predict_proba(self, X: Any) -> npt.NDArray[np.float64]:
+        """``[P(classes_[0]), P(classes_[1])]`` per row; raises ``ValidationError`` for bad rows."""
+        check_is_fitted(self, "model_")
+        p = self.model_.predict_proba(X)
+        return np.column_stack([1.0 - p, p])
+
+    def decision_function(self, X: Any) -> npt.NDArray[np.float64]:
+        """Log-odds of ``classes_[1]``."""
+        check_is_fitted(self, "model_")
+        p = self.model_.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(p) - np.log1p(-p)
+
+    def predict(self, X: Any) -> npt.NDArray[Any]:
+        """``classes_[1]`` where the probability reaches the model's threshold (max-KS cut)."""
+        check_is_fitted(self, "model_")
+        p = self.model_.predict_proba(X)
+        return self.classes_[(p >= self.model_.threshold).astype(np.intp)]
+
+    def to_json(self) -> str:
+        """The fitted artifact: the same JSON ``credit train`` writes."""
+        check_is_fitted(self, "model_")
+        return self.model_.to_json()
+
+    def save(self, path: Union[str, "Any"]) -> None:
+        """Writes :meth:`to_json` to ``path`` (load it with ``Model.load`` or ``credit serve``)."""
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.to_json())

@@ -1,0 +1,37 @@
+# The Python front door: `credit_default` (pyo3 + maturin, abi3 wheel), its tests, notebook,
+# PySpark example and benchmark.
+.PHONY: python test-python bench-python
+TESTS += test-python
+
+PY_SRC := $(shell find bindings-python/src bindings-python/python -type f 2>/dev/null) \
+          bindings-python/Cargo.toml bindings-python/pyproject.toml \
+          $(shell find credit-core/src -name '*.rs' 2>/dev/null) credit-core/Cargo.toml $(MODEL)
+PY_WHEELS := $(WORK)/wheels
+
+$(VENV)/.stamp-python: requirements/python.txt | $(VENV)/bin/python
+	$(PIP) install -q -r requirements/python.txt
+	@touch $@
+
+# Build the wheel (release, abi3) and install it into the project venv.
+$(VENV)/.stamp-python-wheel: $(PY_SRC) $(VENV)/.stamp-python | $(WORK)
+	rm -rf $(PY_WHEELS)
+	cd bindings-python && $(VENV)/bin/maturin build --release --quiet -i $(PY) -o $(PY_WHEELS)
+	$(PIP) install -q --force-reinstall --no-deps $(PY_WHEELS)/credit_default-*.whl
+	@touch $@
+
+python: $(VENV)/.stamp-python-wheel
+
+# Unit tests, shared vectors, sklearn checks, CV AUC against `credit train`, the notebook
+# (nbconvert --execute) and the PySpark mapInArrow test.
+test-python: $(CREDIT) $(VENV)/.stamp-python-wheel | $(WORK)
+	$(VENV)/bin/ruff check bindings-python examples/python examples/spark benches/python
+	cd bindings-python && CREDIT=$(CREDIT) CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) \
+		SPARK_LOCAL_IP=127.0.0.1 $(PY) -m pytest -q tests
+
+# Not part of `make test`: compares with scikit-learn, ONNX Runtime and optbinning.
+$(VENV)/.stamp-python-bench: $(VENV)/.stamp-python
+	$(PIP) install -q skl2onnx onnxruntime optbinning
+	@touch $@
+
+bench-python: $(VENV)/.stamp-python-wheel $(VENV)/.stamp-python-bench
+	$(PY) benches/python/bench_python.py
