@@ -1,0 +1,585 @@
+//! The HTTP handlers and the router.
+
+use super::error::{detail_list, ApiError};
+use super::log::Record;
+use super::metrics::Route;
+use super::state::AppState;
+use super::{config::Durability, openapi, reqid, timefmt, web};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use credit_core::{Applicant, ErrorCode, Prediction, ValidationErrors, MAX_REASONS};
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::time::{Instant, SystemTime};
+
+/// Largest `/predict` body (a real applicant is ~400 bytes).
+pub const PREDICT_BODY_LIMIT: usize = 64 * 1024;
+/// Bytes allowed per applicant in a batch body.
+pub const BATCH_BYTES_PER_ITEM: usize = 2048;
+
+/// All routes of the service.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/predict", post(predict))
+        .route("/predict/batch", post(predict_batch))
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/model", get(model_info))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi_json))
+        .route("/docs", get(docs))
+        .route("/docs/", get(docs))
+        .route("/admin/reload", post(admin_reload))
+        .route("/", get(web::index))
+        .route("/gradio", get(web::index))
+        .route("/gradio/", get(web::index))
+        .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+fn json_response(status: StatusCode, body: impl Into<Body>, request_id: Option<&str>) -> Response {
+    let mut r = Response::new(body.into());
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(id).ok()) {
+        r.headers_mut().insert("x-request-id", id);
+    }
+    r
+}
+
+/// `application/json`, `application/<x>+json`, with or without parameters; an absent header is
+/// accepted as JSON (old clients), anything else is 415.
+fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let s = ct.to_str().unwrap_or("");
+    let mime = s
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")) {
+        Ok(())
+    } else {
+        Err(ApiError::unsupported_media_type(s))
+    }
+}
+
+/// Reads the body up to `limit` bytes (413 beyond, without reading a declared oversize body).
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > limit as u64 {
+            return Err(ApiError::too_large(limit));
+        }
+    }
+    match axum::body::to_bytes(body, limit).await {
+        Ok(b) => Ok(b),
+        Err(e) => {
+            // to_bytes reports a length-limit error through its source chain.
+            let msg = format!("{e:?}");
+            if msg.contains("LengthLimit") || msg.contains("length limit") {
+                Err(ApiError::too_large(limit))
+            } else {
+                Err(ApiError::invalid_json(format!(
+                    "could not read the body: {e}"
+                )))
+            }
+        }
+    }
+}
+
+fn is_json_syntax(e: &ValidationErrors) -> bool {
+    e.errors.len() == 1 && e.errors[0].code == ErrorCode::InvalidJson
+}
+
+/// Appends the result object of one prediction (without the closing brace) to `out`.
+fn write_result(out: &mut String, m: &super::state::LoadedModel, p: &Prediction) {
+    let _ = write!(
+        out,
+        "{{\"prediction\":{},\"probability\":{},\"score\":{},\"reasons\":[",
+        p.prediction,
+        finite(p.probability),
+        finite(p.score)
+    );
+    for (k, r) in p.reasons.as_slice().iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        out.push_str(&m.reason_json[r.feature]);
+        let _ = write!(out, "{}}}", finite(r.points_lost));
+    }
+    out.push_str("],\"model_version\":");
+    out.push_str(&m.version_json);
+}
+
+/// JSON has no NaN: a non-finite number (which validated input never produces) becomes 0.
+fn finite(x: f64) -> f64 {
+    if x.is_finite() {
+        x
+    } else {
+        0.0
+    }
+}
+
+fn record_of(
+    request_id: String,
+    ts_us: i64,
+    m: &super::state::LoadedModel,
+    a: &Applicant,
+    p: &Prediction,
+    latency_us: u64,
+) -> Record {
+    let mut reasons = [0u8; MAX_REASONS];
+    let rs = p.reasons.as_slice();
+    for (k, r) in rs.iter().enumerate() {
+        reasons[k] = r.feature as u8;
+    }
+    Record {
+        request_id,
+        ts_us,
+        model: m.tag.clone(),
+        input: *a.values(),
+        probability: p.probability,
+        prediction: p.prediction,
+        score: p.score,
+        reasons,
+        n_reasons: rs.len() as u8,
+        latency_us,
+    }
+}
+
+struct InFlight<'a>(&'a super::metrics::Metrics);
+
+impl<'a> InFlight<'a> {
+    fn enter(m: &'a super::metrics::Metrics) -> InFlight<'a> {
+        m.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(m)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `POST /predict`: one applicant (the seed's JSON) → decision, probability, score, reasons.
+async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let metrics = state.metrics();
+    let _guard = InFlight::enter(metrics);
+    let ts_us = timefmt::unix_micros(SystemTime::now());
+    let request_id = reqid::request_id(&headers);
+    let result = predict_inner(&state, &headers, body, request_id.clone(), ts_us, started).await;
+    let response = match result {
+        Ok(r) => r,
+        Err(e) => e.with_request_id(&request_id).into_response(),
+    };
+    let status = response.status().as_u16();
+    metrics.count_request(Route::Predict, status);
+    metrics
+        .predict_latency
+        .observe_us(started.elapsed().as_micros() as u64);
+    response
+}
+
+async fn predict_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    request_id: String,
+    ts_us: i64,
+    started: Instant,
+) -> Result<Response, ApiError> {
+    check_json_content_type(headers)?;
+    let bytes = read_body(headers, body, PREDICT_BODY_LIMIT).await?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| ApiError::invalid_json(format!("Invalid JSON: body is not UTF-8 ({e})")))?;
+    let applicant = match Applicant::from_json(text) {
+        Ok(a) => a,
+        Err(e) if is_json_syntax(&e) => {
+            return Err(ApiError::invalid_json(e.errors[0].message.clone()))
+        }
+        Err(e) => {
+            state
+                .metrics()
+                .validation_errors
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                detail: detail_list(&[Value::from("body")], &e),
+                request_id: None,
+            });
+        }
+    };
+    let model = state.model();
+    let p = model.scorecard.predict(&applicant);
+    if !p.probability.is_finite() || !p.score.is_finite() {
+        // Cannot happen for a validated applicant; refuse rather than answer NaN.
+        return Err(ApiError::simple(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "out_of_range",
+            "The model cannot score this applicant",
+            &["body"],
+        ));
+    }
+    let mut out = String::with_capacity(640);
+    write_result(&mut out, &model, &p);
+    out.push_str(",\"request_id\":\"");
+    out.push_str(&request_id);
+    out.push_str("\"}");
+    let latency_us = started.elapsed().as_micros() as u64;
+    let record = record_of(
+        request_id.clone(),
+        ts_us,
+        &model,
+        &applicant,
+        &p,
+        latency_us,
+    );
+    let strict = state.config().durability == Durability::Strict;
+    if let Err(e) = state.journal().submit_one(record, strict).await {
+        tracing::error!(request_id = %request_id, error = %e, "prediction not recorded; answering 503");
+        return Err(ApiError::log_unavailable(&e.to_string()));
+    }
+    state.metrics().decisions[usize::from(p.prediction.min(1))].fetch_add(1, Ordering::Relaxed);
+    Ok(json_response(StatusCode::OK, out, Some(&request_id)))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchIn<'a> {
+    #[serde(borrow)]
+    applicants: Vec<&'a serde_json::value::RawValue>,
+}
+
+/// `POST /predict/batch`: `{"applicants": [...]}` → one result or error list per applicant.
+async fn predict_batch(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let metrics = state.metrics();
+    let _guard = InFlight::enter(metrics);
+    let ts_us = timefmt::unix_micros(SystemTime::now());
+    let request_id = reqid::request_id(&headers);
+    let response = match batch_inner(&state, &headers, body, &request_id, ts_us, started).await {
+        Ok(r) => r,
+        Err(e) => e.with_request_id(&request_id).into_response(),
+    };
+    metrics.count_request(Route::Batch, response.status().as_u16());
+    metrics
+        .batch_latency
+        .observe_us(started.elapsed().as_micros() as u64);
+    response
+}
+
+async fn batch_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    request_id: &str,
+    ts_us: i64,
+    started: Instant,
+) -> Result<Response, ApiError> {
+    check_json_content_type(headers)?;
+    let max = state.config().max_batch;
+    let limit = max * BATCH_BYTES_PER_ITEM + 1024;
+    let bytes = read_body(headers, body, limit).await?;
+    let parsed: BatchIn<'_> = match serde_json::from_slice(&bytes) {
+        Ok(b) => b,
+        Err(e) if e.classify() == serde_json::error::Category::Data => {
+            return Err(ApiError::simple(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_batch",
+                format!("Expected {{\"applicants\": [ ... ]}}: {e}"),
+                &["body"],
+            ))
+        }
+        Err(e) => return Err(ApiError::invalid_json(format!("Invalid JSON: {e}"))),
+    };
+    if parsed.applicants.len() > max {
+        return Err(ApiError::simple(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_long",
+            format!(
+                "At most {max} applicants per request, got {}",
+                parsed.applicants.len()
+            ),
+            &["body", "applicants"],
+        ));
+    }
+    let metrics = state.metrics();
+    metrics
+        .batch_items
+        .fetch_add(parsed.applicants.len() as u64, Ordering::Relaxed);
+    let model = state.model();
+    let mut out = String::with_capacity(64 + parsed.applicants.len() * 560);
+    out.push_str("{\"results\":[");
+    let mut records = Vec::with_capacity(parsed.applicants.len());
+    let mut decisions = [0u64; 2];
+    for (i, raw) in parsed.applicants.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match Applicant::from_json(raw.get()) {
+            Ok(a) => {
+                let p = model.scorecard.predict(&a);
+                let item_id = format!("{request_id}-{i}");
+                write_result(&mut out, &model, &p);
+                out.push_str(",\"request_id\":");
+                out.push_str(&Value::from(item_id.as_str()).to_string());
+                out.push('}');
+                decisions[usize::from(p.prediction.min(1))] += 1;
+                records.push(record_of(
+                    item_id,
+                    ts_us,
+                    &model,
+                    &a,
+                    &p,
+                    started.elapsed().as_micros() as u64,
+                ));
+            }
+            Err(e) => {
+                metrics.validation_errors.fetch_add(1, Ordering::Relaxed);
+                let loc = [
+                    Value::from("body"),
+                    Value::from("applicants"),
+                    Value::from(i),
+                ];
+                let item = json!({ "errors": detail_list(&loc, &e) });
+                out.push_str(&item.to_string());
+            }
+        }
+    }
+    out.push_str("],\"model_version\":");
+    out.push_str(&model.version_json);
+    out.push_str(",\"request_id\":");
+    out.push_str(&Value::from(request_id).to_string());
+    out.push('}');
+    let strict = state.config().durability == Durability::Strict;
+    if let Err(e) = state.journal().submit_many(records, strict).await {
+        tracing::error!(request_id = %request_id, error = %e, "batch not recorded; answering 503");
+        return Err(ApiError::log_unavailable(&e.to_string()));
+    }
+    for (d, n) in decisions.iter().enumerate() {
+        metrics.decisions[d].fetch_add(*n, Ordering::Relaxed);
+    }
+    Ok(json_response(StatusCode::OK, out, Some(request_id)))
+}
+
+/// `GET /health`: the process is alive.
+async fn health(State(state): State<AppState>) -> Response {
+    state.metrics().count_request(Route::Health, 200);
+    json_response(StatusCode::OK, r#"{"status":"ok"}"#, None)
+}
+
+/// `GET /ready`: a model is loaded and the prediction log accepts writes.
+async fn ready(State(state): State<AppState>) -> Response {
+    let model = state.model();
+    let log_ok = state.journal().is_healthy();
+    let draining = state.is_draining();
+    let ok = log_ok && !draining;
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    state.metrics().count_request(Route::Ready, status.as_u16());
+    let body = json!({
+        "status": if ok { "ready" } else { "unavailable" },
+        "model_version": model.version,
+        "log": if log_ok { "ok" } else { "failing" },
+        "draining": draining,
+    });
+    json_response(status, body.to_string(), None)
+}
+
+/// `GET /model`: the active model's identity, metrics and features.
+async fn model_info(State(state): State<AppState>) -> Response {
+    state.metrics().count_request(Route::Model, 200);
+    json_response(StatusCode::OK, state.model().info_json.clone(), None)
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let m = state.model();
+    state.metrics().count_request(Route::Metrics, 200);
+    let text = state.metrics().render(&m.version, &m.checksum);
+    let mut r = Response::new(Body::from(text));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}
+
+async fn openapi_json(State(state): State<AppState>) -> Response {
+    state.metrics().count_request(Route::OpenApi, 200);
+    json_response(StatusCode::OK, openapi::document_json(), None)
+}
+
+async fn docs(State(state): State<AppState>) -> Response {
+    state.metrics().count_request(Route::Docs, 200);
+    web::docs_page()
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReloadIn {
+    path: Option<std::path::PathBuf>,
+}
+
+/// Compares without an early exit, so the token cannot be guessed byte by byte from timings.
+fn token_matches(given: &[u8], expected: &[u8]) -> bool {
+    let mut diff = given.len() ^ expected.len();
+    for (i, b) in expected.iter().enumerate() {
+        diff |= usize::from(b ^ given.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+/// `POST /admin/reload`: swap the model (bearer token; off without `CREDIT_ADMIN_TOKEN`).
+async fn admin_reload(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let response = admin_reload_inner(&state, &headers, body).await;
+    let response = match response {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    state
+        .metrics()
+        .count_request(Route::Admin, response.status().as_u16());
+    response
+}
+
+async fn admin_reload_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let Some(token) = state.config().admin_token.as_deref() else {
+        return Err(ApiError::not_found());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !token_matches(given.trim().as_bytes(), token.as_bytes()) {
+        let mut r = ApiError::simple(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "A valid bearer token is required",
+            &["header", "authorization"],
+        )
+        .into_response();
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return Ok(r);
+    }
+    let bytes = read_body(headers, body, 16 * 1024).await?;
+    let path = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        None
+    } else {
+        check_json_content_type(headers)?;
+        let r: ReloadIn = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::invalid_json(format!("Expected {{\"path\": \"...\"}}: {e}")))?;
+        r.path
+    };
+    match state.reload(path).await {
+        Ok((new, old)) => {
+            tracing::info!(model_version = %new, previous_version = %old, "model reloaded");
+            Ok(json_response(
+                StatusCode::OK,
+                json!({"model_version": new, "previous_version": old}).to_string(),
+                None,
+            ))
+        }
+        Err(e) => {
+            let current = state.model().version.clone();
+            tracing::warn!(error = %e, model_version = %current, "model reload refused; the old model keeps serving");
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::CONFLICT);
+            Ok(json_response(
+                status,
+                json!({
+                    "detail": [{"loc": ["body", "path"], "msg": e.to_string(), "type": "model_refused"}],
+                    "model_version": current,
+                })
+                .to_string(),
+                None,
+            ))
+        }
+    }
+}
+
+/// Static files of the browser page for GET/HEAD, else 404.
+async fn fallback(State(state): State<AppState>, method: Method, uri: Uri) -> Response {
+    if method == Method::GET || method == Method::HEAD {
+        if let Some(r) = web::static_file(&state.config().web_dir, uri.path()).await {
+            state.metrics().count_request(Route::Static, 200);
+            return r;
+        }
+    }
+    state.metrics().count_request(Route::NotFound, 404);
+    ApiError::not_found().into_response()
+}
+
+async fn method_not_allowed(State(state): State<AppState>) -> Response {
+    state.metrics().count_request(Route::NotFound, 405);
+    ApiError::simple(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Method Not Allowed",
+        &[],
+    )
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types() {
+        let mut h = HeaderMap::new();
+        assert!(check_json_content_type(&h).is_ok());
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        assert!(check_json_content_type(&h).is_ok());
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        assert!(check_json_content_type(&h).is_ok());
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert!(check_json_content_type(&h).is_err());
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        assert!(check_json_content_type(&h).is_err());
+    }
+
+    #[test]
+    fn tokens() {
+        assert!(token_matches(b"abc", b"abc"));
+        assert!(!token_matches(b"abd", b"abc"));
+        assert!(!token_matches(b"ab", b"abc"));
+        assert!(!token_matches(b"abcd", b"abc"));
+        assert!(!token_matches(b"", b"abc"));
+    }
+}

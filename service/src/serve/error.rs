@@ -1,0 +1,114 @@
+//! HTTP error answers. Validation failures use FastAPI's 422 shape so seed clients that parse
+//! `detail` keep working; every other failure is `{"detail": [...]}` too, with a `type`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use credit_core::{FieldError, ValidationErrors};
+use serde_json::{json, Value};
+
+/// One FastAPI-style error item: `loc` path, `msg`, `type`, `input`.
+pub fn detail_item(loc_prefix: &[Value], e: &FieldError) -> Value {
+    let mut loc: Vec<Value> = loc_prefix.to_vec();
+    if !e.field.is_empty() {
+        loc.push(Value::from(e.field.as_str()));
+    }
+    json!({
+        "loc": loc,
+        "msg": e.message,
+        "type": e.code.as_str(),
+        "input": e.value,
+    })
+}
+
+/// The `detail` list of a set of validation errors.
+pub fn detail_list(loc_prefix: &[Value], errs: &ValidationErrors) -> Vec<Value> {
+    errs.errors
+        .iter()
+        .map(|e| detail_item(loc_prefix, e))
+        .collect()
+}
+
+/// An error answer: status plus FastAPI-shaped body.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub detail: Vec<Value>,
+    pub request_id: Option<String>,
+}
+
+impl ApiError {
+    /// A single-item error with a machine `type` and a human `msg`.
+    pub fn simple(
+        status: StatusCode,
+        kind: &str,
+        msg: impl Into<String>,
+        loc: &[&str],
+    ) -> ApiError {
+        ApiError {
+            status,
+            detail: vec![json!({
+                "loc": loc,
+                "msg": msg.into(),
+                "type": kind,
+            })],
+            request_id: None,
+        }
+    }
+
+    pub fn with_request_id(mut self, id: &str) -> ApiError {
+        self.request_id = Some(id.to_owned());
+        self
+    }
+
+    pub fn not_found() -> ApiError {
+        ApiError::simple(StatusCode::NOT_FOUND, "not_found", "Not Found", &[])
+    }
+
+    pub fn unsupported_media_type(got: &str) -> ApiError {
+        ApiError::simple(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("Content-Type must be application/json, got {got:?}"),
+            &["header", "content-type"],
+        )
+    }
+
+    pub fn too_large(limit: usize) -> ApiError {
+        ApiError::simple(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("Request body larger than {limit} bytes"),
+            &["body"],
+        )
+    }
+
+    pub fn invalid_json(msg: impl Into<String>) -> ApiError {
+        ApiError::simple(StatusCode::BAD_REQUEST, "invalid_json", msg, &["body"])
+    }
+
+    pub fn log_unavailable(why: &str) -> ApiError {
+        ApiError::simple(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "log_unavailable",
+            format!("The prediction could not be recorded, so it is not returned: {why}"),
+            &[],
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "detail": self.detail }).to_string();
+        let mut r = (self.status, body).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(id) = self.request_id {
+            if let Ok(v) = HeaderValue::from_str(&id) {
+                r.headers_mut().insert("x-request-id", v);
+            }
+        }
+        r
+    }
+}

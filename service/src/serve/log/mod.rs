@@ -1,0 +1,242 @@
+//! The prediction log, designed as an outbox.
+//!
+//! Request handlers hand each answered prediction ([`Record`]) to one journal writer thread
+//! through a bounded channel. The writer commits whatever has queued up in one SQLite
+//! transaction (group commit: one commit for many requests) and only then acknowledges; with
+//! strict durability the HTTP response waits for that acknowledgement, so every 200 is on disk
+//! before it leaves. For the default `sqlite://` sink the journal table *is* the log
+//! (`predictions`). For remote sinks (`jsonl://`, `bigquery://`) the journal holds an `outbox`
+//! table that a shipper thread drains in batches, with retries and exponential backoff, deleting
+//! rows only after the sink confirmed them. A `kill -9` loses nothing that was answered: the
+//! next start ships what is left.
+
+mod journal;
+mod shipper;
+pub mod sinks;
+
+use super::config::LogTarget;
+use super::metrics::Metrics;
+use credit_core::{MAX_REASONS, N_FEATURES};
+use journal::{OUTBOX_TABLE, PREDICTIONS_TABLE};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// What could go wrong with the prediction log.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("journal database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("journal file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the prediction log is not accepting records ({0})")]
+    Unavailable(&'static str),
+    #[error("sink: {0}")]
+    Sink(String),
+}
+
+/// The identity of the model that made a decision, shared by all its records.
+#[derive(Debug)]
+pub struct ModelTag {
+    pub version: String,
+    /// Reason code of each feature (model column order).
+    pub reason_codes: [String; N_FEATURES],
+}
+
+/// One answered prediction, as handed to the journal (formatting happens in the writer thread,
+/// off the request path).
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub request_id: String,
+    /// Microseconds since the Unix epoch when the request arrived.
+    pub ts_us: i64,
+    pub model: Arc<ModelTag>,
+    /// The validated inputs in model order (NaN = missing).
+    pub input: [f64; N_FEATURES],
+    pub probability: f64,
+    pub prediction: u8,
+    pub score: f64,
+    /// Feature indices of the reasons, largest loss first.
+    pub reasons: [u8; MAX_REASONS],
+    pub n_reasons: u8,
+    pub latency_us: u64,
+}
+
+/// Records of one request (one for `/predict`, many for a batch).
+pub(crate) enum Records {
+    One(Record),
+    Many(Vec<Record>),
+}
+
+impl Records {
+    fn len(&self) -> usize {
+        match self {
+            Records::One(_) => 1,
+            Records::Many(v) => v.len(),
+        }
+    }
+}
+
+pub(crate) enum Msg {
+    Write {
+        records: Records,
+        /// Present in strict mode: answered after the commit (or the failure).
+        ack: Option<oneshot::Sender<Result<(), &'static str>>>,
+    },
+    /// Drain what is queued, then stop.
+    Close,
+}
+
+/// Capacity of the channel to the writer (back-pressure beyond it: senders wait).
+const QUEUE: usize = 8192;
+
+/// A cheap, cloneable way for handlers to submit records.
+#[derive(Clone)]
+pub struct JournalHandle {
+    tx: mpsc::Sender<Msg>,
+    metrics: Arc<Metrics>,
+    healthy: Arc<AtomicBool>,
+}
+
+impl JournalHandle {
+    /// Queues records; with `wait` returns only once they are committed to the journal.
+    pub async fn submit_one(&self, record: Record, wait: bool) -> Result<(), LogError> {
+        self.submit(Records::One(record), wait).await
+    }
+
+    /// Queues the records of a batch request in one message (one commit, one wait).
+    pub async fn submit_many(&self, records: Vec<Record>, wait: bool) -> Result<(), LogError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.submit(Records::Many(records), wait).await
+    }
+
+    async fn submit(&self, records: Records, wait: bool) -> Result<(), LogError> {
+        let n = records.len() as i64;
+        self.metrics.log_queue_depth.fetch_add(n, Ordering::Relaxed);
+        let (ack, rx) = if wait {
+            let (t, r) = oneshot::channel();
+            (Some(t), Some(r))
+        } else {
+            (None, None)
+        };
+        if self.tx.send(Msg::Write { records, ack }).await.is_err() {
+            self.metrics.log_queue_depth.fetch_sub(n, Ordering::Relaxed);
+            return Err(LogError::Unavailable("shutting down"));
+        }
+        match rx {
+            None => Ok(()),
+            Some(rx) => match rx.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(why)) => Err(LogError::Unavailable(why)),
+                Err(_) => Err(LogError::Unavailable("journal writer stopped")),
+            },
+        }
+    }
+
+    /// The journal accepted its last write (and the writer is running).
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed) && !self.tx.is_closed()
+    }
+}
+
+/// The running log: the writer thread and, for remote sinks, the shipper thread.
+pub struct Journal {
+    handle: JournalHandle,
+    writer: Option<std::thread::JoinHandle<u64>>,
+    shipper: Option<shipper::ShipperHandle>,
+}
+
+/// What was left at shutdown.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DrainReport {
+    /// Records committed to the journal during this run.
+    pub journaled: u64,
+    /// Records still waiting for the remote sink (shipped at the next start).
+    pub pending: u64,
+}
+
+/// Opens the journal (creating directories, file and tables) and starts the threads.
+pub fn start(target: &LogTarget, fsync: bool, metrics: Arc<Metrics>) -> Result<Journal, LogError> {
+    let remote = !matches!(target, LogTarget::Sqlite { .. });
+    let table = if remote {
+        OUTBOX_TABLE
+    } else {
+        PREDICTIONS_TABLE
+    };
+    let path = target.journal_path();
+    let conn = journal::open(path, fsync)?;
+    let pending = if remote {
+        journal::count(&conn, OUTBOX_TABLE)?
+    } else {
+        0
+    };
+    metrics
+        .log_outbox_pending
+        .store(pending as i64, Ordering::Relaxed);
+    if pending > 0 {
+        tracing::info!(
+            pending,
+            "journal has records from an earlier run; shipping them first"
+        );
+    }
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let healthy = Arc::new(AtomicBool::new(true));
+    let (wake_tx, wake_rx) = std::sync::mpsc::sync_channel::<()>(1);
+    let shipper = if remote {
+        let sink = sinks::build(target)?;
+        Some(shipper::spawn(
+            path.clone(),
+            fsync,
+            sink,
+            wake_rx,
+            metrics.clone(),
+        )?)
+    } else {
+        None
+    };
+    let writer = journal::spawn_writer(
+        conn,
+        table,
+        rx,
+        metrics.clone(),
+        healthy.clone(),
+        remote.then_some(wake_tx),
+    )?;
+    Ok(Journal {
+        handle: JournalHandle {
+            tx,
+            metrics,
+            healthy,
+        },
+        writer: Some(writer),
+        shipper,
+    })
+}
+
+impl Journal {
+    pub fn handle(&self) -> JournalHandle {
+        self.handle.clone()
+    }
+
+    /// Commits what is queued, stops the writer, then gives the shipper until `budget` to empty
+    /// the outbox (what it cannot ship stays in the journal for the next start).
+    pub async fn shutdown(mut self, budget: Duration) -> DrainReport {
+        let deadline = std::time::Instant::now() + budget;
+        let _ = self.handle.tx.send(Msg::Close).await;
+        let mut report = DrainReport::default();
+        if let Some(w) = self.writer.take() {
+            report.journaled = tokio::task::spawn_blocking(move || w.join().unwrap_or(0))
+                .await
+                .unwrap_or(0);
+        }
+        if let Some(s) = self.shipper.take() {
+            report.pending = tokio::task::spawn_blocking(move || s.finish(deadline))
+                .await
+                .unwrap_or(0);
+        }
+        report
+    }
+}

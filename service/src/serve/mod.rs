@@ -1,0 +1,199 @@
+//! `credit serve`: the REST API (axum) in front of the scorecard, with a prediction log that
+//! never loses an answered decision (outbox: a local SQLite journal, then a shipper to the sink).
+//!
+//! Layout: [`config`] (flags and environment), [`state`] (the hot-swappable model and shared
+//! handles), [`api`] (handlers), [`openapi`] (the documented contract), [`log`] (journal and
+//! shippers), [`metrics`] (Prometheus text), [`logging`] (Cloud Logging JSON lines),
+//! [`web`] (static browser page and the offline `/docs` page), [`timefmt`] (RFC 3339).
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod log;
+pub mod logging;
+pub mod metrics;
+pub mod openapi;
+pub mod reqid;
+pub mod state;
+pub mod timefmt;
+pub mod web;
+
+use config::ServeConfig;
+use state::AppState;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why `credit serve` could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("model {path}: {source}")]
+    Model {
+        path: PathBuf,
+        source: state::LoadError,
+    },
+    #[error("prediction log: {0}")]
+    Log(#[from] log::LogError),
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// `credit serve` flags; every one also reads the environment variable Cloud Run users set.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (Cloud Run needs 0.0.0.0).
+    #[arg(long, default_value = "127.0.0.1", env = "CREDIT_HOST")]
+    pub host: String,
+    /// Port to listen on (Cloud Run sets PORT).
+    #[arg(long, default_value_t = 8080, env = "PORT")]
+    pub port: u16,
+    /// Model artifact (JSON) to serve; `POST /admin/reload` and SIGHUP re-read it.
+    #[arg(long, default_value = "models/default.json", env = "CREDIT_MODEL")]
+    pub model: PathBuf,
+    /// Prediction log sink: `sqlite://PATH`, `jsonl://PATH` or `bigquery://PROJECT/DATASET/TABLE`.
+    #[arg(
+        long = "log",
+        default_value = "sqlite://.work/predictions.db",
+        env = "CREDIT_LOG"
+    )]
+    pub log: String,
+    /// `strict`: answer only after the record is committed to the local journal;
+    /// `relaxed`: answer first, journal right after (a crash may lose the last few records).
+    #[arg(long, default_value = "strict", env = "CREDIT_DURABILITY")]
+    pub durability: String,
+    /// Directory of the browser page (`index.html`, assets) served at `/` and `/gradio`.
+    #[arg(long, default_value = "web/dist", env = "CREDIT_WEB_DIR")]
+    pub web_dir: PathBuf,
+    /// Most applicants accepted by one `POST /predict/batch`.
+    #[arg(long, default_value_t = 1000, env = "CREDIT_MAX_BATCH")]
+    pub max_batch: usize,
+    /// Log level (`error`, `warn`, `info`, `debug`); `RUST_LOG` wins when set.
+    #[arg(long, default_value = "info", env = "CREDIT_LOG_LEVEL")]
+    pub log_level: String,
+    /// Journal file used in front of a remote sink (jsonl / bigquery); default: next to the sink
+    /// (`PATH.outbox.db`) or `.work/outbox-<table>.db`.
+    #[arg(long, env = "CREDIT_JOURNAL")]
+    pub journal: Option<PathBuf>,
+    /// fsync every group commit (SQLite `synchronous=FULL`): survives power loss, not just a
+    /// crash of this process, at the price of one fsync per group.
+    #[arg(long, env = "CREDIT_LOG_FSYNC")]
+    pub fsync: bool,
+    /// Worker threads of the HTTP runtime (default: one per core).
+    #[arg(long, env = "CREDIT_THREADS")]
+    pub threads: Option<usize>,
+}
+
+/// Runs the server until SIGTERM / SIGINT, then drains and returns.
+pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
+    logging::init(&args.log_level);
+    let config = ServeConfig::from_args(args).map_err(ServeError::Config)?;
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    if let Some(n) = config.threads {
+        rt.worker_threads(n.max(1));
+    }
+    let rt = rt.build()?;
+    let result = rt.block_on(serve(config));
+    // Give detached tasks no more time: everything that matters was drained in `serve`.
+    rt.shutdown_timeout(Duration::from_millis(100));
+    result
+}
+
+async fn serve(config: ServeConfig) -> Result<(), ServeError> {
+    let model = state::load_model(&config.model_path).map_err(|source| ServeError::Model {
+        path: config.model_path.clone(),
+        source,
+    })?;
+    let metrics = Arc::new(metrics::Metrics::default());
+    let journal = log::start(&config.log, config.fsync, metrics.clone())?;
+    let state = AppState::new(config.clone(), model, journal.handle(), metrics);
+    let app = api::router(state.clone());
+    let addr: SocketAddr = format!("{}:{}", config.host, config.port)
+        .parse()
+        .or_else(|_| {
+            std::net::ToSocketAddrs::to_socket_addrs(&(config.host.as_str(), config.port))
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| ServeError::Config(format!("bad --host {:?}", config.host)))
+        })?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    tracing::info!(
+        address = %local,
+        model_version = %state.model().version,
+        log = %config.log.describe(),
+        durability = config.durability.as_str(),
+        "credit serve listening on http://{local}"
+    );
+    spawn_sighup(state.clone());
+    let shutdown = shutdown_signal();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    tracing::info!("stopped accepting; in-flight requests finished, draining the prediction log");
+    state.set_draining();
+    drop(state);
+    // Cloud Run gives 10 s after SIGTERM; keep 1 s of margin for the process to exit.
+    let report = journal.shutdown(Duration::from_secs(8)).await;
+    tracing::info!(
+        journaled = report.journaled,
+        pending_remote = report.pending,
+        "prediction log drained"
+    );
+    Ok(())
+}
+
+/// Resolves on SIGTERM (Cloud Run) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received: shutting down"),
+                    _ = int.recv() => tracing::info!("SIGINT received: shutting down"),
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// SIGHUP re-reads the configured model path, like `POST /admin/reload` without a body.
+fn spawn_sighup(state: AppState) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; reload only through /admin/reload");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match state.reload(None).await {
+                Ok((new, old)) => tracing::info!(
+                    model_version = %new,
+                    previous_version = %old,
+                    "SIGHUP: model reloaded"
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGHUP: model refused; the old model keeps serving")
+                }
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = state;
+}

@@ -1,0 +1,196 @@
+//! Shared state: the model behind an `ArcSwap` (a reload swaps one pointer; requests in flight
+//! finish with the model they started with), the journal handle, metrics and configuration.
+
+use super::config::ServeConfig;
+use super::log::{JournalHandle, ModelTag};
+use super::metrics::Metrics;
+use arc_swap::ArcSwap;
+use credit_core::{ModelError, Scorecard, FEATURES, N_FEATURES};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Why a model artifact could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("refused: {0}")]
+    Invalid(#[from] ModelError),
+}
+
+impl LoadError {
+    /// HTTP status for `/admin/reload`: 422 when the artifact itself is bad, 409 when it cannot be read.
+    pub fn status(&self) -> u16 {
+        match self {
+            LoadError::Read { .. } => 409,
+            LoadError::Invalid(_) => 422,
+        }
+    }
+}
+
+/// A model ready to serve, with what the handlers need precomputed.
+pub struct LoadedModel {
+    pub scorecard: Scorecard,
+    pub version: String,
+    pub checksum: String,
+    pub tag: Arc<ModelTag>,
+    /// Reason texts per feature, JSON-escaped once (the hot path writes them verbatim).
+    pub reason_json: [String; N_FEATURES],
+    /// `GET /model` body.
+    pub info_json: String,
+    /// The version as a JSON string literal (quoted, escaped).
+    pub version_json: String,
+}
+
+/// Reads, validates (checksum, schema) and compiles a model artifact.
+pub fn load_model(path: &Path) -> Result<LoadedModel, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let scorecard = Scorecard::from_json(&text)?;
+    let art = scorecard.artifact();
+    let version = scorecard.model_version().to_owned();
+    let checksum = art.checksum.clone().unwrap_or_default();
+    let reason_codes: [String; N_FEATURES] =
+        std::array::from_fn(|j| scorecard.reason_code(j).to_owned());
+    let reason_json: [String; N_FEATURES] = std::array::from_fn(|j| {
+        let code = serde_json::to_string(scorecard.reason_code(j)).unwrap_or_default();
+        let feature = serde_json::to_string(FEATURES[j].name).unwrap_or_default();
+        let text = serde_json::to_string(scorecard.reason_text(j)).unwrap_or_default();
+        format!("{{\"code\":{code},\"feature\":{feature},\"text\":{text},\"points_lost\":")
+    });
+    let features: Vec<_> = FEATURES
+        .iter()
+        .map(|f| {
+            json!({
+                "name": f.name,
+                "alias": f.alias,
+                "description": f.description,
+                "range": f.range_text(),
+                "min": f.min,
+                "max": f.max,
+                "kind": f.kind,
+                "optional": f.optional,
+                "special_codes": f.special_codes,
+            })
+        })
+        .collect();
+    let info = json!({
+        "model_id": art.model_id,
+        "model_version": version,
+        "checksum": checksum,
+        "threshold": scorecard.threshold(),
+        "created_by": art.created_by,
+        "metrics": {
+            "cv_auc_mean": art.metrics.cv_auc_mean,
+            "cv_auc_std": art.metrics.cv_auc_std,
+            "cv": art.metrics.cv,
+            "train": art.metrics.train,
+        },
+        "training_data": art.training_data,
+        "features": features,
+    });
+    Ok(LoadedModel {
+        tag: Arc::new(ModelTag {
+            version: version.clone(),
+            reason_codes,
+        }),
+        info_json: info.to_string(),
+        version_json: serde_json::to_string(&version).unwrap_or_else(|_| "\"\"".into()),
+        reason_json,
+        version,
+        checksum,
+        scorecard,
+    })
+}
+
+struct Inner {
+    model: ArcSwap<LoadedModel>,
+    config: ServeConfig,
+    journal: JournalHandle,
+    metrics: Arc<Metrics>,
+    draining: AtomicBool,
+    /// Serializes reloads (two admins reloading at once get a consistent previous_version).
+    reload_lock: tokio::sync::Mutex<()>,
+}
+
+/// Cheap to clone; shared by all handlers.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    pub fn new(
+        config: ServeConfig,
+        model: LoadedModel,
+        journal: JournalHandle,
+        metrics: Arc<Metrics>,
+    ) -> AppState {
+        AppState(Arc::new(Inner {
+            model: ArcSwap::from_pointee(model),
+            config,
+            journal,
+            metrics,
+            draining: AtomicBool::new(false),
+            reload_lock: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    /// The model now (a request keeps this `Arc` to the end, whatever reloads happen).
+    pub fn model(&self) -> Arc<LoadedModel> {
+        self.0.model.load_full()
+    }
+
+    pub fn config(&self) -> &ServeConfig {
+        &self.0.config
+    }
+
+    pub fn journal(&self) -> &JournalHandle {
+        &self.0.journal
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    pub fn set_draining(&self) {
+        self.0.draining.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.0.draining.load(Ordering::SeqCst)
+    }
+
+    /// Loads `path` (or the configured model path) and swaps it in; on error the old model stays.
+    /// Returns (new version, previous version).
+    pub async fn reload(&self, path: Option<PathBuf>) -> Result<(String, String), LoadError> {
+        let _guard = self.0.reload_lock.lock().await;
+        let path = path.unwrap_or_else(|| self.0.config.model_path.clone());
+        let loaded = tokio::task::spawn_blocking(move || load_model(&path))
+            .await
+            .map_err(|e| LoadError::Read {
+                path: PathBuf::new(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        match loaded {
+            Ok(m) => {
+                let new = m.version.clone();
+                let old = self.0.model.swap(Arc::new(m));
+                self.0.metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
+                Ok((new, old.version.clone()))
+            }
+            Err(e) => {
+                self.0
+                    .metrics
+                    .reloads_refused
+                    .fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+}
