@@ -40,6 +40,13 @@ pub struct TrainArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// MLflow tracking server (`http://HOST:PORT`): log the run, its artifacts and a new
+    /// version of the registered model `credit-default`. Unset: local files only.
+    #[arg(long, env = "MLFLOW_TRACKING_URI")]
+    pub mlflow_uri: Option<String>,
+    /// MLflow experiment to log into (created when missing).
+    #[arg(long, env = "MLFLOW_EXPERIMENT_NAME", default_value = crate::mlflow::DEFAULT_EXPERIMENT)]
+    pub mlflow_experiment: String,
 }
 
 /// Reads labelled rows. Cells that are not numbers make the file unusable for training.
@@ -182,5 +189,8 @@ pub fn run(args: &TrainArgs) -> Result<TrainOutcome> {
         m.cv.brier,
         outcome.artifact.threshold.probability
     );
+    if let Some(uri) = args.mlflow_uri.as_deref().filter(|u| !u.is_empty()) {
+        crate::mlflow::log_training(uri, &args.mlflow_experiment, args, &outcome)?;
+    }
     Ok(outcome)
 }

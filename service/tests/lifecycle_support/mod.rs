@@ -1,0 +1,143 @@
+//! Helpers shared by the lifecycle (MLflow) and monitor tests: paths, the training data, free
+//! ports, and a child process that is stopped with its whole process group.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A fresh scratch directory under `.work/` (or `$CREDIT_WORK`).
+pub fn work_dir(name: &str) -> PathBuf {
+    let base = std::env::var_os("CREDIT_WORK")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".work"));
+    let dir = base.join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The training CSV (`$CREDIT_DATA`, else `../shared/data/cs-training.csv.gz` next to the repo).
+pub fn data_path() -> PathBuf {
+    let p = std::env::var_os("CREDIT_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/data/cs-training.csv.gz"));
+    assert!(
+        p.exists(),
+        "training data {} not found: set CREDIT_DATA",
+        p.display()
+    );
+    p
+}
+
+/// Header and data lines of the training CSV (plain or gzip).
+pub fn data_lines() -> (String, Vec<String>) {
+    let path = data_path();
+    let file = std::fs::File::open(&path).unwrap();
+    let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let mut lines = BufReader::new(reader).lines().map(|l| l.unwrap());
+    let header = lines.next().unwrap();
+    (header, lines.filter(|l| !l.trim().is_empty()).collect())
+}
+
+/// Every `step`-th line of the training data, written as a plain CSV.
+pub fn subsample(dir: &Path, step: usize) -> PathBuf {
+    let (header, lines) = data_lines();
+    let mut out = header + "\n";
+    for l in lines.iter().step_by(step) {
+        out.push_str(l);
+        out.push('\n');
+    }
+    let p = dir.join("train-sample.csv");
+    std::fs::write(&p, out).unwrap();
+    p
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A server process started in its own process group; dropped = SIGTERM to the group, then
+/// SIGKILL if it lingers (MLflow's workers outlive a killed parent otherwise).
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub log: PathBuf,
+}
+
+impl Server {
+    pub fn spawn(mut cmd: Command, port: u16, log: PathBuf) -> Server {
+        use std::os::unix::process::CommandExt;
+        let out = std::fs::File::create(&log).unwrap();
+        let err = out.try_clone().unwrap();
+        cmd.stdout(out).stderr(err).process_group(0);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    /// Waits until `GET path` answers 200.
+    pub fn wait_ready(&mut self, path: &str, timeout: Duration) {
+        let start = Instant::now();
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(5))
+            .build();
+        loop {
+            if let Ok(r) = agent.get(&format!("{}{path}", self.base)).call() {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "server exited ({status}) before it was ready:\n{}",
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "server not ready after {timeout:?}:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.wait();
+    }
+}
