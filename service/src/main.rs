@@ -6,7 +6,9 @@ mod mlflow;
 mod monitor_cmd;
 mod report;
 mod score_cmd;
+mod serve;
 mod train_cmd;
+mod vectors_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -29,8 +31,12 @@ enum Command {
     Score(score_cmd::ScoreArgs),
     /// Explain one applicant: points per feature and the reasons.
     Explain(explain_cmd::ExplainArgs),
+    /// Serve the REST API (POST /predict) with the prediction log.
+    Serve(serve::ServeArgs),
     /// Population stability (PSI) of the prediction log per day; exit 1 on drift, 2 on error.
     Monitor(monitor_cmd::MonitorArgs),
+    /// Regenerate the shared test vectors (testdata/vectors.json) from a model.
+    Vectors(vectors_cmd::VectorsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -39,11 +45,13 @@ fn main() -> std::process::ExitCode {
         Command::Train(a) => train_cmd::run(a).map(|_| ()),
         Command::Score(a) => score_cmd::run(a).map(|_| ()),
         Command::Explain(a) => explain_cmd::run(a),
+        Command::Serve(a) => serve::run(a).map_err(anyhow::Error::from),
         Command::Monitor(a) => match monitor_cmd::run(a) {
             Ok(true) => return std::process::ExitCode::from(1),
             Ok(false) => Ok(()),
             Err(e) => Err(e),
         },
+        Command::Vectors(a) => vectors_cmd::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
