@@ -17,7 +17,7 @@ container-tools:
 
 # First run on a fresh machine: ~2 min of debootstrap (cached in .work/container as a tarball).
 test-container: $(CREDIT) $(VENV)/.stamp-container container-tools | $(WORK)
-	$(PODMAN_ENV) CREDIT=$(CREDIT) CREDIT_WORK=$(WORK) $(PY) -m pytest -q -p no:cacheprovider tests/container
+	$(PODMAN_ENV) PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 CREDIT=$(CREDIT) CREDIT_WORK=$(WORK) $(PY) -m pytest -q -p no:cacheprovider tests/container
 
 # `localhost/credit:latest` for local use: podman run --rm -p 8080:8080 localhost/credit:latest
 container-image: $(CREDIT) container-tools | $(WORK)
