@@ -371,6 +371,9 @@ def main() -> int:
     md = table(results, args, context)
     args.out.write_text(md)
     print(md)
+    # The journals hold hundreds of thousands of rows (~0.5 kB each); only their counts matter here.
+    for db in workdir.glob("*.db*"):
+        db.unlink()
     print(f"written to {args.out} (server logs in {workdir})", file=sys.stderr)
     return 0
 
