@@ -29,6 +29,9 @@ RUN cargo build --release --locked -p credit-service \
 
 # ---- runtime-base: everything except the binary --------------------------------------------------
 FROM ${BASE_IMAGE} AS runtime-base
+LABEL org.opencontainers.image.title="credit" \
+      org.opencontainers.image.description="Credit-default scoring REST API (credit serve) with its prediction log" \
+      org.opencontainers.image.licenses="Apache-2.0"
 # A fixed numeric uid/gid so Kubernetes/Cloud Run `runAsNonRoot` checks can verify it.
 RUN groupadd --gid 10001 credit \
     && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /var/lib/credit \

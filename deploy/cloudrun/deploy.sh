@@ -92,6 +92,10 @@ fi
 # The browser page is part of the image (served at / and /gradio).
 if [ ! -f web/dist/index.html ]; then
   run make web
+  if [ "$DRY_RUN" != 1 ] && [ ! -f web/dist/index.html ]; then
+    echo "web/dist/index.html missing after 'make web': the image needs the built page" >&2
+    exit 1
+  fi
 fi
 case "$BUILD" in
   cloudbuild)
