@@ -1,0 +1,295 @@
+//! `credit monitor` on prediction logs written here (SQLite with the serve contract's table, and
+//! JSON lines): a log of applicants drawn from the training data is stable (exit 0); a log whose
+//! second day has shifted incomes, debt ratios, ages and utilisations drifts (exit 1); a missing
+//! or unsupported log is an error (exit 2). The PSI of one feature is recomputed here from the
+//! artifact JSON alone, independently of the core's drift code.
+
+mod lifecycle_support;
+
+use credit_core::{Applicant, FEATURES};
+use lifecycle_support::*;
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Valid applicants from the training data, as canonical-name JSON objects.
+fn applicants() -> Vec<Map<String, Value>> {
+    let (header, lines) = data_lines();
+    let cols: Vec<&str> = header.split(',').map(|c| c.trim_matches('"')).collect();
+    let idx: Vec<usize> = FEATURES
+        .iter()
+        .map(|f| {
+            cols.iter()
+                .position(|c| *c == f.name || Some(*c) == f.alias)
+                .unwrap_or_else(|| panic!("no column {} in {header}", f.name))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for l in &lines {
+        let cells: Vec<&str> = l.split(',').collect();
+        let mut m = Map::new();
+        for (f, &c) in FEATURES.iter().zip(&idx) {
+            let v = match cells[c].trim() {
+                "NA" | "" => Value::Null,
+                s => json!(s.parse::<f64>().unwrap()),
+            };
+            m.insert(f.name.to_owned(), v);
+        }
+        if Applicant::from_json_value(&Value::Object(m.clone())).is_ok() {
+            out.push(m);
+        }
+    }
+    out
+}
+
+/// A deterministic pseudo-random sample (64-bit LCG), with replacement.
+fn sample(pool: &[Map<String, Value>], n: usize, seed: u64) -> Vec<Map<String, Value>> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            pool[(s >> 33) as usize % pool.len()].clone()
+        })
+        .collect()
+}
+
+/// Poorer, more indebted, younger, more utilised applicants.
+fn shift(a: &Map<String, Value>) -> Map<String, Value> {
+    let mut m = a.clone();
+    let scale = |m: &mut Map<String, Value>, k: &str, f: &dyn Fn(f64) -> f64| {
+        if let Some(v) = m.get(k).and_then(Value::as_f64) {
+            m.insert(k.to_owned(), json!(f(v)));
+        }
+    };
+    scale(&mut m, "MonthlyIncome", &|v| (v * 0.3).round());
+    scale(&mut m, "DebtRatio", &|v| v * 4.0 + 0.5);
+    scale(&mut m, "age", &|v| (v - 15.0).max(18.0));
+    scale(&mut m, "RevolvingUtilizationOfUnsecuredLines", &|v| {
+        v * 1.5 + 0.4
+    });
+    assert!(Applicant::from_json_value(&Value::Object(m.clone())).is_ok());
+    m
+}
+
+/// Log records in the serve contract's shape; `days[i]` are the applicants of day i.
+fn records(days: &[Vec<Map<String, Value>>]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (d, apps) in days.iter().enumerate() {
+        for (i, a) in apps.iter().enumerate() {
+            out.push(json!({
+                "request_id": format!("req-{d}-{i}"),
+                "ts": format!("2026-03-{:02}T{:02}:{:02}:00Z", d + 1, (i / 60) % 24, i % 60),
+                "model_version": "test",
+                "input": a,
+                "probability": 0.1,
+                "prediction": 0,
+                "score": 600.0,
+                "reasons": ["R01"],
+                "latency_us": 10,
+            }));
+        }
+    }
+    out
+}
+
+fn write_sqlite(path: &Path, recs: &[Value]) {
+    let _ = std::fs::remove_file(path);
+    let mut conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.execute_batch(
+        "CREATE TABLE predictions(request_id TEXT PRIMARY KEY, ts TEXT, model_version TEXT,
+         input TEXT, probability REAL, prediction INTEGER, score REAL, reasons TEXT,
+         latency_us INTEGER)",
+    )
+    .unwrap();
+    let tx = conn.transaction().unwrap();
+    for r in recs {
+        tx.execute(
+            "INSERT INTO predictions VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            rusqlite::params![
+                r["request_id"].as_str(),
+                r["ts"].as_str(),
+                r["model_version"].as_str(),
+                r["input"].to_string(),
+                r["probability"].as_f64(),
+                r["prediction"].as_i64(),
+                r["score"].as_f64(),
+                r["reasons"].to_string(),
+                r["latency_us"].as_i64(),
+            ],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+}
+
+fn write_jsonl(path: &Path, recs: &[Value]) {
+    let text: String = recs.iter().map(|r| r.to_string() + "\n").collect();
+    std::fs::write(path, text).unwrap();
+}
+
+fn model_path() -> PathBuf {
+    root().join("models/default.json")
+}
+
+/// Runs `credit monitor`; returns exit code, stdout and the JSON report.
+fn monitor(log: &str, dir: &Path, name: &str) -> (Option<i32>, String, Option<Value>) {
+    let json_path = dir.join(format!("{name}.json"));
+    let out = Command::new(env!("CARGO_BIN_EXE_credit"))
+        .args(["monitor", "--log", log])
+        .arg("--model")
+        .arg(model_path())
+        .arg("--html")
+        .arg(dir.join(format!("{name}.html")))
+        .arg("--json")
+        .arg(&json_path)
+        .output()
+        .unwrap();
+    let report = std::fs::read_to_string(&json_path)
+        .ok()
+        .map(|t| serde_json::from_str(&t).unwrap());
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), text, report)
+}
+
+/// PSI of `age` computed from the artifact JSON alone: bin = number of edges <= x.
+fn independent_age_psi(artifact: &Value, ages: &[f64]) -> f64 {
+    let f = artifact["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "age")
+        .unwrap();
+    let edges: Vec<f64> = f["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_f64().unwrap())
+        .collect();
+    let expected: Vec<f64> = f["range_bins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_f64().unwrap())
+        .collect();
+    let mut actual = vec![0.0; expected.len()];
+    for &x in ages {
+        actual[edges.iter().filter(|&&e| e <= x).count()] += 1.0;
+    }
+    let te: f64 = expected.iter().sum();
+    let ta: f64 = actual.iter().sum();
+    expected
+        .iter()
+        .zip(&actual)
+        .map(|(e, a)| {
+            let pe = (e / te).max(1e-4);
+            let pa = (a / ta).max(1e-4);
+            (pa - pe) * (pa / pe).ln()
+        })
+        .sum()
+}
+
+fn day_psi(report: &Value, day: usize, key: &str) -> f64 {
+    let d = &report["days"][day];
+    if key == "score" {
+        d["score_psi"].as_f64().unwrap()
+    } else {
+        d["features"][key].as_f64().unwrap()
+    }
+}
+
+#[test]
+fn stable_log_passes_shifted_log_drifts_and_bad_logs_are_errors() {
+    let dir = work_dir("monitor");
+    let pool = applicants();
+    assert!(pool.len() > 10_000);
+    let artifact: Value =
+        serde_json::from_str(&std::fs::read_to_string(model_path()).unwrap()).unwrap();
+
+    // Stable: three days drawn from the training population.
+    let stable_days: Vec<_> = (0..3).map(|d| sample(&pool, 2000, 11 + d)).collect();
+    let stable = records(&stable_days);
+    let db = dir.join("stable.db");
+    write_sqlite(&db, &stable);
+    let (code, text, report) = monitor(&format!("sqlite://{}", db.display()), &dir, "stable");
+    assert_eq!(code, Some(0), "{text}");
+    let report = report.unwrap();
+    assert_eq!(report["drift"], false);
+    assert_eq!(report["days"].as_array().unwrap().len(), 3);
+    assert_eq!(report["score_baseline_day"], "2026-03-01");
+    for d in 0..3 {
+        assert_eq!(report["days"][d]["rows"], 2000);
+        for f in FEATURES.iter() {
+            let p = day_psi(&report, d, f.name);
+            assert!((0.0..0.1).contains(&p), "day {d} {}: PSI {p}", f.name);
+        }
+        assert!(day_psi(&report, d, "score") < 0.1);
+    }
+    assert!(day_psi(&report, 0, "score").abs() < 1e-12);
+    // The monitor's age PSI equals one computed from the artifact JSON alone.
+    let ages: Vec<f64> = stable_days[1]
+        .iter()
+        .map(|a| a["age"].as_f64().unwrap())
+        .collect();
+    let mine = independent_age_psi(&artifact, &ages);
+    assert!((day_psi(&report, 1, "age") - mine).abs() < 1e-9);
+    assert!(
+        text.contains("2026-03-03") && text.contains("stable"),
+        "{text}"
+    );
+    let html = std::fs::read_to_string(dir.join("stable.html")).unwrap();
+    assert!(html.contains("<svg") && !html.contains("<script") && !html.contains("https://"));
+
+    // Drift: day 1 as trained, day 2 shifted.
+    let normal = sample(&pool, 2000, 99);
+    let shifted: Vec<_> = sample(&pool, 2000, 100).iter().map(shift).collect();
+    let drift = records(&[normal, shifted]);
+    let db = dir.join("shifted.db");
+    write_sqlite(&db, &drift);
+    let (code, text, report) = monitor(&format!("sqlite://{}", db.display()), &dir, "shifted");
+    assert_eq!(code, Some(1), "{text}");
+    let report = report.unwrap();
+    assert_eq!(report["drift"], true);
+    assert_eq!(report["days"][0]["drift"], false);
+    assert_eq!(report["days"][1]["drift"], true);
+    for f in [
+        "MonthlyIncome",
+        "DebtRatio",
+        "age",
+        "RevolvingUtilizationOfUnsecuredLines",
+    ] {
+        assert!(
+            day_psi(&report, 1, f) > 0.25,
+            "{f}: {}",
+            day_psi(&report, 1, f)
+        );
+    }
+    // Untouched features stay stable; the score moves.
+    assert!(day_psi(&report, 1, "NumberOfDependents") < 0.1);
+    assert!(day_psi(&report, 1, "score") > 0.25);
+    assert!(text.contains("DRIFT"), "{text}");
+
+    // The same records as JSON lines give the same numbers.
+    let jl = dir.join("shifted.jsonl");
+    write_jsonl(&jl, &drift);
+    let (code, _, report2) = monitor(&format!("jsonl://{}", jl.display()), &dir, "shifted-jl");
+    assert_eq!(code, Some(1));
+    assert_eq!(report2.unwrap()["days"], report["days"]);
+
+    // Errors: a missing log, an unsupported sink, an empty log.
+    let (code, text, _) = monitor(
+        &format!("sqlite://{}", dir.join("nope.db").display()),
+        &dir,
+        "missing",
+    );
+    assert_eq!(code, Some(2), "{text}");
+    let (code, _, _) = monitor("bigquery://p/d/t", &dir, "bq");
+    assert_eq!(code, Some(2));
+    let empty = dir.join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let (code, text, _) = monitor(&format!("jsonl://{}", empty.display()), &dir, "empty");
+    assert_eq!(code, Some(0), "{text}");
+}
