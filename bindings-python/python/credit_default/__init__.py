@@ -29,11 +29,12 @@ from ._native import (
 if TYPE_CHECKING:
     from .sklearn import CreditScorecard
 
-try:
-    from importlib.metadata import version as _version
+from importlib.metadata import PackageNotFoundError as _NotFound
+from importlib.metadata import version as _version
 
+try:
     __version__ = _version("credit-default")
-except Exception:  # pragma: no cover - not installed as a distribution
+except _NotFound:  # pragma: no cover - not installed as a distribution
     __version__ = CORE_VERSION
 
 __all__ = [

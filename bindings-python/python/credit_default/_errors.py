@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Tuple, TypedDict, Union
+from typing import Any, TypedDict
 
 
 class ErrorDetails(TypedDict):
@@ -10,7 +10,7 @@ class ErrorDetails(TypedDict):
 
     type: str
     """The core's machine code: ``missing``, ``not_a_number``, ``out_of_range``, ..."""
-    loc: Tuple[Union[int, str], ...]
+    loc: tuple[int | str, ...]
     """``(field,)`` for one applicant, ``(row, field)`` inside a batch."""
     msg: str
     input: Any
@@ -19,18 +19,18 @@ class ErrorDetails(TypedDict):
 class ValidationError(ValueError):
     """Input that the scorecard refuses. ``.errors()`` lists every problem at once."""
 
-    def __init__(self, message: str, errors: List[ErrorDetails]) -> None:
+    def __init__(self, message: str, errors: list[ErrorDetails]) -> None:
         super().__init__(message)
-        self._errors: List[ErrorDetails] = list(errors)
+        self._errors: list[ErrorDetails] = list(errors)
 
-    def errors(self) -> List[ErrorDetails]:
+    def errors(self) -> list[ErrorDetails]:
         """Every error: ``{"type", "loc", "msg", "input"}``."""
         return [ErrorDetails(**e) for e in self._errors]
 
     def error_count(self) -> int:
         return len(self._errors)
 
-    def __reduce__(self) -> Tuple[Any, ...]:
+    def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (str(self), self._errors))
 
 

@@ -10,13 +10,14 @@ polars column without nulls, a single-chunk float64 Arrow column without nulls).
 
 from __future__ import annotations
 
-from typing import Any, List, Mapping, Tuple, Union
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from ._native import canonical_name
 
-Named = Tuple[List[str], List["np.ndarray[Any, np.dtype[np.float64]]"], int]
+Named = tuple[list[str], list["np.ndarray[Any, np.dtype[np.float64]]"], int]
 
 
 def _contiguous(a: Any, name: str) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -31,14 +32,14 @@ def _contiguous(a: Any, name: str) -> np.ndarray[Any, np.dtype[np.float64]]:
 def _pandas(df: Any) -> Named:
     import pandas as pd
 
-    names: List[str] = []
-    arrays: List[np.ndarray[Any, np.dtype[np.float64]]] = []
+    names: list[str] = []
+    arrays: list[np.ndarray[Any, np.dtype[np.float64]]] = []
     for name in df.columns:
         if not isinstance(name, str) or canonical_name(name) is None:
             continue
         s = df[name]
         if isinstance(s, pd.DataFrame):
-            raise ValueError(f"column {name!r} appears more than once")
+            raise ValueError(f"column {name!r} appears more than once")  # noqa: TRY004
         dtype = s.dtype
         if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
             raise TypeError(f"column {name!r} has dtype {dtype}, expected numbers")
@@ -54,8 +55,8 @@ def _pandas(df: Any) -> Named:
 def _polars(df: Any) -> Named:
     import polars as pl
 
-    names: List[str] = []
-    arrays: List[np.ndarray[Any, np.dtype[np.float64]]] = []
+    names: list[str] = []
+    arrays: list[np.ndarray[Any, np.dtype[np.float64]]] = []
     for name in df.columns:
         if canonical_name(name) is None:
             continue
@@ -71,8 +72,8 @@ def _arrow(table: Any) -> Named:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    names: List[str] = []
-    arrays: List[np.ndarray[Any, np.dtype[np.float64]]] = []
+    names: list[str] = []
+    arrays: list[np.ndarray[Any, np.dtype[np.float64]]] = []
     for name in table.column_names:
         if canonical_name(name) is None:
             continue
@@ -91,8 +92,8 @@ def _arrow(table: Any) -> Named:
 
 
 def _mapping(m: Mapping[Any, Any]) -> Named:
-    names: List[str] = []
-    arrays: List[np.ndarray[Any, np.dtype[np.float64]]] = []
+    names: list[str] = []
+    arrays: list[np.ndarray[Any, np.dtype[np.float64]]] = []
     n = None
     for name, values in m.items():
         if not isinstance(name, str) or canonical_name(name) is None:
@@ -106,7 +107,7 @@ def _mapping(m: Mapping[Any, Any]) -> Named:
     return names, arrays, n or 0
 
 
-def columns(x: Any) -> Union[Named, np.ndarray[Any, Any]]:
+def columns(x: Any) -> Named | np.ndarray[Any, Any]:
     """Named float64 columns of a DataFrame / Table / mapping, or an array for row input."""
     top = type(x).__module__.split(".")[0]
     kind = type(x).__name__

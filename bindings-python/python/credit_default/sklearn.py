@@ -12,7 +12,7 @@ are left out of the fit (as the CLI does); ``predict`` raises ``ValidationError`
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -50,7 +50,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         base_odds: float = 50.0,
         pdo: float = 20.0,
         model_id: str = "credit-default",
-        model_version: Optional[str] = None,
+        model_version: str | None = None,
     ) -> None:
         self.max_bins = max_bins
         self.min_bin_count = min_bin_count
@@ -64,7 +64,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.model_id = model_id
         self.model_version = model_version
 
-    def fit(self, X: Any, y: Any, *, data_sha256: str = "") -> "CreditScorecard":
+    def fit(self, X: Any, y: Any, *, data_sha256: str = "") -> CreditScorecard:
         """Fits on ``X``, ``y`` (two classes; the larger label is "default").
 
         ``data_sha256`` is recorded in the artifact as the training data's fingerprint (the CLI
@@ -137,7 +137,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         check_is_fitted(self, "model_")
         return self.model_.to_json()
 
-    def save(self, path: Union[str, "Any"]) -> None:
+    def save(self, path: str | Any) -> None:
         """Writes :meth:`to_json` to ``path`` (load it with ``Model.load`` or ``credit serve``)."""
         with open(path, "w", encoding="utf-8") as f:
             f.write(self.to_json())
