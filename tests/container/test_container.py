@@ -41,6 +41,14 @@ def test_health_ready_and_port_from_env(container: Container) -> None:
     assert container.request("GET", "/ready")[0] == 200
 
 
+def test_logs_are_cloud_logging_json(container: Container) -> None:
+    """Cloud Run forwards stdout/stderr lines to Cloud Logging, which reads JSON with `severity`."""
+    lines = [ln for ln in container.logs().splitlines() if ln.startswith("{")]
+    assert lines, container.logs()
+    records = [json.loads(ln) for ln in lines]
+    assert all("severity" in r and "message" in r for r in records)
+
+
 def test_predict_answers_like_the_core(
     container: Container, vectors: dict[str, Any]
 ) -> None:
