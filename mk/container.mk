@@ -25,3 +25,10 @@ container-image: $(CREDIT) container-tools | $(WORK)
 	$(PODMAN_ENV) bash -c 'web=web/dist; [ -f web/dist/index.html ] || web=tests/container/web-standin; \
 	  podman $(PODMAN_OPTS) build --pull=never --format docker --target runtime-prebuilt \
 	    --build-arg WEB_DIST=$$web -t localhost/credit:latest .'
+
+# Opt-in, slow (a full release build inside the container): the Dockerfile's default target, whose
+# Rust builder stage compiles from source (crates.io must be reachable from build containers).
+.PHONY: test-container-source
+test-container-source: $(VENV)/.stamp-container container-tools | $(WORK)
+	$(PODMAN_ENV) CONTAINER_BUILD=source PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 CREDIT=$(CREDIT) CREDIT_WORK=$(WORK) \
+	  nice -n 10 $(PY) -m pytest -q -p no:cacheprovider tests/container/test_container.py

@@ -71,8 +71,26 @@ def vectors() -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def image(podman: Podman, credit_bin: Path) -> str:
-    """Builds the runtime image around the host's release binary; returns its name."""
+    """Builds the runtime image around the host's release binary; returns its name.
+
+    With CONTAINER_BUILD=source the Dockerfile's default target is built instead (the Rust builder
+    stage compiles from source; see source-build.sh): slow, for `make test-container-source`.
+    """
     CONTAINER_WORK.mkdir(parents=True, exist_ok=True)
+    if os.environ.get("CONTAINER_BUILD") == "source":
+        name = "localhost/credit:source"
+        src = subprocess.run(
+            [str(HERE / "source-build.sh"), str(CONTAINER_WORK), name],
+            env=podman.env,
+            capture_output=True,
+            text=True,
+            timeout=3600,
+            check=False,
+        )
+        assert src.returncode == 0, (
+            f"source build: {src.stdout[-4000:]}\n{src.stderr[-4000:]}"
+        )
+        return name
     base = subprocess.run(
         [str(HERE / "base-image.sh"), str(CONTAINER_WORK)],
         env=podman.env,

@@ -23,6 +23,7 @@ SCHEMA = ROOT / "deploy" / "bigquery" / "predictions.schema.json"
 SCRIPTS = [
     DEPLOY_SH,
     ROOT / "tests" / "container" / "base-image.sh",
+    ROOT / "tests" / "container" / "source-build.sh",
 ]
 SINK = re.compile(r"^bigquery://[A-Za-z0-9_.\-]+/[A-Za-z0-9_]+/[A-Za-z0-9_]+$")
 
