@@ -35,9 +35,9 @@ pub enum ServeError {
         path: PathBuf,
         source: state::LoadError,
     },
-    #[error("prediction log: {0}")]
+    #[error("prediction log")]
     Log(#[from] log::LogError),
-    #[error("network: {0}")]
+    #[error("network")]
     Io(#[from] std::io::Error),
 }
 
@@ -86,6 +86,11 @@ pub struct ServeArgs {
     pub threads: Option<usize>,
 }
 
+/// Time in-flight requests get after SIGTERM before their connections are dropped.
+const IN_FLIGHT_GRACE: Duration = Duration::from_secs(5);
+/// Time the prediction log gets to commit and ship what is queued (5 + 4 < Cloud Run's 10 s).
+const DRAIN_BUDGET: Duration = Duration::from_secs(4);
+
 /// Runs the server until SIGTERM / SIGINT, then drains and returns.
 pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
     logging::init(&args.log_level);
@@ -129,15 +134,32 @@ async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         "credit serve listening on http://{local}"
     );
     spawn_sighup(state.clone());
-    let shutdown = shutdown_signal();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let signal_state = state.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        // From now on /ready says 503 so a load balancer stops sending new work.
+        signal_state.set_draining();
+        let _ = stop_tx.send(true);
+    };
+    let server = std::future::IntoFuture::into_future(
+        axum::serve(listener, app).with_graceful_shutdown(shutdown),
+    );
+    tokio::pin!(server);
+    tokio::select! {
+        r = &mut server => r?,
+        // A connection that never finishes (a stuck client) must not hold the drain past the
+        // budget: after the signal, in-flight requests get IN_FLIGHT_GRACE, then we move on.
+        _ = async {
+            let _ = stop_rx.wait_for(|stopped| *stopped).await;
+            tokio::time::sleep(IN_FLIGHT_GRACE).await;
+        } => tracing::warn!("some connections were still open after the grace period; closing them"),
+    }
     tracing::info!("stopped accepting; in-flight requests finished, draining the prediction log");
     state.set_draining();
     drop(state);
-    // Cloud Run gives 10 s after SIGTERM; keep 1 s of margin for the process to exit.
-    let report = journal.shutdown(Duration::from_secs(8)).await;
+    // Cloud Run gives 10 s after SIGTERM: in-flight grace + journal drain stay within it.
+    let report = journal.shutdown(DRAIN_BUDGET).await;
     tracing::info!(
         journaled = report.journaled,
         pending_remote = report.pending,

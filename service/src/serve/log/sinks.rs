@@ -290,7 +290,7 @@ mod tests {
         let obj = v.as_object().expect("a row is a JSON object");
         for k in obj.keys() {
             assert!(
-                fields.iter().any(|f| f["name"] == Value::from(k.as_str())),
+                fields.iter().any(|f| f["name"] == k.as_str()),
                 "field {k} is not in the table schema"
             );
         }
