@@ -22,8 +22,13 @@ if ! podman "${podman_opts[@]}" image exists localhost/rust-local:bookworm; then
 fi
 web=web/dist
 [ -f "$root/web/dist/index.html" ] || web=tests/container/web-standin
+# The host's CA bundle: where the network reaches crates.io through a TLS-inspecting proxy that
+# only the host trusts, the builder's cargo must trust it too (the Dockerfile stays unchanged).
+mounts=(-v "$sysroot:/usr/local/rust:ro")
+ca=/etc/ssl/certs/ca-certificates.crt
+[ -f "$ca" ] && mounts+=(-v "$ca:$ca:ro")
 podman "${podman_opts[@]}" build --pull=never --format docker \
   --build-arg RUST_IMAGE=localhost/rust-local:bookworm \
   --build-arg WEB_DIST="$web" \
-  -v "$sysroot:/usr/local/rust:ro" \
+  "${mounts[@]}" \
   -t "$image" -f "$root/Dockerfile" "$root"
