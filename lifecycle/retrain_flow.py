@@ -473,14 +473,19 @@ def retrain(
 @flow(name="credit-monitor-then-retrain")
 def monitor_then_retrain(
     log: str,
+    retrain_args: dict[str, Any],
     credit: str = "target/release/credit",
     psi_threshold: float = 0.25,
-    **retrain_args: Any,
+    min_rows: int = 100,
 ) -> dict[str, Any]:
-    """Runs ``credit monitor`` on the prediction log; retrains only when it reports drift."""
+    """Runs ``credit monitor`` on the prediction log (``sqlite://`` or ``jsonl://``) against the
+    champion; retrains (``retrain(**retrain_args)``) only when it reports drift (exit code 1)."""
     model_path = str(retrain_args.get("model_path", "models/default.json"))
     proc = subprocess.run(
-        [credit, "monitor", "--log", log, "--model", model_path, "--psi-threshold", str(psi_threshold)],
+        [
+            credit, "monitor", "--log", log, "--model", model_path,
+            "--psi-threshold", str(psi_threshold), "--min-rows", str(min_rows),
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -490,7 +495,9 @@ def monitor_then_retrain(
         return {"decision": "stable", "monitor": proc.stdout}
     if proc.returncode != 1:
         raise RuntimeError(f"credit monitor failed ({proc.returncode}): {proc.stderr}")
-    return retrain(**retrain_args)
+    out = retrain(**retrain_args)
+    out["monitor"] = proc.stdout
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

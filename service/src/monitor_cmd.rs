@@ -431,7 +431,7 @@ const PALETTE: [&str; 11] = [
 
 /// Line chart of PSI per day, one line per feature and one for the score, threshold dashed.
 fn psi_chart(r: &Report) -> String {
-    let (w, h, left, right, top, bottom) = (900.0, 320.0, 50.0, 230.0, 15.0, 40.0);
+    let (w, h, left, right, top, bottom) = (1000.0, 320.0, 50.0, 300.0, 15.0, 40.0);
     let pw = w - left - right;
     let ph = h - top - bottom;
     let n = r.days.len();
@@ -622,33 +622,38 @@ stored in the artifact). Threshold {} ; days with fewer than {} rows are not gat
     }
     s.push_str("<h2>PSI per day</h2>");
     s.push_str(&psi_chart(r));
-    s.push_str("<h2>Table</h2><table><tr><th>day</th><th>rows</th>");
-    for f in FEATURES.iter() {
-        let _ = write!(s, "<th>{}</th>", esc(f.name));
-    }
-    s.push_str("<th>score</th><th>status</th></tr>");
+    s.push_str(r#"<h2>Table</h2><div style="overflow-x:auto"><table><tr><th>PSI</th>"#);
     for d in &r.days {
-        let _ = write!(s, "<tr><td>{}</td><td>{}</td>", esc(&d.day), d.rows);
-        for p in FEATURES
-            .iter()
-            .map(|f| d.features.get(f.name).copied().unwrap_or(0.0))
-        {
+        let _ = write!(s, "<th>{}</th>", esc(&d.day));
+    }
+    s.push_str("</tr>");
+    let cell = |s: &mut String, p: Option<f64>| match p {
+        Some(p) => {
             let _ = write!(
                 s,
                 r#"<td style="background:{}">{p:.4}</td>"#,
                 psi_colour(p, r.psi_threshold)
             );
         }
-        match d.score_psi {
-            Some(p) => {
-                let _ = write!(
-                    s,
-                    r#"<td style="background:{}">{p:.4}</td>"#,
-                    psi_colour(p, r.psi_threshold)
-                );
-            }
-            None => s.push_str("<td>-</td>"),
+        None => s.push_str("<td>-</td>"),
+    };
+    for f in FEATURES.iter() {
+        let _ = write!(s, "<tr><td>{}</td>", esc(f.name));
+        for d in &r.days {
+            cell(&mut s, d.features.get(f.name).copied());
         }
+        s.push_str("</tr>");
+    }
+    s.push_str("<tr><td><b>score</b></td>");
+    for d in &r.days {
+        cell(&mut s, d.score_psi);
+    }
+    s.push_str("</tr><tr><td>rows</td>");
+    for d in &r.days {
+        let _ = write!(s, "<td>{}</td>", d.rows);
+    }
+    s.push_str("</tr><tr><td>status</td>");
+    for d in &r.days {
         let status = if !d.gated {
             "few rows"
         } else if d.drift {
@@ -656,9 +661,10 @@ stored in the artifact). Threshold {} ; days with fewer than {} rows are not gat
         } else {
             psi_level(d.max_psi)
         };
-        let _ = write!(s, "<td>{status}</td></tr>");
+        let _ = write!(s, "<td>{status}</td>");
     }
-    s.push_str("</table>");
+    s.push_str("</tr>");
+    s.push_str("</table></div>");
     if let Some(last) = r.days.iter().rev().find(|d| d.gated).or(r.days.last()) {
         let _ = write!(
             s,

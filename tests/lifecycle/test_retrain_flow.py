@@ -158,3 +158,48 @@ def test_psi_of_the_flow_matches_credit_monitor_binning(setup: dict[str, object]
         stored = [b["count"] for b in retrain_flow._all_bins(art["features"][j])]
         assert refused == 0
         assert counts.tolist() == stored, j
+
+
+def test_monitor_triggers_retraining_only_on_drift(setup: dict[str, object], workdir: Path) -> None:
+    """`monitor_then_retrain`: a stable prediction log leaves everything alone; a log whose
+    latest day is shifted runs the retraining flow (here with a useless challenger, so it ends
+    in a rejection and the service keeps its model)."""
+    from conftest import CREDIT
+
+    d = Path(str(setup["dir"]))
+    svc = setup["service"]
+    assert isinstance(svc, Service)
+    served = svc.model_version()
+    ds = retrain_flow._read_csv(str(setup["data"]))
+    names = [f["name"] for f in Model.default().features]
+    keep = np.isfinite(np.asarray(Model.default().score_batch(ds.x).probability))
+    rows = ds.x[keep][:600]
+
+    def log(path: Path, shifted: bool) -> str:
+        with path.open("w") as f:
+            for day in (1, 2):
+                for i, r in enumerate(rows):
+                    x = r.copy()
+                    if shifted and day == 2:
+                        x[names.index("DebtRatio")] = x[names.index("DebtRatio")] * 4 + 0.5
+                        x[names.index("RevolvingUtilizationOfUnsecuredLines")] += 0.6
+                    inp = {n: (None if np.isnan(v) else float(v)) for n, v in zip(names, x)}
+                    f.write(json.dumps({"request_id": f"{day}-{i}", "ts": f"2026-04-0{day}T12:00:00Z",
+                                        "model_version": served, "input": inp}) + "\n")
+        return f"jsonl://{path}"
+
+    args = {
+        "data": str(setup["data"]),
+        "train_data": str(setup["corrupt"]),
+        "model_path": str(setup["model_path"]),
+        "service_url": svc.base,
+        "admin_token": TOKEN,
+        "max_bins": 16,
+        "folds": 2,
+    }
+    stable = retrain_flow.monitor_then_retrain(log(d / "stable.jsonl", False), args, credit=str(CREDIT))
+    assert stable["decision"] == "stable"
+    drifted = retrain_flow.monitor_then_retrain(log(d / "drift.jsonl", True), args, credit=str(CREDIT))
+    assert drifted["decision"] == "rejected", drifted
+    assert "DRIFT" in drifted["monitor"]
+    assert svc.model_version() == served
