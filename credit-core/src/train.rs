@@ -295,13 +295,8 @@ fn isotonic_increasing(values: &mut [f64], weights: &[f64]) {
     }
 }
 
-/// Fits one scorecard on the rows `idx` and returns its artifact (metrics left empty).
-fn fit_one(
-    rows: &[[f64; N_FEATURES]],
-    labels: &[u8],
-    idx: &[usize],
-    cfg: &TrainConfig,
-) -> Result<(ModelArtifact, AgePolicy), TrainError> {
+/// Label-free quantile bins of every feature, from the rows `idx`.
+fn fit_layout(rows: &[[f64; N_FEATURES]], idx: &[usize], cfg: &TrainConfig) -> Layout {
     let binnings: Vec<Binning> = FEATURES
         .iter()
         .enumerate()
@@ -314,14 +309,36 @@ fn fit_one(
             fit_edges(spec, vals, cfg)
         })
         .collect();
-    let layout = Layout::new(binnings);
-    let x = design(&layout, rows, idx);
+    Layout::new(binnings)
+}
+
+/// Fits one scorecard on the rows `idx` of the design matrix `x_all` (rows of `rows` encoded
+/// by `layout`), optionally warm-started, and returns its artifact (metrics left empty) and the
+/// raw coefficients (to warm-start the next fit).
+fn fit_one(
+    rows: &[[f64; N_FEATURES]],
+    labels: &[u8],
+    idx: &[usize],
+    layout: &Layout,
+    x_all: &Array2<f64>,
+    warm: Option<&Array1<f64>>,
+    cfg: &TrainConfig,
+) -> Result<(ModelArtifact, Array1<f64>), TrainError> {
+    let x = if idx.len() == x_all.nrows() {
+        x_all.clone()
+    } else {
+        x_all.select(ndarray::Axis(0), idx)
+    };
     let y: Array1<bool> = idx.iter().map(|&i| labels[i] == 1).collect();
     let dataset = Dataset::new(x, y);
-    let fitted = LogisticRegression::default()
+    let mut params = LogisticRegression::default()
         .alpha(cfg.l2_alpha)
         .max_iterations(cfg.max_iterations)
-        .gradient_tolerance(cfg.gradient_tolerance)
+        .gradient_tolerance(cfg.gradient_tolerance);
+    if let Some(w) = warm {
+        params = params.initial_params(w.clone());
+    }
+    let fitted = params
         .fit(&dataset)
         .map_err(|e| TrainError::Fit(e.to_string()))?;
     // linfa models P(class labelled +1), and labels the *more frequent* class +1; flip the
@@ -329,7 +346,9 @@ fn fit_one(
     let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
     let beta: Array1<f64> = fitted.params().mapv(|b| b * sign);
     let intercept = fitted.intercept() * sign;
-
+    let mut raw = fitted.params().to_vec();
+    raw.push(fitted.intercept());
+    let raw = Array1::from(raw);
     let scaling = Scaling::new(cfg.base_score, cfg.base_odds, cfg.pdo);
     let mut features = Vec::with_capacity(N_FEATURES);
     let mut age_policy = AgePolicy {
@@ -342,6 +361,7 @@ fn fit_one(
     };
     for (j, spec) in FEATURES.iter().enumerate() {
         let edges = layout.binnings[j].edges.clone();
+        let _ = &raw;
         let n_range = edges.len() + 1;
         // Cumulative sums of thermometer steps give each range bin's logit.
         let mut logits = vec![0.0; n_range];
@@ -457,12 +477,12 @@ fn fit_one(
             policy: "placeholder".into(),
             description: String::new(),
         },
-        age_policy: age_policy.clone(),
+        age_policy,
         training: record(cfg),
         metrics: empty_metrics(),
         checksum: None,
     };
-    Ok((artifact, age_policy))
+    Ok((artifact, raw))
 }
 
 fn record(cfg: &TrainConfig) -> TrainingConfigRecord {
@@ -547,14 +567,23 @@ pub fn train(
     }
     let rows: Vec<[f64; N_FEATURES]> = used_rows.iter().map(|&i| data.rows[i]).collect();
     let fold_of = stratified_folds(&labels, folds);
+    // Bins are label-free quantiles of all usable rows, shared by the folds and the final fit,
+    // so that one design matrix serves every fit and each fold warm-starts from the final fit
+    // (the L2-penalised problem is strictly convex: the start changes the path, not the optimum).
+    let all: Vec<usize> = (0..rows.len()).collect();
+    let layout = fit_layout(&rows, &all, cfg);
+    let x_all = design(&layout, &rows, &all);
+    progress(TrainEvent::FinalFitStarted);
+    let (mut art, warm) = fit_one(&rows, &labels, &all, &layout, &x_all, None, cfg)?;
     let mut oof = vec![f64::NAN; rows.len()];
     let mut fold_metrics = Vec::new();
     for f in 0..folds {
         progress(TrainEvent::FoldStarted { fold: f, folds });
         let train_idx: Vec<usize> = (0..rows.len()).filter(|&i| fold_of[i] != f).collect();
-        let (mut art, _) = fit_one(&rows, &labels, &train_idx, cfg)?;
-        art.model_version = format!("cv-fold-{f}");
-        let card = Scorecard::new(art)?;
+        let (mut fold_art, _) =
+            fit_one(&rows, &labels, &train_idx, &layout, &x_all, Some(&warm), cfg)?;
+        fold_art.model_version = format!("cv-fold-{f}");
+        let card = Scorecard::new(fold_art)?;
         let mut p_fold = Vec::new();
         let mut y_fold = Vec::new();
         for i in (0..rows.len()).filter(|&i| fold_of[i] == f) {
@@ -564,15 +593,9 @@ pub fn train(
             y_fold.push(labels[i]);
         }
         let m = metrics::metrics(&p_fold, &y_fold);
-        progress(TrainEvent::FoldFinished {
-            fold: f,
-            auc: m.auc,
-        });
+        progress(TrainEvent::FoldFinished { fold: f, auc: m.auc });
         fold_metrics.push(m);
     }
-    progress(TrainEvent::FinalFitStarted);
-    let all: Vec<usize> = (0..rows.len()).collect();
-    let (mut art, _) = fit_one(&rows, &labels, &all, cfg)?;
 
     let cv = metrics::metrics(&oof, &labels);
     let aucs: Vec<f64> = fold_metrics.iter().map(|m| m.auc).collect();

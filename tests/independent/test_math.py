@@ -1,0 +1,124 @@
+"""Independent checks of the math: plain Python and scikit-learn, no project code.
+
+The model artifact documents its own semantics (see credit-core/src/artifact.rs): bin index =
+bisect_right(edges, x); missing and bureau codes have their own bins; log-odds = intercept +
+sum of bin logits (feature order); probability = 1 / (1 + exp(-log_odds)); score = sum of points.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import gzip
+import json
+import math
+
+import pytest
+from conftest import ROOT, run
+from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score, roc_curve
+
+FEATURES = [
+    ("RevolvingUtilizationOfUnsecuredLines", "RevolvingUtilizationOfUnsecuredLines"),
+    ("age", "age"),
+    ("NumberOfTime30_59DaysPastDueNotWorse", "NumberOfTime30-59DaysPastDueNotWorse"),
+    ("DebtRatio", "DebtRatio"),
+    ("MonthlyIncome", "MonthlyIncome"),
+    ("NumberOfOpenCreditLinesAndLoans", "NumberOfOpenCreditLinesAndLoans"),
+    ("NumberOfTimes90DaysLate", "NumberOfTimes90DaysLate"),
+    ("NumberRealEstateLoansOrLines", "NumberRealEstateLoansOrLines"),
+    ("NumberOfTime60_89DaysPastDueNotWorse", "NumberOfTime60-89DaysPastDueNotWorse"),
+    ("NumberOfDependents", "NumberOfDependents"),
+]
+
+
+def bin_of(card: dict, value: float | None) -> dict:
+    if value is None:
+        return card["missing_bin"]
+    for sb in card.get("special_bins", []):
+        if value in sb["codes"]:
+            return sb["bin"]
+    return card["range_bins"][bisect.bisect_right(card["edges"], value)]
+
+
+def score_by_hand(model: dict, values: list) -> tuple[float, float]:
+    z = model["intercept"]
+    points = 0.0
+    for card, v in zip(model["features"], values):
+        b = bin_of(card, v)
+        z += b["logit"]
+        points += b["points"]
+    return 1.0 / (1.0 + math.exp(-z)), points
+
+
+def test_probabilities_recomputed_from_the_artifact(credit, data_path, work):
+    model = json.loads((ROOT / "models" / "default.json").read_text())
+    assert [c["name"] for c in model["features"]] == [f[0] for f in FEATURES]
+    out = work / "scored.csv"
+    r = run([credit, "score", "--model", ROOT / "models" / "default.json", data_path, "-o", out, "--quiet"])
+    assert r.returncode == 0, r.stderr
+    with gzip.open(data_path, "rt", newline="") as f, open(out, newline="") as g:
+        rows = csv.DictReader(f)
+        scored = csv.DictReader(g)
+        n = checked = invalid = 0
+        for row, s in zip(rows, scored):
+            n += 1
+            assert s["id"] == row[""]
+            values = [None if row[k] == "NA" else float(row[k]) for _, k in FEATURES]
+            if s["errors"]:
+                invalid += 1
+                assert s["probability"] == ""
+                continue
+            p, pts = score_by_hand(model, values)
+            assert abs(float(s["probability"]) - p) <= 1e-12, (row, s, p)
+            assert abs(float(s["score"]) - pts) <= 0.005 + 1e-9
+            assert int(s["prediction"]) == int(p >= model["threshold"]["probability"])
+            checked += 1
+    assert n == 120_000 and checked == 119_999 and invalid == 1  # the one row with age 0
+
+
+def test_vectors_recomputed_by_hand():
+    model = json.loads((ROOT / "models" / "default.json").read_text())
+    vectors = json.loads((ROOT / "testdata" / "vectors.json").read_text())
+    for case in vectors["valid"]:
+        p, pts = score_by_hand(model, case["row"])
+        assert abs(case["expected"]["probability"] - p) <= 1e-12, case["name"]
+        assert abs(case["expected"]["score"] - pts) <= 1e-9, case["name"]
+
+
+@pytest.fixture(scope="module")
+def trained(credit, sample_csv, work):
+    out = work / "sample-model.json"
+    report = work / "sample-report"
+    r = run([credit, "train", "--data", sample_csv, "--out", out, "--report", report,
+             "--folds", "3", "--max-bins", "24", "--quiet"])
+    assert r.returncode == 0, r.stderr
+    return out, report
+
+
+def test_reported_metrics_match_scikit_learn(trained):
+    _, report = trained
+    metrics = json.loads((report / "metrics.json").read_text())["metrics"]
+    with open(report / "oof.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    y = [int(r["label"]) for r in rows]
+    p = [float(r["probability"]) for r in rows]
+    assert abs(roc_auc_score(y, p) - metrics["cv"]["auc"]) <= 1e-9
+    fpr, tpr, _ = roc_curve(y, p)
+    assert abs(max(tpr - fpr) - metrics["cv"]["ks"]) <= 1e-9
+    assert abs(brier_score_loss(y, p) - metrics["cv"]["brier"]) <= 1e-9
+    assert abs(log_loss(y, p) - metrics["cv"]["log_loss"]) <= 1e-9
+    for k, fold in enumerate(metrics["folds"]):
+        yk = [yy for yy, r in zip(y, rows) if int(r["fold"]) == k]
+        pk = [pp for pp, r in zip(p, rows) if int(r["fold"]) == k]
+        assert abs(roc_auc_score(yk, pk) - fold["auc"]) <= 1e-9
+
+
+def test_training_is_deterministic(credit, sample_csv, trained, work):
+    first, _ = trained
+    again = work / "sample-model-again.json"
+    r = run([credit, "train", "--data", sample_csv, "--out", again,
+             "--folds", "3", "--max-bins", "24", "--quiet"])
+    assert r.returncode == 0, r.stderr
+    assert first.read_bytes() == again.read_bytes()
+    report_html = (trained[1] / "index.html").read_text()
+    assert "<svg" in report_html and "ROC" in report_html and "Calibration" in report_html
