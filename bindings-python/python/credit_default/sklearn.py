@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from . import _native
 from ._native import Model
@@ -70,12 +71,18 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         ``data_sha256`` is recorded in the artifact as the training data's fingerprint (the CLI
         records the sha256 of the CSV bytes it read).
         """
-        rows = np.ascontiguousarray(_native.to_rows(X), dtype=np.float64)
-        y_arr = np.asarray(y)
-        if y_arr.ndim == 2 and y_arr.shape[1] == 1:
-            y_arr = y_arr.ravel()
-        if y_arr.ndim != 1:
-            raise ValueError(f"y should be one-dimensional, got shape {y_arr.shape}")
+        if y is None:
+            raise ValueError(
+                "requires y to be passed, but the target y is None: CreditScorecard is supervised"
+            )
+        y_arr = column_or_1d(y, warn=True)
+        check_classification_targets(y_arr)
+        if type_of_target(y_arr) == "multiclass":
+            raise ValueError(
+                "Only binary classification is supported. The type of the target is multiclass "
+                "(CreditScorecard needs exactly 2 classes: default / no default)."
+            )
+        rows = self._rows(X)
         if len(y_arr) != len(rows):
             raise ValueError(
                 f"X and y have inconsistent numbers of samples: {len(rows)} and {len(y_arr)}"
@@ -83,7 +90,8 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         classes, y_enc = np.unique(y_arr, return_inverse=True)
         if len(classes) != 2:
             raise ValueError(
-                f"CreditScorecard needs exactly 2 classes in y, got {len(classes)}: {classes!r}"
+                f"CreditScorecard needs samples of exactly 2 classes, got {len(classes)} class(es): "
+                f"{classes!r}"
             )
         model, oof, fold_of, used = _native.fit(
             rows,
@@ -113,23 +121,46 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.cv_auc_: float = float(model.metrics["cv_auc_mean"])
         return self
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # default vs. no default: binary only
+        return tags
+
+    @staticmethod
+    def _rows(X: Any) -> npt.NDArray[np.float64]:
+        """Rows in model column order: named columns are matched by the core; anything else goes
+        through scikit-learn's usual checks (sparse, complex, object, empty, 1-D input)."""
+        top = type(X).__module__.split(".")[0]
+        positional = top == "pandas" and not any(isinstance(c, str) for c in X.columns)
+        if (top in ("pandas", "polars", "pyarrow") and not positional) or type(X) is dict:
+            return np.ascontiguousarray(_native.to_rows(X), dtype=np.float64)
+        arr = check_array(X, dtype=np.float64, ensure_all_finite=False, order="C")
+        n = len(_native.FEATURES)
+        if arr.shape[1] != n:
+            raise ValueError(
+                f"X has {arr.shape[1]} feature(s), but CreditScorecard is expecting {n} features "
+                "as input (the ten bureau features in model column order)"
+            )
+        return arr
+
+    def _proba(self, X: Any) -> npt.NDArray[np.float64]:
+        check_is_fitted(self, "model_")
+        return self.model_.predict_proba(self._rows(X))
+
     def predict_proba(self, X: Any) -> npt.NDArray[np.float64]:
         """``[P(classes_[0]), P(classes_[1])]`` per row; raises ``ValidationError`` for bad rows."""
-        check_is_fitted(self, "model_")
-        p = self.model_.predict_proba(X)
+        p = self._proba(X)
         return np.column_stack([1.0 - p, p])
 
     def decision_function(self, X: Any) -> npt.NDArray[np.float64]:
         """Log-odds of ``classes_[1]``."""
-        check_is_fitted(self, "model_")
-        p = self.model_.predict_proba(X)
+        p = self._proba(X)
         with np.errstate(divide="ignore"):
             return np.log(p) - np.log1p(-p)
 
     def predict(self, X: Any) -> npt.NDArray[Any]:
         """``classes_[1]`` where the probability reaches the model's threshold (max-KS cut)."""
-        check_is_fitted(self, "model_")
-        p = self.model_.predict_proba(X)
+        p = self._proba(X)
         return self.classes_[(p >= self.model_.threshold).astype(np.intp)]
 
     def to_json(self) -> str:
