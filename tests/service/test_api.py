@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import CREDIT, MODEL, SEED, VECTORS, Server, db_rows
+from serve_helpers import CREDIT, MODEL, SEED, VECTORS, Server, db_rows
 
 EPS = sys.float_info.epsilon
 
@@ -348,7 +348,7 @@ def test_missing_web_dir_shows_how_to_build(server: Server) -> None:
 
 def test_env_configuration(make_server: Any, workdir: Path) -> None:
     """Cloud Run style: PORT, CREDIT_MODEL, CREDIT_LOG from the environment."""
-    from conftest import free_port, wait_http
+    from serve_helpers import free_port, wait_http
 
     port = free_port()
     env = dict(os.environ, PORT=str(port), CREDIT_MODEL=str(MODEL), CREDIT_LOG=f"jsonl://{workdir}/p.jsonl")

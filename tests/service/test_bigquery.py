@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SCHEMA, SEED, BigQueryEmulator, Server, db_rows, free_port
+from serve_helpers import SCHEMA, SEED, BigQueryEmulator, Server, db_rows, free_port
 
 # tabledata.insertAll request body, as documented in BigQuery's REST reference.
 INSERT_ALL_KEYS = {"kind", "skipInvalidRows", "ignoreUnknownValues", "templateSuffix", "rows", "traceId"}

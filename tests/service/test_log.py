@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import requests
-from conftest import SEED, Server, db_rows
+from serve_helpers import SEED, Server, db_rows
 
 
 def post_many(url: str, ids: list[str], workers: int = 32) -> dict[str, int]:
@@ -178,7 +178,7 @@ def test_jsonl_records_have_the_contract_shape(make_server: Any, workdir: Path) 
 def test_unwritable_journal_fails_fast(workdir: Path) -> None:
     import subprocess
 
-    from conftest import CREDIT, MODEL
+    from serve_helpers import CREDIT, MODEL
 
     blocker = workdir / "file"
     blocker.write_text("x")

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import Server
+from serve_helpers import Server
 
 
 def test_schemathesis_no_5xx_and_schema_conformance(make_server: Any, workdir: Path) -> None:
