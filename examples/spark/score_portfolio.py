@@ -55,8 +55,16 @@ def score_frame(df, model_json: str, key: str | None = None):  # type: ignore[no
 
 
 def local_session(master: str = "local[2]"):  # type: ignore[no-untyped-def]
-    """A Spark session on loopback, UI off (what the example and its test use)."""
+    """A Spark session on loopback, UI off (what the example and its test use). The Python
+    workers run this interpreter, so they see the same `credit_default` and pyarrow."""
+    import os
+    import sys
+
     from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
     return (
         SparkSession.builder.master(master)
