@@ -14,8 +14,8 @@ use credit_core::{
     RowMajor, Scorecard, ShapeError, ValidationErrors, FEATURES, N_FEATURES,
 };
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArrayDescrMethods, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
-    PyUntypedArray, PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArrayDescrMethods, PyArrayMethods, PyReadonlyArray1,
+    PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -273,9 +273,7 @@ fn applicant_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Result<Applicant, Valid
             errors: vec![FieldError {
                 field: String::new(),
                 code: ErrorCode::NotAnObject,
-                message: format!(
-                    "Input should be a mapping of the applicant's fields, got {kind}"
-                ),
+                message: format!("Input should be a mapping of the applicant's fields, got {kind}"),
                 value: Value::Null,
             }],
         }));
@@ -382,7 +380,9 @@ fn batch_from_array<'py>(arr: &Bound<'py, PyUntypedArray>) -> PyResult<Batch<'py
     }
     let np = py.import("numpy")?;
     let converted = np.call_method1("ascontiguousarray", (arr, np.getattr("float64")?))?;
-    let a = converted.cast_into::<PyArray2<f64>>().map_err(PyErr::from)?;
+    let a = converted
+        .cast_into::<PyArray2<f64>>()
+        .map_err(PyErr::from)?;
     Ok(Batch::Rows(a.readonly()))
 }
 
@@ -653,12 +653,18 @@ impl Explanation {
     /// `[{"feature", "value", "bin", "points", "max_points", "logit"}]` in model order.
     #[getter]
     fn contributions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        json_to_py(py, &serde_json::to_value(&self.inner.contributions).map_err(json_err)?)
+        json_to_py(
+            py,
+            &serde_json::to_value(&self.inner.contributions).map_err(json_err)?,
+        )
     }
     /// `[{"code", "feature", "text", "points_lost"}]`, most points lost first.
     #[getter]
     fn reasons<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        json_to_py(py, &serde_json::to_value(&self.inner.reasons).map_err(json_err)?)
+        json_to_py(
+            py,
+            &serde_json::to_value(&self.inner.reasons).map_err(json_err)?,
+        )
     }
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         json_to_py(py, &serde_json::to_value(&self.inner).map_err(json_err)?)
@@ -711,7 +717,8 @@ impl Explanation {
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td style=\"text-align:right\">{:.1}</td>\
                  <td style=\"text-align:right\">{:.1}</td></tr>",
                 html(c.feature),
-                c.value.map_or("<i>missing</i>".to_owned(), |v| format!("{v}")),
+                c.value
+                    .map_or("<i>missing</i>".to_owned(), |v| format!("{v}")),
                 html(&c.bin),
                 c.points,
                 c.max_points
@@ -1027,7 +1034,11 @@ impl Model {
                 .iter()
                 .flat_map(|(i, e)| e.errors.iter().map(move |x| (Some(*i), x)))
                 .collect();
-            let title = format!("{} of {} applicants", failed.len(), out.len() + failed.len());
+            let title = format!(
+                "{} of {} applicants",
+                failed.len(),
+                out.len() + failed.len()
+            );
             return Err(validation_error(py, &title, &errs));
         }
         Ok(out)
@@ -1120,7 +1131,6 @@ fn to_rows<'py>(x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray2<f64>>> {
     }
     numpy::PyArray1::from_vec(py, out)
         .reshape([n, N_FEATURES])
-        .map_err(PyErr::from)
 }
 
 /// Fits a scorecard with the core trainer (cross-validation, then a final fit on every usable
