@@ -75,8 +75,13 @@ def image(podman: Podman, credit_bin: Path) -> str:
 
     With CONTAINER_BUILD=source the Dockerfile's default target is built instead (the Rust builder
     stage compiles from source; see source-build.sh): slow, for `make test-container-source`.
+    CONTAINER_IMAGE=NAME tests an existing image without building.
     """
     CONTAINER_WORK.mkdir(parents=True, exist_ok=True)
+    given = os.environ.get("CONTAINER_IMAGE")
+    if given:  # an image built before (e.g. by source-build.sh): test it as it is
+        podman.run("image", "exists", given)
+        return given
     if os.environ.get("CONTAINER_BUILD") == "source":
         name = "localhost/credit:source"
         src = subprocess.run(
