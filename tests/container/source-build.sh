@@ -32,3 +32,4 @@ podman "${podman_opts[@]}" build --pull=never --format docker \
   --build-arg WEB_DIST="$web" \
   "${mounts[@]}" \
   -t "$image" -f "$root/Dockerfile" "$root"
+podman "${podman_opts[@]}" image prune -f >/dev/null  # the 1.4 GB builder stage is not needed afterwards
