@@ -73,6 +73,7 @@ class Result:
     name: str
     rps: float
     p50_ms: float
+    p90_ms: float
     p99_ms: float
     max_ms: float
     hwm_mib: float
@@ -192,6 +193,7 @@ def bench(server: Server, args: argparse.Namespace, workdir: Path) -> Result:
         name=server.name,
         rps=requests / duration_s,
         p50_ms=lat["p50"] / 1000,
+        p90_ms=lat["p90"] / 1000,
         p99_ms=lat["p99"] / 1000,
         max_ms=lat["max"] / 1000,
         hwm_mib=hwm,
@@ -225,10 +227,10 @@ def table(results: list[Result], args: argparse.Namespace, context: str) -> str:
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {context}.",
         "",
         (
-            "| server | req/s | p50 ms | p99 ms | max ms | peak RSS MiB | RSS after MiB | errors | log rows | "
+            "| server | req/s | p50 ms | p90 ms | p99 ms | max ms | peak RSS MiB | RSS after MiB | errors | log rows | "
             "req/s vs FastAPI | p99 vs FastAPI |"
         ),
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         speed = f"{r.rps / ref.rps:.1f}×" if ref and ref.rps > 0 else "n/a"
@@ -241,7 +243,7 @@ def table(results: list[Result], args: argparse.Namespace, context: str) -> str:
             speed = "1×"
         rows = "—" if r.log_rows is None else f"{r.log_rows:,}"
         lines.append(
-            f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.max_ms:.1f} | "
+            f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p90_ms:.2f} | {r.p99_ms:.2f} | {r.max_ms:.1f} | "
             f"{r.hwm_mib:.1f} | {r.rss_mib:.1f} | {r.errors} | {rows} | {speed} | {p99} |"
         )
     strict = next((r for r in results if "strict" in r.name), None)
@@ -368,6 +370,8 @@ def main() -> int:
     for s in servers:
         print(f"benchmarking {s.name} ...", file=sys.stderr, flush=True)
         results.append(bench(s, args, workdir))
+    load = os.getloadavg()
+    context += f", after {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}"
     md = table(results, args, context)
     args.out.write_text(md)
     print(md)
