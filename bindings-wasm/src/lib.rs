@@ -1,0 +1,647 @@
+//! Browser front door of the credit-default scorecard (wasm-bindgen, ES module).
+//!
+//! The same API as the Node package (`credit-default`), so code and tests carry over: this crate
+//! only converts JS values into `credit_core::RawValue`s and slices, core results into plain JS
+//! objects, and every error into a JS `Error` with a stable `code` and an `errors` array. All
+//! validation and scoring happen in `credit-core`, so the page scores exactly as the server does.
+//!
+//! Arguments are taken as `JsValue` and checked here, so that a value of the wrong type becomes an
+//! `invalid_argument` error of the same shape as every other error rather than a glue-code
+//! `TypeError`.
+
+use credit_core::{
+    Applicant, ErrorCode, FieldError, Prediction, RawValue, RowMajor, Scorecard, ValidationErrors,
+    FEATURES, N_FEATURES,
+};
+use js_sys::{Array, Float64Array, Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+/// The shipped model, compiled into the module so that `Model.default()` needs no fetch.
+const DEFAULT_MODEL: &str = include_str!("../../models/default.json");
+
+const INVALID_APPLICANT: &str = "invalid_applicant";
+const INVALID_ARGUMENT: &str = "invalid_argument";
+const INVALID_MODEL: &str = "invalid_model";
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r#"
+/** The applicant's ten fields with their canonical names. Kaggle CSV spellings
+ * (`NumberOfTime30-59DaysPastDueNotWorse`, `NumberOfTime60-89DaysPastDueNotWorse`) are accepted too. */
+export interface Applicant {
+  RevolvingUtilizationOfUnsecuredLines: number
+  age: number
+  NumberOfTime30_59DaysPastDueNotWorse: number
+  DebtRatio: number
+  /** May be missing (`null` or absent). */
+  MonthlyIncome?: number | null
+  NumberOfOpenCreditLinesAndLoans: number
+  NumberOfTimes90DaysLate: number
+  NumberRealEstateLoansOrLines: number
+  NumberOfTime60_89DaysPastDueNotWorse: number
+  /** May be missing (`null` or absent). */
+  NumberOfDependents?: number | null
+}
+/** One problem with one field (`field` is empty for whole-input problems). */
+export interface FieldError {
+  field: string
+  /** `missing`, `not_a_number`, `not_an_integer`, `out_of_range`, `not_finite`, `unknown_field`,
+   * `duplicate_field`, `not_an_object`, `invalid_json`, or `invalid_argument` / `invalid_model`. */
+  code: string
+  message: string
+  /** The offending value (`null` when absent; NaN and infinities as strings). */
+  value: unknown
+}
+/** Top-level `code` of a `CreditError`. */
+export type CreditErrorCode = 'invalid_applicant' | 'invalid_argument' | 'invalid_model'
+/** What every function of this module throws: an `Error` with a stable `code` and every problem in `errors`. */
+export interface CreditError extends Error {
+  name: 'CreditError'
+  code: CreditErrorCode
+  errors: FieldError[]
+}
+/** A feature that cost the applicant points, largest loss first. */
+export interface Reason {
+  /** Reason code from the model artifact (e.g. `R01`). */
+  code: string
+  /** Canonical feature name. */
+  feature: string
+  text: string
+  /** Points below the best this feature could have earned. */
+  pointsLost: number
+}
+/** The answer for one applicant. */
+export interface Prediction {
+  /** Probability of serious delinquency within two years. */
+  probability: number
+  /** 1 when `probability >= threshold`, else 0 (the seed API's `prediction`). */
+  prediction: 0 | 1
+  /** Score in points (higher = lower risk). */
+  score: number
+  reasons: Reason[]
+  modelVersion: string
+}
+/** An element of `predictMany` that failed validation. */
+export interface InvalidApplicant {
+  errors: FieldError[]
+}
+/** A row of `scoreBatch` that failed validation. */
+export interface RowErrors {
+  row: number
+  errors: FieldError[]
+}
+/** What `scoreBatch` computed: probabilities and scores (NaN for invalid rows) and why rows failed. */
+export interface BatchResult {
+  probability: Float64Array
+  score: Float64Array
+  rows: number
+  valid: number
+  invalid: RowErrors[]
+}
+/** One feature's part in a decision. */
+export interface Contribution {
+  feature: string
+  /** The value used (`null` when missing). */
+  value: number | null
+  /** Label of the bin the value fell in. */
+  bin: string
+  points: number
+  maxPoints: number
+  logit: number
+}
+/** Everything about one decision, for humans. */
+export interface Explanation {
+  modelVersion: string
+  probability: number
+  prediction: 0 | 1
+  score: number
+  threshold: number
+  logOdds: number
+  basePoints: number
+  contributions: Contribution[]
+  reasons: Reason[]
+}
+/** Discrimination and calibration measures of one data set. */
+export interface Metrics {
+  rows: number
+  positives: number
+  auc: number
+  gini: number
+  ks: number
+  brier: number
+  logLoss: number
+}
+/** One equal-count bin of predicted probability against the observed default rate. */
+export interface CalibrationBin {
+  rows: number
+  meanPredicted: number
+  observedRate: number
+  minPredicted: number
+  maxPredicted: number
+}
+/** The training metrics recorded in the model artifact. */
+export interface ModelMetrics {
+  cv: Metrics
+  cvAucMean: number
+  cvAucStd: number
+  folds: Metrics[]
+  train: Metrics
+  calibration: CalibrationBin[]
+}
+/** One of the ten input features, with its valid range (for forms and docs). */
+export interface Feature {
+  name: string
+  alias: string | null
+  kind: 'real' | 'count'
+  optional: boolean
+  min: number
+  max: number
+  specialCodes: number[]
+  description: string
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `Object.keys`, catching what a proxy's `ownKeys` trap may throw.
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = keys)]
+    fn object_keys(o: &JsValue) -> Result<Array, JsValue>;
+    /// `Array.isArray`, catching the `TypeError` a revoked proxy throws.
+    #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]
+    fn try_is_array(v: &JsValue) -> Result<bool, JsValue>;
+}
+
+/// A plain JS object from key/value pairs. `Reflect::set` on a fresh object cannot fail.
+fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
+    }
+    o.into()
+}
+
+fn array<T>(items: impl IntoIterator<Item = T>, f: impl Fn(T) -> JsValue) -> JsValue {
+    items.into_iter().map(f).collect::<Array>().into()
+}
+
+/// The JSON value of a field error as JS (`null`, a number or a string in practice).
+fn json_to_js(v: &serde_json::Value) -> JsValue {
+    match v {
+        serde_json::Value::Null => JsValue::NULL,
+        serde_json::Value::Bool(b) => JsValue::from_bool(*b),
+        serde_json::Value::Number(n) => JsValue::from_f64(n.as_f64().unwrap_or(f64::NAN)),
+        serde_json::Value::String(s) => JsValue::from_str(s),
+        other => JsValue::from_str(&other.to_string()),
+    }
+}
+
+fn field_error_js(e: &FieldError) -> JsValue {
+    obj(&[
+        ("field", e.field.as_str().into()),
+        ("code", e.code.as_str().into()),
+        ("message", e.message.as_str().into()),
+        ("value", json_to_js(&e.value)),
+    ])
+}
+
+fn field_errors_js(v: &ValidationErrors) -> JsValue {
+    array(&v.errors, field_error_js)
+}
+
+/// The JS `Error` every failure is reported as: `message`, `name`, `code`, `errors`.
+fn js_error(code: &str, message: &str, errors: JsValue) -> JsValue {
+    let err = js_sys::Error::new(message);
+    err.set_name("CreditError");
+    let _ = Reflect::set(&err, &"code".into(), &code.into());
+    let _ = Reflect::set(&err, &"errors".into(), &errors);
+    err.into()
+}
+
+fn validation_error(v: &ValidationErrors) -> JsValue {
+    js_error(INVALID_APPLICANT, &v.to_string(), field_errors_js(v))
+}
+
+fn single_error(code: &str, field: &str, message: &str) -> JsValue {
+    let e = obj(&[
+        ("field", field.into()),
+        ("code", code.into()),
+        ("message", message.into()),
+        ("value", JsValue::NULL),
+    ]);
+    js_error(code, message, Array::of1(&e).into())
+}
+
+fn argument_error(field: &str, message: &str) -> JsValue {
+    single_error(INVALID_ARGUMENT, field, message)
+}
+
+/// A field value copied out of JS (strings must outlive the borrow `RawValue` takes).
+enum Scalar {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(String),
+    Other(&'static str),
+}
+
+impl Scalar {
+    fn as_raw(&self) -> RawValue<'_> {
+        match self {
+            Scalar::Null => RawValue::Null,
+            Scalar::Bool(b) => RawValue::Bool(*b),
+            Scalar::Num(f) => RawValue::Float(*f),
+            Scalar::Str(s) => RawValue::Str(s),
+            Scalar::Other(t) => RawValue::Other(t),
+        }
+    }
+}
+
+/// How a JS value that is not a scalar is named in messages (as the Node package names it).
+fn kind_name(v: &JsValue) -> &'static str {
+    if v.is_undefined() {
+        "undefined"
+    } else if v.is_null() {
+        "null"
+    } else if v.as_bool().is_some() {
+        "a boolean"
+    } else if v.as_f64().is_some() {
+        "a number"
+    } else if v.is_string() {
+        "a string"
+    } else if v.is_symbol() {
+        "a symbol"
+    } else if v.is_bigint() {
+        "a bigint"
+    } else if v.is_function() {
+        "a function"
+    } else if try_is_array(v).unwrap_or(false) {
+        "an array"
+    } else if v.is_object() {
+        "an object"
+    } else {
+        "a value of another type"
+    }
+}
+
+fn scalar(v: &JsValue) -> Scalar {
+    if v.is_null() {
+        Scalar::Null
+    } else if let Some(b) = v.as_bool() {
+        Scalar::Bool(b)
+    } else if let Some(f) = v.as_f64() {
+        Scalar::Num(f)
+    } else if let Some(s) = v.as_string() {
+        Scalar::Str(s)
+    } else {
+        Scalar::Other(kind_name(v))
+    }
+}
+
+/// Reads a JS value as an applicant: its own enumerable string keys (as `Object.keys` lists
+/// them), each value classified for the core. `Ok(Err(..))` is a validation failure; `Err` is a
+/// JS exception thrown while reading (a throwing getter or proxy trap), passed on as it is.
+fn read_applicant(value: &JsValue) -> Result<Result<Applicant, ValidationErrors>, JsValue> {
+    if !value.is_object() || try_is_array(value)? {
+        return Ok(Err(ValidationErrors {
+            errors: vec![FieldError {
+                field: String::new(),
+                code: ErrorCode::NotAnObject,
+                message: format!(
+                    "Input should be an object with the applicant's fields, got {}",
+                    kind_name(value)
+                ),
+                value: serde_json::Value::Null,
+            }],
+        }));
+    }
+    let keys = object_keys(value)?;
+    let mut fields = Vec::with_capacity(keys.length() as usize);
+    for key in keys.iter() {
+        let v = Reflect::get(value, &key)?;
+        fields.push((key.as_string().unwrap_or_default(), scalar(&v)));
+    }
+    Ok(Applicant::from_fields(
+        fields.iter().map(|(k, s)| (k.as_str(), s.as_raw())),
+    ))
+}
+
+fn features_js() -> JsValue {
+    array(&FEATURES, |f| {
+        obj(&[
+            ("name", f.name.into()),
+            ("alias", f.alias.map_or(JsValue::NULL, JsValue::from_str)),
+            (
+                "kind",
+                match f.kind {
+                    credit_core::Kind::Real => "real",
+                    credit_core::Kind::Count => "count",
+                }
+                .into(),
+            ),
+            ("optional", f.optional.into()),
+            ("min", f.min.into()),
+            ("max", f.max.into()),
+            (
+                "specialCodes",
+                array(f.special_codes, |c| JsValue::from_f64(*c)),
+            ),
+            ("description", f.description.into()),
+        ])
+    })
+}
+
+/// A compiled scorecard. Immutable; score as often as you like.
+#[wasm_bindgen]
+pub struct Model {
+    card: Scorecard,
+}
+
+impl Model {
+    fn compile(text: &str) -> Result<Model, JsValue> {
+        Scorecard::from_json(text)
+            .map(|card| Model { card })
+            .map_err(|e| single_error(INVALID_MODEL, "", &e.to_string()))
+    }
+
+    fn reasons_js(&self, p: &Prediction) -> JsValue {
+        array(self.card.reason_details(p), |r| {
+            obj(&[
+                ("code", r.code.into()),
+                ("feature", r.feature.into()),
+                ("text", r.text.into()),
+                ("pointsLost", r.points_lost.into()),
+            ])
+        })
+    }
+
+    fn prediction_js(&self, a: &Applicant) -> JsValue {
+        let p = self.card.predict(a);
+        obj(&[
+            ("probability", p.probability.into()),
+            ("prediction", p.prediction.into()),
+            ("score", p.score.into()),
+            ("reasons", self.reasons_js(&p)),
+            ("modelVersion", self.card.model_version().into()),
+        ])
+    }
+
+    /// Checks a row-major batch argument and copies it into wasm memory (`n_rows × 10` values).
+    fn batch_data(data: &JsValue, n_rows: &JsValue) -> Result<Vec<f64>, JsValue> {
+        // `isView` first: it reads an internal slot, so a proxy cannot run code here.
+        if !js_sys::ArrayBuffer::is_view(data) || !data.is_instance_of::<Float64Array>() {
+            return Err(argument_error("data", "data should be a Float64Array"));
+        }
+        let arr: &Float64Array = data.unchecked_ref();
+        let n = n_rows.as_f64().unwrap_or(f64::NAN);
+        if !(n >= 0.0 && n.fract() == 0.0 && n <= u32::MAX as f64) {
+            return Err(argument_error("nRows", "nRows should be a whole number >= 0"));
+        }
+        let n = n as usize;
+        let len = arr.length() as usize;
+        // Checked here (not only in the core) so that an absurd nRows cannot overflow a product.
+        if n.checked_mul(N_FEATURES) != Some(len) {
+            return Err(argument_error(
+                "data",
+                &format!("data has {len} values, which is not {n} rows of {N_FEATURES}"),
+            ));
+        }
+        Ok(arr.to_vec())
+    }
+}
+
+#[wasm_bindgen]
+impl Model {
+    /// Verifies (format, checksum, structure) and compiles a model artifact given as JSON text.
+    #[wasm_bindgen(js_name = fromJson)]
+    pub fn from_json(#[wasm_bindgen(unchecked_param_type = "string")] json: JsValue) -> Result<Model, JsValue> {
+        match json.as_string() {
+            Some(text) => Model::compile(&text),
+            None => Err(argument_error("json", "json should be a string")),
+        }
+    }
+
+    /// The model shipped with this package (`models/default.json` at build time).
+    #[wasm_bindgen(js_name = default)]
+    pub fn shipped() -> Result<Model, JsValue> {
+        Model::compile(DEFAULT_MODEL)
+    }
+
+    /// Validates and scores one applicant; throws a `CreditError` (`code: "invalid_applicant"`)
+    /// listing every field error when the input is not a valid applicant.
+    #[wasm_bindgen(unchecked_return_type = "Prediction")]
+    pub fn predict(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Applicant")] applicant: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        match read_applicant(&applicant)? {
+            Ok(a) => Ok(self.prediction_js(&a)),
+            Err(v) => Err(validation_error(&v)),
+        }
+    }
+
+    /// Validates and scores one applicant given as JSON text, with the same checks as the REST
+    /// service (duplicate keys included).
+    #[wasm_bindgen(js_name = predictJson, unchecked_return_type = "Prediction")]
+    pub fn predict_json(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] json: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let Some(text) = json.as_string() else {
+            return Err(argument_error("json", "json should be a string"));
+        };
+        match Applicant::from_json(&text) {
+            Ok(a) => Ok(self.prediction_js(&a)),
+            Err(v) => Err(validation_error(&v)),
+        }
+    }
+
+    /// Scores an array of applicants; an invalid one yields `{ errors }` in its place.
+    #[wasm_bindgen(
+        js_name = predictMany,
+        unchecked_return_type = "Array<Prediction | InvalidApplicant>"
+    )]
+    pub fn predict_many(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Applicant[]")] applicants: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        if !try_is_array(&applicants)? {
+            return Err(argument_error("applicants", "applicants should be an array"));
+        }
+        let n = Reflect::get(&applicants, &"length".into())?
+            .as_f64()
+            .unwrap_or(0.0) as u32;
+        let out = Array::new_with_length(n);
+        for i in 0..n {
+            let item = Reflect::get(&applicants, &JsValue::from(i))?;
+            let v = match read_applicant(&item)? {
+                Ok(a) => self.prediction_js(&a),
+                Err(e) => obj(&[("errors", field_errors_js(&e))]),
+            };
+            out.set(i, v);
+        }
+        Ok(out.into())
+    }
+
+    /// Probabilities of `nRows` applicants laid out row after row in a `Float64Array`
+    /// (`nRows × 10`, model column order, NaN = missing) in one call. Invalid rows give NaN;
+    /// use `scoreBatch` to learn why.
+    #[wasm_bindgen(js_name = predictBatch)]
+    pub fn predict_batch(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Float64Array")] data: JsValue,
+        #[wasm_bindgen(js_name = nRows, unchecked_param_type = "number")] n_rows: JsValue,
+    ) -> Result<Vec<f64>, JsValue> {
+        let data = Model::batch_data(&data, &n_rows)?;
+        let n = data.len() / N_FEATURES;
+        let src = RowMajor::new(&data, n).map_err(|e| argument_error("data", &e.to_string()))?;
+        let mut proba = vec![0.0; n];
+        self.card
+            .score_batch(&src, &mut proba, None)
+            .map_err(|e| argument_error("data", &e.to_string()))?;
+        Ok(proba)
+    }
+
+    /// Like `predictBatch`, also returning scores and the errors of every invalid row.
+    #[wasm_bindgen(js_name = scoreBatch, unchecked_return_type = "BatchResult")]
+    pub fn score_batch(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Float64Array")] data: JsValue,
+        #[wasm_bindgen(js_name = nRows, unchecked_param_type = "number")] n_rows: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let data = Model::batch_data(&data, &n_rows)?;
+        let n = data.len() / N_FEATURES;
+        let src = RowMajor::new(&data, n).map_err(|e| argument_error("data", &e.to_string()))?;
+        let mut proba = vec![0.0; n];
+        let mut score = vec![0.0; n];
+        let report = self
+            .card
+            .score_batch(&src, &mut proba, Some(&mut score))
+            .map_err(|e| argument_error("data", &e.to_string()))?;
+        Ok(obj(&[
+            ("probability", Float64Array::from(&proba[..]).into()),
+            ("score", Float64Array::from(&score[..]).into()),
+            ("rows", (report.rows as f64).into()),
+            ("valid", (report.valid as f64).into()),
+            (
+                "invalid",
+                array(&report.invalid, |r| {
+                    obj(&[
+                        ("row", (r.row as f64).into()),
+                        ("errors", field_errors_js(&r.errors)),
+                    ])
+                }),
+            ),
+        ]))
+    }
+
+    /// Points per feature, the bin each value fell in, and the reasons for one applicant.
+    #[wasm_bindgen(unchecked_return_type = "Explanation")]
+    pub fn explain(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Applicant")] applicant: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let a = match read_applicant(&applicant)? {
+            Ok(a) => a,
+            Err(v) => return Err(validation_error(&v)),
+        };
+        let e = self.card.explain(&a);
+        Ok(obj(&[
+            ("modelVersion", e.model_version.into()),
+            ("probability", e.probability.into()),
+            ("prediction", e.prediction.into()),
+            ("score", e.score.into()),
+            ("threshold", e.threshold.into()),
+            ("logOdds", e.log_odds.into()),
+            ("basePoints", e.base_points.into()),
+            (
+                "contributions",
+                array(e.contributions, |c| {
+                    obj(&[
+                        ("feature", c.feature.into()),
+                        ("value", c.value.map_or(JsValue::NULL, JsValue::from_f64)),
+                        ("bin", c.bin.into()),
+                        ("points", c.points.into()),
+                        ("maxPoints", c.max_points.into()),
+                        ("logit", c.logit.into()),
+                    ])
+                }),
+            ),
+            (
+                "reasons",
+                array(e.reasons, |r| {
+                    obj(&[
+                        ("code", r.code.into()),
+                        ("feature", r.feature.into()),
+                        ("text", r.text.into()),
+                        ("pointsLost", r.points_lost.into()),
+                    ])
+                }),
+            ),
+        ]))
+    }
+
+    /// The model version (`model_version` of the artifact).
+    #[wasm_bindgen(getter)]
+    pub fn version(&self) -> String {
+        self.card.model_version().to_owned()
+    }
+
+    /// The model id (`model_id` of the artifact).
+    #[wasm_bindgen(getter, js_name = modelId)]
+    pub fn model_id(&self) -> String {
+        self.card.artifact().model_id.clone()
+    }
+
+    /// `sha256:<hex>` checksum of the artifact.
+    #[wasm_bindgen(getter)]
+    pub fn checksum(&self) -> Option<String> {
+        self.card.artifact().checksum.clone()
+    }
+
+    /// Probability at or above which `prediction` is 1.
+    #[wasm_bindgen(getter)]
+    pub fn threshold(&self) -> f64 {
+        self.card.threshold()
+    }
+
+    /// Training metrics recorded in the artifact (cross-validated AUC, KS, Brier, calibration).
+    #[wasm_bindgen(getter, unchecked_return_type = "ModelMetrics")]
+    pub fn metrics(&self) -> JsValue {
+        let m = &self.card.artifact().metrics;
+        let conv = |x: &credit_core::artifact::Metrics| {
+            obj(&[
+                ("rows", (x.rows as f64).into()),
+                ("positives", (x.positives as f64).into()),
+                ("auc", x.auc.into()),
+                ("gini", x.gini.into()),
+                ("ks", x.ks.into()),
+                ("brier", x.brier.into()),
+                ("logLoss", x.log_loss.into()),
+            ])
+        };
+        obj(&[
+            ("cv", conv(&m.cv)),
+            ("cvAucMean", m.cv_auc_mean.into()),
+            ("cvAucStd", m.cv_auc_std.into()),
+            ("folds", array(&m.folds, conv)),
+            ("train", conv(&m.train)),
+            (
+                "calibration",
+                array(&m.calibration, |c| {
+                    obj(&[
+                        ("rows", (c.rows as f64).into()),
+                        ("meanPredicted", c.mean_predicted.into()),
+                        ("observedRate", c.observed_rate.into()),
+                        ("minPredicted", c.min_predicted.into()),
+                        ("maxPredicted", c.max_predicted.into()),
+                    ])
+                }),
+            ),
+        ])
+    }
+
+    /// The ten input features in model column order (the column order of `predictBatch`).
+    #[wasm_bindgen(unchecked_return_type = "Feature[]")]
+    pub fn features() -> JsValue {
+        features_js()
+    }
+}

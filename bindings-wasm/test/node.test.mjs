@@ -1,0 +1,81 @@
+// The browser package (ES module, --target web) loaded in Node through initSync: the shared test
+// vectors and the bad inputs.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { initSync, Model } from '../pkg/credit_default.js'
+import { checkVectors } from './vectors-check.mjs'
+
+const root = fileURLToPath(new URL('../../', import.meta.url))
+const vectors = JSON.parse(readFileSync(root + 'testdata/vectors.json', 'utf8'))
+initSync({ module: readFileSync(new URL('../pkg/credit_default_bg.wasm', import.meta.url)) })
+const model = Model.default()
+const seed = vectors.valid[0].input
+
+test('shared test vectors, every section', () => {
+  const { checked, failures } = checkVectors(Model, vectors)
+  assert.deepEqual(failures, [])
+  assert.ok(checked >= vectors.valid.length + vectors.invalid.length)
+})
+
+test('the wasm file stays small', () => {
+  const size = readFileSync(new URL('../pkg/credit_default_bg.wasm', import.meta.url)).length
+  // Reported, not a performance assertion: see the README for the size target.
+  console.log(`credit_default_bg.wasm: ${size} bytes`)
+  assert.ok(size > 0)
+})
+
+function creditError(fn, code) {
+  let caught
+  assert.throws(fn, (err) => ((caught = err), true))
+  assert.ok(caught instanceof Error)
+  assert.equal(caught.name, 'CreditError')
+  assert.equal(caught.code, code, caught.message)
+  assert.ok(Array.isArray(caught.errors) && caught.errors.length > 0)
+  return caught
+}
+
+test('bad inputs give CreditErrors, never a trap', () => {
+  for (const bad of [undefined, null, 42, 'x', true, [], () => 1, Symbol('s'), 5n]) {
+    const e = creditError(() => model.predict(bad), 'invalid_applicant')
+    assert.deepEqual(e.errors.map((x) => x.code), ['not_an_object'])
+  }
+  for (const [value, code] of [[undefined, 'not_a_number'], ['45', 'not_a_number'], [{}, 'not_a_number'], [[1], 'not_a_number'], [7n, 'not_a_number'], [NaN, 'not_finite'], [Infinity, 'not_finite'], [45.5, 'not_an_integer'], [1e308, 'out_of_range']]) {
+    const e = creditError(() => model.predict({ ...seed, age: value }), 'invalid_applicant')
+    assert.deepEqual(e.errors.map((x) => [x.field, x.code]), [['age', code]])
+  }
+  creditError(() => model.predict({ ...seed, age: 'x'.repeat(1_000_000) }), 'invalid_applicant')
+  const throwing = { ...seed }
+  Object.defineProperty(throwing, 'age', { get: () => { throw new RangeError('boom') }, enumerable: true })
+  assert.throws(() => model.predict(throwing), /boom/)
+  const proxy = new Proxy({}, { ownKeys: () => { throw new TypeError('no keys') } })
+  assert.throws(() => model.predict(proxy), /no keys/)
+  const { proxy: revoked, revoke } = Proxy.revocable({}, {})
+  revoke()
+  assert.throws(() => model.predict(revoked))
+  // The model still works after the JS exceptions went through it.
+  assert.ok(model.predict(seed).probability > 0)
+  creditError(() => model.predictMany(seed), 'invalid_argument')
+  const many = model.predictMany(new Array(50_000).fill(seed))
+  assert.equal(many.length, 50_000)
+  for (const [data, n] of [[[...vectors.valid[0].row], 1], [new Float32Array(10), 1], [new Float64Array(10), 2], [new Float64Array(10), -1], [new Float64Array(10), 0.5], [new Float64Array(10), '1'], [new Float64Array(10), 2 ** 60], [undefined, 1], [new DataView(new ArrayBuffer(80)), 1]]) {
+    creditError(() => model.predictBatch(data, n), 'invalid_argument')
+    creditError(() => model.scoreBatch(data, n), 'invalid_argument')
+  }
+  creditError(() => Model.fromJson('{'), 'invalid_model')
+  creditError(() => Model.fromJson(42), 'invalid_argument')
+  const art = JSON.parse(readFileSync(root + 'models/default.json', 'utf8'))
+  art.intercept += 1
+  assert.match(creditError(() => Model.fromJson(JSON.stringify(art)), 'invalid_model').message, /checksum/)
+  assert.equal(Model.fromJson(readFileSync(root + 'models/default.json', 'utf8')).version, vectors.model_version)
+})
+
+test('metadata', () => {
+  assert.ok(model.threshold > 0 && model.threshold < 1)
+  assert.ok(model.metrics.cv.auc > 0.5)
+  const f = Model.features()
+  assert.equal(f.length, 10)
+  assert.deepEqual(f[8].specialCodes, [96, 98])
+  assert.equal(f[0].alias, null)
+})
