@@ -1,6 +1,6 @@
 # Container image (Dockerfile) and Cloud Run deployment (deploy/cloudrun): hadolint, shellcheck,
 # manifest checks, and the runtime image built and run under podman (no Docker engine needed).
-.PHONY: test-container container-image container-tools
+.PHONY: test-container container-image container-run container-tools
 TESTS += test-container
 
 CONTAINER_WORK := $(WORK)/container
@@ -19,7 +19,7 @@ container-tools:
 test-container: $(CREDIT) $(VENV)/.stamp-container container-tools | $(WORK)
 	$(PODMAN_ENV) PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 CREDIT=$(CREDIT) CREDIT_WORK=$(WORK) $(PY) -m pytest -q -p no:cacheprovider tests/container
 
-# `localhost/credit:latest` for local use: podman run --rm -p 8080:8080 localhost/credit:latest
+# `localhost/credit:latest` in the project's podman storage; `make container-run` starts it on :8080.
 container-image: $(CREDIT) container-tools | $(WORK)
 	$(PODMAN_ENV) tests/container/base-image.sh $(CONTAINER_WORK)
 	$(PODMAN_ENV) bash -c 'web=web/dist; [ -f web/dist/index.html ] || web=tests/container/web-standin; \
@@ -32,3 +32,6 @@ container-image: $(CREDIT) container-tools | $(WORK)
 test-container-source: $(VENV)/.stamp-container container-tools | $(WORK)
 	$(PODMAN_ENV) CONTAINER_BUILD=source PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 CREDIT=$(CREDIT) CREDIT_WORK=$(WORK) \
 	  nice -n 10 $(PY) -m pytest -q -p no:cacheprovider tests/container/test_container.py
+
+container-run: container-image
+	$(PODMAN_ENV) podman $(PODMAN_OPTS) run --rm -p 127.0.0.1:$${PORT:-8080}:8080 localhost/credit:latest
