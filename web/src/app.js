@@ -1,0 +1,205 @@
+// The scoring page: every keystroke validates and scores the applicant in the browser through the
+// WebAssembly package (the same Rust core as the REST service); an optional switch asks the server.
+import init, { Model } from './credit_default.js'
+
+/** Short labels for the ten features (descriptions and ranges come from the package). */
+const LABELS = {
+  RevolvingUtilizationOfUnsecuredLines: 'Revolving utilization',
+  age: 'Age',
+  NumberOfTime30_59DaysPastDueNotWorse: 'Times 30–59 days late',
+  DebtRatio: 'Debt ratio',
+  MonthlyIncome: 'Monthly income',
+  NumberOfOpenCreditLinesAndLoans: 'Open credit lines and loans',
+  NumberOfTimes90DaysLate: 'Times 90+ days late',
+  NumberRealEstateLoansOrLines: 'Real-estate loans or lines',
+  NumberOfTime60_89DaysPastDueNotWorse: 'Times 60–89 days late',
+  NumberOfDependents: 'Dependents',
+}
+/** The example the seed's Gradio page was pre-filled with. */
+const EXAMPLE = {
+  RevolvingUtilizationOfUnsecuredLines: 0.766127,
+  age: 45,
+  NumberOfTime30_59DaysPastDueNotWorse: 2,
+  DebtRatio: 0.802982,
+  MonthlyIncome: 9120,
+  NumberOfOpenCreditLinesAndLoans: 13,
+  NumberOfTimes90DaysLate: 0,
+  NumberRealEstateLoansOrLines: 6,
+  NumberOfTime60_89DaysPastDueNotWorse: 0,
+  NumberOfDependents: 2,
+}
+
+const $ = (id) => document.getElementById(id)
+const pct = (p) => `${(100 * p).toFixed(2)}%`
+let model
+let features
+let serverTimer
+let serverSeq = 0
+
+function rangeText(f) {
+  const what = f.kind === 'count' ? 'whole number' : 'number'
+  const codes = f.specialCodes.length ? `, or bureau code ${f.specialCodes.join(' or ')}` : ''
+  return `${what} from ${f.min.toLocaleString('en')} to ${f.max.toLocaleString('en')}${codes}${f.optional ? '; may be left empty' : ''}`
+}
+
+function buildForm() {
+  const box = $('fields')
+  box.replaceChildren()
+  for (const f of features) {
+    const wrap = document.createElement('div')
+    wrap.className = 'field'
+    const id = `f-${f.name}`
+    wrap.innerHTML = `<label for="${id}"></label><span class="desc" id="${id}-desc"></span>
+      <input id="${id}" name="${f.name}" type="text" inputmode="decimal" autocomplete="off"
+        aria-describedby="${id}-desc ${id}-err">
+      <p class="error" id="${id}-err" role="alert"></p>`
+    wrap.querySelector('label').textContent = LABELS[f.name] ?? f.name
+    wrap.querySelector('.desc').textContent = `${f.description}. Valid: ${rangeText(f)}.`
+    box.append(wrap)
+  }
+  fill(EXAMPLE)
+}
+
+function fill(values) {
+  for (const f of features) $(`f-${f.name}`).value = values[f.name] ?? ''
+}
+
+/** The form as an applicant: empty = absent, numbers as numbers, anything else as typed (the core names the error). */
+function readForm() {
+  const a = {}
+  for (const f of features) {
+    const raw = $(`f-${f.name}`).value.trim()
+    if (raw === '') continue
+    const n = Number(raw)
+    a[f.name] = raw !== '' && Number.isFinite(n) && /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(raw) ? n : raw
+  }
+  return a
+}
+
+function showErrors(errors) {
+  for (const f of features) {
+    $(`f-${f.name}`).removeAttribute('aria-invalid')
+    $(`f-${f.name}-err`).textContent = ''
+  }
+  const general = []
+  for (const e of errors) {
+    const input = e.field && $(`f-${e.field}`)
+    if (input) {
+      input.setAttribute('aria-invalid', 'true')
+      const box = $(`f-${e.field}-err`)
+      box.textContent = box.textContent ? `${box.textContent} ${e.message}` : e.message
+    } else {
+      general.push(e.message)
+    }
+  }
+  $('status').textContent = errors.length ? `Fix ${errors.length === 1 ? 'the field' : `${errors.length} fields`} marked in red to get a score.${general.length ? ' ' + general.join(' ') : ''}` : ''
+}
+
+function render(applicant) {
+  let explanation
+  try {
+    explanation = model.explain(applicant)
+  } catch (err) {
+    showErrors(err.errors ?? [{ field: '', message: String(err.message ?? err) }])
+    for (const id of ['probability', 'decision', 'score']) $(id).textContent = '–'
+    $('decision').className = ''
+    $('gauge-fill').style.width = '0'
+    $('reasons').replaceChildren()
+    return false
+  }
+  showErrors([])
+  const e = explanation
+  $('probability').textContent = pct(e.probability)
+  $('probability').dataset.value = String(e.probability)
+  $('decision').textContent = e.prediction === 1 ? 'High risk (1)' : 'Low risk (0)'
+  $('decision').className = `decision-${e.prediction}`
+  $('score').textContent = e.score.toFixed(0)
+  $('score').dataset.value = String(e.score)
+  $('gauge-fill').style.width = `${Math.min(100, 100 * e.probability)}%`
+  $('gauge-text').textContent = `Probability ${pct(e.probability)}; the decision threshold is ${pct(e.threshold)}.`
+  const reasonCodes = new Map(e.reasons.map((r) => [r.feature, r.code]))
+  const losses = e.contributions
+    .map((c) => ({ feature: c.feature, lost: c.maxPoints - c.points, bin: c.bin }))
+    .filter((c) => c.lost > 1e-9)
+    .sort((a, b) => b.lost - a.lost)
+  const most = Math.max(1, ...losses.map((l) => l.lost))
+  const list = $('reasons')
+  list.replaceChildren()
+  for (const l of losses) {
+    const li = document.createElement('li')
+    const code = reasonCodes.get(l.feature)
+    if (code) li.className = 'reason'
+    li.innerHTML = '<span class="name"></span><span class="bar" role="presentation"></span><span class="pts"></span>'
+    li.querySelector('.name').textContent = `${LABELS[l.feature] ?? l.feature}${code ? ` [${code}]` : ''}`
+    li.querySelector('.bar').style.width = `${(100 * l.lost) / most}%`
+    li.querySelector('.pts').textContent = `−${l.lost.toFixed(1)}`
+    li.setAttribute('aria-label', `${LABELS[l.feature] ?? l.feature}: ${l.lost.toFixed(1)} points lost${code ? `, reason ${code}` : ''}`)
+    list.append(li)
+  }
+  if (!losses.length) list.innerHTML = '<li>No points lost: the best possible profile.</li>'
+  return true
+}
+
+async function askServer(applicant, localProbability) {
+  const seq = ++serverSeq
+  const out = $('server-result')
+  out.className = ''
+  out.textContent = 'Asking the server…'
+  try {
+    const res = await fetch(new URL('/predict', location.href), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(applicant),
+    })
+    const body = await res.json()
+    if (seq !== serverSeq) return
+    if (res.status === 200) {
+      const same = localProbability !== undefined && Math.abs(body.probability - localProbability) <= 4 * Number.EPSILON * Math.max(body.probability, localProbability)
+      out.className = same ? 'agree' : 'disagree'
+      out.dataset.probability = String(body.probability)
+      out.textContent = `Server: ${pct(body.probability)}, prediction ${body.prediction}, score ${body.score.toFixed(0)} (model ${body.model_version}) — ${same ? 'agrees with the page ✓' : 'differs from the page ✗'}`
+    } else if (res.status === 422) {
+      const fields = (body.detail ?? []).map((d) => d.loc?.[1]).filter(Boolean)
+      out.className = localProbability === undefined ? 'agree' : 'disagree'
+      out.textContent = `Server: 422, invalid ${fields.join(', ')} — ${localProbability === undefined ? 'agrees with the page ✓' : 'differs from the page ✗'}`
+    } else {
+      out.textContent = `Server answered ${res.status}.`
+    }
+  } catch {
+    if (seq === serverSeq) out.textContent = 'No server answered (the page also works as a static site, scoring locally).'
+  }
+}
+
+function update() {
+  const applicant = readForm()
+  const ok = render(applicant)
+  if ($('server-check').checked) {
+    clearTimeout(serverTimer)
+    const local = ok ? Number($('probability').dataset.value) : undefined
+    serverTimer = setTimeout(() => askServer(applicant, local), 150)
+  } else {
+    $('server-result').textContent = ''
+  }
+}
+
+async function main() {
+  await init()
+  model = Model.default()
+  features = Model.features()
+  $('model-info').textContent = `Model ${model.version} · cross-validated AUC ${model.metrics.cv.auc.toFixed(3)} · threshold ${pct(model.threshold)}`
+  $('gauge-threshold').style.left = `${100 * model.threshold}%`
+  $('gauge-threshold-label').textContent = `threshold ${pct(model.threshold)}`
+  buildForm()
+  $('applicant').addEventListener('input', update)
+  $('server-check').addEventListener('change', update)
+  $('reset').addEventListener('click', () => {
+    fill(EXAMPLE)
+    update()
+  })
+  update()
+  document.body.dataset.ready = 'true'
+}
+
+main().catch((err) => {
+  $('fields').textContent = `The scoring module failed to load: ${err.message}`
+})
