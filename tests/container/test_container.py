@@ -98,6 +98,19 @@ def test_serves_the_browser_page(container: Container) -> None:
         "text/html"
     )
     assert body == page.read_bytes()
+    # The page's assets (WASM scorer, JS, CSS) are in the image too, the .wasm with its MIME type.
+    assets = (
+        sorted(p for p in (web / "assets").glob("*") if p.is_file())
+        if page.parent == web
+        else []
+    )
+    for asset in assets:
+        status, body, headers = container.request("GET", f"/assets/{asset.name}")
+        assert status == 200, asset.name
+        assert body == asset.read_bytes(), asset.name
+        if asset.suffix == ".wasm":
+            ctype = headers.get("Content-Type", headers.get("content-type", ""))
+            assert ctype == "application/wasm", ctype
 
 
 def test_runs_as_non_root(container: Container) -> None:
