@@ -64,6 +64,51 @@ pub fn open(path: &Path, fsync: bool) -> Result<Connection, LogError> {
     Ok(conn)
 }
 
+/// Moves WAL content into the database file from its own thread, so that the checkpoint the
+/// writer runs inside a group commit (SQLite's automatic one) has little left to copy.
+pub struct Checkpointer {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Checkpointer {
+    /// Starts PASSIVE checkpoints of `path` every `every` (they never block the writer).
+    pub fn spawn(path: &Path, every: Duration) -> Result<Checkpointer, LogError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("credit-checkpoint".into())
+            .spawn(move || {
+                let checkpoint = |mode: &str| {
+                    if let Err(e) =
+                        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "journal checkpoint failed (retried later)");
+                    }
+                };
+                let mut waited = Duration::ZERO;
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(50));
+                    waited += Duration::from_millis(50);
+                    if waited >= every {
+                        waited = Duration::ZERO;
+                        checkpoint("PASSIVE");
+                    }
+                }
+                checkpoint("TRUNCATE");
+            })?;
+        Ok(Checkpointer { stop, thread })
+    }
+
+    /// Final checkpoint (truncating the WAL) and stop.
+    pub fn finish(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+    }
+}
+
 /// Rows in a table.
 pub fn count(conn: &Connection, table: &str) -> Result<u64, LogError> {
     let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
