@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import yaml
 from container_support import HERE, ROOT, Container, Podman, free_port, wait_until_ready
 
 
@@ -134,6 +135,49 @@ def test_runs_as_non_root(container: Container) -> None:
 def test_healthcheck_passes(container: Container) -> None:
     proc = container.podman.run("healthcheck", "run", container.name, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_cloud_run_env_from_service_yaml_starts_and_journals(
+    podman: Podman, image: str, vectors: dict[str, Any]
+) -> None:
+    """The env of deploy/cloudrun/service.yaml works in this image: with the BigQuery sink down
+    (an unreachable API base, so nothing leaves the machine) the service is ready, answers, and the
+    records wait in the journal at CREDIT_JOURNAL."""
+    doc = yaml.safe_load((ROOT / "deploy" / "cloudrun" / "service.yaml").read_text())
+    (spec,) = doc["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in spec["env"]}
+    env["CREDIT_LOG"] = "bigquery://demo-project/credit/predictions"
+    env["BIGQUERY_API_BASE"] = "http://127.0.0.1:9"
+    name = f"credit-test-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    env_args = [a for k, v in env.items() for a in ("-e", f"{k}={v}")]
+    podman.run(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-e",
+        "PORT=8080",
+        *env_args,
+        "-p",
+        f"127.0.0.1:{port}:8080",
+        image,
+        *spec["args"],
+    )
+    c = Container(name=name, url=f"http://127.0.0.1:{port}", port=port, podman=podman)
+    try:
+        wait_until_ready(c)
+        v = vectors["valid"][0]
+        status, body = c.post_json("/predict", v["input"])
+        assert status == 200, body
+        assert_matches(v, body, vectors["model_version"])
+        journal = env["CREDIT_JOURNAL"]
+        probe = podman.run(
+            "exec", name, "/bin/bash", "-c", f"test -s {journal} && echo present"
+        )
+        assert probe.stdout.strip() == "present", c.logs()
+    finally:
+        podman.run("rm", "-f", "-t", "2", name, check=False)
 
 
 def test_sigterm_drains_and_the_sqlite_log_has_every_answer(
