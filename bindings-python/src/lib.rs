@@ -215,11 +215,24 @@ impl Held {
 
 /// Classifies a Python value the way JSON would see it. numpy scalars count as numbers
 /// (`np.int64` through `__index__`, `np.float32` through `__float__`); `bool` (and `np.bool_`)
-/// is a boolean, never a number.
+/// is a boolean, never a number. Exact `float` and `int` come first: they are the common case.
+#[inline]
 fn hold(v: &Bound<'_, PyAny>) -> PyResult<Held> {
+    if v.is_exact_instance_of::<PyFloat>() {
+        return Ok(Held::Float(v.extract::<f64>()?));
+    }
+    if v.is_exact_instance_of::<PyInt>() {
+        if let Ok(i) = v.extract::<i64>() {
+            return Ok(Held::Int(i));
+        }
+    }
     if v.is_none() {
         return Ok(Held::Null);
     }
+    hold_slow(v)
+}
+
+fn hold_slow(v: &Bound<'_, PyAny>) -> PyResult<Held> {
     if let Ok(b) = v.cast::<PyBool>() {
         return Ok(Held::Bool(b.is_true()));
     }
@@ -259,6 +272,7 @@ fn hold(v: &Bound<'_, PyAny>) -> PyResult<Held> {
 }
 
 /// Validates a Python mapping (dict, any `Mapping`, a pandas Series: anything with `.items()`).
+/// Keys are borrowed as UTF-8 from the Python strings (no copy on the abi3-py310 API).
 fn applicant_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Result<Applicant, ValidationErrors>> {
     let items: Vec<(Bound<'_, PyAny>, Bound<'_, PyAny>)> = if let Ok(d) = obj.cast::<PyDict>() {
         d.iter().collect()
@@ -278,16 +292,16 @@ fn applicant_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Result<Applicant, Valid
             }],
         }));
     };
-    let mut held = Vec::with_capacity(items.len());
+    let mut held: Vec<(std::borrow::Cow<'_, str>, Held)> = Vec::with_capacity(items.len());
     for (k, v) in &items {
         let key = match k.cast::<PyString>() {
-            Ok(s) => s.to_cow()?.into_owned(),
-            Err(_) => k.repr()?.to_cow()?.into_owned(),
+            Ok(s) => std::borrow::Cow::Borrowed(s.to_str()?),
+            Err(_) => std::borrow::Cow::Owned(k.repr()?.to_cow()?.into_owned()),
         };
         held.push((key, hold(v)?));
     }
     Ok(Applicant::from_fields(
-        held.iter().map(|(k, h)| (k.as_str(), h.raw())),
+        held.iter().map(|(k, h)| (k.as_ref(), h.raw())),
     ))
 }
 
@@ -576,27 +590,68 @@ impl Reason {
     }
 }
 
-/// The answer for one applicant.
-#[pyclass(frozen, get_all, module = "credit_default")]
+/// The answer for one applicant. Holds the core's answer and the model; reason texts are
+/// looked up when asked for, so a prediction costs no string allocation.
+#[pyclass(frozen, module = "credit_default")]
 struct Prediction {
-    probability: f64,
-    prediction: u8,
-    score: f64,
-    log_odds: f64,
-    reasons: Vec<Reason>,
-    model_version: String,
+    card: Arc<Scorecard>,
+    p: credit_core::Prediction,
+}
+
+impl Prediction {
+    fn reason_list(&self) -> Vec<Reason> {
+        self.card
+            .reason_details(&self.p)
+            .into_iter()
+            .map(|r| Reason {
+                code: r.code,
+                feature: r.feature.to_owned(),
+                text: r.text,
+                points_lost: r.points_lost,
+            })
+            .collect()
+    }
 }
 
 #[pymethods]
 impl Prediction {
+    /// Probability of serious delinquency within two years.
+    #[getter]
+    fn probability(&self) -> f64 {
+        self.p.probability
+    }
+    /// 1 when the probability reaches the model's threshold (the seed API's `prediction`).
+    #[getter]
+    fn prediction(&self) -> u8 {
+        self.p.prediction
+    }
+    /// Score in points (higher = lower risk).
+    #[getter]
+    fn score(&self) -> f64 {
+        self.p.score
+    }
+    #[getter]
+    fn log_odds(&self) -> f64 {
+        self.p.log_odds
+    }
+    /// Up to four reasons, most points lost first.
+    #[getter]
+    fn reasons(&self) -> Vec<Reason> {
+        self.reason_list()
+    }
+    #[getter]
+    fn model_version(&self) -> &str {
+        self.card.model_version()
+    }
+
     /// The REST answer's shape (without `request_id`).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        d.set_item("prediction", self.prediction)?;
-        d.set_item("probability", self.probability)?;
-        d.set_item("score", self.score)?;
+        d.set_item("prediction", self.p.prediction)?;
+        d.set_item("probability", self.p.probability)?;
+        d.set_item("score", self.p.score)?;
         let reasons = PyList::empty(py);
-        for r in &self.reasons {
+        for r in self.reason_list() {
             let rd = PyDict::new(py);
             rd.set_item("code", &r.code)?;
             rd.set_item("feature", &r.feature)?;
@@ -605,15 +660,21 @@ impl Prediction {
             reasons.append(rd)?;
         }
         d.set_item("reasons", reasons)?;
-        d.set_item("model_version", &self.model_version)?;
+        d.set_item("model_version", self.card.model_version())?;
         Ok(d)
     }
 
     fn __repr__(&self) -> String {
-        let codes: Vec<&str> = self.reasons.iter().map(|r| r.code.as_str()).collect();
+        let codes: Vec<&str> = self
+            .p
+            .reasons
+            .as_slice()
+            .iter()
+            .map(|r| self.card.reason_code(r.feature))
+            .collect();
         format!(
             "Prediction(probability={}, prediction={}, score={}, reasons={codes:?})",
-            self.probability, self.prediction, self.score
+            self.p.probability, self.p.prediction, self.p.score
         )
     }
 }
@@ -824,25 +885,9 @@ impl Model {
     }
 
     fn prediction(&self, a: &Applicant) -> Prediction {
-        let p = self.card.predict(a);
-        let reasons = self
-            .card
-            .reason_details(&p)
-            .into_iter()
-            .map(|r| Reason {
-                code: r.code,
-                feature: r.feature.to_owned(),
-                text: r.text,
-                points_lost: r.points_lost,
-            })
-            .collect();
         Prediction {
-            probability: p.probability,
-            prediction: p.prediction,
-            score: p.score,
-            log_odds: p.log_odds,
-            reasons,
-            model_version: self.card.model_version().to_owned(),
+            card: Arc::clone(&self.card),
+            p: self.card.predict(a),
         }
     }
 
@@ -1129,8 +1174,7 @@ fn to_rows<'py>(x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray2<f64>>> {
             }
         }
     }
-    numpy::PyArray1::from_vec(py, out)
-        .reshape([n, N_FEATURES])
+    numpy::PyArray1::from_vec(py, out).reshape([n, N_FEATURES])
 }
 
 /// Fits a scorecard with the core trainer (cross-validation, then a final fit on every usable
