@@ -14,7 +14,7 @@ $(VENV)/.stamp-python: requirements/python.txt | $(VENV)/bin/python
 
 # Build the wheel (release, abi3) and install it into the project venv.
 $(VENV)/.stamp-python-wheel: $(PY_SRC) $(VENV)/.stamp-python | $(WORK)
-	rm -rf $(PY_WHEELS)
+	rm -rf $(PY_WHEELS) bindings-python/python/credit_default/*.so
 	cd bindings-python && $(VENV)/bin/maturin build --release --quiet -i $(PY) -o $(PY_WHEELS)
 	$(PIP) install -q --force-reinstall --no-deps $(PY_WHEELS)/credit_default-*.whl
 	@touch $@
@@ -33,5 +33,6 @@ $(VENV)/.stamp-python-bench: $(VENV)/.stamp-python
 	$(PIP) install -q skl2onnx onnxruntime optbinning
 	@touch $@
 
+# OPENBLAS_* are unset for this command alone so scikit-learn / numpy use their fast kernels.
 bench-python: $(VENV)/.stamp-python-wheel $(VENV)/.stamp-python-bench
-	$(PY) benches/python/bench_python.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE CREDIT_DATA=$(DATA) $(PY) benches/python/bench_python.py
