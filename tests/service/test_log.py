@@ -185,3 +185,12 @@ def test_unwritable_journal_fails_fast(workdir: Path) -> None:
     p = subprocess.run([str(CREDIT), "serve", "--port", "0", "--model", str(MODEL), "--log", f"sqlite://{blocker}/p.db"],
                        check=False, capture_output=True, text=True, timeout=30)
     assert p.returncode != 0 and "prediction log" in (p.stderr + p.stdout)
+
+
+def test_fsync_mode(make_server: Any, workdir: Path) -> None:
+    """`--fsync` (SQLite synchronous=FULL): same exactly-once log, each group commit fsynced."""
+    s: Server = make_server("--log", f"sqlite://{workdir}/p.db", "--fsync")
+    ids = [f"fsync-{i}" for i in range(100)]
+    assert set(post_many(s.url, ids, workers=16).values()) == {200}
+    assert sorted(r["request_id"] for r in db_rows(workdir / "p.db")) == sorted(ids)
+    assert s.terminate() == 0
