@@ -8,8 +8,11 @@
 #   runtime-prebuilt   the same runtime image around a binary built beforehand on the host
 #                      (`make build`; glibc of the host must not be newer than the base image's).
 #                        docker build --target runtime-prebuilt -t credit .
-#   The builder stage needs crates.io; where a build container has no network (as on the CI
-#   machines of this project, which reach crates.io only from the host) use runtime-prebuilt.
+#   The builder stage downloads crates from crates.io. On this project's CI machines no image
+#   registry is reachable (no rust image to start from) and crates.io is reached through a
+#   TLS-inspecting proxy that only the host trusts, so `make test` builds runtime-prebuilt;
+#   `make test-container-source` builds this default target with a local stand-in Rust image and
+#   the host's CA bundle (tests/container/source-build.sh, ~20 min on 2 cores).
 #
 # Build arguments: RUST_IMAGE, BASE_IMAGE (any Debian-like image with glibc >= the binary's; the
 # test suite imports a debootstrap root filesystem under the default name), CREDIT_BIN (path of
