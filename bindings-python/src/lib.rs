@@ -477,6 +477,9 @@ struct Scored {
     report: BatchReport,
 }
 
+/// Batches at least this long are scored with the GIL released.
+const GIL_RELEASE_ROWS: usize = 256;
+
 /// Rows per thread below which splitting a batch costs more than it saves.
 const MIN_ROWS_PER_THREAD: usize = 4096;
 
@@ -907,8 +910,13 @@ impl Model {
         let slices = batch.slices(&nan_column)?;
         let threads = thread_count(threads);
         let card = &*self.card;
-        py.detach(|| score_slices(card, &slices, threads, want_score))
-            .map_err(|e| shape_error(&e))
+        // Releasing the GIL costs more than scoring a handful of rows; keep it for small batches.
+        let scored = if batch.n_rows() < GIL_RELEASE_ROWS {
+            score_slices(card, &slices, threads, want_score)
+        } else {
+            py.detach(|| score_slices(card, &slices, threads, want_score))
+        };
+        scored.map_err(|e| shape_error(&e))
     }
 
     fn check_errors_arg(errors: &str) -> PyResult<bool> {
