@@ -1,0 +1,69 @@
+# JavaScript front doors: the Node package (napi-rs), the browser package (wasm-bindgen), the web
+# page served at / and /gradio, the example Node app, and their tests (real Node, real headless
+# Chromium from Debian, the real `credit serve`). Tools are installed here when missing:
+# npm packages from the lock files, Debian packages via scripts/apt-ensure.sh, and the
+# wasm-bindgen CLI (cargo install, once) under $(WORK)/tools.
+.PHONY: node wasm web test-js test-node test-wasm test-wasm-chromium test-node-app test-e2e bench-wasm \
+        js-wasm-toolchain js-chromium
+TESTS += test-js
+
+WASM_BINDGEN_VERSION := 0.2.130
+WASM_BINDGEN := $(WORK)/tools/bin/wasm-bindgen
+NODE_ADDON := bindings-node/credit-default.linux-x64-gnu.node
+WASM_PKG := bindings-wasm/pkg/credit_default_bg.wasm
+WEB_DIST := web/dist/index.html
+JS_CORE_SRC := $(shell find credit-core/src -name '*.rs' 2>/dev/null) credit-core/Cargo.toml $(MODEL)
+
+# npm ci once per lock file (re-run when the lock changes).
+%/node_modules/.stamp: %/package-lock.json
+	cd $* && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(NODE_ADDON): bindings-node/node_modules/.stamp bindings-node/src/lib.rs bindings-node/Cargo.toml bindings-node/dts-header.d.ts $(JS_CORE_SRC)
+	cd bindings-node && npx napi build --platform --release
+	@touch $@
+
+node: $(NODE_ADDON)
+
+js-wasm-toolchain:
+	scripts/apt-ensure.sh rustc-web cargo-web rust-web-src lld-22
+	@if [ "$$($(WASM_BINDGEN) --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
+	  $(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --root $(WORK)/tools; fi
+
+js-chromium:
+	scripts/apt-ensure.sh chromium
+
+$(WASM_PKG): bindings-wasm/node_modules/.stamp bindings-wasm/src/lib.rs bindings-wasm/Cargo.toml bindings-wasm/build.sh bindings-wasm/pkg-template/package.json $(JS_CORE_SRC) | js-wasm-toolchain
+	WASM_BINDGEN=$(WASM_BINDGEN) bindings-wasm/build.sh
+	@touch $@
+
+wasm: $(WASM_PKG)
+
+$(WEB_DIST): $(WASM_PKG) web/build.mjs $(wildcard web/src/*)
+	node web/build.mjs
+
+web: $(WEB_DIST)
+
+test-node: $(NODE_ADDON)
+	cd bindings-node && node --test test/
+	cd bindings-node && npx tsc --noEmit --strict --target es2022 --module nodenext --moduleResolution nodenext test/types-check.ts
+
+test-wasm: $(WASM_PKG)
+	cd bindings-wasm && node --test test/node.test.mjs
+	cd bindings-wasm && npx tsc --noEmit --strict --target esnext --module esnext --moduleResolution bundler test/types-check.ts
+
+test-wasm-chromium: $(WASM_PKG) js-chromium
+	cd bindings-wasm && node --test test/chromium.test.mjs
+
+test-node-app: examples/node-app/node_modules/.stamp $(NODE_ADDON)
+	cd examples/node-app && node --test test/
+
+test-e2e: $(CREDIT) $(WEB_DIST) web/node_modules/.stamp bindings-wasm/node_modules/.stamp js-chromium | $(WORK)
+	cd web && CREDIT=$(CREDIT) node --test test/
+
+test-js: test-node test-wasm test-wasm-chromium test-node-app test-e2e
+
+# Per-row time of a 100,000-row batch in Chromium (WASM) against the native core; prints the ratio.
+bench-wasm: $(WASM_PKG) js-chromium
+	$(CARGO) build --release -p credit-benches --example native_batch
+	node benches/wasm/bench.mjs
