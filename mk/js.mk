@@ -64,6 +64,5 @@ test-e2e: $(CREDIT) $(WEB_DIST) web/node_modules/.stamp bindings-wasm/node_modul
 test-js: test-node test-wasm test-wasm-chromium test-node-app test-e2e
 
 # Per-row time of a 100,000-row batch in Chromium (WASM) against the native core; prints the ratio.
-bench-wasm: $(WASM_PKG) js-chromium
-	$(CARGO) build --release -p credit-benches --example native_batch
+bench-wasm: $(WASM_PKG) bindings-wasm/node_modules/.stamp js-chromium
 	node benches/wasm/bench.mjs
