@@ -1289,6 +1289,20 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let names: Vec<&str> = FEATURES.iter().map(|f| f.name).collect();
     m.add("FEATURES", names)?;
     m.add("CORE_VERSION", credit_core::VERSION)?;
+    // The trainer's defaults (the CLI's too), so the estimator's defaults never drift from them.
+    let d = TrainConfig::default();
+    let defaults = PyDict::new(m.py());
+    defaults.set_item("max_bins", d.max_bins)?;
+    defaults.set_item("min_bin_count", d.min_bin_count)?;
+    defaults.set_item("l2_alpha", d.l2_alpha)?;
+    defaults.set_item("folds", d.folds)?;
+    defaults.set_item("max_iterations", d.max_iterations)?;
+    defaults.set_item("tol", d.gradient_tolerance)?;
+    defaults.set_item("base_score", d.base_score)?;
+    defaults.set_item("base_odds", d.base_odds)?;
+    defaults.set_item("pdo", d.pdo)?;
+    defaults.set_item("model_id", d.model_id)?;
+    m.add("TRAIN_DEFAULTS", defaults)?;
     Ok(())
 }
 

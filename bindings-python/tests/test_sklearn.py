@@ -106,7 +106,8 @@ def test_fit_is_idempotent_and_deterministic(data: tuple[np.ndarray, np.ndarray]
 def test_params_and_clone() -> None:
     est = CreditScorecard(l2_alpha=5.0, folds=4)
     params = est.get_params()
-    assert params["l2_alpha"] == 5.0 and params["folds"] == 4 and params["max_bins"] == 64
+    assert params["l2_alpha"] == 5.0 and params["folds"] == 4
+    assert params["max_bins"] == cd._native.TRAIN_DEFAULTS["max_bins"]
     est.set_params(max_bins=8)
     twin = clone(est)
     assert twin.get_params() == est.get_params() and twin is not est

@@ -11,6 +11,7 @@ from ._errors import ErrorDetails, ValidationError
 
 FEATURES: list[str]
 CORE_VERSION: str
+TRAIN_DEFAULTS: dict[str, Any]
 
 Float64Array: TypeAlias = npt.NDArray[np.float64]
 # numpy arrays (n x 10, model column order), pandas / polars DataFrames, pyarrow Tables or

@@ -23,6 +23,9 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 from . import _native
 from ._native import Model
 
+# The core trainer's defaults, which are also `credit train`'s.
+_D = _native.TRAIN_DEFAULTS
+
 
 class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """Fine-binned, monotone, Regulation B aware scorecard (logistic regression on bins).
@@ -41,16 +44,16 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def __init__(
         self,
         *,
-        max_bins: int = 64,
-        min_bin_count: int = 50,
-        l2_alpha: float = 30.0,
-        folds: int = 5,
-        max_iterations: int = 1000,
-        tol: float = 1e-4,
-        base_score: float = 600.0,
-        base_odds: float = 50.0,
-        pdo: float = 20.0,
-        model_id: str = "credit-default",
+        max_bins: int = _D["max_bins"],
+        min_bin_count: int = _D["min_bin_count"],
+        l2_alpha: float = _D["l2_alpha"],
+        folds: int = _D["folds"],
+        max_iterations: int = _D["max_iterations"],
+        tol: float = _D["tol"],
+        base_score: float = _D["base_score"],
+        base_odds: float = _D["base_odds"],
+        pdo: float = _D["pdo"],
+        model_id: str = _D["model_id"],
         model_version: str | None = None,
     ) -> None:
         self.max_bins = max_bins
