@@ -200,7 +200,7 @@ impl Applicant {
                     let what = match raw {
                         RawValue::Bool(_) => "a boolean".to_owned(),
                         RawValue::Str(_) => "a string".to_owned(),
-                        RawValue::Other(t) => format!("{t}"),
+                        RawValue::Other(t) => t.to_string(),
                         _ => unreachable_kind(),
                     };
                     errors.push(FieldError {

@@ -264,12 +264,12 @@ impl Scorecard {
             handles
                 .into_iter()
                 .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(ShapeError::Output {
-                            expected: n,
-                            found: 0,
-                        })
-                    })
+                    // Scoring cannot panic (no indexing outside checked bounds); should a thread
+                    // die anyway, report its rows as missing output rather than unwinding.
+                    h.join().unwrap_or(Err(ShapeError::Output {
+                        expected: n,
+                        found: 0,
+                    }))
                 })
                 .collect()
         });

@@ -11,33 +11,34 @@ use crate::error::{ModelError, ValidationErrors};
 use crate::schema::{FeatureSpec, Kind, AGE, ELDERLY_AGE, FEATURES, N_FEATURES};
 use serde::Serialize;
 
-/// Marks a value that fails validation in the lookup tables.
+/// Marks a value that fails validation in the bin tables.
 pub(crate) const INVALID: u16 = u16::MAX;
 
 /// Reasons reported per applicant (Regulation B asks for the principal reasons, usually four).
 pub const MAX_REASONS: usize = 4;
 
-#[derive(Clone, Debug)]
-enum Lookup {
-    /// Whole-number feature: `table[v - min]` is the bin (or [`INVALID`]).
-    Table { min: f64, table: Vec<u16> },
-    /// Real feature: bin = number of edges `<= v`, for `min <= v <= max`.
-    Edges { min: f64, max: f64, edges: Vec<f64> },
-}
-
+/// One feature's lookup tables, laid out so that scoring a value is a few loads and no branch
+/// that depends on the data: every value maps to a *slot*, and every slot has a logit, points
+/// and the artifact's bin index. Two extra slots at the end stand for "missing" and "invalid";
+/// an invalid value (and a missing required one) has a NaN logit, so a NaN sum *is* the
+/// validation verdict.
 #[derive(Clone, Debug)]
 struct FeatureTable {
-    lookup: Lookup,
-    /// Bin of a missing value ([`INVALID`] for required features).
-    missing: u16,
-    /// Per bin: contribution to the log-odds, and points. Range bins, then missing, then specials.
-    logits: Vec<f64>,
+    /// Whole-number feature: slot = value - min (direct table). Real feature: slot = number of
+    /// `edges` <= value (binary search over `edges`, padded with +inf to a power of two).
+    count: bool,
+    min: f64,
+    max: f64,
+    edges: Vec<f64>,
+    /// Ordinary slots (values for counts, range bins for reals); `missing = n`, `invalid = n + 1`.
+    n: usize,
+    logit: Vec<f64>,
     points: Vec<f64>,
+    bin: Vec<u16>,
     labels: Vec<String>,
     /// The most points this feature can earn (for reason codes).
     max_points: f64,
 }
-
 /// A validated model ready to score. Cheap to share across threads (`Send + Sync`, immutable).
 #[derive(Clone, Debug)]
 pub struct Scorecard {
@@ -167,110 +168,119 @@ pub fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// Number of `edges` that are `<= x` (branchless binary search).
-#[inline(always)]
+/// Number of `edges` that are `<= x` (plain binary search; used when compiling tables).
 fn upper_bound(edges: &[f64], x: f64) -> usize {
-    let mut size = edges.len();
-    if size == 0 {
-        return 0;
-    }
-    let mut base = 0usize;
-    while size > 1 {
-        let half = size / 2;
-        let mid = base + half;
-        base = if edges[mid] <= x { mid } else { base };
-        size -= half;
-    }
-    base + usize::from(edges[base] <= x)
+    edges.partition_point(|&e| e <= x)
 }
 
 impl FeatureTable {
+    /// The slot of a value: always a valid index into `logit`, `points` and `bin`.
     #[inline(always)]
-    fn bin(&self, v: f64) -> u16 {
+    fn slot(&self, v: f64) -> usize {
+        let missing = self.n;
+        let invalid = self.n + 1;
+        let ordinary = if self.count {
+            let idx = v - self.min;
+            // Saturating cast: NaN → 0, negative → 0, huge → usize::MAX; the checks below catch all.
+            let i = idx as usize;
+            if i as f64 == idx && i < self.n {
+                i
+            } else {
+                invalid
+            }
+        } else {
+            // Branchless search over a power-of-two table padded with +inf.
+            let e = &self.edges;
+            let mut k = 0usize;
+            let mut step = e.len() / 2;
+            while step > 0 {
+                k += if e[k + step - 1] <= v { step } else { 0 };
+                step /= 2;
+            }
+            if v >= self.min && v <= self.max {
+                k
+            } else {
+                invalid
+            }
+        };
         if v.is_nan() {
-            return self.missing;
-        }
-        match &self.lookup {
-            Lookup::Table { min, table } => {
-                let idx = v - min;
-                // Also refuses ±inf and negative offsets; `as usize` then cannot saturate wrongly.
-                if !(idx >= 0.0 && idx < table.len() as f64) {
-                    return INVALID;
-                }
-                let i = idx as usize;
-                if i as f64 != idx {
-                    return INVALID;
-                }
-                table[i]
-            }
-            Lookup::Edges { min, max, edges } => {
-                if !(v >= *min && v <= *max) {
-                    return INVALID;
-                }
-                upper_bound(edges, v) as u16
-            }
+            missing
+        } else {
+            ordinary
         }
     }
 }
 
 fn compile_feature(spec: &FeatureSpec, card: &crate::artifact::FeatureCard) -> FeatureTable {
     let n_range = card.range_bins.len();
-    let mut logits: Vec<f64> = card.range_bins.iter().map(|b| b.logit).collect();
-    let mut points: Vec<f64> = card.range_bins.iter().map(|b| b.points).collect();
-    let mut labels: Vec<String> = card.range_bins.iter().map(|b| b.label.clone()).collect();
-    let missing = match &card.missing_bin {
-        Some(b) if spec.optional => {
-            logits.push(b.logit);
-            points.push(b.points);
-            labels.push(b.label.clone());
-            (logits.len() - 1) as u16
-        }
-        _ => INVALID,
+    // Artifact bin order: range bins, then missing, then specials.
+    let missing_bin = card.missing_bin.as_ref().map(|_| n_range);
+    let special_base = n_range + usize::from(card.missing_bin.is_some());
+    let all: Vec<&crate::artifact::Bin> = card.all_bins().collect();
+    let special_of = |v: f64| {
+        card.special_bins
+            .iter()
+            .position(|sb| sb.codes.contains(&v))
+            .map(|k| special_base + k)
     };
-    let mut special_index = Vec::new();
-    for sb in &card.special_bins {
-        logits.push(sb.bin.logit);
-        points.push(sb.bin.points);
-        labels.push(sb.bin.label.clone());
-        special_index.push((sb.codes.clone(), (logits.len() - 1) as u16));
-    }
-    let lookup = match spec.kind {
+    // Artifact bin of each ordinary slot.
+    let (count, edges, slot_bins): (bool, Vec<f64>, Vec<Option<usize>>) = match spec.kind {
         Kind::Count => {
             let top = spec.special_codes.iter().copied().fold(spec.max, f64::max);
             let len = (top - spec.min) as usize + 1;
-            let table = (0..len)
+            let bins = (0..len)
                 .map(|i| {
                     let v = spec.min + i as f64;
                     if spec.is_special(v) {
-                        special_index
-                            .iter()
-                            .find(|(codes, _)| codes.contains(&v))
-                            .map_or(INVALID, |(_, b)| *b)
+                        special_of(v)
                     } else if v <= spec.max {
-                        upper_bound(&card.edges, v).min(n_range - 1) as u16
+                        Some(upper_bound(&card.edges, v).min(n_range - 1))
                     } else {
-                        INVALID
+                        None
                     }
                 })
                 .collect();
-            Lookup::Table {
-                min: spec.min,
-                table,
-            }
+            (true, Vec::new(), bins)
         }
-        Kind::Real => Lookup::Edges {
-            min: spec.min,
-            max: spec.max,
-            edges: card.edges.clone(),
-        },
+        Kind::Real => {
+            let size = (card.edges.len() + 1).next_power_of_two();
+            let mut edges = card.edges.clone();
+            edges.resize(size, f64::INFINITY);
+            (false, edges, (0..n_range).map(Some).collect())
+        }
     };
-    let max_points = points.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let n = slot_bins.len();
+    let mut logit = Vec::with_capacity(n + 2);
+    let mut points = Vec::with_capacity(n + 2);
+    let mut bin = Vec::with_capacity(n + 2);
+    let mut push = |b: Option<usize>| match b {
+        Some(b) => {
+            logit.push(all[b].logit);
+            points.push(all[b].points);
+            bin.push(b as u16);
+        }
+        None => {
+            logit.push(f64::NAN);
+            points.push(f64::NAN);
+            bin.push(INVALID);
+        }
+    };
+    for b in &slot_bins {
+        push(*b);
+    }
+    push(if spec.optional { missing_bin } else { None });
+    push(None);
+    let max_points = all.iter().map(|b| b.points).fold(f64::NEG_INFINITY, f64::max);
     FeatureTable {
-        lookup,
-        missing,
-        logits,
+        count,
+        min: spec.min,
+        max: spec.max,
+        edges,
+        n,
+        logit,
         points,
-        labels,
+        bin,
+        labels: all.iter().map(|b| b.label.clone()).collect(),
         max_points,
     }
 }
@@ -327,71 +337,78 @@ impl Scorecard {
         &self.artifact.features[feature].reason_text
     }
 
-    /// Bins of a row, or `None` when any value fails validation.
+    /// Slots of a row (always valid indices; invalid values land in NaN slots).
     #[inline(always)]
-    fn bins(&self, row: &[f64; N_FEATURES]) -> Option<[u16; N_FEATURES]> {
-        let mut bins = [0u16; N_FEATURES];
-        let mut bad = false;
-        for j in 0..N_FEATURES {
-            let b = self.tables[j].bin(row[j]);
-            bad |= b == INVALID;
-            bins[j] = b;
+    fn slots(&self, row: &[f64; N_FEATURES]) -> [usize; N_FEATURES] {
+        let mut slots = [0usize; N_FEATURES];
+        for (j, (s, t)) in slots.iter_mut().zip(&self.tables).enumerate() {
+            *s = t.slot(row[j]);
         }
-        (!bad).then_some(bins)
-    }
-
-    /// Bin index of every feature (range bins, then missing, then specials), `None` if invalid.
-    pub fn bin_indices(&self, row: &[f64; N_FEATURES]) -> Option<[u16; N_FEATURES]> {
-        self.bins(row)
+        slots
     }
 
     #[inline(always)]
-    fn log_odds_of(&self, bins: &[u16; N_FEATURES]) -> f64 {
+    fn log_odds_of(&self, slots: &[usize; N_FEATURES]) -> f64 {
         let mut z = self.intercept;
-        for (t, &b) in self.tables.iter().zip(bins) {
-            z += t.logits[b as usize];
+        for (t, &s) in self.tables.iter().zip(slots) {
+            z += t.logit[s];
         }
         z
     }
 
     #[inline(always)]
-    fn score_of(&self, bins: &[u16; N_FEATURES]) -> f64 {
+    fn score_of(&self, slots: &[usize; N_FEATURES]) -> f64 {
         let mut s = 0.0;
-        for (t, &b) in self.tables.iter().zip(bins) {
-            s += t.points[b as usize];
+        for (t, &k) in self.tables.iter().zip(slots) {
+            s += t.points[k];
         }
         s
+    }
+
+    /// Bin index of every feature (artifact order: range bins, then missing, then specials),
+    /// `None` if the row is invalid.
+    pub fn bin_indices(&self, row: &[f64; N_FEATURES]) -> Option<[u16; N_FEATURES]> {
+        let slots = self.slots(row);
+        let mut bins = [0u16; N_FEATURES];
+        for ((b, t), &s) in bins.iter_mut().zip(&self.tables).zip(&slots) {
+            *b = t.bin[s];
+            if *b == INVALID {
+                return None;
+            }
+        }
+        Some(bins)
     }
 
     /// Validation and probability in one pass over a numeric row (NaN = missing);
     /// `None` when the row is invalid (see [`Applicant::from_row`] for why).
     #[inline]
     pub fn try_probability(&self, row: &[f64; N_FEATURES]) -> Option<f64> {
-        self.bins(row).map(|b| sigmoid(self.log_odds_of(&b)))
+        let z = self.log_odds_of(&self.slots(row));
+        (!z.is_nan()).then(|| sigmoid(z))
     }
 
     /// Validation, probability and score in one pass; `None` when the row is invalid.
     #[inline]
     pub fn try_probability_and_score(&self, row: &[f64; N_FEATURES]) -> Option<(f64, f64)> {
-        self.bins(row)
-            .map(|b| (sigmoid(self.log_odds_of(&b)), self.score_of(&b)))
+        let slots = self.slots(row);
+        let z = self.log_odds_of(&slots);
+        (!z.is_nan()).then(|| (sigmoid(z), self.score_of(&slots)))
     }
 
     /// Probability of default of a validated applicant.
     #[inline]
     pub fn probability(&self, a: &Applicant) -> f64 {
-        match self.bins(a.values()) {
-            Some(b) => sigmoid(self.log_odds_of(&b)),
-            // A validated applicant always has bins; the tables come from the same schema.
-            None => f64::NAN,
-        }
+        // A validated applicant always lands in valid slots (the tables come from the same schema).
+        sigmoid(self.log_odds_of(&self.slots(a.values())))
     }
 
     /// The full answer for a validated applicant: probability, decision, score, reasons.
     #[inline]
     pub fn predict(&self, a: &Applicant) -> Prediction {
         let row = a.values();
-        let Some(bins) = self.bins(row) else {
+        let bins = self.slots(row);
+        let z = self.log_odds_of(&bins);
+        if z.is_nan() {
             // Unreachable for an `Applicant` (it passed the same checks); kept total, not panicking.
             return Prediction {
                 probability: f64::NAN,
@@ -400,12 +417,11 @@ impl Scorecard {
                 log_odds: f64::NAN,
                 reasons: Reasons::EMPTY,
             };
-        };
-        let z = self.log_odds_of(&bins);
+        }
         let probability = sigmoid(z);
         let mut reasons = Reasons::EMPTY;
         for (j, t) in self.tables.iter().enumerate() {
-            let lost = t.max_points - t.points[bins[j] as usize];
+            let lost = t.max_points - t.points[bins[j]];
             if lost > 1e-9 {
                 if j == AGE && self.suppress_elderly_age_reason && row[AGE] >= ELDERLY_AGE {
                     continue;
@@ -458,15 +474,15 @@ impl Scorecard {
             .iter()
             .enumerate()
             .map(|(j, t)| {
-                let b = t.bin(row[j]);
-                let b = if b == INVALID { 0 } else { b as usize };
+                let s = t.slot(row[j]);
+                let b = t.bin[s];
                 Contribution {
                     feature: FEATURES[j].name,
                     value: a.get(j),
-                    bin: t.labels[b].clone(),
-                    points: t.points[b],
+                    bin: t.labels.get(b as usize).cloned().unwrap_or_default(),
+                    points: t.points[s],
                     max_points: t.max_points,
-                    logit: t.logits[b],
+                    logit: t.logit[s],
                 }
             })
             .collect();
@@ -490,14 +506,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn upper_bound_matches_partition_point() {
-        let edges: Vec<f64> = (0..63).map(|i| i as f64 * 0.5).collect();
-        for k in -4..140 {
-            let x = k as f64 * 0.25;
-            for n in 0..edges.len() {
-                let e = &edges[..n];
-                assert_eq!(upper_bound(e, x), e.partition_point(|&v| v <= x), "{n} {x}");
+    fn padded_search_matches_partition_point() {
+        let edges: Vec<f64> = (0..70).map(|i| i as f64 * 0.5).collect();
+        for n in 0..edges.len() {
+            let e = &edges[..n];
+            let size = (n + 1).next_power_of_two();
+            let mut padded = e.to_vec();
+            padded.resize(size, f64::INFINITY);
+            let t = FeatureTable {
+                count: false,
+                min: -1e9,
+                max: 1e9,
+                edges: padded,
+                n: n + 1,
+                logit: vec![0.0; n + 3],
+                points: vec![0.0; n + 3],
+                bin: vec![0; n + 3],
+                labels: Vec::new(),
+                max_points: 0.0,
+            };
+            for k in -4..150 {
+                let x = k as f64 * 0.25;
+                assert_eq!(t.slot(x), e.partition_point(|&v| v <= x), "{n} {x}");
             }
+            assert_eq!(t.slot(f64::NAN), n + 1);
+            assert_eq!(t.slot(f64::INFINITY), n + 2);
         }
     }
 

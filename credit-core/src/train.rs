@@ -74,7 +74,7 @@ impl Default for TrainConfig {
             l2_alpha: 30.0,
             folds: 5,
             max_iterations: 1000,
-            gradient_tolerance: 1e-4,
+            gradient_tolerance: 1.0,
             base_score: 600.0,
             base_odds: 50.0,
             pdo: 20.0,

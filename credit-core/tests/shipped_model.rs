@@ -1,7 +1,7 @@
 //! Tests against the shipped model and the shared test vectors.
 
 use credit_core::artifact::ModelArtifact;
-use credit_core::batch::{Columns, RowMajor};
+use credit_core::batch::Columns;
 use credit_core::schema::{AGE, ELDERLY_AGE};
 use credit_core::{Applicant, ErrorCode, ModelError, Scorecard, FEATURES, N_FEATURES};
 use ndarray::Array2;
