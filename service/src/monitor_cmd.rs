@@ -602,7 +602,7 @@ td,th{{border:1px solid #ddd;padding:3px 7px;text-align:right}}th:first-child,td
 <p class="verdict">Verdict: {verdict}</p>
 <p>Log <code>{}</code>: {} records over {} days. Model <code>{}</code>; feature baseline = training bins of
 <code>{}</code>; score baseline = deciles of the scores of {} (the training score distribution is not
-stored in the artifact). Threshold {} ; days with fewer than {} rows are not gated.</p>
+stored in the artifact). Threshold {}; days with fewer than {} rows are not gated.</p>
 "#,
         esc(&r.log),
         r.records,

@@ -250,6 +250,7 @@ fn train_logs_run_metrics_artifacts_and_registers_a_version() {
         .clone();
     assert_eq!(kv(&v2["tags"], "model_version"), Some("9.2.0-test"));
     drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// An unreachable tracking server is an error (exit 2) but the local files are still written.
@@ -274,4 +275,5 @@ fn unreachable_tracking_server_fails_after_writing_local_files() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("MLflow"));
     assert!(dir.join("model.json").exists());
     assert!(dir.join("report/metrics.json").exists());
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -136,9 +136,19 @@ fn model_path() -> PathBuf {
 
 /// Runs `credit monitor`; returns exit code, stdout and the JSON report.
 fn monitor(log: &str, dir: &Path, name: &str) -> (Option<i32>, String, Option<Value>) {
+    monitor_with(log, dir, name, &[])
+}
+
+fn monitor_with(
+    log: &str,
+    dir: &Path,
+    name: &str,
+    extra: &[&str],
+) -> (Option<i32>, String, Option<Value>) {
     let json_path = dir.join(format!("{name}.json"));
     let out = Command::new(env!("CARGO_BIN_EXE_credit"))
         .args(["monitor", "--log", log])
+        .args(extra)
         .arg("--model")
         .arg(model_path())
         .arg("--html")
@@ -279,6 +289,36 @@ fn stable_log_passes_shifted_log_drifts_and_bad_logs_are_errors() {
     assert_eq!(code, Some(1));
     assert_eq!(report2.unwrap()["days"], report["days"]);
 
+    // An explicit baseline artifact (here the same model) gives the same table; a higher
+    // threshold turns the same log into a pass.
+    let base = model_path();
+    let (code, _, report3) = monitor_with(
+        &format!("jsonl://{}", jl.display()),
+        &dir,
+        "shifted-base",
+        &["--baseline-model", base.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(1));
+    let report3 = report3.unwrap();
+    assert_eq!(report3["days"], report["days"]);
+    assert_eq!(report3["baseline_model_version"], artifact["model_version"]);
+    let (code, _, _) = monitor_with(
+        &format!("jsonl://{}", jl.display()),
+        &dir,
+        "shifted-lenient",
+        &["--psi-threshold", "100"],
+    );
+    assert_eq!(code, Some(0));
+    // Too few rows per day: shown, but not gated.
+    let (code, _, report4) = monitor_with(
+        &format!("jsonl://{}", jl.display()),
+        &dir,
+        "shifted-few",
+        &["--min-rows", "5000"],
+    );
+    assert_eq!(code, Some(0));
+    assert_eq!(report4.unwrap()["days"][1]["gated"], false);
+
     // Errors: a missing log, an unsupported sink, an empty log.
     let (code, text, _) = monitor(
         &format!("sqlite://{}", dir.join("nope.db").display()),
@@ -292,4 +332,5 @@ fn stable_log_passes_shifted_log_drifts_and_bad_logs_are_errors() {
     std::fs::write(&empty, "").unwrap();
     let (code, text, _) = monitor(&format!("jsonl://{}", empty.display()), &dir, "empty");
     assert_eq!(code, Some(0), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

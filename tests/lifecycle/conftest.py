@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -90,10 +91,13 @@ class Proc:
 
 
 @pytest.fixture(scope="session")
-def workdir() -> Path:
+def workdir(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """Scratch dir of the session; removed when every test passed (kept for debugging otherwise)."""
     d = WORK / f"lifecycle-py-{os.getpid()}"
     d.mkdir(parents=True, exist_ok=True)
-    return d
+    yield d
+    if request.session.testsfailed == 0:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
