@@ -14,8 +14,8 @@ use credit_core::{
     ValidationErrors, FEATURES, N_FEATURES,
 };
 use napi::bindgen_prelude::{
-    Either, Float64Array, Float64ArraySlice, FromNapiValue, JsObjectValue, JsValue, Object,
-    Unknown,
+    Either, Float64Array, Float64ArraySlice, FromNapiValue, JsObjectValue, JsValue,
+    KeyCollectionMode, KeyConversion, KeyFilter, Object, Unknown,
 };
 use napi::{Env, Error, Result, Status, ValueType};
 use napi_derive::napi;
@@ -300,6 +300,7 @@ fn kind_name(v: &Unknown) -> Result<&'static str> {
         ValueType::String => "a string",
         ValueType::Symbol => "a symbol",
         ValueType::Function => "a function",
+        ValueType::BigInt => "a bigint",
         ValueType::Object if v.is_array()? => "an array",
         ValueType::Object => "an object",
         _ => "a value of another type",
@@ -316,7 +317,7 @@ fn scalar(v: &Unknown) -> Result<Scalar> {
     })
 }
 
-/// Reads a JS value as an applicant: its own and inherited enumerable string keys, each value
+/// Reads a JS value as an applicant: its own enumerable string keys, each value
 /// classified for the core. `Ok(Err(..))` is a validation failure, `Err` a pending JS exception
 /// (e.g. a throwing getter), which napi rethrows as it is.
 fn read_applicant(value: &Unknown) -> Result<std::result::Result<Applicant, ValidationErrors>> {
@@ -336,9 +337,20 @@ fn read_applicant(value: &Unknown) -> Result<std::result::Result<Applicant, Vali
     }
     // SAFETY: checked above that the value is an object.
     let obj: Object = unsafe { value.cast()? };
-    let keys = Object::keys(&obj)?;
-    let mut fields = Vec::with_capacity(keys.len());
-    for key in keys {
+    // Own enumerable string keys, as `Object.keys` lists them (the browser package reads the same).
+    let names = obj.get_all_property_names(
+        KeyCollectionMode::OwnOnly,
+        KeyFilter::Enumerable,
+        KeyConversion::NumbersToStrings,
+    )?;
+    let n = names.get_array_length()?;
+    let mut fields = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let name: Unknown = names.get_element(i)?;
+        if name.get_type()? != ValueType::String {
+            continue; // a symbol key
+        }
+        let key = String::from_unknown(name)?;
         let v: Unknown = obj.get_named_property(&key)?;
         let s = scalar(&v)?;
         fields.push((key, s));
@@ -448,7 +460,12 @@ impl Model {
     }
 
     /// Verifies and compiles a model artifact given as JSON text.
-    #[napi(factory, js_name = "fromJson", catch_unwind, ts_args_type = "json: string")]
+    #[napi(
+        factory,
+        js_name = "fromJson",
+        catch_unwind,
+        ts_args_type = "json: string"
+    )]
     pub fn from_json(env: Env, json: Unknown) -> Result<Model> {
         if json.get_type()? != ValueType::String {
             return Err(argument_error(
@@ -538,8 +555,8 @@ impl Model {
     pub fn predict_batch(&self, env: Env, data: Unknown, n_rows: Unknown) -> Result<Float64Array> {
         let slice = Model::batch_slice(&env, &data, &n_rows)?;
         let n = slice.len() / N_FEATURES;
-        let src = RowMajor::new(&slice, n)
-            .map_err(|e| argument_error(&env, "data", e.to_string()))?;
+        let src =
+            RowMajor::new(&slice, n).map_err(|e| argument_error(&env, "data", e.to_string()))?;
         let mut proba = vec![0.0; n];
         self.card
             .score_batch(&src, &mut proba, None)
@@ -556,8 +573,8 @@ impl Model {
     pub fn score_batch(&self, env: Env, data: Unknown, n_rows: Unknown) -> Result<BatchResult> {
         let slice = Model::batch_slice(&env, &data, &n_rows)?;
         let n = slice.len() / N_FEATURES;
-        let src = RowMajor::new(&slice, n)
-            .map_err(|e| argument_error(&env, "data", e.to_string()))?;
+        let src =
+            RowMajor::new(&slice, n).map_err(|e| argument_error(&env, "data", e.to_string()))?;
         let mut proba = vec![0.0; n];
         let mut score = vec![0.0; n];
         let report = self

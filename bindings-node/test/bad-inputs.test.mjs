@@ -97,6 +97,13 @@ test('objects with getters, prototypes, proxies', () => {
   class Applicant { constructor() { Object.assign(this, seed) } }
   assert.ok(model.predict(new Applicant()).probability > 0)
   assert.ok(model.predict(Object.assign(Object.create(null), seed)).probability > 0)
+  // Only own enumerable keys count (as Object.keys lists them, like the browser package).
+  const inherited = creditError(() => model.predict(Object.create(seed)), 'invalid_applicant')
+  assert.equal(inherited.errors.length, 8)
+  assert.ok(inherited.errors.every((e) => e.code === 'missing'))
+  const sym = { ...seed, [Symbol('x')]: 1 }
+  assert.ok(model.predict(sym).probability > 0)
+  assert.match(creditError(() => model.predict({ ...seed, age: 45n }), 'invalid_applicant').errors[0].message, /bigint/)
   // Still alive after the throwing getters.
   assert.ok(model.predict(seed).probability > 0)
 })

@@ -393,7 +393,10 @@ impl Model {
         let arr: &Float64Array = data.unchecked_ref();
         let n = n_rows.as_f64().unwrap_or(f64::NAN);
         if !(n >= 0.0 && n.fract() == 0.0 && n <= u32::MAX as f64) {
-            return Err(argument_error("nRows", "nRows should be a whole number >= 0"));
+            return Err(argument_error(
+                "nRows",
+                "nRows should be a whole number >= 0",
+            ));
         }
         let n = n as usize;
         let len = arr.length() as usize;
@@ -412,7 +415,9 @@ impl Model {
 impl Model {
     /// Verifies (format, checksum, structure) and compiles a model artifact given as JSON text.
     #[wasm_bindgen(js_name = fromJson)]
-    pub fn from_json(#[wasm_bindgen(unchecked_param_type = "string")] json: JsValue) -> Result<Model, JsValue> {
+    pub fn from_json(
+        #[wasm_bindgen(unchecked_param_type = "string")] json: JsValue,
+    ) -> Result<Model, JsValue> {
         match json.as_string() {
             Some(text) => Model::compile(&text),
             None => Err(argument_error("json", "json should be a string")),
@@ -464,7 +469,10 @@ impl Model {
         #[wasm_bindgen(unchecked_param_type = "Applicant[]")] applicants: JsValue,
     ) -> Result<JsValue, JsValue> {
         if !try_is_array(&applicants)? {
-            return Err(argument_error("applicants", "applicants should be an array"));
+            return Err(argument_error(
+                "applicants",
+                "applicants should be an array",
+            ));
         }
         let n = Reflect::get(&applicants, &"length".into())?
             .as_f64()

@@ -54,6 +54,10 @@ test('bad inputs give CreditErrors, never a trap', () => {
   const { proxy: revoked, revoke } = Proxy.revocable({}, {})
   revoke()
   assert.throws(() => model.predict(revoked))
+  const inherited = creditError(() => model.predict(Object.create(seed)), 'invalid_applicant')
+  assert.equal(inherited.errors.length, 8)
+  assert.ok(model.predict({ ...seed, [Symbol('x')]: 1 }).probability > 0)
+  assert.match(creditError(() => model.predict({ ...seed, age: 45n }), 'invalid_applicant').errors[0].message, /bigint/)
   // The model still works after the JS exceptions went through it.
   assert.ok(model.predict(seed).probability > 0)
   creditError(() => model.predictMany(seed), 'invalid_argument')
