@@ -12,7 +12,9 @@ const MODEL: &str = include_str!("../../models/default.json");
 fn rows(n: usize) -> Vec<[f64; N_FEATURES]> {
     let mut s: u64 = 42;
     let mut u = move || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (s >> 11) as f64 / (1u64 << 53) as f64
     };
     (0..n)
@@ -23,7 +25,11 @@ fn rows(n: usize) -> Vec<[f64; N_FEATURES]> {
                 (21.0 + u() * 70.0).floor(),
                 c(u(), 5.0),
                 u() * 2.0,
-                if u() < 0.2 { f64::NAN } else { (u() * 15000.0).round() },
+                if u() < 0.2 {
+                    f64::NAN
+                } else {
+                    (u() * 15000.0).round()
+                },
                 (u() * 25.0).floor(),
                 c(u(), 3.0),
                 c(u(), 4.0),

@@ -7,12 +7,28 @@ fn main() {
     let mut flat = Vec::with_capacity(n * 10);
     for i in 0..n {
         let f = (i % 97) as f64;
-        flat.extend_from_slice(&[f / 97.0, 20.0 + (i % 80) as f64, (i % 3) as f64, f / 50.0, 1000.0 + f * 100.0, (i % 25) as f64, 0.0, (i % 4) as f64, 0.0, (i % 3) as f64]);
+        flat.extend_from_slice(&[
+            f / 97.0,
+            20.0 + (i % 80) as f64,
+            (i % 3) as f64,
+            f / 50.0,
+            1000.0 + f * 100.0,
+            (i % 25) as f64,
+            0.0,
+            (i % 4) as f64,
+            0.0,
+            (i % 3) as f64,
+        ]);
     }
     let src = RowMajor::new(&flat, n).expect("shape");
     let mut out = vec![0.0; n];
     let t = std::time::Instant::now();
     let r = m.score_batch(&src, &mut out, None).expect("ok");
     let dt = t.elapsed();
-    println!("{} valid, {:.1} M rows/s, {:.1} ns/row", r.valid, n as f64 / dt.as_secs_f64() / 1e6, dt.as_nanos() as f64 / n as f64);
+    println!(
+        "{} valid, {:.1} M rows/s, {:.1} ns/row",
+        r.valid,
+        n as f64 / dt.as_secs_f64() / 1e6,
+        dt.as_nanos() as f64 / n as f64
+    );
 }

@@ -270,7 +270,10 @@ fn compile_feature(spec: &FeatureSpec, card: &crate::artifact::FeatureCard) -> F
     }
     push(if spec.optional { missing_bin } else { None });
     push(None);
-    let max_points = all.iter().map(|b| b.points).fold(f64::NEG_INFINITY, f64::max);
+    let max_points = all
+        .iter()
+        .map(|b| b.points)
+        .fold(f64::NEG_INFINITY, f64::max);
     FeatureTable {
         count,
         min: spec.min,

@@ -580,8 +580,15 @@ pub fn train(
     for f in 0..folds {
         progress(TrainEvent::FoldStarted { fold: f, folds });
         let train_idx: Vec<usize> = (0..rows.len()).filter(|&i| fold_of[i] != f).collect();
-        let (mut fold_art, _) =
-            fit_one(&rows, &labels, &train_idx, &layout, &x_all, Some(&warm), cfg)?;
+        let (mut fold_art, _) = fit_one(
+            &rows,
+            &labels,
+            &train_idx,
+            &layout,
+            &x_all,
+            Some(&warm),
+            cfg,
+        )?;
         fold_art.model_version = format!("cv-fold-{f}");
         let card = Scorecard::new(fold_art)?;
         let mut p_fold = Vec::new();
@@ -593,7 +600,10 @@ pub fn train(
             y_fold.push(labels[i]);
         }
         let m = metrics::metrics(&p_fold, &y_fold);
-        progress(TrainEvent::FoldFinished { fold: f, auc: m.auc });
+        progress(TrainEvent::FoldFinished {
+            fold: f,
+            auc: m.auc,
+        });
         fold_metrics.push(m);
     }
 

@@ -7,7 +7,9 @@ use std::sync::OnceLock;
 
 fn model() -> &'static Scorecard {
     static M: OnceLock<Scorecard> = OnceLock::new();
-    M.get_or_init(|| Scorecard::from_json(include_str!("../../models/default.json")).expect("model"))
+    M.get_or_init(|| {
+        Scorecard::from_json(include_str!("../../models/default.json")).expect("model")
+    })
 }
 
 /// Any f64 at all, with the interesting ones over-represented.
@@ -40,7 +42,18 @@ fn valid_row() -> impl Strategy<Value = [f64; N_FEATURES]> {
         prop_oneof![Just(f64::NAN), (0u32..=50).prop_map(f64::from)],
     )
         .prop_map(|(a, b, c, d, e, f, g, h, i, j)| {
-            [a, f64::from(b), f64::from(c), d, e, f64::from(f), f64::from(g), f64::from(h), f64::from(i), j]
+            [
+                a,
+                f64::from(b),
+                f64::from(c),
+                d,
+                e,
+                f64::from(f),
+                f64::from(g),
+                f64::from(h),
+                f64::from(i),
+                j,
+            ]
         })
 }
 

@@ -78,9 +78,17 @@ fn valid_vectors_match_exactly_through_every_core_path() {
         let row = row_of(&case["row"]);
         let by_row = m.predict_row(&row).expect(name);
         for p in [by_text, by_value, by_row] {
-            assert_eq!(p.probability, exp["probability"].as_f64().expect("p"), "{name}");
+            assert_eq!(
+                p.probability,
+                exp["probability"].as_f64().expect("p"),
+                "{name}"
+            );
             assert_eq!(p.score, exp["score"].as_f64().expect("s"), "{name}");
-            assert_eq!(u64::from(p.prediction), exp["prediction"].as_u64().expect("d"), "{name}");
+            assert_eq!(
+                u64::from(p.prediction),
+                exp["prediction"].as_u64().expect("d"),
+                "{name}"
+            );
             let reasons: Vec<&str> = p
                 .reasons
                 .as_slice()
@@ -114,8 +122,12 @@ fn valid_vectors_match_exactly_through_every_core_path() {
     let col_refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
     let mut out2 = vec![0.0; n];
     let mut score = vec![0.0; n];
-    m.score_batch(&Columns::new(&col_refs).expect("cols"), &mut out2, Some(&mut score))
-        .expect("shape");
+    m.score_batch(
+        &Columns::new(&col_refs).expect("cols"),
+        &mut out2,
+        Some(&mut score),
+    )
+    .expect("shape");
     assert_eq!(out2, want);
     let want_score: Vec<f64> = cases
         .iter()
@@ -128,7 +140,8 @@ fn valid_vectors_match_exactly_through_every_core_path() {
     assert_eq!(out3, want);
     let fortran = arr.t().to_owned();
     let mut out4 = vec![0.0; n];
-    m.predict_proba_array(fortran.t(), &mut out4).expect("shape");
+    m.predict_proba_array(fortran.t(), &mut out4)
+        .expect("shape");
     assert_eq!(out4, want);
 }
 
@@ -150,7 +163,12 @@ fn invalid_vectors_give_the_listed_errors() {
         .iter()
         .map(|c| row_of(&c["row"]))
         .collect();
-    for (case, row) in v["invalid_rows"].as_array().expect("rows").iter().zip(&rows) {
+    for (case, row) in v["invalid_rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .zip(&rows)
+    {
         let name = case["name"].as_str().unwrap_or_default();
         let e = Applicant::from_row(row).expect_err(name);
         assert_eq!(codes(&e), expected_codes(&case["errors"]), "{name}");
@@ -184,22 +202,37 @@ fn regulation_b_elderly_never_get_fewer_age_points() {
     let a = m.artifact();
     assert!(a.age_policy.enforced);
     let age = &a.features[AGE];
-    let elderly_from = age.edges.iter().position(|&e| e == ELDERLY_AGE).expect("edge at 62") + 1;
+    let elderly_from = age
+        .edges
+        .iter()
+        .position(|&e| e == ELDERLY_AGE)
+        .expect("edge at 62")
+        + 1;
     let max_young = age.range_bins[..elderly_from]
         .iter()
         .map(|b| b.points)
         .fold(f64::NEG_INFINITY, f64::max);
     for b in &age.range_bins[elderly_from..] {
-        assert!(b.points >= max_young, "bin {} has {} < {}", b.label, b.points, max_young);
+        assert!(
+            b.points >= max_young,
+            "bin {} has {} < {}",
+            b.label,
+            b.points,
+            max_young
+        );
     }
     // And every whole age, scored: 62..=120 at least the best of 18..=61; age never a reason at 62+.
     let base = [0.9, 40.0, 1.0, 0.9, 1000.0, 2.0, 1.0, 0.0, 1.0, 2.0];
     let pts = |age: f64| {
         let mut r = base;
         r[AGE] = age;
-        m.explain(&Applicant::from_row(&r).expect("valid")).contributions[AGE].points
+        m.explain(&Applicant::from_row(&r).expect("valid"))
+            .contributions[AGE]
+            .points
     };
-    let best_young = (18..62).map(|x| pts(f64::from(x))).fold(f64::NEG_INFINITY, f64::max);
+    let best_young = (18..62)
+        .map(|x| pts(f64::from(x)))
+        .fold(f64::NEG_INFINITY, f64::max);
     for x in 62..=120 {
         let mut r = base;
         r[AGE] = f64::from(x);
@@ -217,7 +250,10 @@ fn past_due_points_never_rise_with_more_late_payments() {
         for k in 0..=95 {
             let mut r = [0.3, 45.0, 0.0, 0.3, 5000.0, 6.0, 0.0, 1.0, 0.0, 0.0];
             r[j] = f64::from(k);
-            let pts = m.explain(&Applicant::from_row(&r).expect("valid")).contributions[j].points;
+            let pts = m
+                .explain(&Applicant::from_row(&r).expect("valid"))
+                .contributions[j]
+                .points;
             assert!(pts <= prev + 1e-9, "{} at {k}", FEATURES[j].name);
             prev = pts;
         }
@@ -236,7 +272,10 @@ fn loading_refuses_broken_artifacts() {
     let reload = |a: &ModelArtifact| a.to_json().and_then(|t| ModelArtifact::from_json(&t));
     let mut v = good.clone();
     v.format_version = 2;
-    assert!(matches!(reload(&v), Err(ModelError::WrongFormatVersion { found: 2, .. })));
+    assert!(matches!(
+        reload(&v),
+        Err(ModelError::WrongFormatVersion { found: 2, .. })
+    ));
     let mut f = good.clone();
     f.format = "something-else".into();
     assert!(matches!(reload(&f), Err(ModelError::WrongFormat { .. })));
@@ -261,7 +300,10 @@ fn loading_refuses_broken_artifacts() {
     let mut no_sum = good.clone();
     no_sum.checksum = None;
     let text = serde_json::to_string(&no_sum).expect("json");
-    assert!(matches!(ModelArtifact::from_json(&text), Err(ModelError::MissingChecksum)));
+    assert!(matches!(
+        ModelArtifact::from_json(&text),
+        Err(ModelError::MissingChecksum)
+    ));
     assert!(reload(&good).is_ok());
     assert!(ModelArtifact::from_json("{\"format\": ").is_err());
 }

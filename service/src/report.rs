@@ -146,7 +146,9 @@ fn thin<T: Copy>(v: &[T], n: usize) -> Vec<T> {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 pub fn write(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
@@ -179,7 +181,13 @@ pub fn write(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
     let m = &art.metrics;
     let mut charts = Vec::new();
 
-    let mut c = Chart::new("ROC (out of fold)", (0.0, 1.0), (0.0, 1.0), "false positive rate", "true positive rate");
+    let mut c = Chart::new(
+        "ROC (out of fold)",
+        (0.0, 1.0),
+        (0.0, 1.0),
+        "false positive rate",
+        "true positive rate",
+    );
     c.line(&[(0.0, 0.0), (1.0, 1.0)], "#bbb", None);
     let pts: Vec<(f64, f64)> = thin(&roc, 400).iter().map(|r| (r.fpr, r.tpr)).collect();
     c.line(&pts, "#1f77b4", Some((&format!("AUC {:.4}", m.cv.auc), 8)));
@@ -212,7 +220,13 @@ pub fn write(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
             good_curve.push((*sc, cg / (n_all - n_bad)));
         }
     }
-    let mut c = Chart::new("KS: cumulative share by score", (lo, hi), (0.0, 1.0), "score (points)", "cumulative share");
+    let mut c = Chart::new(
+        "KS: cumulative share by score",
+        (lo, hi),
+        (0.0, 1.0),
+        "score (points)",
+        "cumulative share",
+    );
     c.line(&bad_curve, "#d62728", Some(("defaults", 8)));
     c.line(&good_curve, "#2ca02c", Some(("non-defaults", 9)));
     c.line(
@@ -235,7 +249,13 @@ pub fn write(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
         }
     }
     let top = hb.iter().chain(&hg).copied().fold(0.0, f64::max) * 1.1;
-    let mut c = Chart::new("Score distribution by class", (lo, hi), (0.0, top.max(0.01)), "score (points)", "share of class");
+    let mut c = Chart::new(
+        "Score distribution by class",
+        (lo, hi),
+        (0.0, top.max(0.01)),
+        "score (points)",
+        "share of class",
+    );
     let to_pts = |h: &[f64]| -> Vec<(f64, f64)> {
         h.iter()
             .enumerate()
@@ -252,9 +272,19 @@ pub fn write(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
         .map(|b| b.mean_predicted.max(b.observed_rate))
         .fold(0.0, f64::max)
         * 1.1;
-    let mut c = Chart::new("Calibration (deciles, out of fold)", (0.0, cal_max), (0.0, cal_max), "mean predicted", "observed default rate");
+    let mut c = Chart::new(
+        "Calibration (deciles, out of fold)",
+        (0.0, cal_max),
+        (0.0, cal_max),
+        "mean predicted",
+        "observed default rate",
+    );
     c.line(&[(0.0, 0.0), (cal_max, cal_max)], "#bbb", None);
-    let cal: Vec<(f64, f64)> = m.calibration.iter().map(|b| (b.mean_predicted, b.observed_rate)).collect();
+    let cal: Vec<(f64, f64)> = m
+        .calibration
+        .iter()
+        .map(|b| (b.mean_predicted, b.observed_rate))
+        .collect();
     c.line(&cal, "#1f77b4", None);
     c.dots(&cal, "#1f77b4");
     charts.push(c.finish());
@@ -270,7 +300,9 @@ pub fn write(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
         let all: Vec<f64> = card.all_bins().map(|b| b.points).collect();
         let (pmin, pmax) = all
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
         let mut c = Chart::new(
             &format!("{} points by bin", FEATURES[j].name),
             (0.0, (card.range_bins.len().max(2) - 1) as f64),

@@ -18,12 +18,18 @@ pub struct VectorsArgs {
 }
 
 /// The seed API's example request.
-pub const SEED: [f64; N_FEATURES] = [0.766127, 45.0, 2.0, 0.802982, 9120.0, 13.0, 0.0, 6.0, 0.0, 2.0];
+pub const SEED: [f64; N_FEATURES] = [
+    0.766127, 45.0, 2.0, 0.802982, 9120.0, 13.0, 0.0, 6.0, 0.0, 2.0,
+];
 
 fn obj(row: &[f64; N_FEATURES], kaggle: bool) -> Value {
     let mut m = Map::new();
     for (j, spec) in FEATURES.iter().enumerate() {
-        let name = if kaggle { spec.alias.unwrap_or(spec.name) } else { spec.name };
+        let name = if kaggle {
+            spec.alias.unwrap_or(spec.name)
+        } else {
+            spec.name
+        };
         let v = row[j];
         m.insert(
             name.to_owned(),
@@ -118,22 +124,63 @@ pub fn build(model: &Scorecard, model_path: &str) -> Result<Value> {
         ("seed example", SEED, false),
         ("seed example, Kaggle spellings", SEED, true),
         ("missing monthly income", with(SEED, 4, nan), false),
-        ("missing income and dependents", with(with(SEED, 4, nan), 9, nan), false),
+        (
+            "missing income and dependents",
+            with(with(SEED, 4, nan), 9, nan),
+            false,
+        ),
         ("zero monthly income", with(SEED, 4, 0.0), false),
         ("bureau code 96 in 30-59", with(SEED, 2, 96.0), false),
-        ("bureau code 98 in all past-due counts", with(with(with(SEED, 2, 98.0), 6, 98.0), 8, 98.0), false),
+        (
+            "bureau code 98 in all past-due counts",
+            with(with(with(SEED, 2, 98.0), 6, 98.0), 8, 98.0),
+            false,
+        ),
         ("youngest age 18", with(SEED, 1, 18.0), false),
         ("oldest age 120", with(SEED, 1, 120.0), false),
         ("age 61", with(SEED, 1, 61.0), false),
         ("age 62", with(SEED, 1, 62.0), false),
-        ("clean file", [0.05, 55.0, 0.0, 0.2, 8000.0, 8.0, 0.0, 1.0, 0.0, 0.0], false),
-        ("all zeros at 30", [0.0, 30.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], false),
-        ("very high utilization", [50708.0, 40.0, 0.0, 0.3, 4000.0, 5.0, 0.0, 0.0, 0.0, 1.0], false),
-        ("upper bounds", [100_000.0, 120.0, 95.0, 1_000_000.0, 100_000_000.0, 200.0, 95.0, 100.0, 95.0, 50.0], false),
-        ("many late payments", [0.99, 29.0, 5.0, 0.9, 2100.0, 3.0, 4.0, 0.0, 3.0, 3.0], false),
+        (
+            "clean file",
+            [0.05, 55.0, 0.0, 0.2, 8000.0, 8.0, 0.0, 1.0, 0.0, 0.0],
+            false,
+        ),
+        (
+            "all zeros at 30",
+            [0.0, 30.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            false,
+        ),
+        (
+            "very high utilization",
+            [50708.0, 40.0, 0.0, 0.3, 4000.0, 5.0, 0.0, 0.0, 0.0, 1.0],
+            false,
+        ),
+        (
+            "upper bounds",
+            [
+                100_000.0,
+                120.0,
+                95.0,
+                1_000_000.0,
+                100_000_000.0,
+                200.0,
+                95.0,
+                100.0,
+                95.0,
+                50.0,
+            ],
+            false,
+        ),
+        (
+            "many late payments",
+            [0.99, 29.0, 5.0, 0.9, 2100.0, 3.0, 4.0, 0.0, 3.0, 3.0],
+            false,
+        ),
     ];
     let randoms = random_rows(48);
-    let names: Vec<String> = (0..randoms.len()).map(|i| format!("random applicant {i}")).collect();
+    let names: Vec<String> = (0..randoms.len())
+        .map(|i| format!("random applicant {i}"))
+        .collect();
     for (i, r) in randoms.iter().enumerate() {
         edge.push((names[i].as_str(), *r, false));
     }
@@ -177,14 +224,29 @@ pub fn build(model: &Scorecard, model_path: &str) -> Result<Value> {
         ("age as a string", set("age", json!("45"))),
         ("age null", set("age", Value::Null)),
         ("age missing", remove("age")),
-        ("negative past-due count", set("NumberOfTime30_59DaysPastDueNotWorse", json!(-1))),
-        ("past-due code 97 is not a bureau code", set("NumberOfTimes90DaysLate", json!(97))),
-        ("past-due 99", set("NumberOfTime60_89DaysPastDueNotWorse", json!(99))),
-        ("negative utilization", set("RevolvingUtilizationOfUnsecuredLines", json!(-0.1))),
+        (
+            "negative past-due count",
+            set("NumberOfTime30_59DaysPastDueNotWorse", json!(-1)),
+        ),
+        (
+            "past-due code 97 is not a bureau code",
+            set("NumberOfTimes90DaysLate", json!(97)),
+        ),
+        (
+            "past-due 99",
+            set("NumberOfTime60_89DaysPastDueNotWorse", json!(99)),
+        ),
+        (
+            "negative utilization",
+            set("RevolvingUtilizationOfUnsecuredLines", json!(-0.1)),
+        ),
         ("debt ratio above bound", set("DebtRatio", json!(2_000_000))),
         ("negative income", set("MonthlyIncome", json!(-5))),
         ("dependents 2.5", set("NumberOfDependents", json!(2.5))),
-        ("boolean for a number", set("NumberRealEstateLoansOrLines", json!(true))),
+        (
+            "boolean for a number",
+            set("NumberRealEstateLoansOrLines", json!(true)),
+        ),
         ("object for a number", set("DebtRatio", json!({"value": 1}))),
         ("array for a number", set("DebtRatio", json!([1]))),
         ("typo MonthlyIncom", typo),
@@ -210,7 +272,10 @@ pub fn build(model: &Scorecard, model_path: &str) -> Result<Value> {
         ("infinite debt ratio", with(SEED, 3, f64::INFINITY)),
         ("minus infinity income", with(SEED, 4, f64::NEG_INFINITY)),
         ("fractional count", with(SEED, 5, 2.5)),
-        ("NaN utilization and age 0", with(with(SEED, 0, nan), 1, 0.0)),
+        (
+            "NaN utilization and age 0",
+            with(with(SEED, 0, nan), 1, 0.0),
+        ),
     ];
     let mut invalid_rows = Vec::new();
     for (name, row) in invalid_rows_in {
@@ -222,10 +287,22 @@ pub fn build(model: &Scorecard, model_path: &str) -> Result<Value> {
     }
     let seed_text = serde_json::to_string(&seed)?;
     let json_texts: Vec<(&str, String)> = vec![
-        ("truncated JSON", seed_text[..seed_text.len() / 2].to_owned()),
-        ("duplicate key", seed_text.replacen("{", "{\"age\": 45, ", 1)),
-        ("NaN literal", seed_text.replace("\"DebtRatio\":0.802982", "\"DebtRatio\":NaN")),
-        ("number too large for f64", seed_text.replace("\"DebtRatio\":0.802982", "\"DebtRatio\":1e999")),
+        (
+            "truncated JSON",
+            seed_text[..seed_text.len() / 2].to_owned(),
+        ),
+        (
+            "duplicate key",
+            seed_text.replacen("{", "{\"age\": 45, ", 1),
+        ),
+        (
+            "NaN literal",
+            seed_text.replace("\"DebtRatio\":0.802982", "\"DebtRatio\":NaN"),
+        ),
+        (
+            "number too large for f64",
+            seed_text.replace("\"DebtRatio\":0.802982", "\"DebtRatio\":1e999"),
+        ),
         ("array instead of object", "[1, 2, 3]".to_owned()),
         ("null body", "null".to_owned()),
         ("empty body", String::new()),
