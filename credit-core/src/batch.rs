@@ -25,7 +25,7 @@ pub struct RowMajor<'a> {
 
 impl<'a> RowMajor<'a> {
     pub fn new(data: &'a [f64], n_rows: usize) -> Result<RowMajor<'a>, ShapeError> {
-        if data.len() != n_rows * N_FEATURES {
+        if n_rows.checked_mul(N_FEATURES) != Some(data.len()) {
             return Err(ShapeError::Length {
                 len: data.len(),
                 n_rows,
