@@ -11,7 +11,7 @@ $(VENV)/.stamp-core: requirements/core.txt | $(VENV)/bin/python
 
 # Independent checks of the math with plain Python and scikit-learn (no project code).
 test-core-python: $(CREDIT) $(VENV)/.stamp-core | $(WORK)
-	CREDIT=$(CREDIT) CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) $(PY) -m pytest -q tests/independent
+	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 CREDIT=$(CREDIT) CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) $(PY) -m pytest -q -p no:cacheprovider tests/independent tests/cli
 
 model: $(CREDIT)
 	$(CREDIT) train --data $(DATA) --out $(MODEL) --report $(WORK)/report --model-version $(MODEL_VERSION)
