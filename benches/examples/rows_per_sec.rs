@@ -22,6 +22,10 @@ fn main() {
     }
     let src = RowMajor::new(&flat, n).expect("shape");
     let mut out = vec![0.0; n];
+    if std::env::var_os("SKIP_SCORING").is_some() {
+        println!("{}", flat.len());
+        return;
+    }
     let t = std::time::Instant::now();
     let r = m.score_batch(&src, &mut out, None).expect("ok");
     let dt = t.elapsed();
