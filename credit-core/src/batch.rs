@@ -148,6 +148,12 @@ impl Scorecard {
         probability: &mut [f64],
         score: Option<&mut [f64]>,
     ) -> Result<BatchReport, ShapeError> {
+        if probability.len() != src.n_rows() {
+            return Err(ShapeError::Output {
+                expected: src.n_rows(),
+                found: probability.len(),
+            });
+        }
         self.score_range(src, 0, probability, score)
     }
 
@@ -159,7 +165,7 @@ impl Scorecard {
         score: Option<&mut [f64]>,
     ) -> Result<BatchReport, ShapeError> {
         let n = probability.len();
-        if first_row + n > src.n_rows() || (first_row == 0 && n != src.n_rows()) {
+        if first_row + n > src.n_rows() {
             return Err(ShapeError::Output {
                 expected: src.n_rows(),
                 found: n,

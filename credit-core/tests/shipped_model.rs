@@ -331,3 +331,50 @@ fn seed_example_answers() {
     assert!(!p.reasons.is_empty() && p.reasons.len() <= 4);
     let _ = ErrorCode::Missing;
 }
+
+#[test]
+fn parallel_batch_equals_serial_batch() {
+    let m = model();
+    let n = 10_001;
+    let mut flat = Vec::with_capacity(n * N_FEATURES);
+    for i in 0..n {
+        let f = (i % 89) as f64;
+        let bad = if i % 997 == 0 {
+            f64::NAN
+        } else {
+            30.0 + (i % 60) as f64
+        };
+        flat.extend_from_slice(&[
+            f / 80.0,
+            bad,
+            (i % 3) as f64,
+            f / 40.0,
+            900.0 * f,
+            (i % 20) as f64,
+            0.0,
+            1.0,
+            0.0,
+            f64::NAN,
+        ]);
+    }
+    let src = credit_core::RowMajor::new(&flat, n).expect("shape");
+    let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
+    let (mut sa, mut sb) = (vec![0.0; n], vec![0.0; n]);
+    let ra = m.score_batch(&src, &mut a, Some(&mut sa)).expect("serial");
+    for threads in [2, 3, 8] {
+        let rb = m
+            .score_batch_parallel(&src, threads, &mut b, Some(&mut sb))
+            .expect("parallel");
+        assert_eq!(ra.valid, rb.valid);
+        let rows_a: Vec<usize> = ra.invalid.iter().map(|r| r.row).collect();
+        let mut rows_b: Vec<usize> = rb.invalid.iter().map(|r| r.row).collect();
+        rows_b.sort_unstable();
+        assert_eq!(rows_a, rows_b);
+        assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+        assert!(sa.iter().zip(&sb).all(|(x, y)| x.to_bits() == y.to_bits()));
+    }
+    assert_eq!(ra.invalid.len(), 11);
+    let mut short = vec![0.0; n - 1];
+    assert!(m.score_batch(&src, &mut short, None).is_err());
+    assert!(m.score_batch_parallel(&src, 2, &mut short, None).is_err());
+}
