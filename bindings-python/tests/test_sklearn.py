@@ -199,6 +199,12 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+# All 120,000 rows, with fewer folds and bins than the shipped model so that the two full-data
+# fits stay within CI's budget (the comparison does not depend on the hyper-parameters).
+FULL_DATA_FOLDS = 3
+FULL_DATA_BINS = 32
+
+
 @pytest.fixture(scope="module")
 def cli_and_estimator(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str, CreditScorecard, np.ndarray]:
     """One `credit train` run and one estimator fit on the full training data, side by side
@@ -213,7 +219,8 @@ def cli_and_estimator(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[st
     out = tmp_path_factory.mktemp("train") / "cli-model.json"
     version = "python-binding-test"
     cli = subprocess.Popen(
-        [credit, "train", "--data", str(data), "--out", str(out), "--quiet", "--model-version", version],
+        [credit, "train", "--data", str(data), "--out", str(out), "--quiet", "--model-version", version,
+         "--folds", str(FULL_DATA_FOLDS), "--max-bins", str(FULL_DATA_BINS)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -221,7 +228,9 @@ def cli_and_estimator(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[st
     try:
         df = pd.read_csv(data, float_precision="round_trip")
         y = df["SeriousDlqin2yrs"].to_numpy()
-        est = CreditScorecard(model_version=version).fit(df, y, data_sha256=_sha256(data))
+        est = CreditScorecard(model_version=version, folds=FULL_DATA_FOLDS, max_bins=FULL_DATA_BINS).fit(
+            df, y, data_sha256=_sha256(data)
+        )
     finally:
         _stdout, stderr = cli.communicate(timeout=3600)
     assert cli.returncode == 0, stderr
