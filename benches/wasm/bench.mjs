@@ -45,7 +45,7 @@ if (existsSync(root + 'bindings-node/credit-default.linux-x64-gnu.node')) {
 }
 
 // WASM in Chromium: the page fetches the same rows and times predictBatch (copy in and out included).
-const server = await serveStatic({ '/pkg/': root + 'bindings-wasm/pkg/', '/work/': work, '/test/': root + 'bindings-wasm/test/' })
+const server = await serveStatic({ '/pkg/': root + 'bindings-wasm/pkg/', '/scratch/': work, '/test/': root + 'bindings-wasm/test/' })
 let chromium
 let wasm
 try {
@@ -56,7 +56,7 @@ try {
     const { default: init, Model } = await import('/pkg/credit_default.js')
     await init()
     const model = Model.default()
-    const rows = new Float64Array(await (await fetch('/work/rows.f64')).arrayBuffer())
+    const rows = new Float64Array(await (await fetch('/scratch/rows.f64')).arrayBuffer())
     model.predictBatch(rows, n) // warm-up (tier-up of the wasm code)
     const times = []
     let sum = 0
