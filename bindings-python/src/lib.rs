@@ -480,15 +480,8 @@ struct Scored {
 /// Batches at least this long are scored with the GIL released.
 const GIL_RELEASE_ROWS: usize = 256;
 
-/// Rows per thread below which splitting a batch costs more than it saves.
-const MIN_ROWS_PER_THREAD: usize = 4096;
-
-/// Scores the slices, splitting them into contiguous row ranges over `threads` scoped threads.
-///
-/// The split is done here on the slices (each range is a batch of its own for
-/// [`Scorecard::score_batch`]) rather than through `Scorecard::score_batch_parallel`, whose
-/// first chunk currently fails its own "output covers the whole source" check (reported to the
-/// core's owner). Results are identical to one thread: each row is scored by the same function.
+/// Scores the slices with the core's batch scorer, over `threads` scoped threads (the core
+/// splits the rows and falls back to one thread for small batches).
 fn score_slices(
     card: &Scorecard,
     slices: &Slices<'_>,
@@ -499,70 +492,22 @@ fn score_slices(
         Slices::Rows(_, n) => *n,
         Slices::Cols(cols) => cols.first().map_or(0, |c| c.len()),
     };
-    if let Slices::Rows(data, n) = slices {
-        RowMajor::new(data, *n)?;
-    }
     let mut probability = vec![0.0; n];
     let mut score = want_score.then(|| vec![0.0; n]);
-    let threads = threads.clamp(1, 256).min(n / MIN_ROWS_PER_THREAD).max(1);
-    let chunk = n.div_ceil(threads).max(1);
-    let score_range = |first: usize, p: &mut [f64], s: Option<&mut [f64]>| {
-        let last = first + p.len();
-        match slices {
-            Slices::Rows(data, _) => {
-                let src = RowMajor::new(&data[first * N_FEATURES..last * N_FEATURES], p.len())?;
-                card.score_batch(&src, p, s)
-            }
-            Slices::Cols(cols) => {
-                let sub: Vec<&[f64]> = cols.iter().map(|c| &c[first..last]).collect();
-                card.score_batch(&Columns::new(&sub)?, p, s)
-            }
-        }
-        .map(|mut r| {
-            for e in &mut r.invalid {
-                e.row += first;
-            }
-            r
-        })
+    let report = match slices {
+        Slices::Rows(data, n) => card.score_batch_parallel(
+            &RowMajor::new(data, *n)?,
+            threads,
+            &mut probability,
+            score.as_deref_mut(),
+        )?,
+        Slices::Cols(cols) => card.score_batch_parallel(
+            &Columns::new(cols)?,
+            threads,
+            &mut probability,
+            score.as_deref_mut(),
+        )?,
     };
-    let results: Vec<Result<BatchReport, ShapeError>> = if threads == 1 {
-        vec![score_range(0, &mut probability, score.as_deref_mut())]
-    } else {
-        let mut score_chunks: Vec<Option<&mut [f64]>> = match score.as_deref_mut() {
-            Some(s) => s.chunks_mut(chunk).map(Some).collect(),
-            None => (0..n.div_ceil(chunk)).map(|_| None).collect(),
-        };
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = probability
-                .chunks_mut(chunk)
-                .zip(score_chunks.iter_mut())
-                .enumerate()
-                .map(|(k, (p, s))| {
-                    let s = s.take();
-                    let f = &score_range;
-                    scope.spawn(move || f(k * chunk, p, s))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or(Err(ShapeError::Output {
-                        expected: n,
-                        found: 0,
-                    }))
-                })
-                .collect()
-        })
-    };
-    let mut report = BatchReport {
-        rows: n,
-        ..BatchReport::default()
-    };
-    for r in results {
-        let r = r?;
-        report.valid += r.valid;
-        report.invalid.extend(r.invalid);
-    }
     Ok(Scored {
         probability,
         score,
