@@ -20,6 +20,11 @@ pub const FORMAT: &str = "credit-default/scorecard";
 /// The artifact layout this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// Largest logit magnitude a bin (or the intercept) may have. An odds ratio of `e^50` is far
+/// beyond any credit model; the bound guarantees the scorer's product of eleven odds factors
+/// never overflows or underflows (which could turn `inf * 0` into NaN for a valid row).
+pub const MAX_ABS_LOGIT: f64 = 50.0;
+
 /// The whole scorecard document.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -287,8 +292,11 @@ impl ModelArtifact {
     /// Structural checks: every feature once and in order, sorted edges, finite numbers,
     /// bins where the schema needs them, points consistent with the scaling.
     pub fn validate(&self) -> Result<(), ModelError> {
-        if !self.intercept.is_finite() {
-            return Err(ModelError::Invalid("intercept is not finite".into()));
+        if self.intercept.is_nan() || self.intercept.abs() > MAX_ABS_LOGIT {
+            return Err(ModelError::Invalid(format!(
+                "intercept {} is not finite or outside ±{MAX_ABS_LOGIT}",
+                self.intercept
+            )));
         }
         let s = &self.scaling;
         if !(s.factor.is_finite() && s.offset.is_finite() && s.factor > 0.0) {
@@ -357,9 +365,10 @@ impl ModelArtifact {
             }
             let share = (s.offset - s.factor * self.intercept) / N_FEATURES as f64;
             for bin in card.all_bins() {
-                if !bin.logit.is_finite() || !bin.points.is_finite() {
+                if !bin.points.is_finite() || bin.logit.is_nan() || bin.logit.abs() > MAX_ABS_LOGIT
+                {
                     return Err(bad(format!(
-                        "bin {:?} has non-finite logit or points",
+                        "bin {:?} has non-finite points or a logit that is not finite or outside ±{MAX_ABS_LOGIT}",
                         bin.label
                     )));
                 }

@@ -23,6 +23,7 @@ pub mod artifact;
 pub mod batch;
 pub mod drift;
 pub mod error;
+mod kernel;
 pub mod schema;
 pub mod scorecard;
 

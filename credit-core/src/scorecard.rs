@@ -1,52 +1,27 @@
-//! The compiled scorecard: artifact tables laid out for fast lookups, and single-applicant scoring.
-//!
-//! Counts (age, past-due counts, ...) are looked up in a direct table indexed by value; the three
-//! real-valued features use a branchless binary search over their edges. Validation is fused
-//! into the lookup (an invalid value maps to [`INVALID`]), so the fast path checks and scores in
-//! one pass; only a row that fails takes the slow path that writes the error messages.
+//! The compiled scorecard: an artifact compiled into the [`crate::kernel`] layout, and
+//! single-applicant scoring (probability, decision, points, reasons, explanations).
 
 use crate::applicant::Applicant;
 use crate::artifact::ModelArtifact;
 use crate::error::{ModelError, ValidationErrors};
+use crate::kernel::{Kernel, BASE, INVALID, MAX_REAL_EDGES, N};
 use crate::schema::{FeatureSpec, Kind, AGE, ELDERLY_AGE, FEATURES, N_FEATURES};
 use serde::Serialize;
-
-/// Marks a value that fails validation in the bin tables.
-pub(crate) const INVALID: u16 = u16::MAX;
 
 /// Reasons reported per applicant (Regulation B asks for the principal reasons, usually four).
 pub const MAX_REASONS: usize = 4;
 
-/// One feature's lookup tables, laid out so that scoring a value is a few loads and no branch
-/// that depends on the data: every value maps to a *slot*, and every slot has a logit, points
-/// and the artifact's bin index. Two extra slots at the end stand for "missing" and "invalid";
-/// an invalid value (and a missing required one) has a NaN logit, so a NaN sum *is* the
-/// validation verdict.
-#[derive(Clone, Debug)]
-struct FeatureTable {
-    /// Whole-number feature: slot = value - min (direct table). Real feature: slot = number of
-    /// `edges` <= value (binary search over `edges`, padded with +inf to a power of two).
-    count: bool,
-    min: f64,
-    max: f64,
-    edges: Vec<f64>,
-    /// Ordinary slots (values for counts, range bins for reals); `missing = n`, `invalid = n + 1`.
-    n: usize,
-    logit: Vec<f64>,
-    points: Vec<f64>,
-    bin: Vec<u16>,
-    labels: Vec<String>,
-    /// The most points this feature can earn (for reason codes).
-    max_points: f64,
-}
 /// A validated model ready to score. Cheap to share across threads (`Send + Sync`, immutable).
 #[derive(Clone, Debug)]
 pub struct Scorecard {
     artifact: ModelArtifact,
-    intercept: f64,
     threshold: f64,
     suppress_elderly_age_reason: bool,
-    tables: Vec<FeatureTable>,
+    kernel: Box<Kernel>,
+    /// The most points each feature can earn (for reason codes).
+    max_points: [f64; N_FEATURES],
+    /// Bin labels per feature, artifact bin order (for explanations).
+    labels: Vec<Vec<String>>,
 }
 
 /// One reason: a feature that cost the applicant points.
@@ -162,155 +137,104 @@ pub struct Explanation {
     pub reasons: Vec<ReasonDetail>,
 }
 
-/// Logistic function, written once so every path (and every front door) computes it the same way.
-#[inline(always)]
-pub fn sigmoid(z: f64) -> f64 {
-    1.0 / (1.0 + (-z).exp())
-}
-
 /// Number of `edges` that are `<= x` (plain binary search; used when compiling tables).
 fn upper_bound(edges: &[f64], x: f64) -> usize {
     edges.partition_point(|&e| e <= x)
 }
 
-impl FeatureTable {
-    /// The slot of a value: always a valid index into `logit`, `points` and `bin`.
-    #[inline(always)]
-    fn slot(&self, v: f64) -> usize {
-        let missing = self.n;
-        let invalid = self.n + 1;
-        let ordinary = if self.count {
-            let idx = v - self.min;
-            // Saturating cast (NaN → 0, out of range → i32::MIN/MAX); the round trip and the
-            // bounds check below catch every such case. `i32` converts in one instruction on
-            // x86-64, `usize` needs a dozen.
-            let i = idx as i32;
-            if f64::from(i) == idx && i >= 0 && (i as usize) < self.n {
-                i as usize
-            } else {
-                invalid
-            }
-        } else {
-            // Branchless search over a power-of-two table padded with +inf.
-            let e = &self.edges;
-            let mut k = 0usize;
-            let mut step = e.len() / 2;
-            while step > 0 {
-                k += if e[k + step - 1] <= v { step } else { 0 };
-                step /= 2;
-            }
-            if v >= self.min && v <= self.max {
-                k
-            } else {
-                invalid
-            }
-        };
-        if v.is_nan() {
-            missing
-        } else {
-            ordinary
-        }
-    }
-}
-
-fn compile_feature(spec: &FeatureSpec, card: &crate::artifact::FeatureCard) -> FeatureTable {
+/// Writes one feature's part of the kernel: its edges and, per slot, logit, points and bin.
+fn compile_feature(
+    j: usize,
+    spec: &FeatureSpec,
+    card: &crate::artifact::FeatureCard,
+    k: &mut Kernel,
+) -> Result<(), ModelError> {
     let n_range = card.range_bins.len();
     // Artifact bin order: range bins, then missing, then specials.
     let missing_bin = card.missing_bin.as_ref().map(|_| n_range);
     let special_base = n_range + usize::from(card.missing_bin.is_some());
     let all: Vec<&crate::artifact::Bin> = card.all_bins().collect();
+    if all.len() >= INVALID as usize {
+        return Err(ModelError::BadFeature {
+            feature: spec.name.to_owned(),
+            problem: format!("{} bins is too many", all.len()),
+        });
+    }
     let special_of = |v: f64| {
         card.special_bins
             .iter()
             .position(|sb| sb.codes.contains(&v))
             .map(|k| special_base + k)
     };
-    // Artifact bin of each ordinary slot.
-    let (count, edges, slot_bins): (bool, Vec<f64>, Vec<Option<usize>>) = match spec.kind {
-        Kind::Count => {
-            let top = spec.special_codes.iter().copied().fold(spec.max, f64::max);
-            let len = (top - spec.min) as usize + 1;
-            let bins = (0..len)
-                .map(|i| {
-                    let v = spec.min + i as f64;
-                    if spec.is_special(v) {
-                        special_of(v)
-                    } else if v <= spec.max {
-                        Some(upper_bound(&card.edges, v).min(n_range - 1))
-                    } else {
-                        None
-                    }
-                })
-                .collect();
-            (true, Vec::new(), bins)
-        }
+    // Artifact bin of each ordinary slot (`None`: the value is invalid).
+    let slot_bins: Vec<Option<usize>> = match spec.kind {
+        Kind::Count => (0..N[j])
+            .map(|i| {
+                let v = spec.min + i as f64;
+                if spec.is_special(v) {
+                    special_of(v)
+                } else if v <= spec.max {
+                    Some(upper_bound(&card.edges, v).min(n_range - 1))
+                } else {
+                    None
+                }
+            })
+            .collect(),
         Kind::Real => {
-            let size = (card.edges.len() + 1).next_power_of_two();
-            let mut edges = card.edges.clone();
-            edges.resize(size, f64::INFINITY);
-            (false, edges, (0..n_range).map(Some).collect())
+            if card.edges.len() > MAX_REAL_EDGES {
+                return Err(ModelError::BadFeature {
+                    feature: spec.name.to_owned(),
+                    problem: format!(
+                        "{} edges; a real-valued feature may have at most {MAX_REAL_EDGES}",
+                        card.edges.len()
+                    ),
+                });
+            }
+            k.set_edges(j, &card.edges);
+            (0..n_range).map(Some).collect()
         }
     };
-    let n = slot_bins.len();
-    let mut logit = Vec::with_capacity(n + 2);
-    let mut points = Vec::with_capacity(n + 2);
-    let mut bin = Vec::with_capacity(n + 2);
-    let mut push = |b: Option<usize>| match b {
-        Some(b) => {
-            logit.push(all[b].logit);
-            points.push(all[b].points);
-            bin.push(b as u16);
+    let missing = if spec.optional { missing_bin } else { None };
+    let slots = slot_bins.iter().copied().chain([missing, None]).enumerate();
+    for (i, b) in slots {
+        // Real features use fewer than `N[j]` ordinary slots; the rest stay invalid (unreachable).
+        let s = BASE[j]
+            + if i < slot_bins.len() {
+                i
+            } else {
+                N[j] + i - slot_bins.len()
+            };
+        if let Some(b) = b {
+            k.logit[s] = all[b].logit;
+            k.points[s] = all[b].points;
+            k.bin[s] = b as u16;
         }
-        None => {
-            logit.push(f64::NAN);
-            points.push(f64::NAN);
-            bin.push(INVALID);
-        }
-    };
-    for b in &slot_bins {
-        push(*b);
     }
-    push(if spec.optional { missing_bin } else { None });
-    push(None);
-    let max_points = all
-        .iter()
-        .map(|b| b.points)
-        .fold(f64::NEG_INFINITY, f64::max);
-    FeatureTable {
-        count,
-        min: spec.min,
-        max: spec.max,
-        edges,
-        n,
-        logit,
-        points,
-        bin,
-        labels: all.iter().map(|b| b.label.clone()).collect(),
-        max_points,
-    }
+    Ok(())
 }
 
 impl Scorecard {
     /// Compiles a validated artifact.
     pub fn new(artifact: ModelArtifact) -> Result<Scorecard, ModelError> {
         artifact.validate()?;
-        if FEATURES
-            .iter()
-            .zip(&artifact.features)
-            .any(|(s, c)| c.all_bins().count() >= INVALID as usize || s.name != c.name)
-        {
-            return Err(ModelError::Invalid("too many bins".into()));
+        let mut kernel = Kernel::empty(artifact.intercept);
+        let mut max_points = [f64::NEG_INFINITY; N_FEATURES];
+        let mut labels = Vec::with_capacity(N_FEATURES);
+        for (j, (spec, card)) in FEATURES.iter().zip(&artifact.features).enumerate() {
+            compile_feature(j, spec, card, &mut kernel)?;
+            max_points[j] = card
+                .all_bins()
+                .map(|b| b.points)
+                .fold(f64::NEG_INFINITY, f64::max);
+            labels.push(card.all_bins().map(|b| b.label.clone()).collect());
         }
-        let tables = FEATURES
-            .iter()
-            .zip(&artifact.features)
-            .map(|(s, c)| compile_feature(s, c))
-            .collect();
+        kernel.seal();
         Ok(Scorecard {
-            intercept: artifact.intercept,
             threshold: artifact.threshold.probability,
             suppress_elderly_age_reason: artifact.age_policy.suppress_reason_for_elderly,
-            tables,
+            kernel,
+            max_points,
+            labels,
             artifact,
         })
     }
@@ -342,32 +266,19 @@ impl Scorecard {
         &self.artifact.features[feature].reason_text
     }
 
-    /// Slots of a row (always valid indices; invalid values land in NaN slots).
     #[inline(always)]
     fn slots(&self, row: &[f64; N_FEATURES]) -> [usize; N_FEATURES] {
-        let mut slots = [0usize; N_FEATURES];
-        for (j, (s, t)) in slots.iter_mut().zip(&self.tables).enumerate() {
-            *s = t.slot(row[j]);
-        }
-        slots
+        self.kernel.slots(row)
     }
 
     #[inline(always)]
     fn log_odds_of(&self, slots: &[usize; N_FEATURES]) -> f64 {
-        let mut z = self.intercept;
-        for (t, &s) in self.tables.iter().zip(slots) {
-            z += t.logit[s];
-        }
-        z
+        self.kernel.log_odds(slots)
     }
 
     #[inline(always)]
     fn score_of(&self, slots: &[usize; N_FEATURES]) -> f64 {
-        let mut s = 0.0;
-        for (t, &k) in self.tables.iter().zip(slots) {
-            s += t.points[k];
-        }
-        s
+        self.kernel.points(slots)
     }
 
     /// Bin index of every feature (artifact order: range bins, then missing, then specials),
@@ -375,8 +286,8 @@ impl Scorecard {
     pub fn bin_indices(&self, row: &[f64; N_FEATURES]) -> Option<[u16; N_FEATURES]> {
         let slots = self.slots(row);
         let mut bins = [0u16; N_FEATURES];
-        for ((b, t), &s) in bins.iter_mut().zip(&self.tables).zip(&slots) {
-            *b = t.bin[s];
+        for (b, &s) in bins.iter_mut().zip(&slots) {
+            *b = self.kernel.bin[s];
             if *b == INVALID {
                 return None;
             }
@@ -388,23 +299,30 @@ impl Scorecard {
     /// `None` when the row is invalid (see [`Applicant::from_row`] for why).
     #[inline]
     pub fn try_probability(&self, row: &[f64; N_FEATURES]) -> Option<f64> {
-        let z = self.log_odds_of(&self.slots(row));
-        (!z.is_nan()).then(|| sigmoid(z))
+        let p = self.kernel.probability(&self.slots(row));
+        (!p.is_nan()).then_some(p)
+    }
+
+    /// Probabilities of `R` rows at once (NaN for an invalid row): the batch path's inner step,
+    /// bit-identical to [`Scorecard::try_probability`] row by row.
+    #[inline]
+    pub(crate) fn probabilities<const R: usize>(&self, rows: &[[f64; N_FEATURES]; R]) -> [f64; R] {
+        self.kernel.probabilities(rows)
     }
 
     /// Validation, probability and score in one pass; `None` when the row is invalid.
     #[inline]
     pub fn try_probability_and_score(&self, row: &[f64; N_FEATURES]) -> Option<(f64, f64)> {
         let slots = self.slots(row);
-        let z = self.log_odds_of(&slots);
-        (!z.is_nan()).then(|| (sigmoid(z), self.score_of(&slots)))
+        let p = self.kernel.probability(&slots);
+        (!p.is_nan()).then(|| (p, self.score_of(&slots)))
     }
 
     /// Probability of default of a validated applicant.
     #[inline]
     pub fn probability(&self, a: &Applicant) -> f64 {
         // A validated applicant always lands in valid slots (the tables come from the same schema).
-        sigmoid(self.log_odds_of(&self.slots(a.values())))
+        self.kernel.probability(&self.slots(a.values()))
     }
 
     /// The full answer for a validated applicant: probability, decision, score, reasons.
@@ -423,10 +341,10 @@ impl Scorecard {
                 reasons: Reasons::EMPTY,
             };
         }
-        let probability = sigmoid(z);
+        let probability = self.kernel.probability(&bins);
         let mut reasons = Reasons::EMPTY;
-        for (j, t) in self.tables.iter().enumerate() {
-            let lost = t.max_points - t.points[bins[j]];
+        for (j, (&max, &s)) in self.max_points.iter().zip(&bins).enumerate() {
+            let lost = max - self.kernel.points[s];
             if lost > 1e-9 {
                 if j == AGE && self.suppress_elderly_age_reason && row[AGE] >= ELDERLY_AGE {
                     continue;
@@ -474,21 +392,21 @@ impl Scorecard {
     pub fn explain(&self, a: &Applicant) -> Explanation {
         let p = self.predict(a);
         let row = a.values();
+        let k = &self.kernel;
         let contributions = self
-            .tables
+            .slots(row)
             .iter()
             .enumerate()
-            .map(|(j, t)| {
-                let s = t.slot(row[j]);
-                let b = t.bin[s];
-                Contribution {
-                    feature: FEATURES[j].name,
-                    value: a.get(j),
-                    bin: t.labels.get(b as usize).cloned().unwrap_or_default(),
-                    points: t.points[s],
-                    max_points: t.max_points,
-                    logit: t.logit[s],
-                }
+            .map(|(j, &s)| Contribution {
+                feature: FEATURES[j].name,
+                value: a.get(j),
+                bin: self.labels[j]
+                    .get(usize::from(k.bin[s]))
+                    .cloned()
+                    .unwrap_or_default(),
+                points: k.points[s],
+                max_points: self.max_points[j],
+                logit: k.logit[s],
             })
             .collect();
         let s = &self.artifact.scaling;
@@ -499,7 +417,7 @@ impl Scorecard {
             score: p.score,
             threshold: self.threshold,
             log_odds: p.log_odds,
-            base_points: s.offset - s.factor * self.intercept,
+            base_points: s.offset - s.factor * self.artifact.intercept,
             contributions,
             reasons: self.reason_details(&p),
         }
@@ -509,35 +427,6 @@ impl Scorecard {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn padded_search_matches_partition_point() {
-        let edges: Vec<f64> = (0..70).map(|i| i as f64 * 0.5).collect();
-        for n in 0..edges.len() {
-            let e = &edges[..n];
-            let size = (n + 1).next_power_of_two();
-            let mut padded = e.to_vec();
-            padded.resize(size, f64::INFINITY);
-            let t = FeatureTable {
-                count: false,
-                min: -1e9,
-                max: 1e9,
-                edges: padded,
-                n: n + 1,
-                logit: vec![0.0; n + 3],
-                points: vec![0.0; n + 3],
-                bin: vec![0; n + 3],
-                labels: Vec::new(),
-                max_points: 0.0,
-            };
-            for k in -4..150 {
-                let x = k as f64 * 0.25;
-                assert_eq!(t.slot(x), e.partition_point(|&v| v <= x), "{n} {x}");
-            }
-            assert_eq!(t.slot(f64::NAN), n + 1);
-            assert_eq!(t.slot(f64::INFINITY), n + 2);
-        }
-    }
 
     #[test]
     fn reasons_keep_the_largest_four_in_order() {
