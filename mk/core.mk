@@ -15,10 +15,10 @@ test-core-python: $(CREDIT) $(VENV)/.stamp-core | $(WORK)
 
 model: $(CREDIT)
 	$(CREDIT) train --data $(DATA) --out $(MODEL) --report $(WORK)/report --model-version $(MODEL_VERSION)
-	$(CREDIT) vectors --model $(MODEL) --out testdata/vectors.json
+	$(CREDIT) vectors --model $(patsubst $(ROOT)/%,%,$(MODEL)) --out testdata/vectors.json
 
 vectors: $(CREDIT)
-	$(CREDIT) vectors --model $(MODEL) --out testdata/vectors.json
+	$(CREDIT) vectors --model $(patsubst $(ROOT)/%,%,$(MODEL)) --out testdata/vectors.json
 
 bench-core:
 	$(CARGO) bench -p credit-benches --bench scoring

@@ -202,8 +202,8 @@ impl Scorecard {
         match score {
             None => {
                 let mut rows = src.rows(first_row..first_row + n);
-                // Four rows at a time: their work interleaves (see `Kernel::slots_of_rows`).
-                const R: usize = 4;
+                // Two rows at a time: their work interleaves (see `Kernel::probabilities`).
+                const R: usize = 2;
                 let (blocks, rest) = probability.as_chunks_mut::<R>();
                 for (b, out) in blocks.iter_mut().enumerate() {
                     let block: [[f64; N_FEATURES]; R] =

@@ -8,7 +8,7 @@
 //!
 //! Every value maps to a *slot*: a count feature's slot is its value (direct table), a real
 //! feature's slot is the number of edges `<=` the value (one bucket lookup and one compare, see
-//! [`RealTable`]). After each feature's ordinary slots come two more, "missing" and "invalid".
+//! [`RealTable`]). After each feature's ordinary slots come two more, "invalid" and "missing".
 //! An invalid value, and a missing required one, has NaN odds, so a NaN probability *is* the
 //! validation verdict: the fast path checks and scores in one pass, with no data-dependent
 //! branch, and only a failing row takes the slow path that writes error messages.
@@ -82,7 +82,7 @@ const LAYOUT: (
 ) = layout();
 /// First slot of each feature in the flat tables.
 pub(crate) const BASE: [usize; N_FEATURES] = LAYOUT.0;
-/// Ordinary slots of each feature; its "missing" slot is `BASE + N`, "invalid" `BASE + N + 1`.
+/// Ordinary slots of each feature; its "invalid" slot is `BASE + N`, "missing" `BASE + N + 1`.
 pub(crate) const N: [usize; N_FEATURES] = LAYOUT.1;
 /// Position of a real feature among the real features (`usize::MAX` for counts).
 const REAL: [usize; N_FEATURES] = LAYOUT.2;
@@ -263,85 +263,98 @@ impl Kernel {
         }
     }
 
-    /// The slot of value `v` of feature `J`: always an index below `SLOTS`.
+    /// The slot of value `v` of feature `J` (always an index below `SLOTS`), and for a count
+    /// feature the bits of its whole-number check, which are 0 exactly when `v` is a whole
+    /// number (or lies outside the range, which the slot already says).
     #[inline(always)]
-    fn slot<const J: usize>(&self, v: f64) -> usize {
+    fn slot<const J: usize>(&self, v: f64) -> (usize, u64) {
         let spec = &FEATURES[J];
         let n = N[J];
-        let ordinary = match spec.kind {
+        let invalid = n;
+        let missing = n + 1;
+        let (ordinary, fraction) = match spec.kind {
             Kind::Count => {
                 // `v + (2^52 - min)` is exact for a whole number in range and rounds anything
-                // else; its bits less those of 2^52 are then the value's offset from `min`. The
-                // round trip rejects fractions (and NaN); the unsigned range check rejects values
-                // below `min`, huge ones and ±inf, whose bits lie far from those of 2^52. No
-                // float-to-int conversion: those saturate, which costs four more instructions.
+                // else to a whole number; its bits less those of 2^52 are then the offset from
+                // `min`, and any value below `min`, above the range, ±inf or NaN lands at or
+                // past `n` (their bits lie far from those of 2^52), which `min` clamps to the
+                // invalid slot. The round trip `(r - shift) - v` is +0.0 (all bits clear) for a
+                // whole number and nonzero or NaN for anything else. No float-to-int
+                // conversion (those saturate, at four more instructions) and no branch.
                 const TWO_52: f64 = 4_503_599_627_370_496.0;
                 let shift = TWO_52 - spec.min;
                 let r = v + shift;
-                let i = r.to_bits().wrapping_sub(TWO_52.to_bits());
-                if r - shift == v && i < n as u64 {
-                    i as usize
-                } else {
-                    n + 1
-                }
+                let i = r
+                    .to_bits()
+                    .wrapping_sub(TWO_52.to_bits())
+                    .min(invalid as u64);
+                (i as usize, ((r - shift) - v).to_bits())
             }
             Kind::Real => {
                 let k = self.reals[REAL[J]].upper_bound(v);
                 // NaN fails this too: a required feature's NaN is invalid like any bad value.
-                if v >= spec.min && v <= spec.max {
+                let k = if v >= spec.min && v <= spec.max {
                     k
                 } else {
-                    n + 1
-                }
+                    invalid
+                };
+                (k, 0)
             }
         };
         // Only an optional feature tells "missing" apart; its missing slot has its own bin.
-        (BASE[J]
-            + if spec.optional && v.is_nan() {
-                n
-            } else {
-                ordinary
-            })
-            & MASK
+        let (local, fraction) = if spec.optional && v.is_nan() {
+            (missing, 0)
+        } else {
+            (ordinary, fraction)
+        };
+        ((BASE[J] + local) & MASK, fraction)
     }
 
-    /// Slots of a row (NaN = missing). Always valid indices; invalid values land in NaN slots.
+    /// Slots of a row (NaN = missing). Always valid indices; invalid values land in the
+    /// feature's invalid slot, whose odds, logit and points are NaN and whose bin is
+    /// [`INVALID`].
     #[inline(always)]
     pub fn slots(&self, row: &[f64; N_FEATURES]) -> [usize; N_FEATURES] {
-        let [s] = self.slots_of_rows(&[*row]);
-        s
-    }
-
-    /// Slots of `R` rows, feature by feature: the rows' independent work sits side by side in
-    /// the instruction stream, so the out-of-order core overlaps their load-compare chains.
-    #[inline(always)]
-    pub fn slots_of_rows<const R: usize>(
-        &self,
-        rows: &[[f64; N_FEATURES]; R],
-    ) -> [[usize; N_FEATURES]; R] {
-        const _: () = assert!(
-            N_FEATURES == 10,
-            "Kernel::slots_of_rows lists the ten features"
-        );
-        let mut out = [[0usize; N_FEATURES]; R];
+        let mut out = [0usize; N_FEATURES];
         macro_rules! features {
-            ($($j:literal)*) => {$(
-                for (o, row) in out.iter_mut().zip(rows) {
-                    o[$j] = self.slot::<$j>(row[$j]);
-                }
-            )*};
+            ($($j:literal)*) => {$({
+                let (s, fraction) = self.slot::<$j>(row[$j]);
+                out[$j] = if fraction == 0 { s } else { BASE[$j] + N[$j] };
+            })*};
         }
         features!(0 1 2 3 4 5 6 7 8 9);
         out
     }
 
-    /// Probabilities of `R` rows (NaN for an invalid row); see [`Kernel::slots_of_rows`].
+    /// Probabilities of `R` rows (NaN for an invalid row), worked feature by feature so that
+    /// the rows' independent work sits side by side in the instruction stream and the
+    /// out-of-order core overlaps their load-compare chains. A row's probability does not
+    /// depend on `R` or on the other rows (the single-row path is `R = 1`).
     #[inline(always)]
     pub fn probabilities<const R: usize>(&self, rows: &[[f64; N_FEATURES]; R]) -> [f64; R] {
-        let slots = self.slots_of_rows(rows);
+        const _: () = assert!(
+            N_FEATURES == 10,
+            "Kernel::probabilities lists the ten features"
+        );
+        let mut slots = [[0usize; N_FEATURES]; R];
+        let mut fractions = [0u64; R];
+        macro_rules! features {
+            ($($j:literal)*) => {$(
+                for ((s, f), row) in slots.iter_mut().zip(&mut fractions).zip(rows) {
+                    let (slot, fraction) = self.slot::<$j>(row[$j]);
+                    s[$j] = slot;
+                    *f |= fraction;
+                }
+            )*};
+        }
+        features!(0 1 2 3 4 5 6 7 8 9);
         let mut p = [0.0; R];
-        for (p, s) in p.iter_mut().zip(&slots) {
-            *p = self.probability(s);
+        for ((p, s), &f) in p.iter_mut().zip(&slots).zip(&fractions) {
+            *p = if f == 0 {
+                self.probability(s)
+            } else {
+                f64::NAN
+            };
         }
         p
     }
@@ -470,11 +483,11 @@ mod tests {
             f64::NEG_INFINITY,
             f64::NAN,
         ] {
-            assert_eq!(k.slot_of(0, bad), N[0] + 1, "{bad}");
+            assert_eq!(k.slot_of(0, bad), N[0], "{bad}");
         }
-        assert_eq!(k.slot_of(4, f64::NAN), BASE[4] + N[4]);
+        assert_eq!(k.slot_of(4, f64::NAN), BASE[4] + N[4] + 1);
         assert_eq!(k.slot_of(4, 4999.0), BASE[4] + 1);
-        assert_eq!(k.slot_of(4, -1.0), BASE[4] + N[4] + 1);
+        assert_eq!(k.slot_of(4, -1.0), BASE[4] + N[4]);
     }
 
     #[test]
@@ -500,17 +513,17 @@ mod tests {
             f64::MIN_POSITIVE,
             18.0 + f64::EPSILON * 32.0,
         ] {
-            assert_eq!(k.slot_of(1, bad), BASE[1] + N[1] + 1, "{bad}");
+            assert_eq!(k.slot_of(1, bad), BASE[1] + N[1], "{bad}");
         }
         // Only optional features have a distinct missing slot.
-        assert_eq!(k.slot_of(9, f64::NAN), BASE[9] + N[9]);
-        assert_eq!(k.slot_of(9, 2.5), BASE[9] + N[9] + 1);
+        assert_eq!(k.slot_of(9, f64::NAN), BASE[9] + N[9] + 1);
+        assert_eq!(k.slot_of(9, 2.5), BASE[9] + N[9]);
         assert_eq!(k.slot_of(9, 50.0), BASE[9] + 50);
         for i in 0..=102 {
             assert_eq!(k.slot_of(1, 18.0 + f64::from(i)), BASE[1] + i as usize);
         }
         assert_eq!(k.slot_of(2, 98.0), BASE[2] + 98);
-        assert_eq!(k.slot_of(2, 99.0), BASE[2] + N[2] + 1);
+        assert_eq!(k.slot_of(2, 99.0), BASE[2] + N[2]);
         assert_eq!(k.slot_of(2, -0.0), BASE[2]);
     }
 }

@@ -22,7 +22,7 @@ pub fn auc(scores: &[f64], labels: &[u8]) -> f64 {
     let mut i = 0;
     while i < idx.len() {
         let mut j = i;
-        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
+        while j + 1 < idx.len() && scores[idx[j + 1]].total_cmp(&scores[idx[i]]).is_eq() {
             j += 1;
         }
         let avg_rank = (i + j) as f64 / 2.0 + 1.0;
@@ -59,7 +59,8 @@ pub fn roc_curve(scores: &[f64], labels: &[u8]) -> Vec<RocPoint> {
     let mut i = 0;
     while i < idx.len() {
         let s = scores[idx[i]];
-        while i < idx.len() && scores[idx[i]] == s {
+        // `total_cmp`, not `==`: a NaN score must still advance (NaN != NaN would loop forever).
+        while i < idx.len() && scores[idx[i]].total_cmp(&s).is_eq() {
             if labels[idx[i]] == 1 {
                 tp += 1.0;
             } else {
@@ -154,6 +155,18 @@ pub fn calibration(p: &[f64], labels: &[u8], bins: usize) -> Vec<CalibrationBin>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nan_scores_terminate() {
+        // A NaN score once made `roc_curve` loop forever, growing its output until out of memory.
+        let scores = [0.2, f64::NAN, 0.7, f64::NAN, 0.2];
+        let labels = [0, 1, 1, 0, 0];
+        let roc = roc_curve(&scores, &labels);
+        assert_eq!(roc.len(), 4, "{roc:?}"); // the start point and three distinct scores
+        assert!(auc(&scores, &labels).is_finite());
+        let _ = ks(&scores, &labels);
+        assert_eq!(calibration(&scores, &labels, 2).len(), 2);
+    }
 
     #[test]
     fn auc_with_ties() {

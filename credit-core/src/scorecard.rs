@@ -4,7 +4,8 @@
 use crate::applicant::Applicant;
 use crate::artifact::ModelArtifact;
 use crate::error::{ModelError, ValidationErrors};
-use crate::kernel::{Kernel, BASE, INVALID, MAX_REAL_EDGES, N};
+pub use crate::kernel::MAX_REAL_EDGES;
+use crate::kernel::{Kernel, BASE, INVALID, N};
 use crate::schema::{FeatureSpec, Kind, AGE, ELDERLY_AGE, FEATURES, N_FEATURES};
 use serde::Serialize;
 
@@ -195,7 +196,8 @@ fn compile_feature(
         }
     };
     let missing = if spec.optional { missing_bin } else { None };
-    let slots = slot_bins.iter().copied().chain([missing, None]).enumerate();
+    // After the ordinary slots: the invalid slot, then the missing slot (see `kernel::N`).
+    let slots = slot_bins.iter().copied().chain([None, missing]).enumerate();
     for (i, b) in slots {
         // Real features use fewer than `N[j]` ordinary slots; the rest stay invalid (unreachable).
         let s = BASE[j]
@@ -299,7 +301,7 @@ impl Scorecard {
     /// `None` when the row is invalid (see [`Applicant::from_row`] for why).
     #[inline]
     pub fn try_probability(&self, row: &[f64; N_FEATURES]) -> Option<f64> {
-        let p = self.kernel.probability(&self.slots(row));
+        let [p] = self.kernel.probabilities(&[*row]);
         (!p.is_nan()).then_some(p)
     }
 

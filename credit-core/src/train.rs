@@ -23,6 +23,10 @@ use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2};
 
+/// Most bins per feature: a real feature's edges must fit the scorer's table
+/// ([`crate::scorecard::MAX_REAL_EDGES`] edges, one bin more).
+pub const MAX_BINS: usize = crate::scorecard::MAX_REAL_EDGES + 1;
+
 /// Features whose risk can only grow with the value (more late payments, never better).
 pub const MONOTONE_INCREASING_RISK: [usize; 3] = [2, 6, 8];
 
@@ -109,6 +113,8 @@ pub enum TrainError {
     Length { labels: usize, rows: usize },
     #[error("label {0} is not 0 or 1")]
     BadLabel(u8),
+    #[error("max_bins is {0}; it must be between 2 and {MAX_BINS} (the scorer's real-feature tables hold {MAX_BINS} bins)")]
+    MaxBins(usize),
     #[error("too few usable rows ({rows}) or positives ({positives}) to fit {folds} folds")]
     TooFewRows {
         rows: usize,
@@ -119,6 +125,8 @@ pub enum TrainError {
     Fit(String),
     #[error("fitted model is invalid: {0}")]
     Model(#[from] crate::error::ModelError),
+    #[error("the fitted model cannot score {rows} of its own training rows (an internal error)")]
+    Unscorable { rows: usize },
 }
 
 /// Everything a fit produced: the artifact and the out-of-fold evidence behind its metrics.
@@ -551,6 +559,9 @@ pub fn train(
     if let Some(&bad) = data.labels.iter().find(|&&y| y > 1) {
         return Err(TrainError::BadLabel(bad));
     }
+    if !(2..=MAX_BINS).contains(&cfg.max_bins) {
+        return Err(TrainError::MaxBins(cfg.max_bins));
+    }
     // Rows that would be refused at scoring time are not used for fitting either.
     let used_rows: Vec<usize> = (0..data.rows.len())
         .filter(|&i| Applicant::from_row(&data.rows[i]).is_ok())
@@ -607,6 +618,12 @@ pub fn train(
         fold_metrics.push(m);
     }
 
+    // Every training row passed validation, so each must score; a NaN here is a bug, and is
+    // reported as one rather than carried into the metrics.
+    let unscorable = oof.iter().filter(|p| p.is_nan()).count();
+    if unscorable > 0 {
+        return Err(TrainError::Unscorable { rows: unscorable });
+    }
     let cv = metrics::metrics(&oof, &labels);
     let aucs: Vec<f64> = fold_metrics.iter().map(|m| m.auc).collect();
     let mean = aucs.iter().sum::<f64>() / aucs.len() as f64;
@@ -668,6 +685,26 @@ pub fn train(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_bins_must_fit_the_scorer() {
+        let data = TrainingSet {
+            rows: Vec::new(),
+            labels: Vec::new(),
+            sha256: String::new(),
+        };
+        for bad in [0, 1, MAX_BINS + 1, 1000] {
+            let cfg = TrainConfig {
+                max_bins: bad,
+                ..TrainConfig::default()
+            };
+            let r = train(&data, &cfg, &mut |_| {});
+            assert!(
+                matches!(r, Err(TrainError::MaxBins(b)) if b == bad),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn pav_makes_a_sequence_non_decreasing() {
