@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds the browser package into bindings-wasm/pkg/: Debian's rustc-web compiles the crate for
-# wasm32-unknown-unknown (std built from source), wasm-bindgen (--target web) writes the ES module
-# and its .d.ts, and binaryen's wasm-opt (npm binaryen@132) shrinks the .wasm.
+# wasm32-unknown-unknown (std built from source), wasm-bindgen (--target web) writes the bindings
+# (credit_default_glue.js and its .d.ts), binaryen's wasm-opt (npm binaryen@132) shrinks the .wasm,
+# and pkg-template/ adds the entry module (credit_default.js, which loads the shipped model), its
+# .d.ts, package.json and README. The shipped model is not compiled into the .wasm: it is copied
+# next to it as default-model.json.
 # Needs: scripts/apt-ensure.sh rustc-web cargo-web rust-web-src lld-22, the wasm-bindgen CLI
 # 0.2.130 in $WASM_BINDGEN (default .work/tools/bin/wasm-bindgen) and `npm ci` here.
 set -euo pipefail
@@ -10,22 +13,29 @@ root="$(cd "$here/.." && pwd)"
 WASM_BINDGEN="${WASM_BINDGEN:-$root/.work/tools/bin/wasm-bindgen}"
 out="$here/pkg"
 
-# Size matters more than the last percent of speed here: opt-level z, one fat-LTO unit, and
-# panics that abort without formatting a message (the API never panics; errors are values).
+# Size matters more than the last percent of speed here: opt-level z, one fat-LTO unit, panics
+# that abort without formatting a message (the API never panics; errors are values), no file/line
+# data for panic locations, and std built with its `optimize_for_size` feature (smaller variants
+# of the same algorithms: same results).
 env RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-22 \
     CARGO_PROFILE_RELEASE_PANIC=abort CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=fat \
-    RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
+    RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none" \
     /usr/bin/cargo build --manifest-path "$root/Cargo.toml" -p credit-default-wasm --release \
-    --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort --target-dir "$root/target/wasm"
+    --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size \
+    --target-dir "$root/target/wasm"
 
 rm -rf "$out.tmp" && mkdir -p "$out.tmp"
-"$WASM_BINDGEN" --target web --out-dir "$out.tmp" --out-name credit_default \
+"$WASM_BINDGEN" --target web --out-dir "$out.tmp" --out-name credit_default_glue \
     "$root/target/wasm/wasm32-unknown-unknown/release/credit_default_wasm.wasm"
-"$here/node_modules/.bin/wasm-opt" -Oz --strip-debug --strip-producers --strip-target-features \
-    "$out.tmp/credit_default_bg.wasm" -o "$out.tmp/credit_default_bg.opt.wasm"
-mv "$out.tmp/credit_default_bg.opt.wasm" "$out.tmp/credit_default_bg.wasm"
-cp "$here/pkg-template/package.json" "$here/pkg-template/README.md" "$out.tmp/"
+# The entry module always passes the .wasm's URL to the glue, so the file can take the name it had.
+"$here/node_modules/.bin/wasm-opt" -Oz --converge --strip-debug --strip-producers --strip-target-features \
+    "$out.tmp/credit_default_glue_bg.wasm" -o "$out.tmp/credit_default_bg.wasm"
+mv "$out.tmp/credit_default_glue_bg.wasm.d.ts" "$out.tmp/credit_default_bg.wasm.d.ts"
+rm "$out.tmp/credit_default_glue_bg.wasm"
+cp "$root/models/default.json" "$out.tmp/default-model.json"
+cp "$here/pkg-template/credit_default.js" "$here/pkg-template/credit_default.d.ts" \
+    "$here/pkg-template/package.json" "$here/pkg-template/README.md" "$out.tmp/"
 rm -rf "$out" && mv "$out.tmp" "$out"
 size=$(stat -c %s "$out/credit_default_bg.wasm")
 gz=$(gzip -9c "$out/credit_default_bg.wasm" | wc -c)

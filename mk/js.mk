@@ -11,8 +11,12 @@ WASM_BINDGEN_VERSION := 0.2.130
 WASM_BINDGEN := $(WORK)/tools/bin/wasm-bindgen
 NODE_ADDON := bindings-node/credit-default.linux-x64-gnu.node
 WASM_PKG := bindings-wasm/pkg/credit_default_bg.wasm
+# The browser package ships the model next to the .wasm (not compiled into it): a new model is
+# copied, without rebuilding the .wasm.
+WASM_MODEL := bindings-wasm/pkg/default-model.json
 WEB_DIST := web/dist/index.html
-JS_CORE_SRC := $(shell find credit-core/src -name '*.rs' 2>/dev/null) credit-core/Cargo.toml $(MODEL)
+CORE_SRC := $(shell find credit-core/src -name '*.rs' 2>/dev/null) credit-core/Cargo.toml
+JS_CORE_SRC := $(CORE_SRC) $(MODEL)
 
 # npm ci once per lock file (re-run when the lock changes).
 %/node_modules/.stamp: %/package-lock.json
@@ -33,13 +37,16 @@ js-wasm-toolchain:
 js-chromium:
 	scripts/apt-ensure.sh chromium
 
-$(WASM_PKG): bindings-wasm/node_modules/.stamp bindings-wasm/src/lib.rs bindings-wasm/Cargo.toml bindings-wasm/build.sh bindings-wasm/pkg-template/package.json $(JS_CORE_SRC) | js-wasm-toolchain
+$(WASM_PKG): bindings-wasm/node_modules/.stamp bindings-wasm/src/lib.rs bindings-wasm/Cargo.toml bindings-wasm/build.sh $(wildcard bindings-wasm/pkg-template/*) $(CORE_SRC) | js-wasm-toolchain
 	WASM_BINDGEN=$(WASM_BINDGEN) bindings-wasm/build.sh
 	@touch $@
 
-wasm: $(WASM_PKG)
+$(WASM_MODEL): $(MODEL) $(WASM_PKG)
+	cp $(MODEL) $@
 
-$(WEB_DIST): $(WASM_PKG) web/build.mjs $(wildcard web/src/*)
+wasm: $(WASM_PKG) $(WASM_MODEL)
+
+$(WEB_DIST): $(WASM_PKG) $(WASM_MODEL) web/build.mjs $(wildcard web/src/*)
 	node web/build.mjs
 
 web: $(WEB_DIST)
@@ -48,11 +55,11 @@ test-node: $(NODE_ADDON)
 	cd bindings-node && node --test test/
 	cd bindings-node && npx tsc --noEmit --strict --target es2022 --module nodenext --moduleResolution nodenext test/types-check.ts
 
-test-wasm: $(WASM_PKG)
+test-wasm: $(WASM_PKG) $(WASM_MODEL)
 	cd bindings-wasm && node --test test/node.test.mjs
 	cd bindings-wasm && npx tsc --noEmit --strict --target esnext --module esnext --moduleResolution bundler test/types-check.ts
 
-test-wasm-chromium: $(WASM_PKG) js-chromium
+test-wasm-chromium: $(WASM_PKG) $(WASM_MODEL) js-chromium
 	cd bindings-wasm && node --test test/chromium.test.mjs
 
 test-node-app: examples/node-app/node_modules/.stamp $(NODE_ADDON)
@@ -64,5 +71,5 @@ test-e2e: $(CREDIT) $(WEB_DIST) web/node_modules/.stamp bindings-wasm/node_modul
 test-js: test-node test-wasm test-wasm-chromium test-node-app test-e2e
 
 # Per-row time of a 100,000-row batch in Chromium (WASM) against the native core; prints the ratio.
-bench-wasm: $(WASM_PKG) bindings-wasm/node_modules/.stamp js-chromium
+bench-wasm: $(WASM_PKG) $(WASM_MODEL) bindings-wasm/node_modules/.stamp js-chromium
 	node benches/wasm/bench.mjs

@@ -8,16 +8,28 @@
 //! Arguments are taken as `JsValue` and checked here, so that a value of the wrong type becomes an
 //! `invalid_argument` error of the same shape as every other error rather than a glue-code
 //! `TypeError`.
+//!
+//! The shipped model is not compiled into the module (its JSON would be about a quarter of the
+//! `.wasm`): the package's entry module (`pkg-template/credit_default.js`) fetches
+//! `default-model.json` during `init()` (or takes the text in `initSync`) and hands it over with
+//! `__setDefaultModel`; `Model.default()` verifies and compiles it like any other artifact.
 
 use credit_core::{
     Applicant, ErrorCode, FieldError, Prediction, RawValue, RowMajor, Scorecard, ValidationErrors,
     FEATURES, N_FEATURES,
 };
 use js_sys::{Array, Float64Array, Object, Reflect};
+use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
-/// The shipped model, compiled into the module so that `Model.default()` needs no fetch.
-const DEFAULT_MODEL: &str = include_str!("../../models/default.json");
+const NOT_LOADED: &str =
+    "The default model is not loaded: `init()` fetches default-model.json next to \
+     the module; with `initSync` pass `{ module, defaultModelJson }`";
+
+thread_local! {
+    /// The shipped model's JSON text as the entry module delivered it, or why it could not.
+    static DEFAULT_MODEL: RefCell<Option<Result<String, String>>> = const { RefCell::new(None) };
+}
 
 const INVALID_APPLICANT: &str = "invalid_applicant";
 const INVALID_ARGUMENT: &str = "invalid_argument";
@@ -424,10 +436,16 @@ impl Model {
         }
     }
 
-    /// The model shipped with this package (`models/default.json` at build time).
+    /// The model shipped with this package (`default-model.json`, loaded by `init()` or given
+    /// to `initSync`), verified and compiled like `fromJson`. Throws `invalid_model` when it was
+    /// not loaded.
     #[wasm_bindgen(js_name = default)]
     pub fn shipped() -> Result<Model, JsValue> {
-        Model::compile(DEFAULT_MODEL)
+        DEFAULT_MODEL.with_borrow(|m| match m {
+            Some(Ok(text)) => Model::compile(text),
+            Some(Err(problem)) => Err(single_error(INVALID_MODEL, "", problem)),
+            None => Err(single_error(INVALID_MODEL, "", NOT_LOADED)),
+        })
     }
 
     /// Validates and scores one applicant; throws a `CreditError` (`code: "invalid_applicant"`)
@@ -652,4 +670,15 @@ impl Model {
     pub fn features() -> JsValue {
         features_js()
     }
+}
+
+/// Called by the entry module: the shipped model's JSON text (a string), or why it could not be
+/// loaded (`json` not a string, `problem` the message `Model.default()` will throw).
+#[wasm_bindgen(js_name = __setDefaultModel, skip_typescript)]
+pub fn set_default_model(json: JsValue, problem: JsValue) {
+    let state = match json.as_string() {
+        Some(text) => Ok(text),
+        None => Err(problem.as_string().unwrap_or_else(|| NOT_LOADED.to_owned())),
+    };
+    DEFAULT_MODEL.set(Some(state));
 }

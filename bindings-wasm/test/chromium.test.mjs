@@ -22,7 +22,15 @@ test('shared test vectors in headless Chromium', { timeout: 120_000 }, async () 
     const result = await page.evaluate(async () => {
       const { default: init, Model } = await import('/pkg/credit_default.js')
       const { checkVectors } = await import('/test/vectors-check.mjs')
-      await init()
+      // A shipped model that cannot be fetched does not fail init(); Model.default() says why.
+      await init({ defaultModelUrl: '/pkg/no-such-model.json' })
+      let missing
+      try {
+        Model.default()
+      } catch (e) {
+        missing = { name: e.name, code: e.code, mentionsUrl: e.message.includes('no-such-model.json') }
+      }
+      await init() // fetches default-model.json next to the module
       const vectors = await (await fetch('/testdata/vectors.json')).json()
       const out = checkVectors(Model, vectors)
       let badInput
@@ -31,12 +39,13 @@ test('shared test vectors in headless Chromium', { timeout: 120_000 }, async () 
       } catch (e) {
         badInput = { name: e.name, code: e.code, n: e.errors.length, isError: e instanceof Error }
       }
-      return { ...out, badInput, userAgent: navigator.userAgent }
+      return { ...out, badInput, missing, userAgent: navigator.userAgent }
     })
     assert.match(result.userAgent, /Chrome/)
     assert.deepEqual(result.failures, [])
     assert.ok(result.checked > 0)
     assert.deepEqual(result.badInput, { name: 'CreditError', code: 'invalid_applicant', n: 8, isError: true })
+    assert.deepEqual(result.missing, { name: 'CreditError', code: 'invalid_model', mentionsUrl: true })
     assert.deepEqual(consoleErrors, [])
   } finally {
     await chromium?.close()

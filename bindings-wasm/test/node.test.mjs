@@ -1,5 +1,5 @@
 // The browser package (ES module, --target web) loaded in Node through initSync: the shared test
-// vectors and the bad inputs.
+// vectors and the bad inputs, with the shipped model (pkg/default-model.json) handed to initSync.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
@@ -9,7 +9,18 @@ import { checkVectors } from './vectors-check.mjs'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const vectors = JSON.parse(readFileSync(root + 'testdata/vectors.json', 'utf8'))
-initSync({ module: readFileSync(new URL('../pkg/credit_default_bg.wasm', import.meta.url)) })
+const wasmBytes = readFileSync(new URL('../pkg/credit_default_bg.wasm', import.meta.url))
+const shippedJson = readFileSync(new URL('../pkg/default-model.json', import.meta.url), 'utf8')
+
+// Before the shipped model is handed over, Model.default() says so (a CreditError, not a trap).
+initSync({ module: wasmBytes })
+let notLoaded
+try {
+  Model.default()
+} catch (e) {
+  notLoaded = e
+}
+initSync({ module: wasmBytes, defaultModelJson: shippedJson })
 const model = Model.default()
 const seed = vectors.valid[0].input
 
@@ -20,10 +31,23 @@ test('shared test vectors, every section', () => {
 })
 
 test('the wasm file stays small', () => {
-  const size = readFileSync(new URL('../pkg/credit_default_bg.wasm', import.meta.url)).length
+  const size = wasmBytes.length
   // Reported, not a performance assertion: see the README for the size target.
   console.log(`credit_default_bg.wasm: ${size} bytes`)
   assert.ok(size > 0)
+  // The shipped model is a file next to the .wasm, not compiled into it.
+  assert.equal(wasmBytes.indexOf(JSON.parse(shippedJson).checksum), -1)
+})
+
+test('the shipped model: default-model.json, loaded by initSync', () => {
+  assert.ok(notLoaded instanceof Error)
+  assert.equal(notLoaded.name, 'CreditError')
+  assert.equal(notLoaded.code, 'invalid_model')
+  assert.match(notLoaded.message, /defaultModelJson/)
+  assert.deepEqual(notLoaded.errors.map((e) => e.code), ['invalid_model'])
+  assert.equal(shippedJson, readFileSync(root + 'models/default.json', 'utf8'), 'pkg/default-model.json is stale: make wasm')
+  assert.equal(model.version, vectors.model_version)
+  assert.equal(model.checksum, JSON.parse(shippedJson).checksum)
 })
 
 function creditError(fn, code) {

@@ -3,7 +3,10 @@
 import init, { initSync, Model, type Applicant, type Prediction, type CreditError, type BatchResult, type Explanation, type Feature, type ModelMetrics, type InvalidApplicant } from '../pkg/credit_default.js'
 
 await init()
+await init({ defaultModelUrl: null })
+await init({ module_or_path: new URL('x.wasm', 'https://example.org/'), defaultModelUrl: new URL('m.json', 'https://example.org/') })
 initSync({ module: new Uint8Array() })
+initSync({ module: new Uint8Array(), defaultModelJson: '{}' })
 const model: Model = Model.default()
 const m2: Model = Model.fromJson('{}')
 const a: Applicant = {

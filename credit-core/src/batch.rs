@@ -206,8 +206,12 @@ impl Scorecard {
                 const R: usize = 2;
                 let (blocks, rest) = probability.as_chunks_mut::<R>();
                 for (b, out) in blocks.iter_mut().enumerate() {
-                    let block: [[f64; N_FEATURES]; R] =
-                        std::array::from_fn(|_| rows.next().unwrap_or([f64::NAN; N_FEATURES]));
+                    let mut block = [[f64::NAN; N_FEATURES]; R];
+                    for b in &mut block {
+                        if let Some(row) = rows.next() {
+                            *b = row;
+                        }
+                    }
                     *out = self.probabilities(&block);
                     for (k, (p, row)) in out.iter().zip(&block).enumerate() {
                         if p.is_nan() {

@@ -331,6 +331,7 @@ impl Kernel {
     /// out-of-order core overlaps their load-compare chains. A row's probability does not
     /// depend on `R` or on the other rows (the single-row path is `R = 1`).
     #[inline(always)]
+    #[allow(clippy::needless_range_loop)]
     pub fn probabilities<const R: usize>(&self, rows: &[[f64; N_FEATURES]; R]) -> [f64; R] {
         const _: () = assert!(
             N_FEATURES == 10,
@@ -338,20 +339,23 @@ impl Kernel {
         );
         let mut slots = [[0usize; N_FEATURES]; R];
         let mut fractions = [0u64; R];
+        // Plain index loops over the constant `R`: they compile to straight code at every
+        // optimisation level, where iterator adapters may stay calls in a size-optimised
+        // (WASM, opt-level z) build.
         macro_rules! features {
             ($($j:literal)*) => {$(
-                for ((s, f), row) in slots.iter_mut().zip(&mut fractions).zip(rows) {
-                    let (slot, fraction) = self.slot::<$j>(row[$j]);
-                    s[$j] = slot;
-                    *f |= fraction;
+                for r in 0..R {
+                    let (slot, fraction) = self.slot::<$j>(rows[r][$j]);
+                    slots[r][$j] = slot;
+                    fractions[r] |= fraction;
                 }
             )*};
         }
         features!(0 1 2 3 4 5 6 7 8 9);
         let mut p = [0.0; R];
-        for ((p, s), &f) in p.iter_mut().zip(&slots).zip(&fractions) {
-            *p = if f == 0 {
-                self.probability(s)
+        for r in 0..R {
+            p[r] = if fractions[r] == 0 {
+                self.probability(&slots[r])
             } else {
                 f64::NAN
             };

@@ -1,0 +1,30 @@
+/* Types of the entry module (credit_default.js); the bindings' own types come from wasm-bindgen. */
+export * from './credit_default_glue.js'
+import type { InitInput, InitOutput, SyncInitInput } from './credit_default_glue.js'
+
+/** What `init()` loads. */
+export interface InitOptions {
+  /** The .wasm (URL, Response, bytes or a compiled module); default `credit_default_bg.wasm` next to this module. */
+  module_or_path?: InitInput | Promise<InitInput>
+  /** Where the shipped model is; default `default-model.json` next to this module; `null`: do not load it. */
+  defaultModelUrl?: string | URL | null
+  /** The shipped model's JSON text itself (then nothing is fetched for it). */
+  defaultModelJson?: string
+}
+
+/** What `initSync()` takes. */
+export interface InitSyncOptions {
+  module: SyncInitInput
+  /** The shipped model's JSON text (default-model.json), needed for `Model.default()`. */
+  defaultModelJson?: string
+}
+
+/**
+ * Instantiates the module and loads the shipped model (for `Model.default()`) in parallel. A model
+ * that cannot be fetched does not fail `init()`: `Model.default()` throws a `CreditError`
+ * (`invalid_model`) saying why.
+ */
+export default function init(options?: InitOptions | InitInput | Promise<InitInput>): Promise<InitOutput>
+
+/** Instantiates the module synchronously (e.g. in Node); pass `defaultModelJson` to use `Model.default()`. */
+export function initSync(options: InitSyncOptions | SyncInitInput): InitOutput
