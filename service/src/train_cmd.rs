@@ -19,8 +19,9 @@ pub struct TrainArgs {
     /// Directory for the report (`index.html`, `metrics.json`, `oof.csv`).
     #[arg(long)]
     pub report: Option<PathBuf>,
-    /// Maximum quantile bins per feature.
-    #[arg(long, default_value_t = TrainConfig::default().max_bins)]
+    /// Maximum quantile bins per feature (2 to 64: the scorer's table width).
+    #[arg(long, default_value_t = TrainConfig::default().max_bins,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=credit_core::train::MAX_BINS as u64))]
     pub max_bins: usize,
     /// L2 penalty on the steps between adjacent bins.
     #[arg(long, default_value_t = TrainConfig::default().l2_alpha)]

@@ -142,3 +142,11 @@ def test_train_refuses_unlabelled_or_broken_data(credit, tmp_path):
     badlabel.write_text(HEADER + "\n1,2,0.5,45,0,0.1,100,1,0,0,0,0\n")
     r = run([credit, "train", "--data", badlabel, "--out", tmp_path / "m.json", "--quiet"])
     assert r.returncode == 2 and "label" in r.stderr
+
+
+def test_train_refuses_more_bins_than_the_scorer_holds(credit, tmp_path):
+    for bins in ("65", "1", "many"):
+        r = run([credit, "train", "--data", tmp_path / "unused.csv", "--out", tmp_path / "m.json", "--max-bins", bins])
+        assert r.returncode == 2, (bins, r.stderr)
+        assert "--max-bins" in r.stderr, r.stderr
+    assert not (tmp_path / "m.json").exists()

@@ -30,7 +30,7 @@ _D = _native.TRAIN_DEFAULTS
 class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """Fine-binned, monotone, Regulation B aware scorecard (logistic regression on bins).
 
-    Parameters mirror ``credit train``: ``max_bins`` (``--max-bins``), ``min_bin_count``,
+    Parameters mirror ``credit train``: ``max_bins`` (``--max-bins``, 2 to 64), ``min_bin_count``,
     ``l2_alpha`` (``--alpha``), ``folds`` (``--folds``), ``max_iterations``
     (``--max-iterations``), ``tol`` (``--tolerance``), the points scaling (``base_score``,
     ``base_odds``, ``pdo``), ``model_id`` and ``model_version`` (``None``: derived from the
