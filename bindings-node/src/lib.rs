@@ -10,7 +10,7 @@
 //! instead of napi's generic `InvalidArg` exception.
 
 use credit_core::{
-    Applicant, ErrorCode, FieldError as CoreFieldError, RawValue, RowMajor, Scorecard,
+    Applicant, ErrorCode, FieldError as CoreFieldError, OwnedValue, RowMajor, Scorecard, Scored,
     ValidationErrors, FEATURES, N_FEATURES,
 };
 use napi::bindgen_prelude::{
@@ -269,27 +269,6 @@ fn model_error(env: &Env, code: &str, message: String) -> Error {
     )
 }
 
-/// A field value copied out of JS (strings must outlive the borrow `RawValue` takes).
-enum Scalar {
-    Null,
-    Bool(bool),
-    Num(f64),
-    Str(String),
-    Other(&'static str),
-}
-
-impl Scalar {
-    fn as_raw(&self) -> RawValue<'_> {
-        match self {
-            Scalar::Null => RawValue::Null,
-            Scalar::Bool(b) => RawValue::Bool(*b),
-            Scalar::Num(f) => RawValue::Float(*f),
-            Scalar::Str(s) => RawValue::Str(s),
-            Scalar::Other(t) => RawValue::Other(t),
-        }
-    }
-}
-
 /// How a JS value that is not an object is named in `not_an_object` messages.
 fn kind_name(v: &Unknown) -> Result<&'static str> {
     Ok(match v.get_type()? {
@@ -307,13 +286,13 @@ fn kind_name(v: &Unknown) -> Result<&'static str> {
     })
 }
 
-fn scalar(v: &Unknown) -> Result<Scalar> {
+fn scalar(v: &Unknown) -> Result<OwnedValue> {
     Ok(match v.get_type()? {
-        ValueType::Null => Scalar::Null,
-        ValueType::Boolean => Scalar::Bool(v.coerce_to_bool()?),
-        ValueType::Number => Scalar::Num(f64::from_unknown(*v)?),
-        ValueType::String => Scalar::Str(String::from_unknown(*v)?),
-        _ => Scalar::Other(kind_name(v)?),
+        ValueType::Null => OwnedValue::Null,
+        ValueType::Boolean => OwnedValue::Bool(v.coerce_to_bool()?),
+        ValueType::Number => OwnedValue::Float(f64::from_unknown(*v)?),
+        ValueType::String => OwnedValue::Str(String::from_unknown(*v)?),
+        _ => OwnedValue::Other(kind_name(v)?.into()),
     })
 }
 
@@ -398,6 +377,20 @@ impl Model {
     }
 
     /// Checks a row-major batch argument and returns it as a slice of `n_rows × 10` values.
+    /// Scores a `Float64Array` batch (one thread: the caller's event loop owns this call).
+    fn run_batch(
+        &self,
+        env: &Env,
+        data: &Unknown,
+        n_rows: &Unknown,
+        want_score: bool,
+    ) -> Result<Scored> {
+        let slice = Model::batch_slice(env, data, n_rows)?;
+        RowMajor::new(&slice, slice.len() / N_FEATURES)
+            .and_then(|src| self.card.score_all(&src, 1, want_score))
+            .map_err(|e| argument_error(env, "data", e.to_string()))
+    }
+
     fn batch_slice<'a>(
         env: &Env,
         data: &'a Unknown,
@@ -553,15 +546,8 @@ impl Model {
         ts_args_type = "data: Float64Array, nRows: number"
     )]
     pub fn predict_batch(&self, env: Env, data: Unknown, n_rows: Unknown) -> Result<Float64Array> {
-        let slice = Model::batch_slice(&env, &data, &n_rows)?;
-        let n = slice.len() / N_FEATURES;
-        let src =
-            RowMajor::new(&slice, n).map_err(|e| argument_error(&env, "data", e.to_string()))?;
-        let mut proba = vec![0.0; n];
-        self.card
-            .score_batch(&src, &mut proba, None)
-            .map_err(|e| argument_error(&env, "data", e.to_string()))?;
-        Ok(Float64Array::new(proba))
+        let scored = self.run_batch(&env, &data, &n_rows, false)?;
+        Ok(Float64Array::new(scored.probability))
     }
 
     /// Like `predictBatch`, also returning scores and the errors of every invalid row.
@@ -571,19 +557,14 @@ impl Model {
         ts_args_type = "data: Float64Array, nRows: number"
     )]
     pub fn score_batch(&self, env: Env, data: Unknown, n_rows: Unknown) -> Result<BatchResult> {
-        let slice = Model::batch_slice(&env, &data, &n_rows)?;
-        let n = slice.len() / N_FEATURES;
-        let src =
-            RowMajor::new(&slice, n).map_err(|e| argument_error(&env, "data", e.to_string()))?;
-        let mut proba = vec![0.0; n];
-        let mut score = vec![0.0; n];
-        let report = self
-            .card
-            .score_batch(&src, &mut proba, Some(&mut score))
-            .map_err(|e| argument_error(&env, "data", e.to_string()))?;
+        let Scored {
+            probability,
+            score,
+            report,
+        } = self.run_batch(&env, &data, &n_rows, true)?;
         Ok(BatchResult {
-            probability: Float64Array::new(proba),
-            score: Float64Array::new(score),
+            probability: Float64Array::new(probability),
+            score: Float64Array::new(score.unwrap_or_default()),
             rows: report.rows as u32,
             valid: report.valid as u32,
             invalid: report

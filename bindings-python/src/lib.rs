@@ -10,8 +10,8 @@
 
 use credit_core::train::{train, TrainConfig, TrainError, TrainingSet};
 use credit_core::{
-    feature_index, Applicant, BatchReport, Columns, ErrorCode, FieldError, ModelError, RawValue,
-    RowMajor, Scorecard, ShapeError, ValidationErrors, FEATURES, N_FEATURES,
+    feature_index, Applicant, BatchReport, Columns, ErrorCode, FieldError, ModelError, OwnedValue,
+    RowMajor, Scorecard, Scored, ShapeError, ValidationErrors, FEATURES, N_FEATURES,
 };
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayDescrMethods, PyArrayMethods, PyReadonlyArray1,
@@ -188,86 +188,61 @@ fn column_error(field: &str, code: ErrorCode, message: String) -> FieldError {
 // ---------------------------------------------------------------------------------------------
 // One applicant: a Python mapping → (name, RawValue) pairs for the core.
 
-/// A Python value, held long enough for [`RawValue`] to borrow its text.
-enum Held {
-    Null,
-    Bool(bool),
-    Int(i64),
-    UInt(u64),
-    Float(f64),
-    Str(String),
-    Other(String),
-}
-
-impl Held {
-    fn raw(&self) -> RawValue<'_> {
-        match self {
-            Held::Null => RawValue::Null,
-            Held::Bool(b) => RawValue::Bool(*b),
-            Held::Int(i) => RawValue::Int(*i),
-            Held::UInt(u) => RawValue::UInt(*u),
-            Held::Float(f) => RawValue::Float(*f),
-            Held::Str(s) => RawValue::Str(s),
-            Held::Other(t) => RawValue::Other(t),
-        }
-    }
-}
-
 /// Classifies a Python value the way JSON would see it. numpy scalars count as numbers
 /// (`np.int64` through `__index__`, `np.float32` through `__float__`); `bool` (and `np.bool_`)
 /// is a boolean, never a number. Exact `float` and `int` come first: they are the common case.
 #[inline]
-fn hold(v: &Bound<'_, PyAny>) -> PyResult<Held> {
+fn hold(v: &Bound<'_, PyAny>) -> PyResult<OwnedValue> {
     if v.is_exact_instance_of::<PyFloat>() {
-        return Ok(Held::Float(v.extract::<f64>()?));
+        return Ok(OwnedValue::Float(v.extract::<f64>()?));
     }
     if v.is_exact_instance_of::<PyInt>() {
         if let Ok(i) = v.extract::<i64>() {
-            return Ok(Held::Int(i));
+            return Ok(OwnedValue::Int(i));
         }
     }
     if v.is_none() {
-        return Ok(Held::Null);
+        return Ok(OwnedValue::Null);
     }
     hold_slow(v)
 }
 
-fn hold_slow(v: &Bound<'_, PyAny>) -> PyResult<Held> {
+fn hold_slow(v: &Bound<'_, PyAny>) -> PyResult<OwnedValue> {
     if let Ok(b) = v.cast::<PyBool>() {
-        return Ok(Held::Bool(b.is_true()));
+        return Ok(OwnedValue::Bool(b.is_true()));
     }
     if let Ok(s) = v.cast::<PyString>() {
-        return Ok(Held::Str(s.to_cow()?.into_owned()));
+        return Ok(OwnedValue::Str(s.to_cow()?.into_owned()));
     }
     if let Ok(f) = v.cast::<PyFloat>() {
-        return Ok(Held::Float(f.value()));
+        return Ok(OwnedValue::Float(f.value()));
     }
     let type_name = v.get_type().name()?.to_cow()?.into_owned();
     if type_name == "bool_" || type_name == "bool" {
-        return Ok(Held::Bool(v.is_truthy()?));
+        return Ok(OwnedValue::Bool(v.is_truthy()?));
     }
     if v.cast::<PyInt>().is_ok() || v.hasattr("__index__")? {
         if let Ok(i) = v.extract::<i64>() {
-            return Ok(Held::Int(i));
+            return Ok(OwnedValue::Int(i));
         }
         if let Ok(u) = v.extract::<u64>() {
-            return Ok(Held::UInt(u));
+            return Ok(OwnedValue::UInt(u));
         }
         // A whole number beyond 64 bits: out of every range, reported as such by the core.
         if let Ok(f) = v.extract::<f64>() {
-            return Ok(Held::Float(f));
+            return Ok(OwnedValue::Float(f));
         }
     }
     let is_text = type_name == "bytes" || type_name == "bytearray";
     if !is_text && v.hasattr("__float__")? {
         if let Ok(f) = v.extract::<f64>() {
-            return Ok(Held::Float(f));
+            return Ok(OwnedValue::Float(f));
         }
     }
-    Ok(Held::Other(match type_name.as_str() {
-        "list" | "tuple" => "an array".to_owned(),
-        "dict" => "an object".to_owned(),
-        other => format!("a value of type {other}"),
+    Ok(OwnedValue::Other(match type_name.as_str() {
+        "list" | "tuple" => "an array".into(),
+        "dict" => "an object".into(),
+        other => format!("a value of type {other}").into(),
     }))
 }
 
@@ -292,7 +267,7 @@ fn applicant_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Result<Applicant, Valid
             }],
         }));
     };
-    let mut held: Vec<(std::borrow::Cow<'_, str>, Held)> = Vec::with_capacity(items.len());
+    let mut held: Vec<(std::borrow::Cow<'_, str>, OwnedValue)> = Vec::with_capacity(items.len());
     for (k, v) in &items {
         let key = match k.cast::<PyString>() {
             Ok(s) => std::borrow::Cow::Borrowed(s.to_str()?),
@@ -301,7 +276,7 @@ fn applicant_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Result<Applicant, Valid
         held.push((key, hold(v)?));
     }
     Ok(Applicant::from_fields(
-        held.iter().map(|(k, h)| (k.as_ref(), h.raw())),
+        held.iter().map(|(k, h)| (k.as_ref(), h.as_raw())),
     ))
 }
 
@@ -470,13 +445,6 @@ fn thread_count(threads: Option<usize>) -> usize {
     }
 }
 
-/// What a batch produced.
-struct Scored {
-    probability: Vec<f64>,
-    score: Option<Vec<f64>>,
-    report: BatchReport,
-}
-
 /// Batches at least this long are scored with the GIL released.
 const GIL_RELEASE_ROWS: usize = 256;
 
@@ -488,31 +456,10 @@ fn score_slices(
     threads: usize,
     want_score: bool,
 ) -> Result<Scored, ShapeError> {
-    let n = match slices {
-        Slices::Rows(_, n) => *n,
-        Slices::Cols(cols) => cols.first().map_or(0, |c| c.len()),
-    };
-    let mut probability = vec![0.0; n];
-    let mut score = want_score.then(|| vec![0.0; n]);
-    let report = match slices {
-        Slices::Rows(data, n) => card.score_batch_parallel(
-            &RowMajor::new(data, *n)?,
-            threads,
-            &mut probability,
-            score.as_deref_mut(),
-        )?,
-        Slices::Cols(cols) => card.score_batch_parallel(
-            &Columns::new(cols)?,
-            threads,
-            &mut probability,
-            score.as_deref_mut(),
-        )?,
-    };
-    Ok(Scored {
-        probability,
-        score,
-        report,
-    })
+    match slices {
+        Slices::Rows(data, n) => card.score_all(&RowMajor::new(data, *n)?, threads, want_score),
+        Slices::Cols(cols) => card.score_all(&Columns::new(cols)?, threads, want_score),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

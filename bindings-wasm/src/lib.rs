@@ -15,8 +15,8 @@
 //! `__setDefaultModel`; `Model.default()` verifies and compiles it like any other artifact.
 
 use credit_core::{
-    Applicant, ErrorCode, FieldError, Prediction, RawValue, RowMajor, Scorecard, ValidationErrors,
-    FEATURES, N_FEATURES,
+    Applicant, ErrorCode, FieldError, OwnedValue, Prediction, RowMajor, Scorecard, Scored,
+    ValidationErrors, FEATURES, N_FEATURES,
 };
 use js_sys::{Array, Float64Array, Object, Reflect};
 use std::cell::RefCell;
@@ -246,27 +246,6 @@ fn argument_error(field: &str, message: &str) -> JsValue {
     single_error(INVALID_ARGUMENT, field, message)
 }
 
-/// A field value copied out of JS (strings must outlive the borrow `RawValue` takes).
-enum Scalar {
-    Null,
-    Bool(bool),
-    Num(f64),
-    Str(String),
-    Other(&'static str),
-}
-
-impl Scalar {
-    fn as_raw(&self) -> RawValue<'_> {
-        match self {
-            Scalar::Null => RawValue::Null,
-            Scalar::Bool(b) => RawValue::Bool(*b),
-            Scalar::Num(f) => RawValue::Float(*f),
-            Scalar::Str(s) => RawValue::Str(s),
-            Scalar::Other(t) => RawValue::Other(t),
-        }
-    }
-}
-
 /// How a JS value that is not a scalar is named in messages (as the Node package names it).
 fn kind_name(v: &JsValue) -> &'static str {
     if v.is_undefined() {
@@ -294,17 +273,17 @@ fn kind_name(v: &JsValue) -> &'static str {
     }
 }
 
-fn scalar(v: &JsValue) -> Scalar {
+fn scalar(v: &JsValue) -> OwnedValue {
     if v.is_null() {
-        Scalar::Null
+        OwnedValue::Null
     } else if let Some(b) = v.as_bool() {
-        Scalar::Bool(b)
+        OwnedValue::Bool(b)
     } else if let Some(f) = v.as_f64() {
-        Scalar::Num(f)
+        OwnedValue::Float(f)
     } else if let Some(s) = v.as_string() {
-        Scalar::Str(s)
+        OwnedValue::Str(s)
     } else {
-        Scalar::Other(kind_name(v))
+        OwnedValue::Other(kind_name(v).into())
     }
 }
 
@@ -394,6 +373,19 @@ impl Model {
             ("reasons", self.reasons_js(&p)),
             ("modelVersion", self.card.model_version().into()),
         ])
+    }
+
+    /// Scores a `Float64Array` batch with the core.
+    fn run_batch(
+        &self,
+        data: &JsValue,
+        n_rows: &JsValue,
+        want_score: bool,
+    ) -> Result<Scored, JsValue> {
+        let data = Model::batch_data(data, n_rows)?;
+        RowMajor::new(&data, data.len() / N_FEATURES)
+            .and_then(|src| self.card.score_all(&src, 1, want_score))
+            .map_err(|e| argument_error("data", &e.to_string()))
     }
 
     /// Checks a row-major batch argument and copies it into wasm memory (`n_rows × 10` values).
@@ -516,14 +508,7 @@ impl Model {
         #[wasm_bindgen(unchecked_param_type = "Float64Array")] data: JsValue,
         #[wasm_bindgen(js_name = nRows, unchecked_param_type = "number")] n_rows: JsValue,
     ) -> Result<Vec<f64>, JsValue> {
-        let data = Model::batch_data(&data, &n_rows)?;
-        let n = data.len() / N_FEATURES;
-        let src = RowMajor::new(&data, n).map_err(|e| argument_error("data", &e.to_string()))?;
-        let mut proba = vec![0.0; n];
-        self.card
-            .score_batch(&src, &mut proba, None)
-            .map_err(|e| argument_error("data", &e.to_string()))?;
-        Ok(proba)
+        Ok(self.run_batch(&data, &n_rows, false)?.probability)
     }
 
     /// Like `predictBatch`, also returning scores and the errors of every invalid row.
@@ -533,18 +518,17 @@ impl Model {
         #[wasm_bindgen(unchecked_param_type = "Float64Array")] data: JsValue,
         #[wasm_bindgen(js_name = nRows, unchecked_param_type = "number")] n_rows: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let data = Model::batch_data(&data, &n_rows)?;
-        let n = data.len() / N_FEATURES;
-        let src = RowMajor::new(&data, n).map_err(|e| argument_error("data", &e.to_string()))?;
-        let mut proba = vec![0.0; n];
-        let mut score = vec![0.0; n];
-        let report = self
-            .card
-            .score_batch(&src, &mut proba, Some(&mut score))
-            .map_err(|e| argument_error("data", &e.to_string()))?;
+        let Scored {
+            probability,
+            score,
+            report,
+        } = self.run_batch(&data, &n_rows, true)?;
         Ok(obj(&[
-            ("probability", Float64Array::from(&proba[..]).into()),
-            ("score", Float64Array::from(&score[..]).into()),
+            ("probability", Float64Array::from(&probability[..]).into()),
+            (
+                "score",
+                Float64Array::from(score.as_deref().unwrap_or_default()).into(),
+            ),
             ("rows", (report.rows as f64).into()),
             ("valid", (report.valid as f64).into()),
             (

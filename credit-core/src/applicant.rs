@@ -11,6 +11,7 @@ use crate::schema::{feature_index, fmt_num, FeatureSpec, Kind, FEATURES, N_FEATU
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::fmt;
 
 /// An applicant whose ten values passed validation. Missing optional values are NaN.
@@ -42,6 +43,35 @@ impl RawValue<'_> {
             RawValue::Float(f) => float_json(f),
             RawValue::Str(s) => Value::String(s.to_owned()),
             RawValue::Other(t) => Value::String(format!("<{t}>")),
+        }
+    }
+}
+
+/// An owned [`RawValue`]: what a front door copies out of its host (a JS string, a Python
+/// `str`) so that [`Applicant::from_fields`] can borrow it. One definition for every binding.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OwnedValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Str(String),
+    /// Anything else, named by its type (`"an array"`, `"undefined"`, ...).
+    Other(Cow<'static, str>),
+}
+
+impl OwnedValue {
+    /// The borrowed view the validator takes.
+    pub fn as_raw(&self) -> RawValue<'_> {
+        match self {
+            OwnedValue::Null => RawValue::Null,
+            OwnedValue::Bool(b) => RawValue::Bool(*b),
+            OwnedValue::Int(i) => RawValue::Int(*i),
+            OwnedValue::UInt(u) => RawValue::UInt(*u),
+            OwnedValue::Float(f) => RawValue::Float(*f),
+            OwnedValue::Str(s) => RawValue::Str(s),
+            OwnedValue::Other(t) => RawValue::Other(t),
         }
     }
 }

@@ -146,6 +146,15 @@ pub struct RowError {
     pub errors: ValidationErrors,
 }
 
+/// A batch's outputs in vectors the core allocated (see [`Scorecard::score_all`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scored {
+    pub probability: Vec<f64>,
+    /// Points per row, when asked for.
+    pub score: Option<Vec<f64>>,
+    pub report: BatchReport,
+}
+
 /// What a batch did.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct BatchReport {
@@ -322,6 +331,33 @@ impl Scorecard {
             report.invalid.extend(r.invalid);
         }
         Ok(report)
+    }
+
+    /// Scores every row of `src` into new vectors (points only when `want_score`), over
+    /// `threads` threads: what a front door that returns fresh arrays needs in one call.
+    /// Always inlined, so that a caller's constant `threads = 1` drops the threaded path.
+    #[inline(always)]
+    pub fn score_all<S: RowSource>(
+        &self,
+        src: &S,
+        threads: usize,
+        want_score: bool,
+    ) -> Result<Scored, ShapeError> {
+        let n = src.n_rows();
+        let mut probability = vec![0.0; n];
+        let mut score = want_score.then(|| vec![0.0; n]);
+        // One thread calls `score_batch` itself, so that single-threaded front doors (WASM)
+        // do not link the thread-spawning code.
+        let report = if threads > 1 {
+            self.score_batch_parallel(src, threads, &mut probability, score.as_deref_mut())?
+        } else {
+            self.score_batch(src, &mut probability, score.as_deref_mut())?
+        };
+        Ok(Scored {
+            probability,
+            score,
+            report,
+        })
     }
 
     /// Probabilities of a row-major `n × 10` slice.

@@ -268,25 +268,10 @@ impl Scorecard {
         &self.artifact.features[feature].reason_text
     }
 
-    #[inline(always)]
-    fn slots(&self, row: &[f64; N_FEATURES]) -> [usize; N_FEATURES] {
-        self.kernel.slots(row)
-    }
-
-    #[inline(always)]
-    fn log_odds_of(&self, slots: &[usize; N_FEATURES]) -> f64 {
-        self.kernel.log_odds(slots)
-    }
-
-    #[inline(always)]
-    fn score_of(&self, slots: &[usize; N_FEATURES]) -> f64 {
-        self.kernel.points(slots)
-    }
-
     /// Bin index of every feature (artifact order: range bins, then missing, then specials),
     /// `None` if the row is invalid.
     pub fn bin_indices(&self, row: &[f64; N_FEATURES]) -> Option<[u16; N_FEATURES]> {
-        let slots = self.slots(row);
+        let slots = self.kernel.slots(row);
         let mut bins = [0u16; N_FEATURES];
         for (b, &s) in bins.iter_mut().zip(&slots) {
             *b = self.kernel.bin[s];
@@ -315,24 +300,24 @@ impl Scorecard {
     /// Validation, probability and score in one pass; `None` when the row is invalid.
     #[inline]
     pub fn try_probability_and_score(&self, row: &[f64; N_FEATURES]) -> Option<(f64, f64)> {
-        let slots = self.slots(row);
+        let slots = self.kernel.slots(row);
         let p = self.kernel.probability(&slots);
-        (!p.is_nan()).then(|| (p, self.score_of(&slots)))
+        (!p.is_nan()).then(|| (p, self.kernel.points(&slots)))
     }
 
     /// Probability of default of a validated applicant.
     #[inline]
     pub fn probability(&self, a: &Applicant) -> f64 {
         // A validated applicant always lands in valid slots (the tables come from the same schema).
-        self.kernel.probability(&self.slots(a.values()))
+        self.kernel.probability(&self.kernel.slots(a.values()))
     }
 
     /// The full answer for a validated applicant: probability, decision, score, reasons.
     #[inline]
     pub fn predict(&self, a: &Applicant) -> Prediction {
         let row = a.values();
-        let bins = self.slots(row);
-        let z = self.log_odds_of(&bins);
+        let bins = self.kernel.slots(row);
+        let z = self.kernel.log_odds(&bins);
         if z.is_nan() {
             // Unreachable for an `Applicant` (it passed the same checks); kept total, not panicking.
             return Prediction {
@@ -360,7 +345,7 @@ impl Scorecard {
         Prediction {
             probability,
             prediction: u8::from(probability >= self.threshold),
-            score: self.score_of(&bins),
+            score: self.kernel.points(&bins),
             log_odds: z,
             reasons,
         }
@@ -395,7 +380,7 @@ impl Scorecard {
         let p = self.predict(a);
         let row = a.values();
         let k = &self.kernel;
-        let contributions = self
+        let contributions = k
             .slots(row)
             .iter()
             .enumerate()
