@@ -17,6 +17,11 @@ pub trait RowSource: Sync {
     fn n_rows(&self) -> usize;
     /// Row `i`, gathered into model column order.
     fn row(&self, i: usize) -> [f64; N_FEATURES];
+    /// The source's memory when it is laid out as one of the [`Layout`]s the vector kernel
+    /// reads directly (rows `0..n_rows`), else [`Layout::Other`].
+    fn layout(&self) -> Layout<'_> {
+        Layout::Other
+    }
     /// The rows of `range` in order (empty if it is out of bounds). Sources override this when
     /// they can walk their rows faster than one [`RowSource::row`] call at a time.
     fn rows(&self, range: Range<usize>) -> impl Iterator<Item = [f64; N_FEATURES]> + '_ {
@@ -27,6 +32,18 @@ pub trait RowSource: Sync {
         };
         range.map(|i| self.row(i))
     }
+}
+
+/// How a [`RowSource`]'s values lie in memory.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Layout<'a> {
+    /// `n × 10` values, row after row.
+    RowMajor(&'a [f64]),
+    /// Ten columns of `n` values, in model column order.
+    Columns([&'a [f64]; N_FEATURES]),
+    /// Anything else: read row by row.
+    Other,
 }
 
 /// `n × 10` values, row after row.
@@ -55,6 +72,9 @@ impl RowSource for RowMajor<'_> {
     #[inline(always)]
     fn row(&self, i: usize) -> [f64; N_FEATURES] {
         self.data.as_chunks::<N_FEATURES>().0[i]
+    }
+    fn layout(&self) -> Layout<'_> {
+        Layout::RowMajor(self.data)
     }
     #[inline(always)]
     fn rows(&self, range: Range<usize>) -> impl Iterator<Item = [f64; N_FEATURES]> + '_ {
@@ -104,6 +124,9 @@ impl RowSource for Columns<'_> {
         }
         r
     }
+    fn layout(&self) -> Layout<'_> {
+        Layout::Columns(self.cols)
+    }
 }
 
 /// Any `ndarray` view (any strides).
@@ -135,6 +158,10 @@ impl RowSource for View<'_> {
             *v = self.view[[i, j]];
         }
         r
+    }
+    fn layout(&self) -> Layout<'_> {
+        // A standard-layout (C-contiguous) view is a row-major slice.
+        self.view.as_slice().map_or(Layout::Other, Layout::RowMajor)
     }
 }
 
@@ -208,6 +235,30 @@ impl Scorecard {
                 });
             }
         };
+        if let Some(score) = &score {
+            if score.len() != n {
+                return Err(ShapeError::Output {
+                    expected: n,
+                    found: score.len(),
+                });
+            }
+        }
+        // The vector kernel takes the leading rows it can; the loops below score the rest.
+        let mut score = score;
+        let mut bad = Vec::new();
+        let done = self.score_vectors(src, first_row, probability, score.as_deref_mut(), &mut bad);
+        for i in bad {
+            fail(i, &src.row(first_row + i), &mut report);
+        }
+        let (first_row, probability, score) = (
+            first_row + done,
+            &mut probability[done..],
+            score.map(|s| &mut s[done..]),
+        );
+        let fail = |i: usize, row: &[f64; N_FEATURES], report: &mut BatchReport| {
+            fail(done + i, row, report)
+        };
+        let n = n - done;
         match score {
             None => {
                 let mut rows = src.rows(first_row..first_row + n);
@@ -222,8 +273,9 @@ impl Scorecard {
                         }
                     }
                     *out = self.probabilities(&block);
-                    for (k, (p, row)) in out.iter().zip(&block).enumerate() {
+                    for (k, (p, row)) in out.iter_mut().zip(&block).enumerate() {
                         if p.is_nan() {
+                            *p = f64::NAN; // the one NaN every path writes for an invalid row
                             fail(b * R + k, row, &mut report);
                         }
                     }
@@ -240,12 +292,6 @@ impl Scorecard {
                 }
             }
             Some(score) => {
-                if score.len() != n {
-                    return Err(ShapeError::Output {
-                        expected: n,
-                        found: score.len(),
-                    });
-                }
                 let rows = src.rows(first_row..first_row + n);
                 let outs = probability.iter_mut().zip(score.iter_mut()).enumerate();
                 for ((i, (p_out, s_out)), row) in outs.zip(rows) {
@@ -263,8 +309,41 @@ impl Scorecard {
                 }
             }
         }
-        report.valid = n - report.invalid.len();
+        report.valid = report.rows - report.invalid.len();
         Ok(report)
+    }
+
+    /// Scores the leading rows of `src` (from `first_row`, as many as the outputs hold) with
+    /// the vector kernel when the CPU, the model and the source's layout allow it; returns how
+    /// many rows it did (possibly none) and lists the invalid ones (relative to `first_row`) in
+    /// `bad`.
+    #[allow(unused_variables)]
+    fn score_vectors<S: RowSource>(
+        &self,
+        src: &S,
+        first_row: usize,
+        probability: &mut [f64],
+        score: Option<&mut [f64]>,
+        bad: &mut Vec<usize>,
+    ) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(simd) = self.kernel().avx2() {
+            let rows = first_row..first_row + probability.len();
+            return match src.layout() {
+                Layout::RowMajor(data) => {
+                    let data = data
+                        .get(rows.start * N_FEATURES..rows.end * N_FEATURES)
+                        .unwrap_or_default();
+                    simd.row_major(data, probability, score, bad)
+                }
+                Layout::Columns(cols) => {
+                    let cols = cols.map(|c| c.get(rows.clone()).unwrap_or_default());
+                    simd.columns(&cols, probability, score, bad)
+                }
+                Layout::Other => 0,
+            };
+        }
+        0
     }
 
     /// [`Scorecard::score_batch`] split over `threads` OS threads (scoped; no pool, no global state).

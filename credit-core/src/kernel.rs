@@ -18,6 +18,9 @@
 
 use crate::schema::{FeatureSpec, Kind, FEATURES, N_FEATURES};
 
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2;
+
 /// Width of a real feature's edge table: a real feature has at most `SEARCH_WIDTH - 1` edges
 /// (64 bins), which keeps the fallback binary search at six steps.
 pub const SEARCH_WIDTH: usize = 64;
@@ -122,8 +125,10 @@ const BUCKETS: usize = 4096;
 struct RealTable {
     /// Edges padded with `+inf`.
     edges: [f64; SEARCH_WIDTH],
-    /// Bucket → number of edges in earlier buckets.
-    first: [u8; BUCKETS],
+    /// Bucket → number of edges in earlier buckets. Three bytes of zero padding follow the
+    /// `BUCKETS` entries, so that a vector gather may read four bytes at any bucket (see
+    /// `kernel::avx2`).
+    first: [u8; BUCKETS + 3],
     /// Bits of the lowest bucket's lower bound; smaller values share the lowest bucket.
     origin: u64,
     /// Mantissa bits dropped to form a bucket number.
@@ -137,7 +142,7 @@ struct RealTable {
 impl RealTable {
     const EMPTY: RealTable = RealTable {
         edges: [f64::INFINITY; SEARCH_WIDTH],
-        first: [0; BUCKETS],
+        first: [0; BUCKETS + 3],
         origin: 0,
         shift: 63,
         last: 0,

@@ -282,6 +282,12 @@ impl Scorecard {
         Some(bins)
     }
 
+    /// The compiled tables (for the batch paths).
+    #[inline]
+    pub(crate) fn kernel(&self) -> &Kernel {
+        &self.kernel
+    }
+
     /// Validation and probability in one pass over a numeric row (NaN = missing);
     /// `None` when the row is invalid (see [`Applicant::from_row`] for why).
     #[inline]

@@ -1,0 +1,492 @@
+//! The batch kernel on AVX2: four rows per step, every feature's slot found for the four rows
+//! in one set of vector instructions and every table read as one gather.
+//!
+//! The scalar kernel spends most of its ~230 instructions per row on per-feature index
+//! arithmetic that is the same for every row; here one instruction does it for four rows. The
+//! arithmetic is the scalar kernel's, lane by lane: the same slots (the range, whole-number and
+//! missing checks give the same verdicts, see [`count_slots`] and [`real_slots`]), the same odds
+//! multiplied in the same order (the same balanced tree) and the same `1 / (1 + q)`, so every
+//! probability and score is bit-identical to [`Kernel::probabilities`] and [`Kernel::points`]
+//! (asserted by the tests below and by the shared test vectors).
+//!
+//! It runs only where the CPU reports AVX2 at run time, and only for kernels whose real
+//! features all have bucket tables (see [`Kernel::avx2`]); everything else keeps the scalar
+//! path. `unsafe` is confined to the gathers: each gathered index is in bounds by
+//! construction (masked with `MASK`, clamped to `last`, or below 64), as the comments say.
+
+use super::{Kernel, BASE, BUCKETS, MASK, N, REAL, SEARCH_WIDTH};
+use crate::schema::{Kind, FEATURES, N_FEATURES};
+use std::arch::x86_64::*;
+
+/// Rows per step.
+pub(crate) const LANES: usize = 4;
+
+/// A kernel that may score on AVX2 (the CPU has it and every real feature is bucketed).
+#[derive(Clone, Copy)]
+pub(crate) struct Avx2<'k>(&'k Kernel);
+
+impl Kernel {
+    /// The AVX2 batch kernel, when this CPU and this model allow it.
+    pub(crate) fn avx2(&self) -> Option<Avx2<'_>> {
+        let usable = std::is_x86_feature_detected!("avx2") && self.reals.iter().all(|t| t.bucketed);
+        usable.then_some(Avx2(self))
+    }
+}
+
+impl Avx2<'_> {
+    /// Scores the leading whole blocks of four rows of row-major `data` (`n × 10`) into
+    /// `probability` (NaN for an invalid row) and, if given, `points` (NaN too); returns how
+    /// many rows it did (a multiple of four) and pushes the invalid ones' indices to `invalid`.
+    /// The caller scores the rest.
+    pub(crate) fn row_major(
+        self,
+        data: &[f64],
+        probability: &mut [f64],
+        points: Option<&mut [f64]>,
+        invalid: &mut Vec<usize>,
+    ) -> usize {
+        // SAFETY: `Kernel::avx2` checked that the CPU has AVX2.
+        unsafe { row_major(self.0, data, probability, points, invalid) }
+    }
+
+    /// As [`Avx2::row_major`], for ten columns of equal length (model column order).
+    pub(crate) fn columns(
+        self,
+        cols: &[&[f64]; N_FEATURES],
+        probability: &mut [f64],
+        points: Option<&mut [f64]>,
+        invalid: &mut Vec<usize>,
+    ) -> usize {
+        // SAFETY: `Kernel::avx2` checked that the CPU has AVX2.
+        unsafe { columns(self.0, cols, probability, points, invalid) }
+    }
+}
+
+#[target_feature(enable = "avx2")]
+fn row_major(
+    k: &Kernel,
+    data: &[f64],
+    probability: &mut [f64],
+    mut points: Option<&mut [f64]>,
+    invalid: &mut Vec<usize>,
+) -> usize {
+    let blocks = data.as_chunks::<{ LANES * N_FEATURES }>().0;
+    let n = blocks.len().min(probability.len() / LANES);
+    let n = points.as_ref().map_or(n, |s| n.min(s.len() / LANES));
+    const _: () = assert!(N_FEATURES.is_multiple_of(2));
+    for (b, block) in blocks.iter().enumerate().take(n) {
+        // A 4 × 10 transpose, two features at a time: rows 0 and 2 (1 and 3) of features
+        // `j, j + 1` in one vector each, then unpack: `[x0 x1 x2 x3]` for `j` and for `j + 1`.
+        // Two loads and one shuffle per feature, cheaper than a gather.
+        let rows = block.as_chunks::<N_FEATURES>().0;
+        let mut v = [_mm256_setzero_pd(); N_FEATURES];
+        for j in (0..N_FEATURES).step_by(2) {
+            let pair = |r: usize| {
+                let mut two = [0.0; 2];
+                two.copy_from_slice(&rows[r][j..j + 2]);
+                // SAFETY: `two` holds two values.
+                unsafe { _mm_loadu_pd(two.as_ptr()) }
+            };
+            let even = _mm256_set_m128d(pair(2), pair(0));
+            let odd = _mm256_set_m128d(pair(3), pair(1));
+            v[j] = _mm256_unpacklo_pd(even, odd);
+            v[j + 1] = _mm256_unpackhi_pd(even, odd);
+        }
+        store(k, &v, b, probability, points.as_deref_mut(), invalid);
+    }
+    n * LANES
+}
+
+#[target_feature(enable = "avx2")]
+fn columns(
+    k: &Kernel,
+    cols: &[&[f64]; N_FEATURES],
+    probability: &mut [f64],
+    mut points: Option<&mut [f64]>,
+    invalid: &mut Vec<usize>,
+) -> usize {
+    let len = cols.iter().map(|c| c.len()).min().unwrap_or(0);
+    let n = (len / LANES).min(probability.len() / LANES);
+    let n = points.as_ref().map_or(n, |s| n.min(s.len() / LANES));
+    for b in 0..n {
+        let mut v = [_mm256_setzero_pd(); N_FEATURES];
+        for (v, c) in v.iter_mut().zip(cols) {
+            let mut four = [0.0; LANES];
+            four.copy_from_slice(&c[b * LANES..(b + 1) * LANES]);
+            // SAFETY: `four` holds four values.
+            *v = unsafe { _mm256_loadu_pd(four.as_ptr()) };
+        }
+        store(k, &v, b, probability, points.as_deref_mut(), invalid);
+    }
+    n * LANES
+}
+
+/// Scores block `b` (values `v`, one vector per feature) into the outputs.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn store(
+    k: &Kernel,
+    v: &[__m256d; N_FEATURES],
+    b: usize,
+    probability: &mut [f64],
+    points: Option<&mut [f64]>,
+    invalid: &mut Vec<usize>,
+) {
+    let slots = slots(k, v);
+    let range = b * LANES..(b + 1) * LANES;
+    let p = probability4(k, &slots);
+    let nan_mask = _mm256_cmp_pd::<_CMP_UNORD_Q>(p, p);
+    let nan = _mm256_movemask_pd(nan_mask);
+    // An invalid row gets the same NaN (`f64::NAN`, bit for bit) as on the scalar path.
+    let canonical = _mm256_set1_pd(f64::NAN);
+    let p = _mm256_blendv_pd(p, canonical, nan_mask);
+    if nan != 0 {
+        invalid.extend(
+            (0..LANES)
+                .filter(|i| nan & (1 << i) != 0)
+                .map(|i| range.start + i),
+        );
+    }
+    let mut out = [0.0; LANES];
+    // SAFETY: `out` holds four values.
+    unsafe { _mm256_storeu_pd(out.as_mut_ptr(), p) };
+    probability[range.clone()].copy_from_slice(&out);
+    if let Some(points) = points {
+        // An invalid row's points are NaN like its probability, whatever the tables hold.
+        let score = _mm256_blendv_pd(points4(k, &slots), canonical, nan_mask);
+        // SAFETY: `out` holds four values.
+        unsafe { _mm256_storeu_pd(out.as_mut_ptr(), score) };
+        points[range].copy_from_slice(&out);
+    }
+}
+
+/// Gathers `table[slot]` for the four slots.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn gather(table: &[f64; super::SLOTS], slot: __m256i) -> __m256d {
+    // SAFETY: every slot is masked with `MASK`, so it is below `SLOTS`, the table's length.
+    unsafe {
+        _mm256_i64gather_pd::<8>(
+            table.as_ptr(),
+            _mm256_and_si256(slot, _mm256_set1_epi64x(MASK as i64)),
+        )
+    }
+}
+
+/// `1 / (1 + exp(-intercept) · Π odds)` with the scalar kernel's product tree.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn probability4(k: &Kernel, s: &[__m256i; N_FEATURES]) -> __m256d {
+    let o = |j: usize| gather(&k.odds, s[j]);
+    let mul = |a, b| _mm256_mul_pd(a, b);
+    let a = mul(mul(_mm256_set1_pd(k.intercept_odds), o(0)), mul(o(1), o(2)));
+    let b = mul(mul(o(3), o(4)), mul(o(5), o(6)));
+    let c = mul(mul(o(7), o(8)), o(9));
+    let q = mul(mul(a, b), c);
+    let one = _mm256_set1_pd(1.0);
+    _mm256_div_pd(one, _mm256_add_pd(one, q))
+}
+
+/// Points: each slot's points added in feature order, from 0, as [`Kernel::points`] does.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn points4(k: &Kernel, s: &[__m256i; N_FEATURES]) -> __m256d {
+    let mut p = _mm256_setzero_pd();
+    for &s in s {
+        p = _mm256_add_pd(p, gather(&k.points, s));
+    }
+    p
+}
+
+/// Slots of the four rows, feature by feature.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn slots(k: &Kernel, v: &[__m256d; N_FEATURES]) -> [__m256i; N_FEATURES] {
+    const _: () = assert!(N_FEATURES == 10, "avx2::slots lists the ten features");
+    let mut s = [_mm256_setzero_si256(); N_FEATURES];
+    macro_rules! features {
+        ($($j:literal)*) => {$(
+            s[$j] = match FEATURES[$j].kind {
+                Kind::Count => count_slots::<$j>(v[$j]),
+                Kind::Real => real_slots::<$j>(k, v[$j]),
+            };
+        )*};
+    }
+    features!(0 1 2 3 4 5 6 7 8 9);
+    s
+}
+
+/// Mask of the lanes whose value lies in `lo..=hi` (false for NaN).
+#[target_feature(enable = "avx2")]
+#[inline]
+fn within(v: __m256d, lo: f64, hi: f64) -> __m256d {
+    _mm256_and_pd(
+        _mm256_cmp_pd::<_CMP_GE_OQ>(v, _mm256_set1_pd(lo)),
+        _mm256_cmp_pd::<_CMP_LE_OQ>(v, _mm256_set1_pd(hi)),
+    )
+}
+
+/// `ordinary` where `ok`, else feature `J`'s invalid slot; then the missing slot for an
+/// optional feature's NaN; then the feature's base. The scalar kernel's order of verdicts.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn finish<const J: usize>(v: __m256d, ordinary: __m256i, ok: __m256d) -> __m256i {
+    let pick = |otherwise: __m256i, this: __m256i, mask: __m256d| {
+        _mm256_castpd_si256(_mm256_blendv_pd(
+            _mm256_castsi256_pd(otherwise),
+            _mm256_castsi256_pd(this),
+            mask,
+        ))
+    };
+    let invalid = _mm256_set1_epi64x(N[J] as i64);
+    let mut local = pick(invalid, ordinary, ok);
+    if FEATURES[J].optional {
+        let missing = _mm256_set1_epi64x(N[J] as i64 + 1);
+        local = pick(local, missing, _mm256_cmp_pd::<_CMP_UNORD_Q>(v, v));
+    }
+    _mm256_add_epi64(local, _mm256_set1_epi64x(BASE[J] as i64))
+}
+
+/// A count feature's slots: `v - min` for a whole number in `min..=top`, else invalid.
+///
+/// The scalar kernel takes the bits of `r = v + (2^52 - min)` less those of 2^52 as the slot,
+/// clamps with `min(n)` and requires `(r - shift) - v == +0`. Lane by lane this is the same
+/// verdict: the round trip equals `v` exactly when `v` is a whole number (any sign of zero),
+/// and then the slot is below `n` exactly when `min <= v <= top`; NaN and ±inf fail the range
+/// compare here and the scalar kernel's clamp there.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn count_slots<const J: usize>(v: __m256d) -> __m256i {
+    const TWO_52: f64 = 4_503_599_627_370_496.0;
+    let spec = &FEATURES[J];
+    let top = spec.min + (N[J] - 1) as f64;
+    let shift = _mm256_set1_pd(TWO_52 - spec.min);
+    let r = _mm256_add_pd(v, shift);
+    let whole = _mm256_cmp_pd::<_CMP_EQ_OQ>(_mm256_sub_pd(r, shift), v);
+    let ok = _mm256_and_pd(whole, within(v, spec.min, top));
+    let offset = _mm256_sub_epi64(
+        _mm256_castpd_si256(r),
+        _mm256_set1_epi64x(TWO_52.to_bits() as i64),
+    );
+    finish::<J>(v, offset, ok)
+}
+
+/// A real feature's slots: the bucket table's answer (see `RealTable::upper_bound`) where
+/// `min <= v <= max`, else invalid.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn real_slots<const J: usize>(k: &Kernel, v: __m256d) -> __m256i {
+    let spec = &FEATURES[J];
+    let t = &k.reals[REAL[J] % super::N_REAL];
+    // |v|'s bits less the origin, saturating at 0: both are below 2^63, so a negative
+    // difference (its sign bit set) means "below the origin", and blendv picks 0 for it.
+    let bits = _mm256_and_si256(
+        _mm256_castpd_si256(v),
+        _mm256_set1_epi64x(i64::MAX), // clears the sign: |v|
+    );
+    let d = _mm256_sub_epi64(bits, _mm256_set1_epi64x(t.origin as i64));
+    let d = _mm256_castpd_si256(_mm256_blendv_pd(
+        _mm256_castsi256_pd(d),
+        _mm256_setzero_pd(),
+        _mm256_castsi256_pd(d),
+    ));
+    let bucket = _mm256_srl_epi64(d, _mm_cvtsi64_si128(i64::from(t.shift)));
+    let last = _mm256_set1_epi64x(t.last as i64);
+    let bucket = _mm256_castpd_si256(_mm256_blendv_pd(
+        _mm256_castsi256_pd(bucket),
+        _mm256_castsi256_pd(last),
+        _mm256_castsi256_pd(_mm256_cmpgt_epi64(bucket, last)),
+    ));
+    const _: () = assert!(BUCKETS + 3 <= u32::MAX as usize);
+    // SAFETY: `bucket <= last < BUCKETS` (clamped just above; `last < BUCKETS` when the table
+    // is built), and the gather reads four bytes at `bucket`: `first` has `BUCKETS + 3` bytes.
+    let first = unsafe { _mm256_i64gather_epi32::<1>(t.first.as_ptr().cast::<i32>(), bucket) };
+    let first = _mm256_cvtepu32_epi64(_mm_and_si128(first, _mm_set1_epi32(0xff)));
+    // SAFETY: `first` holds edge counts `<= MAX_REAL_EDGES < SEARCH_WIDTH`; masked anyway.
+    let edge = unsafe {
+        _mm256_i64gather_pd::<8>(
+            t.edges.as_ptr(),
+            _mm256_and_si256(first, _mm256_set1_epi64x(SEARCH_WIDTH as i64 - 1)),
+        )
+    };
+    // `edge <= v` is all ones (-1) in a lane where true: subtracting it adds one.
+    let slot = _mm256_sub_epi64(
+        first,
+        _mm256_castpd_si256(_mm256_cmp_pd::<_CMP_LE_OQ>(edge, v)),
+    );
+    finish::<J>(v, slot, within(v, spec.min, spec.max))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::batch::{Columns, RowMajor};
+    use crate::schema::{FEATURES, N_FEATURES};
+    use crate::Scorecard;
+
+    fn model() -> Scorecard {
+        Scorecard::from_json(include_str!("../../../models/default.json")).expect("model")
+    }
+
+    /// Values that probe every verdict: edges and their neighbours, range ends, fractions,
+    /// signed zeros, NaN and the infinities.
+    fn probes(m: &Scorecard, j: usize) -> Vec<f64> {
+        let spec = &FEATURES[j];
+        let mut v = vec![
+            0.0,
+            -0.0,
+            0.5,
+            1.0,
+            -1.0,
+            spec.min,
+            spec.max,
+            spec.min - 1.0,
+            spec.max + 1.0,
+            spec.max.next_up(),
+            spec.min.next_down(),
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN_POSITIVE,
+            1e300,
+            4_503_599_627_370_496.0,
+            95.0,
+            96.0,
+            97.0,
+            98.0,
+            18.0,
+            120.0,
+            7.25,
+        ];
+        for &e in &m.artifact().features[j].edges {
+            v.extend([e, e.next_up(), e.next_down(), e * 0.999, e * 1.001]);
+        }
+        v
+    }
+
+    /// Rows built from the probes (each feature cycles through its own list at a different
+    /// pace, so the combinations vary) plus the valid rows of the shipped test vectors.
+    fn rows(m: &Scorecard) -> Vec<[f64; N_FEATURES]> {
+        let p: Vec<Vec<f64>> = (0..N_FEATURES).map(|j| probes(m, j)).collect();
+        let typical = [0.3, 45.0, 0.0, 0.4, 5000.0, 8.0, 0.0, 1.0, 0.0, 1.0];
+        let mut rows = Vec::new();
+        for (j, list) in p.iter().enumerate() {
+            for &x in list {
+                let mut r = typical;
+                r[j] = x;
+                rows.push(r);
+            }
+        }
+        for i in 0..4000usize {
+            let mut r = [0.0; N_FEATURES];
+            for (j, v) in r.iter_mut().enumerate() {
+                let list = &p[j];
+                // Mostly valid values, now and then a probe.
+                *v = if (i * 7 + j * 13) % 5 == 0 {
+                    list[(i * (j + 3)) % list.len()]
+                } else {
+                    typical[j] * (1.0 + ((i * (j + 1)) % 17) as f64 / 4.0).floor()
+                };
+            }
+            rows.push(r);
+        }
+        rows
+    }
+
+    #[test]
+    fn avx2_equals_the_scalar_kernel_bit_for_bit() {
+        let m = model();
+        let Some(simd) = m.kernel().avx2() else {
+            // No AVX2 here: nothing to compare (the scalar path is what runs).
+            assert!(
+                !std::is_x86_feature_detected!("avx2"),
+                "shipped model not bucketed"
+            );
+            return;
+        };
+        let rows = rows(&m);
+        let n = rows.len() / 4 * 4;
+        let flat: Vec<f64> = rows[..n].iter().flatten().copied().collect();
+        let mut p = vec![0.0; n];
+        let mut s = vec![0.0; n];
+        let mut bad = Vec::new();
+        assert_eq!(simd.row_major(&flat, &mut p, Some(&mut s), &mut bad), n);
+        let cols: Vec<Vec<f64>> = (0..N_FEATURES)
+            .map(|j| rows[..n].iter().map(|r| r[j]).collect())
+            .collect();
+        let col_refs: [&[f64]; N_FEATURES] = std::array::from_fn(|j| cols[j].as_slice());
+        let mut pc = vec![0.0; n];
+        let mut bad_c = Vec::new();
+        assert_eq!(simd.columns(&col_refs, &mut pc, None, &mut bad_c), n);
+        assert_eq!(bad, bad_c);
+        let nan: Vec<usize> = (0..n).filter(|&i| p[i].is_nan()).collect();
+        assert_eq!(bad, nan);
+        let mut invalid = 0;
+        for (i, row) in rows[..n].iter().enumerate() {
+            match m.try_probability_and_score(row) {
+                Some((want_p, want_s)) => {
+                    assert_eq!(p[i].to_bits(), want_p.to_bits(), "row {i} {row:?}");
+                    assert_eq!(s[i].to_bits(), want_s.to_bits(), "row {i} {row:?}");
+                }
+                None => {
+                    invalid += 1;
+                    assert_eq!(p[i].to_bits(), f64::NAN.to_bits(), "row {i} {row:?}");
+                    assert_eq!(s[i].to_bits(), f64::NAN.to_bits(), "row {i} {row:?}");
+                }
+            }
+            assert_eq!(p[i].to_bits(), pc[i].to_bits(), "columns, row {i}");
+        }
+        // The probes must exercise both verdicts.
+        assert!(
+            invalid > 100 && invalid < n - 1000,
+            "{invalid} of {n} invalid"
+        );
+    }
+
+    /// The batch entry points take the vector path and still match the row-by-row answer,
+    /// for lengths that leave a remainder.
+    #[test]
+    fn batch_paths_match_single_rows() {
+        let m = model();
+        let rows = rows(&m);
+        for n in [0, 1, 3, 4, 5, 7, 8, 9, 4099] {
+            let rows = &rows[..n.min(rows.len())];
+            let n = rows.len();
+            let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+            let mut p = vec![0.0; n];
+            let mut s = vec![0.0; n];
+            let src = RowMajor::new(&flat, n).expect("shape");
+            let report = m.score_batch(&src, &mut p, Some(&mut s)).expect("batch");
+            let mut p2 = vec![0.0; n];
+            m.score_batch(&src, &mut p2, None).expect("batch");
+            let cols: Vec<Vec<f64>> = (0..N_FEATURES)
+                .map(|j| rows.iter().map(|r| r[j]).collect())
+                .collect();
+            let col_refs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
+            let mut p3 = vec![0.0; n];
+            let report3 = m
+                .score_batch(&Columns::new(&col_refs).expect("cols"), &mut p3, None)
+                .expect("batch");
+            assert_eq!(report, report3);
+            let mut bad = Vec::new();
+            for (i, row) in rows.iter().enumerate() {
+                let want = m.try_probability_and_score(row);
+                match want {
+                    Some((wp, ws)) => {
+                        assert_eq!(p[i].to_bits(), wp.to_bits());
+                        assert_eq!(s[i].to_bits(), ws.to_bits());
+                    }
+                    None => {
+                        assert_eq!(p[i].to_bits(), f64::NAN.to_bits());
+                        assert_eq!(s[i].to_bits(), f64::NAN.to_bits());
+                        bad.push(i);
+                    }
+                }
+                assert_eq!(p[i].to_bits(), p2[i].to_bits());
+                assert_eq!(p[i].to_bits(), p3[i].to_bits());
+            }
+            let listed: Vec<usize> = report.invalid.iter().map(|e| e.row).collect();
+            assert_eq!(listed, bad, "n = {n}");
+            assert_eq!(report.valid, n - bad.len());
+        }
+    }
+}
