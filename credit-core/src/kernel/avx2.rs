@@ -11,7 +11,9 @@
 //!
 //! It runs only where the CPU reports AVX2 at run time, and only for kernels whose real
 //! features all have bucket tables (see [`Kernel::avx2`]); everything else keeps the scalar
-//! path. `unsafe` is confined to the gathers: each gathered index is in bounds by
+//! path. Where the CPU also has AVX-512 (F, VL, DQ), the row-major loop is compiled a second
+//! time with those features: the same 256-bit code, but compares into mask registers and
+//! one-instruction blends, about 20% faster here (8.5 against 10.7 ns per row in cache). `unsafe` is confined to the gathers: each gathered index is in bounds by
 //! construction (masked with `MASK`, clamped to `last`, or below 64), as the comments say.
 
 use super::{Kernel, BASE, BUCKETS, MASK, N, REAL, SEARCH_WIDTH};
@@ -23,13 +25,16 @@ pub(crate) const LANES: usize = 4;
 
 /// A kernel that may score on AVX2 (the CPU has it and every real feature is bucketed).
 #[derive(Clone, Copy)]
-pub(crate) struct Avx2<'k>(&'k Kernel);
+pub(crate) struct Avx2<'k>(&'k Kernel, bool);
 
 impl Kernel {
     /// The AVX2 batch kernel, when this CPU and this model allow it.
     pub(crate) fn avx2(&self) -> Option<Avx2<'_>> {
         let usable = std::is_x86_feature_detected!("avx2") && self.reals.iter().all(|t| t.bucketed);
-        usable.then_some(Avx2(self))
+        let evex = std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx512dq");
+        usable.then_some(Avx2(self, evex))
     }
 }
 
@@ -45,8 +50,12 @@ impl Avx2<'_> {
         points: Option<&mut [f64]>,
         invalid: &mut Vec<usize>,
     ) -> usize {
+        if self.1 {
+            // SAFETY: `Kernel::avx2` checked that the CPU has AVX-512 F, VL and DQ.
+            return unsafe { row_major_evex(self.0, data, probability, points, invalid) };
+        }
         // SAFETY: `Kernel::avx2` checked that the CPU has AVX2.
-        unsafe { row_major(self.0, data, probability, points, invalid) }
+        unsafe { row_major_avx2(self.0, data, probability, points, invalid) }
     }
 
     /// As [`Avx2::row_major`], for ten columns of equal length (model column order).
@@ -58,12 +67,53 @@ impl Avx2<'_> {
         invalid: &mut Vec<usize>,
     ) -> usize {
         // SAFETY: `Kernel::avx2` checked that the CPU has AVX2.
-        unsafe { columns(self.0, cols, probability, points, invalid) }
+        unsafe { columns_avx2(self.0, cols, probability, points, invalid) }
     }
 }
 
 #[target_feature(enable = "avx2")]
-fn row_major(
+fn row_major_avx2(
+    k: &Kernel,
+    data: &[f64],
+    probability: &mut [f64],
+    points: Option<&mut [f64]>,
+    invalid: &mut Vec<usize>,
+) -> usize {
+    // SAFETY: this function has the features `row_major` needs.
+    unsafe { row_major(k, data, probability, points, invalid) }
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq")]
+fn row_major_evex(
+    k: &Kernel,
+    data: &[f64],
+    probability: &mut [f64],
+    points: Option<&mut [f64]>,
+    invalid: &mut Vec<usize>,
+) -> usize {
+    // SAFETY: this function has the features `row_major` needs.
+    unsafe { row_major(k, data, probability, points, invalid) }
+}
+
+#[target_feature(enable = "avx2")]
+fn columns_avx2(
+    k: &Kernel,
+    cols: &[&[f64]; N_FEATURES],
+    probability: &mut [f64],
+    points: Option<&mut [f64]>,
+    invalid: &mut Vec<usize>,
+) -> usize {
+    // SAFETY: this function has AVX2.
+    unsafe { columns(k, cols, probability, points, invalid) }
+}
+
+// The functions below are `unsafe` because they use AVX2 without enabling it themselves:
+// their caller must run on a CPU that has it. They are always inlined into the
+// `#[target_feature]` entry points above (which a `#[target_feature]` function cannot be),
+// and so compiled with those entry points' features.
+
+#[inline(always)]
+unsafe fn row_major(
     k: &Kernel,
     data: &[f64],
     probability: &mut [f64],
@@ -97,8 +147,8 @@ fn row_major(
     n * LANES
 }
 
-#[target_feature(enable = "avx2")]
-fn columns(
+#[inline(always)]
+unsafe fn columns(
     k: &Kernel,
     cols: &[&[f64]; N_FEATURES],
     probability: &mut [f64],
@@ -122,9 +172,8 @@ fn columns(
 }
 
 /// Scores block `b` (values `v`, one vector per feature) into the outputs.
-#[target_feature(enable = "avx2")]
-#[inline]
-fn store(
+#[inline(always)]
+unsafe fn store(
     k: &Kernel,
     v: &[__m256d; N_FEATURES],
     b: usize,
@@ -161,9 +210,8 @@ fn store(
 }
 
 /// Gathers `table[slot]` for the four slots.
-#[target_feature(enable = "avx2")]
-#[inline]
-fn gather(table: &[f64; super::SLOTS], slot: __m256i) -> __m256d {
+#[inline(always)]
+unsafe fn gather(table: &[f64; super::SLOTS], slot: __m256i) -> __m256d {
     // SAFETY: every slot is masked with `MASK`, so it is below `SLOTS`, the table's length.
     unsafe {
         _mm256_i64gather_pd::<8>(
@@ -174,9 +222,8 @@ fn gather(table: &[f64; super::SLOTS], slot: __m256i) -> __m256d {
 }
 
 /// `1 / (1 + exp(-intercept) · Π odds)` with the scalar kernel's product tree.
-#[target_feature(enable = "avx2")]
-#[inline]
-fn probability4(k: &Kernel, s: &[__m256i; N_FEATURES]) -> __m256d {
+#[inline(always)]
+unsafe fn probability4(k: &Kernel, s: &[__m256i; N_FEATURES]) -> __m256d {
     let o = |j: usize| gather(&k.odds, s[j]);
     let mul = |a, b| _mm256_mul_pd(a, b);
     let a = mul(mul(_mm256_set1_pd(k.intercept_odds), o(0)), mul(o(1), o(2)));
@@ -188,9 +235,8 @@ fn probability4(k: &Kernel, s: &[__m256i; N_FEATURES]) -> __m256d {
 }
 
 /// Points: each slot's points added in feature order, from 0, as [`Kernel::points`] does.
-#[target_feature(enable = "avx2")]
-#[inline]
-fn points4(k: &Kernel, s: &[__m256i; N_FEATURES]) -> __m256d {
+#[inline(always)]
+unsafe fn points4(k: &Kernel, s: &[__m256i; N_FEATURES]) -> __m256d {
     let mut p = _mm256_setzero_pd();
     for &s in s {
         p = _mm256_add_pd(p, gather(&k.points, s));
@@ -199,9 +245,8 @@ fn points4(k: &Kernel, s: &[__m256i; N_FEATURES]) -> __m256d {
 }
 
 /// Slots of the four rows, feature by feature.
-#[target_feature(enable = "avx2")]
-#[inline]
-fn slots(k: &Kernel, v: &[__m256d; N_FEATURES]) -> [__m256i; N_FEATURES] {
+#[inline(always)]
+unsafe fn slots(k: &Kernel, v: &[__m256d; N_FEATURES]) -> [__m256i; N_FEATURES] {
     const _: () = assert!(N_FEATURES == 10, "avx2::slots lists the ten features");
     let mut s = [_mm256_setzero_si256(); N_FEATURES];
     macro_rules! features {
@@ -217,9 +262,8 @@ fn slots(k: &Kernel, v: &[__m256d; N_FEATURES]) -> [__m256i; N_FEATURES] {
 }
 
 /// Mask of the lanes whose value lies in `lo..=hi` (false for NaN).
-#[target_feature(enable = "avx2")]
-#[inline]
-fn within(v: __m256d, lo: f64, hi: f64) -> __m256d {
+#[inline(always)]
+unsafe fn within(v: __m256d, lo: f64, hi: f64) -> __m256d {
     _mm256_and_pd(
         _mm256_cmp_pd::<_CMP_GE_OQ>(v, _mm256_set1_pd(lo)),
         _mm256_cmp_pd::<_CMP_LE_OQ>(v, _mm256_set1_pd(hi)),
@@ -228,9 +272,8 @@ fn within(v: __m256d, lo: f64, hi: f64) -> __m256d {
 
 /// `ordinary` where `ok`, else feature `J`'s invalid slot; then the missing slot for an
 /// optional feature's NaN; then the feature's base. The scalar kernel's order of verdicts.
-#[target_feature(enable = "avx2")]
-#[inline]
-fn finish<const J: usize>(v: __m256d, ordinary: __m256i, ok: __m256d) -> __m256i {
+#[inline(always)]
+unsafe fn finish<const J: usize>(v: __m256d, ordinary: __m256i, ok: __m256d) -> __m256i {
     let pick = |otherwise: __m256i, this: __m256i, mask: __m256d| {
         _mm256_castpd_si256(_mm256_blendv_pd(
             _mm256_castsi256_pd(otherwise),
@@ -254,9 +297,8 @@ fn finish<const J: usize>(v: __m256d, ordinary: __m256i, ok: __m256d) -> __m256i
 /// verdict: the round trip equals `v` exactly when `v` is a whole number (any sign of zero),
 /// and then the slot is below `n` exactly when `min <= v <= top`; NaN and ±inf fail the range
 /// compare here and the scalar kernel's clamp there.
-#[target_feature(enable = "avx2")]
-#[inline]
-fn count_slots<const J: usize>(v: __m256d) -> __m256i {
+#[inline(always)]
+unsafe fn count_slots<const J: usize>(v: __m256d) -> __m256i {
     const TWO_52: f64 = 4_503_599_627_370_496.0;
     let spec = &FEATURES[J];
     let top = spec.min + (N[J] - 1) as f64;
@@ -273,9 +315,8 @@ fn count_slots<const J: usize>(v: __m256d) -> __m256i {
 
 /// A real feature's slots: the bucket table's answer (see `RealTable::upper_bound`) where
 /// `min <= v <= max`, else invalid.
-#[target_feature(enable = "avx2")]
-#[inline]
-fn real_slots<const J: usize>(k: &Kernel, v: __m256d) -> __m256i {
+#[inline(always)]
+unsafe fn real_slots<const J: usize>(k: &Kernel, v: __m256d) -> __m256i {
     let spec = &FEATURES[J];
     let t = &k.reals[REAL[J] % super::N_REAL];
     // |v|'s bits less the origin, saturating at 0: both are below 2^63, so a negative
@@ -410,6 +451,23 @@ mod tests {
         let mut s = vec![0.0; n];
         let mut bad = Vec::new();
         assert_eq!(simd.row_major(&flat, &mut p, Some(&mut s), &mut bad), n);
+        // Both instruction sets, whichever `row_major` picked on this CPU.
+        let (mut p2, mut s2, mut bad2) = (vec![0.0; n], vec![0.0; n], Vec::new());
+        // SAFETY: `avx2()` returned Some, so the CPU has AVX2.
+        let done =
+            unsafe { super::row_major_avx2(simd.0, &flat, &mut p2, Some(&mut s2), &mut bad2) };
+        assert_eq!((done, &bad2), (n, &bad));
+        if simd.1 {
+            let (mut p3, mut s3, mut bad3) = (vec![0.0; n], vec![0.0; n], Vec::new());
+            // SAFETY: `simd.1`: the CPU has AVX-512 F, VL and DQ.
+            let done =
+                unsafe { super::row_major_evex(simd.0, &flat, &mut p3, Some(&mut s3), &mut bad3) };
+            assert_eq!((done, &bad3), (n, &bad));
+            assert!(p2.iter().zip(&p3).all(|(a, b)| a.to_bits() == b.to_bits()));
+            assert!(s2.iter().zip(&s3).all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+        assert!(p2.iter().zip(&p).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert!(s2.iter().zip(&s).all(|(a, b)| a.to_bits() == b.to_bits()));
         let cols: Vec<Vec<f64>> = (0..N_FEATURES)
             .map(|j| rows[..n].iter().map(|r| r[j]).collect())
             .collect();
