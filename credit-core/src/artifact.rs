@@ -15,6 +15,8 @@ use crate::schema::{FEATURES, N_FEATURES};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+mod read;
+
 /// `format` field of every artifact.
 pub const FORMAT: &str = "credit-default/scorecard";
 /// The artifact layout this build reads and writes.
@@ -227,43 +229,33 @@ impl FeatureCard {
 impl ModelArtifact {
     /// Parses, checks the checksum and validates an artifact.
     pub fn from_json(text: &str) -> Result<ModelArtifact, ModelError> {
-        // Look at the format fields first so that a newer artifact gets a clear error
-        // rather than a complaint about some field this build does not know.
-        #[derive(Deserialize)]
-        struct Header {
-            format: Option<String>,
-            format_version: Option<u32>,
-        }
-        let header: Header = serde_json::from_str(text)?;
-        match header.format.as_deref() {
-            Some(FORMAT) => {}
-            other => {
-                return Err(ModelError::WrongFormat {
-                    found: other.unwrap_or("<none>").to_owned(),
-                    expected: FORMAT,
-                })
-            }
-        }
-        match header.format_version {
-            Some(FORMAT_VERSION) => {}
-            other => {
-                return Err(ModelError::WrongFormatVersion {
-                    found: other.unwrap_or(0),
-                    expected: FORMAT_VERSION,
-                })
-            }
-        }
+        check_header(text)?;
         let artifact: ModelArtifact = serde_json::from_str(text)?;
-        let stored = artifact
-            .checksum
-            .clone()
-            .ok_or(ModelError::MissingChecksum)?;
-        let computed = artifact.compute_checksum()?;
+        artifact.verify(ModelArtifact::compute_checksum)
+    }
+
+    /// [`ModelArtifact::from_json`] for builds where code size matters (the browser package):
+    /// the same artifacts accepted, the same refused with the same [`ModelError`] variants,
+    /// without the serde-derive code of the artifact's structs (see `artifact/read.rs` for how
+    /// and why). The messages of malformed documents may word the problem differently.
+    pub fn from_json_lite(text: &str) -> Result<ModelArtifact, ModelError> {
+        let header = read::header(text)?;
+        check_format(header.format.as_deref(), header.format_version)?;
+        read::parse(text)?.verify(read::checksum)
+    }
+
+    /// The steps after parsing, shared by both readers: the checksum, then the structure.
+    fn verify(
+        self,
+        checksum: impl Fn(&ModelArtifact) -> Result<String, ModelError>,
+    ) -> Result<ModelArtifact, ModelError> {
+        let stored = self.checksum.clone().ok_or(ModelError::MissingChecksum)?;
+        let computed = checksum(&self)?;
         if stored != computed {
             return Err(ModelError::ChecksumMismatch { stored, computed });
         }
-        artifact.validate()?;
-        Ok(artifact)
+        self.validate()?;
+        Ok(self)
     }
 
     /// Pretty JSON with a fresh checksum. Deterministic: same artifact, same bytes.
@@ -360,7 +352,10 @@ impl ModelArtifact {
             }
             for sb in &card.special_bins {
                 if sb.codes.iter().any(|c| !spec.is_special(*c)) {
-                    return Err(bad(format!("special bin for unknown codes {:?}", sb.codes)));
+                    return Err(bad(format!(
+                        "special bin for unknown codes {}",
+                        debug_numbers(&sb.codes)
+                    )));
                 }
             }
             let share = (s.offset - s.factor * self.intercept) / N_FEATURES as f64;
@@ -388,6 +383,93 @@ impl ModelArtifact {
         }
         Ok(())
     }
+}
+
+/// Looks at the format fields first so that a newer artifact gets a clear error rather than a
+/// complaint about some field this build does not know. This pass also checks the whole
+/// text's JSON syntax, so malformed text is refused here.
+fn check_header(text: &str) -> Result<(), ModelError> {
+    #[derive(Deserialize)]
+    struct Header {
+        format: Option<String>,
+        format_version: Option<u32>,
+    }
+    let header: Header = serde_json::from_str(text)?;
+    check_format(header.format.as_deref(), header.format_version)
+}
+
+fn check_format(format: Option<&str>, version: Option<u32>) -> Result<(), ModelError> {
+    match format {
+        Some(FORMAT) => {}
+        other => {
+            return Err(ModelError::WrongFormat {
+                found: other.unwrap_or("<none>").to_owned(),
+                expected: FORMAT,
+            })
+        }
+    }
+    match version {
+        Some(FORMAT_VERSION) => Ok(()),
+        other => Err(ModelError::WrongFormatVersion {
+            found: other.unwrap_or(0),
+            expected: FORMAT_VERSION,
+        }),
+    }
+}
+
+/// The shortest decimal digits that read back as `v` (finite, not negative) and the power of
+/// ten of the first one: `1234.5` is `("12345", 3)`, `0.00012` is `("12", -4)`, zero is
+/// `("0", 0)`. Taken from `Display`, which writes these digits in full without an exponent
+/// (the same digits as `Debug`), so that messages need no second float printer in the
+/// `.wasm`.
+fn shortest_digits(v: f64) -> (String, i64) {
+    let shown = v.to_string();
+    let (int, frac) = shown.split_once('.').unwrap_or((&shown, ""));
+    if int != "0" {
+        let all = format!("{int}{frac}");
+        (all.trim_end_matches('0').to_owned(), int.len() as i64 - 1)
+    } else if frac.is_empty() {
+        ("0".to_owned(), 0)
+    } else {
+        let lead = frac.len() - frac.trim_start_matches('0').len();
+        (frac[lead..].to_owned(), -(lead as i64) - 1)
+    }
+}
+
+/// `{:?}` of a list of numbers, spelled out: the same text as `Debug` for `[f64]` (shortest
+/// digits, at least one decimal, exponent form below 1e-4 and from 1e16 on), built on
+/// `Display`, so that this one error message does not link `Debug`'s own float printing
+/// into the `.wasm`.
+fn debug_numbers(values: &[f64]) -> String {
+    let mut out = String::from("[");
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let a = v.abs();
+        if !v.is_finite() || a == 0.0 || (1e-4..1e16).contains(&a) {
+            let shown = v.to_string();
+            out.push_str(&shown);
+            if v.is_finite() && !shown.contains('.') {
+                out.push_str(".0");
+            }
+            continue;
+        }
+        let (digits, exp) = shortest_digits(a);
+        let (first, rest) = digits.split_at(1);
+        if v.is_sign_negative() {
+            out.push('-');
+        }
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        out.push('e');
+        out.push_str(&exp.to_string());
+    }
+    out.push(']');
+    out
 }
 
 /// Points of a bin given its logit, under the artifact's scaling.
