@@ -4,7 +4,7 @@ use super::error::{detail_list, ApiError};
 use super::log::Record;
 use super::metrics::Route;
 use super::state::AppState;
-use super::{config::Durability, openapi, reqid, timefmt, web};
+use super::{config::Durability, numfmt, openapi, reqid, timefmt, web};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -13,7 +13,6 @@ use axum::routing::{get, post};
 use axum::Router;
 use credit_core::{Applicant, ErrorCode, Prediction, ValidationErrors, MAX_REASONS};
 use serde_json::{json, Value};
-use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
@@ -109,19 +108,20 @@ fn is_json_syntax(e: &ValidationErrors) -> bool {
 
 /// Appends the result object of one prediction (without the closing brace) to `out`.
 fn write_result(out: &mut String, m: &super::state::LoadedModel, p: &Prediction) {
-    let _ = write!(
-        out,
-        "{{\"prediction\":{},\"probability\":{},\"score\":{},\"reasons\":[",
-        p.prediction,
-        finite(p.probability),
-        finite(p.score)
-    );
+    out.push_str("{\"prediction\":");
+    numfmt::push_u64(out, u64::from(p.prediction));
+    out.push_str(",\"probability\":");
+    numfmt::push_f64(out, finite(p.probability));
+    out.push_str(",\"score\":");
+    numfmt::push_f64(out, finite(p.score));
+    out.push_str(",\"reasons\":[");
     for (k, r) in p.reasons.as_slice().iter().enumerate() {
         if k > 0 {
             out.push(',');
         }
         out.push_str(&m.reason_json[r.feature]);
-        let _ = write!(out, "{}}}", finite(r.points_lost));
+        numfmt::push_f64(out, finite(r.points_lost));
+        out.push('}');
     }
     out.push_str("],\"model_version\":");
     out.push_str(&m.version_json);
@@ -208,6 +208,7 @@ async fn predict_inner(
 ) -> Result<Response, ApiError> {
     check_json_content_type(headers)?;
     let bytes = read_body(headers, body, PREDICT_BODY_LIMIT).await?;
+    let arriving = state.journal().arriving();
     let text = std::str::from_utf8(&bytes)
         .map_err(|e| ApiError::invalid_json(format!("Invalid JSON: body is not UTF-8 ({e})")))?;
     let applicant = match Applicant::from_json(text) {
@@ -253,7 +254,7 @@ async fn predict_inner(
         latency_us,
     );
     let strict = state.config().durability == Durability::Strict;
-    if let Err(e) = state.journal().submit_one(record, strict).await {
+    if let Err(e) = state.journal().submit_one(record, strict, arriving).await {
         tracing::error!(request_id = %request_id, error = %e, "prediction not recorded; answering 503");
         return Err(ApiError::log_unavailable(&e.to_string()));
     }
@@ -298,6 +299,7 @@ async fn batch_inner(
     let max = state.config().max_batch;
     let limit = max * BATCH_BYTES_PER_ITEM + 1024;
     let bytes = read_body(headers, body, limit).await?;
+    let arriving = state.journal().arriving();
     let parsed: BatchIn<'_> = match serde_json::from_slice(&bytes) {
         Ok(b) => b,
         Err(e) if e.classify() == serde_json::error::Category::Data => {
@@ -370,7 +372,7 @@ async fn batch_inner(
     out.push_str(&Value::from(request_id).to_string());
     out.push('}');
     let strict = state.config().durability == Durability::Strict;
-    if let Err(e) = state.journal().submit_many(records, strict).await {
+    if let Err(e) = state.journal().submit_many(records, strict, arriving).await {
         tracing::error!(request_id = %request_id, error = %e, "batch not recorded; answering 503");
         return Err(ApiError::log_unavailable(&e.to_string()));
     }

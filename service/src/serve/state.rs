@@ -97,10 +97,7 @@ pub fn load_model(path: &Path) -> Result<LoadedModel, LoadError> {
         "features": features,
     });
     Ok(LoadedModel {
-        tag: Arc::new(ModelTag {
-            version: version.clone(),
-            reason_codes,
-        }),
+        tag: Arc::new(ModelTag::new(version.clone(), reason_codes)),
         info_json: info.to_string(),
         version_json: serde_json::to_string(&version).unwrap_or_else(|_| "\"\"".into()),
         reason_json,

@@ -2,13 +2,14 @@
 
 use super::{LogError, Msg, Record, Records};
 use crate::serve::metrics::Metrics;
+use crate::serve::numfmt::push_f64;
 use crate::serve::timefmt::rfc3339_micros;
-use credit_core::FEATURES;
+use credit_core::{FEATURES, N_FEATURES};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags};
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -22,6 +23,10 @@ pub const JOURNAL_COLUMNS: &str =
 
 /// Most records in one transaction (bounds the latency of the first request of a group).
 const MAX_GROUP: usize = 2048;
+/// Longest the writer waits for requests that are about to submit (see [`super::Arriving`])
+/// before it commits without them. Measured with wrk -c32 on two cores: groups grew from ~6-9
+/// to ~22 records and p90 fell from ~4.5-6 ms to ~2.6-3.4 ms for ~0.1 ms more p50.
+const GATHER_WAIT: Duration = Duration::from_micros(200);
 /// How long a failing journal is retried before strict requests get their error (503).
 const WRITE_RETRY_BUDGET: Duration = Duration::from_secs(3);
 
@@ -137,7 +142,8 @@ struct Buffers {
     id: String,
 }
 
-fn json_str(out: &mut String, s: &str) {
+/// Appends `s` as a JSON string literal.
+pub(super) fn json_str(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -152,18 +158,25 @@ fn json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// `{"Name":` / `,"Name":` of each feature, built once (the names are constants).
+fn input_keys() -> &'static [String; N_FEATURES] {
+    static KEYS: OnceLock<[String; N_FEATURES]> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        std::array::from_fn(|j| {
+            let mut k = String::from(if j == 0 { "{" } else { "," });
+            json_str(&mut k, FEATURES[j].name);
+            k.push(':');
+            k
+        })
+    })
+}
+
 fn format_record(r: &Record, b: &mut Buffers) {
     b.input.clear();
-    b.input.push('{');
-    for (j, f) in FEATURES.iter().enumerate() {
-        if j > 0 {
-            b.input.push(',');
-        }
-        json_str(&mut b.input, f.name);
-        b.input.push(':');
-        let v = r.input[j];
+    for (key, &v) in input_keys().iter().zip(r.input.iter()) {
+        b.input.push_str(key);
         if v.is_finite() {
-            let _ = write!(b.input, "{v}");
+            push_f64(&mut b.input, v);
         } else {
             b.input.push_str("null");
         }
@@ -175,7 +188,8 @@ fn format_record(r: &Record, b: &mut Buffers) {
         if k > 0 {
             b.reasons.push(',');
         }
-        json_str(&mut b.reasons, &r.model.reason_codes[usize::from(j)]);
+        b.reasons
+            .push_str(&r.model.reason_codes_json[usize::from(j)]);
     }
     b.reasons.push(']');
 }
@@ -267,6 +281,7 @@ pub fn spawn_writer(
     metrics: Arc<Metrics>,
     healthy: Arc<AtomicBool>,
     wake_shipper: Option<std::sync::mpsc::SyncSender<()>>,
+    arriving: Arc<AtomicI64>,
 ) -> Result<std::thread::JoinHandle<u64>, LogError> {
     let sql = format!(
         "INSERT INTO {table} ({JOURNAL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
@@ -297,14 +312,24 @@ pub fn spawn_writer(
                     }
                 };
                 let mut n_records = push(first, &mut group, &mut closing);
-                // Group commit: take everything that queued up while the last commit ran.
+                // Group commit: take everything that queued up while the last commit ran, and
+                // give requests that already hold their body a moment to join (they yield the
+                // core to us only when they are done, so yielding is how we let them finish).
                 // On Close, keep draining: senders that were already queued get their commit.
+                let gather_started = Instant::now();
                 loop {
                     if n_records >= MAX_GROUP && !closing {
                         break;
                     }
                     match rx.try_recv() {
                         Ok(m) => n_records += push(m, &mut group, &mut closing),
+                        Err(mpsc::error::TryRecvError::Empty)
+                            if !closing
+                                && arriving.load(Ordering::Acquire) > 0
+                                && gather_started.elapsed() < GATHER_WAIT =>
+                        {
+                            std::thread::yield_now();
+                        }
                         Err(_) => break,
                     }
                 }
@@ -498,10 +523,10 @@ mod tests {
         Record {
             request_id: id.to_owned(),
             ts_us: 1_700_000_000_000_000,
-            model: Arc::new(ModelTag {
-                version: "9.9.9".into(),
-                reason_codes: std::array::from_fn(|j| format!("R{:02}", j + 1)),
-            }),
+            model: Arc::new(ModelTag::new(
+                "9.9.9".into(),
+                std::array::from_fn(|j| format!("R{:02}", j + 1)),
+            )),
             input: [0.5, 45.0, 0.0, 0.3, f64::NAN, 5.0, 0.0, 1.0, 0.0, 2.0],
             probability: 0.25,
             prediction: 0,

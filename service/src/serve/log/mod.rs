@@ -18,7 +18,7 @@ use super::config::LogTarget;
 use super::metrics::Metrics;
 use credit_core::{MAX_REASONS, N_FEATURES};
 use journal::{OUTBOX_TABLE, PREDICTIONS_TABLE};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -40,8 +40,23 @@ pub enum LogError {
 #[derive(Debug)]
 pub struct ModelTag {
     pub version: String,
-    /// Reason code of each feature (model column order).
-    pub reason_codes: [String; N_FEATURES],
+    /// Reason code of each feature (model column order) as a JSON string literal, escaped once
+    /// per model instead of once per record.
+    pub reason_codes_json: [String; N_FEATURES],
+}
+
+impl ModelTag {
+    pub fn new(version: String, reason_codes: [String; N_FEATURES]) -> ModelTag {
+        let reason_codes_json = std::array::from_fn(|j| {
+            let mut s = String::with_capacity(reason_codes[j].len() + 2);
+            journal::json_str(&mut s, &reason_codes[j]);
+            s
+        });
+        ModelTag {
+            version,
+            reason_codes_json,
+        }
+    }
 }
 
 /// One answered prediction, as handed to the journal (formatting happens in the writer thread,
@@ -97,23 +112,58 @@ pub struct JournalHandle {
     tx: mpsc::Sender<Msg>,
     metrics: Arc<Metrics>,
     healthy: Arc<AtomicBool>,
+    arriving: Arc<AtomicI64>,
+}
+
+/// A request that has its body and will submit a record within microseconds (parsing and
+/// scoring are all that is left). The writer waits briefly for such requests before it commits,
+/// so that they share the group commit instead of each starting a small one: fewer commits mean
+/// fewer WAL pages (every commit rewrites the table's last pages) and fewer wake-ups.
+pub struct Arriving(Arc<AtomicI64>);
+
+impl Drop for Arriving {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
 }
 
 impl JournalHandle {
+    /// Announces a record that is about to be submitted (see [`Arriving`]); dropped on submit
+    /// or when the request ends without a record.
+    pub fn arriving(&self) -> Arriving {
+        self.arriving.fetch_add(1, Ordering::Release);
+        Arriving(self.arriving.clone())
+    }
+
     /// Queues records; with `wait` returns only once they are committed to the journal.
-    pub async fn submit_one(&self, record: Record, wait: bool) -> Result<(), LogError> {
-        self.submit(Records::One(record), wait).await
+    pub async fn submit_one(
+        &self,
+        record: Record,
+        wait: bool,
+        arriving: Arriving,
+    ) -> Result<(), LogError> {
+        self.submit(Records::One(record), wait, arriving).await
     }
 
     /// Queues the records of a batch request in one message (one commit, one wait).
-    pub async fn submit_many(&self, records: Vec<Record>, wait: bool) -> Result<(), LogError> {
+    pub async fn submit_many(
+        &self,
+        records: Vec<Record>,
+        wait: bool,
+        arriving: Arriving,
+    ) -> Result<(), LogError> {
         if records.is_empty() {
             return Ok(());
         }
-        self.submit(Records::Many(records), wait).await
+        self.submit(Records::Many(records), wait, arriving).await
     }
 
-    async fn submit(&self, records: Records, wait: bool) -> Result<(), LogError> {
+    async fn submit(
+        &self,
+        records: Records,
+        wait: bool,
+        arriving: Arriving,
+    ) -> Result<(), LogError> {
         let n = records.len() as i64;
         self.metrics.log_queue_depth.fetch_add(n, Ordering::Relaxed);
         let (ack, rx) = if wait {
@@ -122,7 +172,10 @@ impl JournalHandle {
         } else {
             (None, None)
         };
-        if self.tx.send(Msg::Write { records, ack }).await.is_err() {
+        let sent = self.tx.send(Msg::Write { records, ack }).await;
+        // Queued (or refused): the writer no longer needs to wait for this one.
+        drop(arriving);
+        if sent.is_err() {
             self.metrics.log_queue_depth.fetch_sub(n, Ordering::Relaxed);
             return Err(LogError::Unavailable("shutting down"));
         }
@@ -203,6 +256,7 @@ pub fn start(target: &LogTarget, fsync: bool, metrics: Arc<Metrics>) -> Result<J
     } else {
         None
     };
+    let arriving = Arc::new(AtomicI64::new(0));
     let writer = journal::spawn_writer(
         conn,
         table,
@@ -210,12 +264,14 @@ pub fn start(target: &LogTarget, fsync: bool, metrics: Arc<Metrics>) -> Result<J
         metrics.clone(),
         healthy.clone(),
         remote.then_some(wake_tx),
+        arriving.clone(),
     )?;
     Ok(Journal {
         handle: JournalHandle {
             tx,
             metrics,
             healthy,
+            arriving,
         },
         writer: Some(writer),
         shipper,
