@@ -10,7 +10,7 @@
 //! `Σ bin.points = offset - factor * log_odds` with `factor = pdo / ln 2` and
 //! `offset = base_score - factor * ln(base_odds)`: higher scores mean lower risk.
 
-use crate::error::ModelError;
+use crate::error::{ModelError, Shown};
 use crate::schema::{FEATURES, N_FEATURES};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -286,8 +286,9 @@ impl ModelArtifact {
     pub fn validate(&self) -> Result<(), ModelError> {
         if self.intercept.is_nan() || self.intercept.abs() > MAX_ABS_LOGIT {
             return Err(ModelError::Invalid(format!(
-                "intercept {} is not finite or outside ±{MAX_ABS_LOGIT}",
-                self.intercept
+                "intercept {} is not finite or outside ±{}",
+                Shown(self.intercept),
+                Shown(MAX_ABS_LOGIT)
             )));
         }
         let s = &self.scaling;
@@ -299,7 +300,8 @@ impl ModelArtifact {
         let t = self.threshold.probability;
         if !(t > 0.0 && t < 1.0) {
             return Err(ModelError::Invalid(format!(
-                "threshold probability {t} is not inside (0, 1)"
+                "threshold probability {} is not inside (0, 1)",
+                Shown(t)
             )));
         }
         for (j, spec) in FEATURES.iter().enumerate() {
@@ -346,7 +348,8 @@ impl ModelArtifact {
                     .count();
                 if n != 1 {
                     return Err(bad(format!(
-                        "special code {code} needs exactly one bin, found {n}"
+                        "special code {} needs exactly one bin, found {n}",
+                        Shown(*code)
                     )));
                 }
             }
@@ -363,15 +366,18 @@ impl ModelArtifact {
                 if !bin.points.is_finite() || bin.logit.is_nan() || bin.logit.abs() > MAX_ABS_LOGIT
                 {
                     return Err(bad(format!(
-                        "bin {:?} has non-finite points or a logit that is not finite or outside ±{MAX_ABS_LOGIT}",
-                        bin.label
+                        "bin {:?} has non-finite points or a logit that is not finite or outside ±{}",
+                        bin.label,
+                        Shown(MAX_ABS_LOGIT)
                     )));
                 }
                 let want = -s.factor * bin.logit + share;
                 if (bin.points - want).abs() > 1e-6 * (1.0 + want.abs()) {
                     return Err(bad(format!(
-                        "bin {:?} has {} points, the scaling gives {want}",
-                        bin.label, bin.points
+                        "bin {:?} has {} points, the scaling gives {}",
+                        bin.label,
+                        Shown(bin.points),
+                        Shown(want)
                     )));
                 }
             }
@@ -419,11 +425,11 @@ fn check_format(format: Option<&str>, version: Option<u32>) -> Result<(), ModelE
 
 /// The shortest decimal digits that read back as `v` (finite, not negative) and the power of
 /// ten of the first one: `1234.5` is `("12345", 3)`, `0.00012` is `("12", -4)`, zero is
-/// `("0", 0)`. Taken from `Display`, which writes these digits in full without an exponent
-/// (the same digits as `Debug`), so that messages need no second float printer in the
-/// `.wasm`.
+/// `("0", 0)`. Taken from `Display`'s text (written by [`Shown`]), which has these digits in
+/// full without an exponent (the same digits as `Debug`), so that messages need no second
+/// float printer in the `.wasm`.
 fn shortest_digits(v: f64) -> (String, i64) {
-    let shown = v.to_string();
+    let shown = Shown(v).to_string();
     let (int, frac) = shown.split_once('.').unwrap_or((&shown, ""));
     if int != "0" {
         let all = format!("{int}{frac}");
@@ -438,7 +444,7 @@ fn shortest_digits(v: f64) -> (String, i64) {
 
 /// `{:?}` of a list of numbers, spelled out: the same text as `Debug` for `[f64]` (shortest
 /// digits, at least one decimal, exponent form below 1e-4 and from 1e16 on), built on
-/// `Display`, so that this one error message does not link `Debug`'s own float printing
+/// `Display`'s text (written by [`Shown`]), so that this one error message does not link `Debug`'s own float printing
 /// into the `.wasm`.
 fn debug_numbers(values: &[f64]) -> String {
     let mut out = String::from("[");
@@ -448,7 +454,7 @@ fn debug_numbers(values: &[f64]) -> String {
         }
         let a = v.abs();
         if !v.is_finite() || a == 0.0 || (1e-4..1e16).contains(&a) {
-            let shown = v.to_string();
+            let shown = Shown(*v).to_string();
             out.push_str(&shown);
             if v.is_finite() && !shown.contains('.') {
                 out.push_str(".0");

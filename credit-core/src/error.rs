@@ -113,6 +113,151 @@ pub enum ModelError {
     Invalid(String),
 }
 
+/// A number in a message, written exactly as `Display` writes an `f64` (shortest digits that
+/// read back as the same number, never an exponent, `NaN`, `inf`, `-0`), but with the digits
+/// found by serde_json's float printer (zmij, through `Number`'s `Display`) instead of core's.
+/// That printer is in the `.wasm` anyway (the model checksum's canonical JSON uses it), so
+/// core's own (Grisu with its Dragon fallback and their tables) is no longer linked; a second
+/// printer such as `ryu` would have cost more than it saved. Every message of the core that
+/// shows a float goes through this one type, in every front door, so native and browser
+/// messages stay identical. Checked against `Display` in the tests below.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Shown(pub f64);
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.0;
+        if v.is_nan() {
+            return f.write_str("NaN");
+        }
+        if v.is_sign_negative() {
+            f.write_str("-")?;
+        }
+        if v.is_infinite() {
+            return f.write_str("inf");
+        }
+        if v == 0.0 {
+            return f.write_str("0");
+        }
+        let (d, e) = shortest(v.abs());
+        // The digits of `d` (at most 17), most significant first.
+        let mut buf = [0u8; 20];
+        let mut n = 0;
+        let mut x = d;
+        while x > 0 && n < buf.len() {
+            buf[n] = b'0' + (x % 10) as u8;
+            x /= 10;
+            n += 1;
+        }
+        buf[..n].reverse();
+        let digits = std::str::from_utf8(&buf[..n]).map_err(|_| fmt::Error)?;
+        // Digits before the decimal point.
+        let point = n as i32 + e;
+        if e >= 0 {
+            f.write_str(digits)?;
+            for _ in 0..e {
+                f.write_str("0")?;
+            }
+        } else if point > 0 {
+            let (int, frac) = digits.split_at(point as usize);
+            f.write_str(int)?;
+            f.write_str(".")?;
+            f.write_str(frac)?;
+        } else {
+            f.write_str("0.")?;
+            for _ in 0..-point {
+                f.write_str("0")?;
+            }
+            f.write_str(digits)?;
+        }
+        Ok(())
+    }
+}
+
+/// The shortest digits `d` (no trailing zero) and exponent `e` with `d · 10^e` reading back as
+/// `v` (finite, positive), the one closest to `v`; of two equally close, the larger, as core's
+/// printer picks (serde_json's, like ryu, picks the even one: `84418043664819.125` is
+/// `…819.13` in Rust, `…819.12` in serde_json).
+fn shortest(v: f64) -> (u64, i32) {
+    let Some(n) = serde_json::Number::from_f64(v) else {
+        return (0, 0); // not finite: the caller has written it already
+    };
+    let s = n.to_string();
+    // `1.5`, `15.0`, `1e16`, `1.5e-7`: digits, maybe a point, maybe an exponent.
+    let (mantissa, exp) = match s.split_once('e') {
+        Some((m, x)) => (m, x.parse::<i32>().unwrap_or(0)),
+        None => (s.as_str(), 0),
+    };
+    let mut d: u64 = 0;
+    let mut e = exp;
+    let mut after_point = false;
+    for c in mantissa.bytes() {
+        match c {
+            b'.' => after_point = true,
+            b'0'..=b'9' => {
+                // At most 17 significant digits (and a trailing 0): no overflow.
+                d = d.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+                if after_point {
+                    e -= 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    while d != 0 && d.is_multiple_of(10) {
+        d /= 10;
+        e += 1;
+    }
+    if d.is_multiple_of(2) && is_midpoint(v, d, e) {
+        d += 1;
+        if d.is_multiple_of(10) {
+            d /= 10;
+            e += 1;
+        }
+    }
+    (d, e)
+}
+
+/// Whether `v` lies exactly halfway between `d · 10^e` and `(d + 1) · 10^e`, that is whether
+/// `2v = (2d + 1) · 10^e`, in exact integer arithmetic. With `v = m · 2^q` (`m` below 2^53) the
+/// two sides can only be equal when they fit in 128 bits (a tie needs `v`'s odd part to hold
+/// the factor `5^|e|`), so whatever does not fit is no tie.
+fn is_midpoint(v: f64, d: u64, e: i32) -> bool {
+    let bits = v.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1u64 << 52) - 1);
+    let (m, q) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1u64 << 52), biased - 1075)
+    };
+    let odd = u128::from(2 * d + 1);
+    // `a · 2^sh == b`, exactly (shifting right only when no bit is lost).
+    let scaled_eq = |a: u128, sh: i32, b: u128| {
+        if sh >= 0 {
+            sh < 128
+                && a.checked_shl(sh as u32)
+                    .is_some_and(|x| x >> sh == a && x == b)
+        } else {
+            let sh = sh.unsigned_abs();
+            sh < 128 && (a >> sh) << sh == a && a >> sh == b
+        }
+    };
+    if e >= 0 {
+        // m · 2^(q+1) == (2d + 1) · 10^e
+        10u128
+            .checked_pow(e.unsigned_abs())
+            .and_then(|p| p.checked_mul(odd))
+            .is_some_and(|t| scaled_eq(u128::from(m), q + 1, t))
+    } else {
+        // m · 5^-e · 2^(q+1-e) == 2d + 1
+        5u128
+            .checked_pow(e.unsigned_abs())
+            .and_then(|p| p.checked_mul(u128::from(m)))
+            .is_some_and(|l| scaled_eq(l, q + 1 - e, odd))
+    }
+}
+
 /// A batch matrix of the wrong shape or layout.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ShapeError {
@@ -132,4 +277,74 @@ pub enum ShapeError {
         found: usize,
         expected: usize,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Shown;
+    use proptest::prelude::*;
+
+    fn same(v: f64) {
+        assert_eq!(Shown(v).to_string(), format!("{v}"), "{v:?}");
+    }
+
+    #[test]
+    fn shown_writes_what_display_writes() {
+        for v in [
+            0.0,
+            -0.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MAX,
+            f64::MIN,
+            f64::MIN_POSITIVE,
+            5e-324,
+            1e300,
+            1e-300,
+            2.5,
+            -2.5,
+            0.5,
+            1e15,
+            1e16,
+            1e22,
+            1e23,
+            9.5e21,
+            123_456_789_012_345_680.0,
+            0.1,
+            0.3,
+            100_000.0,
+            1e-7,
+            0.766127,
+            // Exact ties between two shortest candidates: core rounds up, ryu to even.
+            84_418_043_664_819.13,
+            1_658_206_780_088_562.3,
+            233_115_890_514_796.13,
+        ] {
+            same(v);
+        }
+    }
+
+    #[test]
+    fn shown_writes_what_display_writes_for_binary_fractions() {
+        // Values with short exact binary expansions: where the ties are.
+        let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..200_000 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            same(((s >> 11) as f64) / (1u64 << (s & 63)) as f64);
+            same(((s >> 40) as f64) * 2f64.powi((s & 127) as i32 - 40));
+            same((s % 100_000_000_000) as f64 / 10f64.powi((s >> 50) as i32 % 12));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+        #[test]
+        fn shown_matches_display_on_any_bits(bits in any::<u64>()) {
+            let v = f64::from_bits(bits);
+            prop_assert_eq!(Shown(v).to_string(), format!("{v}"));
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The order of [`FEATURES`] is the column order of the Kaggle CSV and of every batch matrix
 //! (`n × 10`, see [`crate::batch`]). It never changes within a model format version.
 
+use crate::error::Shown;
 use serde::{Deserialize, Serialize};
 
 /// Number of features an applicant has.
@@ -180,11 +181,13 @@ impl FeatureSpec {
     }
 }
 
+/// A number for messages and labels: whole numbers as integers, anything else as `Display`
+/// writes it (through [`Shown`], which keeps core's float printer out of the `.wasm`).
 pub(crate) fn fmt_num(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
     } else {
-        format!("{v}")
+        Shown(v).to_string()
     }
 }
 
