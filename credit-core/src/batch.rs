@@ -343,6 +343,26 @@ impl Scorecard {
                 Layout::Other => 0,
             };
         }
+        // The browser's counterpart (two rows per vector, probabilities only), when the
+        // `.wasm` is built with SIMD128 (WASM has no run-time feature detection: the build
+        // decides).
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        if let (Some(simd), None) = (self.kernel().simd128(), &score) {
+            let rows = first_row..first_row + probability.len();
+            return match src.layout() {
+                Layout::RowMajor(data) => {
+                    let data = data
+                        .get(rows.start * N_FEATURES..rows.end * N_FEATURES)
+                        .unwrap_or_default();
+                    simd.row_major(data, probability, bad)
+                }
+                Layout::Columns(cols) => {
+                    let cols = cols.map(|c| c.get(rows.clone()).unwrap_or_default());
+                    simd.columns(&cols, probability, bad)
+                }
+                Layout::Other => 0,
+            };
+        }
         0
     }
 

@@ -20,6 +20,10 @@ use crate::schema::{FeatureSpec, Kind, FEATURES, N_FEATURES};
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
+/// The browser's batch kernel, in a `.wasm` built with SIMD128 (WASM has no run-time feature
+/// detection, so the build decides).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(crate) mod simd128;
 
 /// Width of a real feature's edge table: a real feature has at most `SEARCH_WIDTH - 1` edges
 /// (64 bins), which keeps the fallback binary search at six steps.
