@@ -34,7 +34,9 @@ rm -rf "$out.tmp" && mkdir -p "$out.tmp"
 "$WASM_BINDGEN" --target web --out-dir "$out.tmp" --out-name credit_default_glue \
     "$root/target/wasm/wasm32-unknown-unknown/release/credit_default_wasm.wasm"
 # The entry module always passes the .wasm's URL to the glue, so the file can take the name it had.
-"$here/node_modules/.bin/wasm-opt" -Oz --converge --strip-debug --strip-producers --strip-target-features \
+# `--flatten --rereloop` first: binaryen rebuilds every function's control flow, 1.3 KB smaller,
+# no change in speed (measured: predictBatch instructions per row in Node, Chromium times).
+"$here/node_modules/.bin/wasm-opt" --flatten --rereloop -Oz --converge --strip-debug --strip-producers --strip-target-features \
     "$out.tmp/credit_default_glue_bg.wasm" -o "$out.tmp/credit_default_bg.wasm"
 mv "$out.tmp/credit_default_glue_bg.wasm.d.ts" "$out.tmp/credit_default_bg.wasm.d.ts"
 rm "$out.tmp/credit_default_glue_bg.wasm"
