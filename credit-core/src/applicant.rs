@@ -274,7 +274,7 @@ impl Applicant {
             }),
             Ok(JsonApplicant::NotAnObject(kind)) => Err(not_an_object(kind)),
             Ok(JsonApplicant::Fields(fields)) => {
-                Applicant::from_fields(fields.iter().map(|(k, v)| (k.as_str(), v.as_raw())))
+                Applicant::from_fields(fields.iter().map(|(k, v)| (k.as_str(), v.0.as_raw())))
             }
         }
     }
@@ -385,31 +385,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// A JSON scalar as parsed, keeping what a generic map would lose (duplicates, the exact type).
-#[derive(Debug)]
-enum JsonScalar {
-    Null,
-    Bool(bool),
-    Int(i64),
-    UInt(u64),
-    Float(f64),
-    Str(String),
-    Other(&'static str),
-}
-
-impl JsonScalar {
-    fn as_raw(&self) -> RawValue<'_> {
-        match self {
-            JsonScalar::Null => RawValue::Null,
-            JsonScalar::Bool(b) => RawValue::Bool(*b),
-            JsonScalar::Int(i) => RawValue::Int(*i),
-            JsonScalar::UInt(u) => RawValue::UInt(*u),
-            JsonScalar::Float(f) => RawValue::Float(*f),
-            JsonScalar::Str(s) => RawValue::Str(s),
-            JsonScalar::Other(t) => RawValue::Other(t),
-        }
-    }
-}
+/// A JSON value as parsed, keeping what a generic map would lose (duplicates, the exact
+/// type): the field value the bindings also hand over, [`OwnedValue`].
+struct JsonScalar(OwnedValue);
 
 enum JsonApplicant {
     Fields(Vec<(String, JsonScalar)>),
@@ -419,44 +397,44 @@ enum JsonApplicant {
 struct ScalarVisitor;
 
 impl<'de> Visitor<'de> for ScalarVisitor {
-    type Value = JsonScalar;
+    type Value = OwnedValue;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_unit<E>(self) -> Result<JsonScalar, E> {
-        Ok(JsonScalar::Null)
+    fn visit_unit<E>(self) -> Result<OwnedValue, E> {
+        Ok(OwnedValue::Null)
     }
-    fn visit_none<E>(self) -> Result<JsonScalar, E> {
-        Ok(JsonScalar::Null)
+    fn visit_none<E>(self) -> Result<OwnedValue, E> {
+        Ok(OwnedValue::Null)
     }
-    fn visit_bool<E>(self, v: bool) -> Result<JsonScalar, E> {
-        Ok(JsonScalar::Bool(v))
+    fn visit_bool<E>(self, v: bool) -> Result<OwnedValue, E> {
+        Ok(OwnedValue::Bool(v))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<JsonScalar, E> {
-        Ok(JsonScalar::Int(v))
+    fn visit_i64<E>(self, v: i64) -> Result<OwnedValue, E> {
+        Ok(OwnedValue::Int(v))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<JsonScalar, E> {
-        Ok(JsonScalar::UInt(v))
+    fn visit_u64<E>(self, v: u64) -> Result<OwnedValue, E> {
+        Ok(OwnedValue::UInt(v))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<JsonScalar, E> {
-        Ok(JsonScalar::Float(v))
+    fn visit_f64<E>(self, v: f64) -> Result<OwnedValue, E> {
+        Ok(OwnedValue::Float(v))
     }
-    fn visit_str<E>(self, v: &str) -> Result<JsonScalar, E> {
-        Ok(JsonScalar::Str(v.to_owned()))
+    fn visit_str<E>(self, v: &str) -> Result<OwnedValue, E> {
+        Ok(OwnedValue::Str(v.to_owned()))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<JsonScalar, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OwnedValue, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(JsonScalar::Other("an array"))
+        Ok(OwnedValue::Other(Cow::Borrowed("an array")))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonScalar, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OwnedValue, A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(JsonScalar::Other("an object"))
+        Ok(OwnedValue::Other(Cow::Borrowed("an object")))
     }
 }
 
 impl<'de> Deserialize<'de> for JsonScalar {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ScalarVisitor)
+        d.deserialize_any(ScalarVisitor).map(JsonScalar)
     }
 }
 

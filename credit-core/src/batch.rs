@@ -46,6 +46,31 @@ pub enum Layout<'a> {
     Other,
 }
 
+impl<'a> Layout<'a> {
+    /// The rows `range` of this layout ([`Layout::Other`] when they are out of bounds).
+    /// Always inlined: a source's layout is then known where it is used, and the vector
+    /// kernels' code for the other layouts drops out (2.6 KB of the `.wasm`).
+    #[inline(always)]
+    fn rows(self, range: Range<usize>) -> Layout<'a> {
+        match self {
+            Layout::RowMajor(data) => data
+                .get(range.start * N_FEATURES..range.end * N_FEATURES)
+                .map_or(Layout::Other, Layout::RowMajor),
+            Layout::Columns(cols) => {
+                let mut out: [&[f64]; N_FEATURES] = [&[]; N_FEATURES];
+                for (o, c) in out.iter_mut().zip(cols) {
+                    match c.get(range.clone()) {
+                        Some(rows) => *o = rows,
+                        None => return Layout::Other,
+                    }
+                }
+                Layout::Columns(out)
+            }
+            Layout::Other => Layout::Other,
+        }
+    }
+}
+
 /// `n × 10` values, row after row.
 pub struct RowMajor<'a> {
     data: &'a [f64],
@@ -326,42 +351,17 @@ impl Scorecard {
         score: Option<&mut [f64]>,
         bad: &mut Vec<usize>,
     ) -> usize {
+        let input = src.layout().rows(first_row..first_row + probability.len());
         #[cfg(target_arch = "x86_64")]
         if let Some(simd) = self.kernel().avx2() {
-            let rows = first_row..first_row + probability.len();
-            return match src.layout() {
-                Layout::RowMajor(data) => {
-                    let data = data
-                        .get(rows.start * N_FEATURES..rows.end * N_FEATURES)
-                        .unwrap_or_default();
-                    simd.row_major(data, probability, score, bad)
-                }
-                Layout::Columns(cols) => {
-                    let cols = cols.map(|c| c.get(rows.clone()).unwrap_or_default());
-                    simd.columns(&cols, probability, score, bad)
-                }
-                Layout::Other => 0,
-            };
+            return simd.score(input, probability, score, bad);
         }
         // The browser's counterpart (two rows per vector, probabilities only), when the
         // `.wasm` is built with SIMD128 (WASM has no run-time feature detection: the build
         // decides).
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         if let (Some(simd), None) = (self.kernel().simd128(), &score) {
-            let rows = first_row..first_row + probability.len();
-            return match src.layout() {
-                Layout::RowMajor(data) => {
-                    let data = data
-                        .get(rows.start * N_FEATURES..rows.end * N_FEATURES)
-                        .unwrap_or_default();
-                    simd.row_major(data, probability, bad)
-                }
-                Layout::Columns(cols) => {
-                    let cols = cols.map(|c| c.get(rows.clone()).unwrap_or_default());
-                    simd.columns(&cols, probability, bad)
-                }
-                Layout::Other => 0,
-            };
+            return simd.score(input, probability, bad);
         }
         0
     }

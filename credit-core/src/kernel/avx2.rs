@@ -17,6 +17,7 @@
 //! construction (masked with `MASK`, clamped to `last`, or below 64), as the comments say.
 
 use super::{Kernel, BASE, BUCKETS, MASK, N, REAL, SEARCH_WIDTH};
+use crate::batch::Layout;
 use crate::schema::{Kind, FEATURES, N_FEATURES};
 use std::arch::x86_64::*;
 
@@ -39,94 +40,69 @@ impl Kernel {
 }
 
 impl Avx2<'_> {
-    /// Scores the leading whole blocks of four rows of row-major `data` (`n × 10`) into
-    /// `probability` (NaN for an invalid row) and, if given, `points` (NaN too); returns how
-    /// many rows it did (a multiple of four) and pushes the invalid ones' indices to `invalid`.
-    /// The caller scores the rest.
-    pub(crate) fn row_major(
+    /// Scores the leading whole blocks of four rows of `input` into `probability` (NaN for an
+    /// invalid row) and, if given, `points` (NaN too); returns how many rows it did (a
+    /// multiple of four; none for [`Layout::Other`]) and pushes the invalid ones' indices to
+    /// `invalid`. The caller scores the rest.
+    pub(crate) fn score(
         self,
-        data: &[f64],
+        input: Layout<'_>,
         probability: &mut [f64],
         points: Option<&mut [f64]>,
         invalid: &mut Vec<usize>,
     ) -> usize {
         if self.1 {
             // SAFETY: `Kernel::avx2` checked that the CPU has AVX-512 F, VL and DQ.
-            return unsafe { row_major_evex(self.0, data, probability, points, invalid) };
+            return unsafe { score_evex(self.0, input, probability, points, invalid) };
         }
         // SAFETY: `Kernel::avx2` checked that the CPU has AVX2.
-        unsafe { row_major_avx2(self.0, data, probability, points, invalid) }
-    }
-
-    /// As [`Avx2::row_major`], for ten columns of equal length (model column order).
-    pub(crate) fn columns(
-        self,
-        cols: &[&[f64]; N_FEATURES],
-        probability: &mut [f64],
-        points: Option<&mut [f64]>,
-        invalid: &mut Vec<usize>,
-    ) -> usize {
-        if self.1 {
-            // SAFETY: `Kernel::avx2` checked that the CPU has AVX-512 F, VL and DQ.
-            return unsafe { columns_evex(self.0, cols, probability, points, invalid) };
-        }
-        // SAFETY: `Kernel::avx2` checked that the CPU has AVX2.
-        unsafe { columns_avx2(self.0, cols, probability, points, invalid) }
+        unsafe { score_avx2(self.0, input, probability, points, invalid) }
     }
 }
 
 #[target_feature(enable = "avx2")]
-fn row_major_avx2(
+fn score_avx2(
     k: &Kernel,
-    data: &[f64],
-    probability: &mut [f64],
-    points: Option<&mut [f64]>,
-    invalid: &mut Vec<usize>,
-) -> usize {
-    // SAFETY: this function has the features `row_major` needs.
-    unsafe { row_major(k, data, probability, points, invalid) }
-}
-
-#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq")]
-fn row_major_evex(
-    k: &Kernel,
-    data: &[f64],
-    probability: &mut [f64],
-    points: Option<&mut [f64]>,
-    invalid: &mut Vec<usize>,
-) -> usize {
-    // SAFETY: this function has the features `row_major` needs.
-    unsafe { row_major(k, data, probability, points, invalid) }
-}
-
-#[target_feature(enable = "avx2")]
-fn columns_avx2(
-    k: &Kernel,
-    cols: &[&[f64]; N_FEATURES],
+    input: Layout<'_>,
     probability: &mut [f64],
     points: Option<&mut [f64]>,
     invalid: &mut Vec<usize>,
 ) -> usize {
     // SAFETY: this function has AVX2.
-    unsafe { columns(k, cols, probability, points, invalid) }
+    unsafe { score(k, input, probability, points, invalid) }
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq")]
-fn columns_evex(
+fn score_evex(
     k: &Kernel,
-    cols: &[&[f64]; N_FEATURES],
+    input: Layout<'_>,
     probability: &mut [f64],
     points: Option<&mut [f64]>,
     invalid: &mut Vec<usize>,
 ) -> usize {
-    // SAFETY: this function has AVX2.
-    unsafe { columns(k, cols, probability, points, invalid) }
+    // SAFETY: this function has AVX2 (and more).
+    unsafe { score(k, input, probability, points, invalid) }
 }
 
 // The functions below are `unsafe` because they use AVX2 without enabling it themselves:
 // their caller must run on a CPU that has it. They are always inlined into the
 // `#[target_feature]` entry points above (which a `#[target_feature]` function cannot be),
 // and so compiled with those entry points' features.
+
+#[inline(always)]
+unsafe fn score(
+    k: &Kernel,
+    input: Layout<'_>,
+    probability: &mut [f64],
+    points: Option<&mut [f64]>,
+    invalid: &mut Vec<usize>,
+) -> usize {
+    match input {
+        Layout::RowMajor(data) => row_major(k, data, probability, points, invalid),
+        Layout::Columns(cols) => columns(k, &cols, probability, points, invalid),
+        Layout::Other => 0,
+    }
+}
 
 #[inline(always)]
 unsafe fn row_major(
@@ -376,7 +352,7 @@ unsafe fn real_slots<const J: usize>(k: &Kernel, v: __m256d) -> __m256i {
 
 #[cfg(test)]
 mod tests {
-    use crate::batch::{Columns, RowMajor};
+    use crate::batch::{Columns, Layout, RowMajor};
     use crate::schema::{FEATURES, N_FEATURES};
     use crate::Scorecard;
 
@@ -466,18 +442,35 @@ mod tests {
         let mut p = vec![0.0; n];
         let mut s = vec![0.0; n];
         let mut bad = Vec::new();
-        assert_eq!(simd.row_major(&flat, &mut p, Some(&mut s), &mut bad), n);
-        // Both instruction sets, whichever `row_major` picked on this CPU.
+        assert_eq!(
+            simd.score(Layout::RowMajor(&flat), &mut p, Some(&mut s), &mut bad),
+            n
+        );
+        // Both instruction sets, whichever `score` picked on this CPU.
         let (mut p2, mut s2, mut bad2) = (vec![0.0; n], vec![0.0; n], Vec::new());
         // SAFETY: `avx2()` returned Some, so the CPU has AVX2.
-        let done =
-            unsafe { super::row_major_avx2(simd.0, &flat, &mut p2, Some(&mut s2), &mut bad2) };
+        let done = unsafe {
+            super::score_avx2(
+                simd.0,
+                Layout::RowMajor(&flat),
+                &mut p2,
+                Some(&mut s2),
+                &mut bad2,
+            )
+        };
         assert_eq!((done, &bad2), (n, &bad));
         if simd.1 {
             let (mut p3, mut s3, mut bad3) = (vec![0.0; n], vec![0.0; n], Vec::new());
             // SAFETY: `simd.1`: the CPU has AVX-512 F, VL and DQ.
-            let done =
-                unsafe { super::row_major_evex(simd.0, &flat, &mut p3, Some(&mut s3), &mut bad3) };
+            let done = unsafe {
+                super::score_evex(
+                    simd.0,
+                    Layout::RowMajor(&flat),
+                    &mut p3,
+                    Some(&mut s3),
+                    &mut bad3,
+                )
+            };
             assert_eq!((done, &bad3), (n, &bad));
             assert!(p2.iter().zip(&p3).all(|(a, b)| a.to_bits() == b.to_bits()));
             assert!(s2.iter().zip(&s3).all(|(a, b)| a.to_bits() == b.to_bits()));
@@ -490,11 +483,22 @@ mod tests {
         let col_refs: [&[f64]; N_FEATURES] = std::array::from_fn(|j| cols[j].as_slice());
         let mut pc = vec![0.0; n];
         let mut bad_c = Vec::new();
-        assert_eq!(simd.columns(&col_refs, &mut pc, None, &mut bad_c), n);
+        assert_eq!(
+            simd.score(Layout::Columns(col_refs), &mut pc, None, &mut bad_c),
+            n
+        );
         assert_eq!(bad, bad_c);
         let (mut pc2, mut bad_c2) = (vec![0.0; n], Vec::new());
         // SAFETY: `avx2()` returned Some, so the CPU has AVX2.
-        let done = unsafe { super::columns_avx2(simd.0, &col_refs, &mut pc2, None, &mut bad_c2) };
+        let done = unsafe {
+            super::score_avx2(
+                simd.0,
+                Layout::Columns(col_refs),
+                &mut pc2,
+                None,
+                &mut bad_c2,
+            )
+        };
         assert_eq!((done, &bad_c2), (n, &bad));
         assert!(pc2.iter().zip(&p).all(|(a, b)| a.to_bits() == b.to_bits()));
         let nan: Vec<usize> = (0..n).filter(|&i| p[i].is_nan()).collect();

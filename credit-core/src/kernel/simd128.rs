@@ -26,6 +26,7 @@
 //! whose real features all have bucket tables (see [`Kernel::simd128`]).
 
 use super::{Kernel, BASE, BUCKETS, MASK, N, N_REAL, REAL, SEARCH_WIDTH, SLOTS};
+use crate::batch::Layout;
 use crate::schema::{Kind, FEATURES, N_FEATURES};
 use core::arch::wasm32::*;
 
@@ -113,15 +114,25 @@ const fn consts() -> Consts {
 static CONSTS: Consts = consts();
 
 impl Simd128<'_> {
-    /// Scores the leading whole pairs of rows of row-major `data` (`n × 10`) into
-    /// `probability` (NaN for an invalid row); returns how many rows it did (even) and pushes
-    /// the invalid ones' indices to `invalid`. The caller scores the rest.
-    pub(crate) fn row_major(
+    /// Scores the leading whole pairs of rows of `input` into `probability` (NaN for an
+    /// invalid row); returns how many rows it did (even; none for [`Layout::Other`]) and
+    /// pushes the invalid ones' indices to `invalid`. The caller scores the rest.
+    #[inline(always)]
+    pub(crate) fn score(
         self,
-        data: &[f64],
+        input: Layout<'_>,
         probability: &mut [f64],
         invalid: &mut Vec<usize>,
     ) -> usize {
+        match input {
+            Layout::RowMajor(data) => self.row_major(data, probability, invalid),
+            Layout::Columns(cols) => self.columns(&cols, probability, invalid),
+            Layout::Other => 0,
+        }
+    }
+
+    /// Row-major `data` (`n × 10`), see [`Simd128::score`].
+    fn row_major(self, data: &[f64], probability: &mut [f64], invalid: &mut Vec<usize>) -> usize {
         // Opaque, so that the compiler reads the constants instead of writing them inline.
         let c = core::hint::black_box(&CONSTS);
         let pairs = data.as_chunks::<{ LANES * N_FEATURES }>().0;
@@ -141,8 +152,8 @@ impl Simd128<'_> {
         n * LANES
     }
 
-    /// As [`Simd128::row_major`], for ten columns of equal length (model column order).
-    pub(crate) fn columns(
+    /// Ten columns of equal length (model column order), see [`Simd128::score`].
+    fn columns(
         self,
         cols: &[&[f64]; N_FEATURES],
         probability: &mut [f64],
