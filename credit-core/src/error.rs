@@ -120,9 +120,11 @@ pub enum ModelError {
 /// core's own (Grisu with its Dragon fallback and their tables) is no longer linked; a second
 /// printer such as `ryu` would have cost more than it saved. Every message of the core that
 /// shows a float goes through this one type, in every front door, so native and browser
-/// messages stay identical. Checked against `Display` in the tests below.
+/// messages stay identical. Checked against `Display` in the tests below. The service writes
+/// the numbers of its responses and journal records with it too: same text as `Display`,
+/// without core's slower printer on the hot path.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Shown(pub f64);
+pub struct Shown(pub f64);
 
 impl fmt::Display for Shown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -182,11 +184,16 @@ fn shortest(v: f64) -> (u64, i32) {
     let Some(n) = serde_json::Number::from_f64(v) else {
         return (0, 0); // not finite: the caller has written it already
     };
-    let s = n.to_string();
+    // The printer's text on the stack (at most 24 bytes): no allocation per number.
+    let mut text = Text::default();
+    if fmt::Write::write_fmt(&mut text, format_args!("{n}")).is_err() {
+        return (0, 0);
+    }
+    let s = text.as_str();
     // `1.5`, `15.0`, `1e16`, `1.5e-7`: digits, maybe a point, maybe an exponent.
     let (mantissa, exp) = match s.split_once('e') {
         Some((m, x)) => (m, x.parse::<i32>().unwrap_or(0)),
-        None => (s.as_str(), 0),
+        None => (s, 0),
     };
     let mut d: u64 = 0;
     let mut e = exp;
@@ -216,6 +223,31 @@ fn shortest(v: f64) -> (u64, i32) {
         }
     }
     (d, e)
+}
+
+/// A small stack buffer for one number's text.
+#[derive(Default)]
+struct Text {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl Text {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl fmt::Write for Text {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 /// Whether `v` lies exactly halfway between `d · 10^e` and `(d + 1) · 10^e`, that is whether
@@ -286,6 +318,57 @@ mod tests {
 
     fn same(v: f64) {
         assert_eq!(Shown(v).to_string(), format!("{v}"), "{v:?}");
+    }
+
+    /// The numbers the service writes into responses and journal records (it prints them with
+    /// `Shown`), moved here with the service's former number writer.
+    #[test]
+    fn shown_writes_what_display_writes_for_service_values() {
+        for v in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            45.0,
+            9120.0,
+            0.5,
+            0.766126609,
+            0.802982129,
+            600.5,
+            500.7912345,
+            0.38375,
+            1e-5,
+            9.99e-6,
+            1e-7,
+            123456.789,
+            1e15,
+            999999999999999.0,
+            1e16,
+            1.5e300,
+            5e-324,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0.1 + 0.2,
+            1.0 / 3.0,
+            2.0 / 3.0 * 100.0,
+        ] {
+            same(v);
+        }
+        // A deterministic spread of magnitudes and bit patterns (xorshift).
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            same(f64::from_bits(x));
+            // Values in the ranges the service sees (probabilities, points, incomes).
+            same((x >> 11) as f64 / (1u64 << 53) as f64);
+            same(((x >> 11) as f64 / (1u64 << 53) as f64) * 1000.0);
+            same((x % 100_000_000) as f64 / 100.0);
+        }
     }
 
     #[test]

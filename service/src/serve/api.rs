@@ -4,15 +4,16 @@ use super::error::{detail_list, ApiError};
 use super::log::Record;
 use super::metrics::Route;
 use super::state::AppState;
-use super::{config::Durability, numfmt, openapi, reqid, timefmt, web};
+use super::{config::Durability, openapi, reqid, timefmt, web};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use credit_core::{Applicant, ErrorCode, Prediction, ValidationErrors, MAX_REASONS};
+use credit_core::{Applicant, ErrorCode, Prediction, Shown, ValidationErrors, MAX_REASONS};
 use serde_json::{json, Value};
+use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
@@ -108,19 +109,21 @@ fn is_json_syntax(e: &ValidationErrors) -> bool {
 
 /// Appends the result object of one prediction (without the closing brace) to `out`.
 fn write_result(out: &mut String, m: &super::state::LoadedModel, p: &Prediction) {
-    out.push_str("{\"prediction\":");
-    numfmt::push_u64(out, u64::from(p.prediction));
-    out.push_str(",\"probability\":");
-    numfmt::push_f64(out, finite(p.probability));
-    out.push_str(",\"score\":");
-    numfmt::push_f64(out, finite(p.score));
+    // `Shown`: `Display`'s text, through the core's fast float printer.
+    let _ = write!(
+        out,
+        "{{\"prediction\":{},\"probability\":{},\"score\":{}",
+        p.prediction,
+        Shown(finite(p.probability)),
+        Shown(finite(p.score))
+    );
     out.push_str(",\"reasons\":[");
     for (k, r) in p.reasons.as_slice().iter().enumerate() {
         if k > 0 {
             out.push(',');
         }
         out.push_str(&m.reason_json[r.feature]);
-        numfmt::push_f64(out, finite(r.points_lost));
+        let _ = write!(out, "{}", Shown(finite(r.points_lost)));
         out.push('}');
     }
     out.push_str("],\"model_version\":");

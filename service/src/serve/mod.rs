@@ -4,8 +4,8 @@
 //! Layout: [`config`] (flags and environment), [`state`] (the hot-swappable model and shared
 //! handles), [`api`] (handlers), [`openapi`] (the documented contract), [`log`] (journal and
 //! shippers), [`metrics`] (Prometheus text), [`logging`] (Cloud Logging JSON lines),
-//! [`web`] (static browser page and the offline `/docs` page), [`timefmt`] (RFC 3339),
-//! [`numfmt`] (fast number text).
+//! [`web`] (static browser page and the offline `/docs` page), [`timefmt`] (RFC 3339).
+//! Numbers in responses and journal records are written with `credit_core::Shown`.
 
 pub mod api;
 pub mod config;
@@ -13,7 +13,6 @@ pub mod error;
 pub mod log;
 pub mod logging;
 pub mod metrics;
-pub mod numfmt;
 pub mod openapi;
 pub mod reqid;
 pub mod state;

@@ -2,9 +2,8 @@
 
 use super::{LogError, Msg, Record, Records};
 use crate::serve::metrics::Metrics;
-use crate::serve::numfmt::push_f64;
 use crate::serve::timefmt::rfc3339_micros;
-use credit_core::{FEATURES, N_FEATURES};
+use credit_core::{Shown, FEATURES, N_FEATURES};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -176,7 +175,7 @@ fn format_record(r: &Record, b: &mut Buffers) {
     for (key, &v) in input_keys().iter().zip(r.input.iter()) {
         b.input.push_str(key);
         if v.is_finite() {
-            push_f64(&mut b.input, v);
+            let _ = write!(b.input, "{}", Shown(v));
         } else {
             b.input.push_str("null");
         }
