@@ -5,7 +5,7 @@
 // compiles it in Rust like any artifact given to `Model.fromJson`.
 import initGlue, { initSync as initGlueSync, __setDefaultModel } from './credit_default_glue.js'
 
-export { Model } from './credit_default_glue.js'
+export { Batch, Model } from './credit_default_glue.js'
 
 const isOptions = (x) => x !== null && typeof x === 'object' && Object.getPrototypeOf(x) === Object.prototype
 let defaultModelLoaded = false

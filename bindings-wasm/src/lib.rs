@@ -408,14 +408,7 @@ impl Model {
             return Err(argument_error("data", "data should be a Float64Array"));
         }
         let arr: &Float64Array = data.unchecked_ref();
-        let n = n_rows.as_f64().unwrap_or(f64::NAN);
-        if !(n >= 0.0 && n.fract() == 0.0 && n <= u32::MAX as f64) {
-            return Err(argument_error(
-                "nRows",
-                "nRows should be a whole number >= 0",
-            ));
-        }
-        let n = n as usize;
+        let n = rows_arg(n_rows)?;
         let len = arr.length() as usize;
         // Checked here (not only in the core) so that an absurd nRows cannot overflow a product.
         if n.checked_mul(N_FEATURES) != Some(len) {
@@ -425,6 +418,87 @@ impl Model {
             ));
         }
         Ok(arr.to_vec())
+    }
+}
+
+/// Reads an `nRows` argument: a whole number in `0..=2^32-1`.
+fn rows_arg(n_rows: &JsValue) -> Result<usize, JsValue> {
+    let n = n_rows.as_f64().unwrap_or(f64::NAN);
+    if n >= 0.0 && n.fract() == 0.0 && n <= u32::MAX as f64 {
+        Ok(n as usize)
+    } else {
+        Err(argument_error(
+            "nRows",
+            "nRows should be a whole number >= 0",
+        ))
+    }
+}
+
+/// `len` NaNs, or an `invalid_argument` error when wasm memory cannot hold them (instead of
+/// the abort a failed `vec!` would be).
+fn nan_vec(len: usize) -> Result<Vec<f64>, JsValue> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len)
+        .map_err(|_| argument_error("nRows", "nRows rows do not fit in wasm memory"))?;
+    v.resize(len, f64::NAN);
+    Ok(v)
+}
+
+/// `nRows` rows of inputs and their probabilities, kept in wasm memory: the zero-copy way to
+/// score large batches. `predictBatch` copies its `Float64Array` into wasm memory and the
+/// probabilities out again, which costs about as much as the scoring itself; with a `Batch`
+/// the rows are written straight into wasm memory and `predictInto` scores them in place, as
+/// the native core scores borrowed slices.
+#[wasm_bindgen]
+pub struct Batch {
+    data: Vec<f64>,
+    probability: Vec<f64>,
+}
+
+#[wasm_bindgen]
+impl Batch {
+    /// Room for `nRows` applicants, every value NaN until written.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(js_name = nRows, unchecked_param_type = "number")] n_rows: JsValue,
+    ) -> Result<Batch, JsValue> {
+        let n = rows_arg(&n_rows)?;
+        let len = n
+            .checked_mul(N_FEATURES)
+            .ok_or_else(|| argument_error("nRows", "nRows rows do not fit in wasm memory"))?;
+        Ok(Batch {
+            data: nan_vec(len)?,
+            probability: nan_vec(n)?,
+        })
+    }
+
+    /// How many rows the batch holds.
+    #[wasm_bindgen(getter, js_name = nRows)]
+    pub fn n_rows(&self) -> f64 {
+        self.probability.len() as f64
+    }
+
+    /// The inputs (`nRows × 10`, row after row, model column order, NaN = missing) as a view
+    /// of wasm memory: write the rows into it. A view is detached (length 0) when wasm memory
+    /// grows, e.g. when a `Model` or another `Batch` is made: read this property again after
+    /// such a call rather than keeping the array. Never use a view after `free()`.
+    #[wasm_bindgen(getter)]
+    pub fn data(&mut self) -> Float64Array {
+        // SAFETY: the view covers exactly `self.data`'s initialised elements. JS cannot run
+        // while Rust borrows them (no call in this crate calls back into JS while scoring),
+        // and a grown memory detaches the view rather than leaving it dangling.
+        unsafe { Float64Array::view_mut_raw(self.data.as_mut_ptr(), self.data.len()) }
+    }
+
+    /// The probabilities `predictInto` wrote (NaN for an invalid row, and before the first
+    /// call), as a view of wasm memory; the same caveats as `data`. Copy it with `.slice()`
+    /// to keep the values.
+    #[wasm_bindgen(getter)]
+    pub fn probability(&mut self) -> Float64Array {
+        // SAFETY: as for `data`.
+        unsafe {
+            Float64Array::view_mut_raw(self.probability.as_mut_ptr(), self.probability.len())
+        }
     }
 }
 
@@ -522,6 +596,17 @@ impl Model {
         #[wasm_bindgen(js_name = nRows, unchecked_param_type = "number")] n_rows: JsValue,
     ) -> Result<Vec<f64>, JsValue> {
         Ok(self.run_batch(&data, &n_rows, false)?.probability)
+    }
+
+    /// Scores every row of `batch` in place: the probabilities go to `batch.probability`
+    /// (NaN for an invalid row; `scoreBatch` tells why). Returns how many rows were valid. No
+    /// copy in or out: the fast way for large batches.
+    #[wasm_bindgen(js_name = predictInto)]
+    pub fn predict_into(&self, batch: &mut Batch) -> Result<u32, JsValue> {
+        self.card
+            .predict_proba_rows(&batch.data, &mut batch.probability)
+            .map(|report| report.valid as u32)
+            .map_err(|e| argument_error("batch", &e.to_string()))
     }
 
     /// Like `predictBatch`, also returning scores and the errors of every invalid row.

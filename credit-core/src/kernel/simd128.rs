@@ -25,7 +25,7 @@
 //! `scoreBatch` takes the scalar path, which keeps the `.wasm` smaller), and only for kernels
 //! whose real features all have bucket tables (see [`Kernel::simd128`]).
 
-use super::{Kernel, BASE, BUCKETS, MASK, N, N_REAL, REAL, SEARCH_WIDTH, SLOTS};
+use super::{Kernel, RealTable, BASE, BUCKETS, N, N_REAL, REAL, SEARCH_WIDTH, SLOTS, TOTAL};
 use crate::batch::Layout;
 use crate::schema::{Kind, FEATURES, N_FEATURES};
 use core::arch::wasm32::*;
@@ -47,71 +47,101 @@ impl Kernel {
     }
 }
 
-/// The constants of one feature's slot arithmetic.
+/// The constants of one feature's slot arithmetic, each a vector with both lanes equal (see
+/// the module comment: V8 reads a `v128.load` in one instruction, a splat in two or three).
 #[derive(Clone, Copy)]
 struct FeatureConsts {
     /// Count: `2^52 - min` (see `kernel::avx2::count_slots`).
-    shift: f64,
+    shift: v128,
     /// Lowest valid value.
-    lo: f64,
+    lo: v128,
     /// Highest valid value (count: the top of its slots, special codes included).
-    hi: f64,
-    /// Subtracted from an ordinary slot to make it relative to the invalid slot: count, the
-    /// bits of 2^52 plus `N` (the bits of `v + shift` less these are `v - min - N`); real, `N`.
-    bias: i64,
-    /// The invalid slot, `BASE + N` (the missing slot follows it).
-    invalid: i64,
+    hi: v128,
+    /// Count: the bits of `2^52` less `BASE` (the bits of `v + shift` less these are the
+    /// slot, `BASE + v - min`). Real: `BASE` (added to the number of edges `<= v`).
+    bias: v128,
+    /// The missing slot, `BASE + N + 1` (optional features).
+    missing: v128,
 }
 
 /// Every constant the kernel uses, read from memory (see the module comment).
 struct Consts {
     f: [FeatureConsts; N_FEATURES],
-    mask: i64,
-    one: f64,
-    nan: f64,
+    /// `1.0`.
+    one: v128,
 }
 
 const fn consts() -> Consts {
     const TWO_52: f64 = 4_503_599_627_370_496.0;
+    let zero = i64x2(0, 0);
     let empty = FeatureConsts {
-        shift: 0.0,
-        lo: 0.0,
-        hi: 0.0,
-        bias: 0,
-        invalid: 0,
+        shift: zero,
+        lo: zero,
+        hi: zero,
+        bias: zero,
+        missing: zero,
     };
     let mut f = [empty; N_FEATURES];
     let mut j = 0;
     while j < N_FEATURES {
         let spec = &FEATURES[j];
-        let invalid = (BASE[j] + N[j]) as i64;
+        let missing = (BASE[j] + N[j] + 1) as i64;
         f[j] = match spec.kind {
-            Kind::Count => FeatureConsts {
-                shift: TWO_52 - spec.min,
-                lo: spec.min,
-                hi: spec.min + (N[j] - 1) as f64,
-                bias: TWO_52.to_bits() as i64 + N[j] as i64,
-                invalid,
-            },
+            Kind::Count => {
+                let shift = TWO_52 - spec.min;
+                let hi = spec.min + (N[j] - 1) as f64;
+                let bias = TWO_52.to_bits() as i64 - BASE[j] as i64;
+                FeatureConsts {
+                    shift: f64x2(shift, shift),
+                    lo: f64x2(spec.min, spec.min),
+                    hi: f64x2(hi, hi),
+                    bias: i64x2(bias, bias),
+                    missing: i64x2(missing, missing),
+                }
+            }
             Kind::Real => FeatureConsts {
-                shift: 0.0,
-                lo: spec.min,
-                hi: spec.max,
-                bias: N[j] as i64,
-                invalid,
+                shift: zero,
+                lo: f64x2(spec.min, spec.min),
+                hi: f64x2(spec.max, spec.max),
+                bias: i64x2(BASE[j] as i64, BASE[j] as i64),
+                missing: i64x2(missing, missing),
             },
         };
         j += 1;
     }
     Consts {
         f,
-        mask: MASK as i64,
-        one: 1.0,
-        nan: f64::NAN,
+        one: f64x2(1.0, 1.0),
     }
 }
 
 static CONSTS: Consts = consts();
+
+/// A real feature's bucket table with its bounds as vectors, made once per call.
+#[derive(Clone, Copy)]
+struct RealVectors<'k> {
+    table: &'k RealTable,
+    /// The lowest bucket's lower bound (`origin` as a float) and the highest bucket's
+    /// (`origin + (last << shift)`): `|v|` clamped to these has a bucket in `0..=last`.
+    floor: v128,
+    ceiling: v128,
+    /// `origin` (integer lanes).
+    origin: v128,
+}
+
+impl<'k> RealVectors<'k> {
+    fn new(t: &'k RealTable) -> RealVectors<'k> {
+        // `origin` and the top bucket's bound lie between the bits of the first and the last
+        // edge (`RealTable::new`), both finite and non-negative: ordinary positive floats.
+        let top = t.origin.wrapping_add(t.last.wrapping_shl(t.shift));
+        RealVectors {
+            table: t,
+            floor: f64x2_splat(f64::from_bits(t.origin)),
+            ceiling: f64x2_splat(f64::from_bits(top)),
+            origin: i64x2_splat(t.origin as i64),
+        }
+    }
+}
 
 impl Simd128<'_> {
     /// Scores the leading whole pairs of rows of `input` into `probability` (NaN for an
@@ -135,19 +165,21 @@ impl Simd128<'_> {
     fn row_major(self, data: &[f64], probability: &mut [f64], invalid: &mut Vec<usize>) -> usize {
         // Opaque, so that the compiler reads the constants instead of writing them inline.
         let c = core::hint::black_box(&CONSTS);
+        let reals = self.0.reals.each_ref().map(RealVectors::new);
         let pairs = data.as_chunks::<{ LANES * N_FEATURES }>().0;
-        let n = pairs.len().min(probability.len() / LANES);
-        for (b, pair) in pairs.iter().enumerate().take(n) {
-            // Feature `j` of the two rows in one vector (written out: in a size-optimised
-            // build a closure may stay a call per feature).
-            let mut v = [f64x2_splat(0.0); N_FEATURES];
+        let outs = probability.as_chunks_mut::<LANES>().0;
+        let n = pairs.len().min(outs.len());
+        for (b, (pair, out)) in pairs.iter().zip(outs).enumerate() {
+            // Feature `j` of the two rows in one vector (written out: a size-optimised build
+            // does not unroll loops).
+            let mut v = [c.one; N_FEATURES];
             macro_rules! features {
                 ($($j:literal)*) => {$(
                     v[$j] = f64x2(pair[$j], pair[N_FEATURES + $j]);
                 )*};
             }
             features!(0 1 2 3 4 5 6 7 8 9);
-            store(self.0, c, &v, b, probability, invalid);
+            store(self.0, c, &reals, &v, b * LANES, out, invalid);
         }
         n * LANES
     }
@@ -160,30 +192,33 @@ impl Simd128<'_> {
         invalid: &mut Vec<usize>,
     ) -> usize {
         let c = core::hint::black_box(&CONSTS);
+        let reals = self.0.reals.each_ref().map(RealVectors::new);
         let len = cols.iter().map(|c| c.len()).min().unwrap_or(0);
-        let n = (len / LANES).min(probability.len() / LANES);
-        for b in 0..n {
+        let outs = probability.as_chunks_mut::<LANES>().0;
+        let n = (len / LANES).min(outs.len());
+        for (b, out) in outs.iter_mut().enumerate().take(n) {
             let i = b * LANES;
-            let mut v = [f64x2_splat(0.0); N_FEATURES];
+            let mut v = [c.one; N_FEATURES];
             for (v, col) in v.iter_mut().zip(cols) {
                 if let Some(&[x0, x1]) = col.get(i..i + LANES) {
                     *v = f64x2(x0, x1);
                 }
             }
-            store(self.0, c, &v, b, probability, invalid);
+            store(self.0, c, &reals, &v, i, out, invalid);
         }
         n * LANES
     }
 }
 
-/// Scores pair `b` (values `v`, one vector per feature) into `probability`.
+/// Scores rows `i` and `i + 1` (values `v`, one vector per feature) into `out`.
 #[inline(always)]
 fn store(
     k: &Kernel,
     c: &Consts,
+    reals: &[RealVectors<'_>; N_REAL],
     v: &[v128; N_FEATURES],
-    b: usize,
-    probability: &mut [f64],
+    i: usize,
+    out: &mut [f64; LANES],
     invalid: &mut Vec<usize>,
 ) {
     // Each feature's odds right after its slot; the product is the scalar kernel's tree,
@@ -194,9 +229,8 @@ fn store(
                 &k.odds,
                 match FEATURES[$j].kind {
                     Kind::Count => count_slots::<$j>(c, v[$j]),
-                    Kind::Real => real_slots::<$j>(k, c, v[$j]),
+                    Kind::Real => real_slots::<$j>(c, &reals[REAL[$j] % N_REAL], v[$j]),
                 },
-                c,
             )
         };
     }
@@ -209,107 +243,108 @@ fn store(
     let ab = mul(a, b56);
     let c78 = mul(odds!(7), odds!(8));
     let q = mul(ab, mul(c78, odds!(9)));
-    let one = f64x2_splat(c.one);
-    let p = f64x2_div(one, f64x2_add(one, q));
-    let nan = f64x2_ne(p, p);
-    let i = b * LANES;
+    let p = f64x2_div(c.one, f64x2_add(c.one, q));
+    // An invalid value's NaN odds make its row's product NaN, as on the scalar path.
+    let ok = f64x2_eq(q, q);
     let (mut p0, mut p1) = (f64x2_extract_lane::<0>(p), f64x2_extract_lane::<1>(p));
-    if v128_any_true(nan) {
-        // An invalid row gets the same NaN (`f64::NAN`, bit for bit) as on the scalar path.
-        if p0.is_nan() {
-            p0 = c.nan;
+    if !i64x2_all_true(ok) {
+        // An invalid row gets `f64::NAN`, bit for bit, as on the scalar path.
+        if i64x2_extract_lane::<0>(ok) == 0 {
+            p0 = f64::NAN;
             invalid.push(i);
         }
-        if p1.is_nan() {
-            p1 = c.nan;
+        if i64x2_extract_lane::<1>(ok) == 0 {
+            p1 = f64::NAN;
             invalid.push(i + 1);
         }
     }
-    if let Some(out) = probability.get_mut(i..i + LANES) {
-        out[0] = p0;
-        out[1] = p1;
-    }
+    *out = [p0, p1];
 }
 
 /// `table[slot]` for the two slots, masked into the table as the scalar kernel masks them.
 #[inline(always)]
-fn lookup(table: &[f64; SLOTS], slot: v128, c: &Consts) -> v128 {
-    // Byte offsets: one `and` and one shift for both lanes.
-    let offset = i64x2_shl(v128_and(slot, i64x2_splat(c.mask)), 3);
-    let base = table.as_ptr().cast::<u8>();
-    // SAFETY: each lane of `offset` is `(slot & MASK) * 8` with `MASK < SLOTS`, the byte
-    // offset of an element of `table`, so both reads are of initialised, aligned `f64`s inside
-    // `table` (the low 32 bits hold the whole offset: it is below 2^16).
-    unsafe {
-        let x0 = *base
-            .add(i32x4_extract_lane::<0>(offset) as usize)
-            .cast::<f64>();
-        let x1 = *base
-            .add(i32x4_extract_lane::<2>(offset) as usize)
-            .cast::<f64>();
-        f64x2(x0, x1)
-    }
+fn lookup(table: &[f64; SLOTS], slot: v128) -> v128 {
+    // The low 32 bits of a lane are enough: `% SLOTS` keeps only bits below 2^16 (and lets
+    // the compiler drop the bounds check, `SLOTS` being a power of two).
+    let s0 = i32x4_extract_lane::<0>(slot) as u32 as usize;
+    let s1 = i32x4_extract_lane::<2>(slot) as u32 as usize;
+    f64x2(table[s0 % SLOTS], table[s1 % SLOTS])
 }
 
-/// Mask of the lanes whose value lies in `lo..=hi` (false for NaN).
-#[inline(always)]
-fn within(v: v128, f: &FeatureConsts) -> v128 {
-    v128_and(
-        f64x2_ge(v, f64x2_splat(f.lo)),
-        f64x2_le(v, f64x2_splat(f.hi)),
-    )
-}
 
-/// `invalid + relative` where `ok`, else the invalid slot; then, for an optional feature's
-/// NaN, the missing slot. NaN always fails `ok` (it fails the range compare), so its slot is
-/// the invalid one, and the missing slot is one more: subtracting the all-ones (-1) lanes of
-/// the NaN mask adds that one. The scalar kernel's order of verdicts.
+
+/// The slots, with every bit set in a lane whose value failed its checks (`bad`): masked into
+/// the table, that is its last slot, a padding slot whose odds are NaN. An optional feature's
+/// NaN takes the missing slot instead.
 #[inline(always)]
-fn finish<const J: usize>(v: v128, relative: v128, ok: v128, f: &FeatureConsts) -> v128 {
-    let slot = i64x2_add(i64x2_splat(f.invalid), v128_and(relative, ok));
+fn finish<const J: usize>(v: v128, slot: v128, bad: v128, f: &FeatureConsts) -> v128 {
+    const _: () = assert!(TOTAL < SLOTS, "the last slot is padding (NaN odds)");
+    let slot = v128_or(slot, bad);
     if FEATURES[J].optional {
-        i64x2_sub(slot, f64x2_ne(v, v))
+        v128_bitselect(f.missing, slot, f64x2_ne(v, v))
     } else {
         slot
     }
 }
 
-/// A count feature's slots: `BASE + v - min` for a whole number in `min..=top`, else invalid
-/// (the verdicts of the scalar kernel, see `kernel::avx2::count_slots`).
+/// `v` clamped to `lo..=hi` (NaN stays NaN): it differs from `v` exactly where `v` is out of
+/// range or NaN. `pmax`/`pmin` are one instruction each in V8, where a range check takes two
+/// compares and an `or`.
+#[inline(always)]
+fn clamp(v: v128, f: &FeatureConsts) -> v128 {
+    // `pmax(a, b)` is `a < b ? b : a` and `pmin(a, b)` is `b < a ? b : a`: a NaN `a` is kept.
+    f64x2_pmin(f64x2_pmax(v, f.lo), f.hi)
+}
+
+/// A count feature's slots, `BASE + v - min`, for a whole number in `min..=top` (the verdicts
+/// of the scalar kernel, see `kernel::avx2::count_slots`).
 #[inline(always)]
 fn count_slots<const J: usize>(c: &Consts, v: v128) -> v128 {
     let f = &c.f[J];
-    let shift = f64x2_splat(f.shift);
-    let r = f64x2_add(v, shift);
-    let whole = f64x2_eq(f64x2_sub(r, shift), v);
-    let ok = v128_and(whole, within(v, f));
-    // The bits of `r` less those of 2^52 are `v - min`; less `N` as well, relative to the
-    // invalid slot.
-    let relative = i64x2_sub(r, i64x2_splat(f.bias));
-    finish::<J>(v, relative, ok, f)
+    // The slot of `v` clamped into the range; the round trip through `r` gives `v` back only
+    // for a whole number in range (not for a fraction, an out-of-range value or NaN).
+    let r = f64x2_add(clamp(v, f), f.shift);
+    let bad = f64x2_ne(f64x2_sub(r, f.shift), v);
+    // The bits of `r` less those of 2^52 are `v - min`.
+    let slot = i64x2_sub(r, f.bias);
+    finish::<J>(v, slot, bad, f)
 }
 
-/// A real feature's slots: the bucket table's answer (see `RealTable::upper_bound`) where
-/// `min <= v <= max`, else invalid.
+// Every real feature's minimum is at least 0 (see `real_slots`).
+const _: () = {
+    let mut j = 0;
+    while j < N_FEATURES {
+        assert!(!matches!(FEATURES[j].kind, Kind::Real) || FEATURES[j].min >= 0.0);
+        j += 1;
+    }
+};
+
+/// A real feature's slots, `BASE` plus the bucket table's answer (see
+/// `RealTable::upper_bound`), for `min <= v <= max`.
 #[inline(always)]
-fn real_slots<const J: usize>(k: &Kernel, c: &Consts, v: v128) -> v128 {
+fn real_slots<const J: usize>(c: &Consts, r: &RealVectors<'_>, v: v128) -> v128 {
     let f = &c.f[J];
-    let t = &k.reals[REAL[J] % N_REAL];
-    // |v|'s bits less the origin, saturating at 0: both are below 2^63, so a signed compare
-    // tells "below the origin".
-    let bits = f64x2_abs(v);
-    let origin = i64x2_splat(t.origin as i64);
-    let d = v128_andnot(i64x2_sub(bits, origin), i64x2_gt(origin, bits));
-    let bucket = u64x2_shr(d, t.shift);
-    let last = i64x2_splat(t.last as i64);
-    let bucket = v128_bitselect(last, bucket, i64x2_gt(bucket, last));
+    let t = r.table;
+    // The value clamped to the bucket range, so that its bucket is its bits less the origin,
+    // shifted: the scalar kernel's saturating subtraction and `min(last)`, done on the float
+    // (the bits of non-negative floats order as the floats do). `pmax(floor, v)` is
+    // `floor < v ? v : floor`: -0.0, negative values and NaN take the lowest bucket. The
+    // scalar kernel takes `|v|` instead, which gives the same bucket wherever it matters:
+    // for -0.0, and for no valid value other than that, every real feature's minimum being
+    // at least 0 (see the assertion below). The range check rejects the rest.
+    let x = f64x2_pmin(r.ceiling, f64x2_pmax(r.floor, v));
+    let bucket = u64x2_shr(i64x2_sub(x, r.origin), t.shift);
     // `bucket <= last < BUCKETS`; the `%` (a mask, BUCKETS being a power of two) lets the
     // compiler drop the bounds check, as in the scalar kernel.
-    let f0 = usize::from(t.first[i64x2_extract_lane::<0>(bucket) as usize % BUCKETS]);
-    let f1 = usize::from(t.first[i64x2_extract_lane::<1>(bucket) as usize % BUCKETS]);
-    let edge = f64x2(t.edges[f0 % SEARCH_WIDTH], t.edges[f1 % SEARCH_WIDTH]);
+    let f0 = t.first[i32x4_extract_lane::<0>(bucket) as u32 as usize % BUCKETS];
+    let f1 = t.first[i32x4_extract_lane::<2>(bucket) as u32 as usize % BUCKETS];
+    let edge = f64x2(
+        t.edges[usize::from(f0) % SEARCH_WIDTH],
+        t.edges[usize::from(f1) % SEARCH_WIDTH],
+    );
     // `edge <= v` is all ones (-1) in a lane where true: subtracting it adds one.
-    let first = i64x2_sub(i64x2(f0 as i64, f1 as i64), i64x2_splat(f.bias));
-    let relative = i64x2_sub(first, f64x2_le(edge, v));
-    finish::<J>(v, relative, within(v, f), f)
+    let first = i64x2_add(i64x2(i64::from(f0), i64::from(f1)), f.bias);
+    let slot = i64x2_sub(first, f64x2_le(edge, v));
+    // Out of range, or NaN.
+    finish::<J>(v, slot, f64x2_ne(clamp(v, f), v), f)
 }
