@@ -6,7 +6,7 @@
 //! (JSON text, detecting duplicate keys that a generic JSON map would silently merge) and
 //! [`Applicant::from_row`] (a numeric row, NaN meaning missing).
 
-use crate::error::{ErrorCode, FieldError, ValidationErrors};
+use crate::error::{ErrorCode, FieldError, Quoted, ValidationErrors};
 use crate::schema::{feature_index, fmt_num, FeatureSpec, Kind, FEATURES, N_FEATURES};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -204,7 +204,11 @@ impl Applicant {
                     message: if first == name {
                         "Field given more than once".to_owned()
                     } else {
-                        format!("Field given more than once (as {first:?} and {name:?})")
+                        format!(
+                            "Field given more than once (as {} and {})",
+                            Quoted(first),
+                            Quoted(name)
+                        )
                     },
                     value: raw.to_json(),
                 });
@@ -363,7 +367,7 @@ fn unknown_message(name: &str) -> String {
         .min_by_key(|(d, _)| *d);
     match best {
         Some((d, cand)) if d <= 3.max(name.len() / 5) => {
-            format!("Unknown field; did you mean {cand:?}?")
+            format!("Unknown field; did you mean {}?", Quoted(cand))
         }
         _ => "Unknown field; the model takes only its ten features".to_owned(),
     }

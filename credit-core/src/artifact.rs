@@ -10,7 +10,7 @@
 //! `Σ bin.points = offset - factor * log_odds` with `factor = pdo / ln 2` and
 //! `offset = base_score - factor * ln(base_odds)`: higher scores mean lower risk.
 
-use crate::error::{ModelError, Shown};
+use crate::error::{ModelError, Quoted, Shown};
 use crate::schema::{FEATURES, N_FEATURES};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -313,8 +313,9 @@ impl ModelArtifact {
                     match self.features.iter().position(|c| c.name == spec.name) {
                         None => ModelError::MissingFeature(spec.name),
                         Some(_) => ModelError::Invalid(format!(
-                            "features out of order: position {j} holds {:?}, expected {:?}",
-                            card.name, spec.name
+                            "features out of order: position {j} holds {}, expected {}",
+                            Quoted(&card.name),
+                            Quoted(spec.name)
                         )),
                     },
                 );
@@ -366,16 +367,16 @@ impl ModelArtifact {
                 if !bin.points.is_finite() || bin.logit.is_nan() || bin.logit.abs() > MAX_ABS_LOGIT
                 {
                     return Err(bad(format!(
-                        "bin {:?} has non-finite points or a logit that is not finite or outside ±{}",
-                        bin.label,
+                        "bin {} has non-finite points or a logit that is not finite or outside ±{}",
+                        Quoted(&bin.label),
                         Shown(MAX_ABS_LOGIT)
                     )));
                 }
                 let want = -s.factor * bin.logit + share;
                 if (bin.points - want).abs() > 1e-6 * (1.0 + want.abs()) {
                     return Err(bad(format!(
-                        "bin {:?} has {} points, the scaling gives {}",
-                        bin.label,
+                        "bin {} has {} points, the scaling gives {}",
+                        Quoted(&bin.label),
                         Shown(bin.points),
                         Shown(want)
                     )));

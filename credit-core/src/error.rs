@@ -1,7 +1,7 @@
 //! Errors: field-level validation errors (what, where, why) and model artifact errors.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 /// Stable machine codes of validation errors. Front doors expose these verbatim
 /// (`"type"` in a FastAPI-style 422, `code` in Python / JS errors).
@@ -92,7 +92,7 @@ impl fmt::Display for ValidationErrors {
 pub enum ModelError {
     #[error("model artifact is not valid JSON for this format: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("model artifact has format {found:?}; expected {expected:?}")]
+    #[error("model artifact has format {}; expected {}", Quoted(.found), Quoted(.expected))]
     WrongFormat {
         found: String,
         expected: &'static str,
@@ -103,14 +103,41 @@ pub enum ModelError {
     ChecksumMismatch { stored: String, computed: String },
     #[error("model artifact has no checksum")]
     MissingChecksum,
-    #[error("model artifact lacks feature {0:?}")]
+    #[error("model artifact lacks feature {}", Quoted(.0))]
     MissingFeature(&'static str),
-    #[error("model artifact has unknown or duplicated feature {0:?}")]
+    #[error("model artifact has unknown or duplicated feature {}", Quoted(.0))]
     UnexpectedFeature(String),
-    #[error("feature {feature:?}: {problem}")]
+    #[error("feature {}: {problem}", Quoted(.feature))]
     BadFeature { feature: String, problem: String },
     #[error("model artifact: {0}")]
     Invalid(String),
+}
+
+/// A string in double quotes, escaped as `{:?}` escapes it for every printable character:
+/// `"`, `\\`, `\n`, `\r`, `\t`, `\0` and other control characters (as `\u{..}`). Unlike `{:?}`
+/// it passes other characters through (Debug also escapes Unicode's non-printable characters
+/// and a leading combining mark); that keeps core's Unicode tables, 5 KB, out of the `.wasm`.
+/// Messages quote names with it, so every front door writes the same text.
+#[derive(Clone, Copy, Debug)]
+pub struct Quoted<'a>(pub &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('"')?;
+        for c in self.0.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                '\0' => f.write_str("\\0")?,
+                c if c.is_control() => write!(f, "\\u{{{:x}}}", c as u32)?,
+                c => f.write_char(c)?,
+            }
+        }
+        f.write_char('"')
+    }
 }
 
 /// A number in a message, written exactly as `Display` writes an `f64` (shortest digits that
@@ -313,8 +340,34 @@ pub enum ShapeError {
 
 #[cfg(test)]
 mod tests {
-    use super::Shown;
+    use super::{Quoted, Shown};
     use proptest::prelude::*;
+
+    #[test]
+    fn quoted_writes_what_debug_writes_for_printable_text() {
+        for s in [
+            "",
+            "MonthlyIncome",
+            "NumberOfTime30-59DaysPastDueNotWorse",
+            "say \"hi\"",
+            "back\\slash",
+            "tab\tnew\nline\rnul\0",
+            "\u{1}\u{1f}\u{7f}\u{85}",
+            "Ünïcödé 日本 💳",
+            "'single'",
+        ] {
+            assert_eq!(Quoted(s).to_string(), format!("{s:?}"));
+        }
+        // Where it differs on purpose: Debug also escapes Unicode's non-printable characters.
+        assert_eq!(Quoted("a\u{200b}b").to_string(), "\"a\u{200b}b\"");
+    }
+
+    proptest! {
+        #[test]
+        fn quoted_matches_debug_on_ascii(s in "[\\x00-\\x7f]{0,40}") {
+            prop_assert_eq!(Quoted(&s).to_string(), format!("{s:?}"));
+        }
+    }
 
     fn same(v: f64) {
         assert_eq!(Shown(v).to_string(), format!("{v}"), "{v:?}");

@@ -35,7 +35,7 @@ pub mod train;
 pub use applicant::{Applicant, OwnedValue, RawValue};
 pub use artifact::ModelArtifact;
 pub use batch::{BatchReport, Columns, Layout, RowError, RowMajor, RowSource, Scored, View};
-pub use error::{ErrorCode, FieldError, ModelError, ShapeError, Shown, ValidationErrors};
+pub use error::{ErrorCode, FieldError, ModelError, Quoted, ShapeError, Shown, ValidationErrors};
 pub use schema::{feature_index, FeatureSpec, Kind, FEATURES, N_FEATURES};
 pub use scorecard::{Explanation, Prediction, Reason, Scorecard, MAX_REASONS};
 

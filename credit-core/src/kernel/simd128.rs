@@ -271,8 +271,6 @@ fn lookup(table: &[f64; SLOTS], slot: v128) -> v128 {
     f64x2(table[s0 % SLOTS], table[s1 % SLOTS])
 }
 
-
-
 /// The slots, with every bit set in a lane whose value failed its checks (`bad`): masked into
 /// the table, that is its last slot, a padding slot whose odds are NaN. An optional feature's
 /// NaN takes the missing slot instead.
