@@ -496,9 +496,7 @@ impl Batch {
     #[wasm_bindgen(getter)]
     pub fn probability(&mut self) -> Float64Array {
         // SAFETY: as for `data`.
-        unsafe {
-            Float64Array::view_mut_raw(self.probability.as_mut_ptr(), self.probability.len())
-        }
+        unsafe { Float64Array::view_mut_raw(self.probability.as_mut_ptr(), self.probability.len()) }
     }
 }
 

@@ -20,7 +20,7 @@ test('shared test vectors in headless Chromium', { timeout: 120_000 }, async () 
     page.on('pageerror', (e) => consoleErrors.push(String(e)))
     await page.goto(server.url + '/test/blank.html')
     const result = await page.evaluate(async () => {
-      const { default: init, Model } = await import('/pkg/credit_default.js')
+      const { default: init, Model, Batch } = await import('/pkg/credit_default.js')
       const { checkVectors } = await import('/test/vectors-check.mjs')
       // A shipped model that cannot be fetched does not fail init(); Model.default() says why.
       await init({ defaultModelUrl: '/pkg/no-such-model.json' })
@@ -32,7 +32,7 @@ test('shared test vectors in headless Chromium', { timeout: 120_000 }, async () 
       }
       await init() // fetches default-model.json next to the module
       const vectors = await (await fetch('/testdata/vectors.json')).json()
-      const out = checkVectors(Model, vectors)
+      const out = checkVectors(Model, vectors, Batch)
       let badInput
       try {
         Model.default().predict({ age: 'x' })

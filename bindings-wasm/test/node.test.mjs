@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { initSync, Model } from '../pkg/credit_default.js'
+import { initSync, Batch, Model } from '../pkg/credit_default.js'
 import { checkVectors } from './vectors-check.mjs'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
@@ -25,7 +25,7 @@ const model = Model.default()
 const seed = vectors.valid[0].input
 
 test('shared test vectors, every section', () => {
-  const { checked, failures } = checkVectors(Model, vectors)
+  const { checked, failures } = checkVectors(Model, vectors, Batch)
   assert.deepEqual(failures, [])
   assert.ok(checked >= vectors.valid.length + vectors.invalid.length)
 })
@@ -97,6 +97,47 @@ test('bad inputs give CreditErrors, never a trap', () => {
   art.intercept += 1
   assert.match(creditError(() => Model.fromJson(JSON.stringify(art)), 'invalid_model').message, /checksum/)
   assert.equal(Model.fromJson(readFileSync(root + 'models/default.json', 'utf8')).version, vectors.model_version)
+})
+
+test('Batch: rows in wasm memory, scored in place', () => {
+  for (const n of [undefined, null, -1, 0.5, '3', 2 ** 32, NaN, Infinity, 5n, {}]) {
+    const e = creditError(() => new Batch(n), 'invalid_argument')
+    assert.equal(e.errors[0].field, 'nRows')
+  }
+  // More rows than wasm memory can hold: an error, not a trap, and the module still works.
+  const huge = creditError(() => new Batch(2 ** 32 - 1), 'invalid_argument')
+  assert.match(huge.message, /memory/)
+  const empty = new Batch(0)
+  assert.equal(model.predictInto(empty), 0)
+  assert.equal(empty.data.length, 0)
+  empty.free()
+
+  const n = 1001
+  const batch = new Batch(n)
+  assert.equal(batch.nRows, n)
+  assert.equal(batch.data.length, n * 10)
+  assert.ok(batch.data.every(Number.isNaN), 'a new batch is all NaN')
+  const data = new Float64Array(n * 10)
+  for (let i = 0; i < n; i++) data.set(vectors.valid[i % vectors.valid.length].row.map((v) => (v === null ? NaN : v)), i * 10)
+  data[7 * 10 + 1] = 12 // row 7: age 12 is out of range
+  batch.data.set(data)
+  // A view is detached when wasm memory grows; the property gives a fresh one.
+  const grow = new Batch(1_000_000)
+  grow.free()
+  assert.equal(batch.data.length, n * 10)
+  assert.equal(model.predictInto(batch), n - 1)
+  const expected = model.predictBatch(data, n)
+  const p = batch.probability.slice()
+  for (let i = 0; i < n; i++) assert.ok(Object.is(p[i], expected[i]), `row ${i}`)
+  assert.ok(Number.isNaN(p[7]))
+  // Another model scores the same batch; a batch is not tied to a model.
+  const other = Model.fromJson(shippedJson)
+  assert.equal(other.predictInto(batch), n - 1)
+  // Anything but a live Batch is refused by wasm-bindgen's own check: a JS Error, not a trap.
+  for (const notBatch of [undefined, {}, data, model]) assert.throws(() => model.predictInto(notBatch), /Batch/)
+  batch.free()
+  assert.throws(() => model.predictInto(batch), Error)
+  assert.ok(model.predict(seed).probability > 0)
 })
 
 test('metadata', () => {

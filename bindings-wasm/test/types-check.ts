@@ -1,6 +1,6 @@
 // Compiled with `tsc --noEmit --strict` by `make test-wasm`: the generated .d.ts must describe the
 // API as used (a wrong or missing declaration fails).
-import init, { initSync, Model, type Applicant, type Prediction, type CreditError, type BatchResult, type Explanation, type Feature, type ModelMetrics, type InvalidApplicant } from '../pkg/credit_default.js'
+import init, { initSync, Batch, Model, type Applicant, type Prediction, type CreditError, type BatchResult, type Explanation, type Feature, type ModelMetrics, type InvalidApplicant } from '../pkg/credit_default.js'
 
 await init()
 await init({ defaultModelUrl: null })
@@ -20,6 +20,12 @@ const j: Prediction = model.predictJson('{}')
 const many: Array<Prediction | InvalidApplicant> = model.predictMany([a])
 const proba: Float64Array = model.predictBatch(new Float64Array(10), 1)
 const b: BatchResult = model.scoreBatch(new Float64Array(10), 1)
+const inPlace = new Batch(2)
+inPlace.data.set(new Float64Array(20))
+const valid: number = model.predictInto(inPlace)
+const fromWasm: Float64Array = inPlace.probability
+const rowsHeld: number = inPlace.nRows
+inPlace.free()
 const e: Explanation = model.explain(a)
 const f: Feature[] = Model.features()
 const mm: ModelMetrics = model.metrics
@@ -27,4 +33,4 @@ const meta: string = model.version + model.modelId + (m2.checksum ?? '') + model
 try { model.predict(a) } catch (err) { const ce = err as CreditError; ce.errors.map((x) => x.field + x.code + x.message) }
 // @ts-expect-error age is required
 const bad: Applicant = { ...a, age: undefined }
-void [d, j, many, proba, b.invalid, e.contributions, f, mm.cv.auc, meta, bad, p.reasons[0].pointsLost]
+void [valid, fromWasm, rowsHeld, d, j, many, proba, b.invalid, e.contributions, f, mm.cv.auc, meta, bad, p.reasons[0].pointsLost]

@@ -9,8 +9,11 @@ const pairs = (errors) => JSON.stringify(errors.map((e) => `${e.field}|${e.code}
 /** Vector rows spell NaN as null and infinities as strings. */
 const num = (v) => (v === null ? NaN : v === 'inf' ? Infinity : v === '-inf' ? -Infinity : v)
 
-/** Returns `{ checked, failures }`; `failures` lists every mismatch (empty when all pass). */
-export function checkVectors(Model, vectors) {
+/**
+ * Returns `{ checked, failures }`; `failures` lists every mismatch (empty when all pass). With
+ * `Batch` (the browser package's zero-copy batch), `predictInto` is checked on the same rows.
+ */
+export function checkVectors(Model, vectors, Batch) {
   const failures = []
   let checked = 0
   const fail = (name, what) => failures.push(`${name}: ${what}`)
@@ -60,6 +63,20 @@ export function checkVectors(Model, vectors) {
     if (!closeProba(proba[i], v.expected.probability)) fail(v.name, `batch probability ${proba[i]}`)
     if (!closeScore(batch.score[i], v.expected.score)) fail(v.name, `batch score ${batch.score[i]}`)
   })
+  if (Batch) {
+    // The rows written into wasm memory and scored in place: the same bits as predictBatch.
+    const inPlace = new Batch(n)
+    if (inPlace.nRows !== n) fail('Batch', `nRows ${inPlace.nRows}`)
+    if (!Number.isNaN(inPlace.probability[0])) fail('Batch', 'probability is not NaN before predictInto')
+    inPlace.data.set(data)
+    const valid = model.predictInto(inPlace)
+    if (valid !== n) fail('predictInto', `valid ${valid}`)
+    const p = inPlace.probability
+    vectors.valid.forEach((v, i) => {
+      if (!Object.is(p[i], proba[i])) fail(v.name, `predictInto ${p[i]} != predictBatch ${proba[i]}`)
+    })
+    inPlace.free()
+  }
   const many = model.predictMany(vectors.valid.map((v) => v.input))
   many.forEach((p, i) => {
     if (!closeProba(p.probability, vectors.valid[i].expected.probability)) fail(vectors.valid[i].name, 'predictMany')
@@ -78,6 +95,13 @@ export function checkVectors(Model, vectors) {
   rows.forEach((v, i) => bad.set(v.row.map(num), i * 10))
   const bp = model.predictBatch(bad, rows.length)
   const br = model.scoreBatch(bad, rows.length)
+  if (Batch) {
+    const inPlace = new Batch(rows.length)
+    inPlace.data.set(bad)
+    if (model.predictInto(inPlace) !== 0) fail('predictInto', 'invalid rows counted as valid')
+    if (!inPlace.probability.every(Number.isNaN)) fail('predictInto', 'an invalid row is not NaN')
+    inPlace.free()
+  }
   rows.forEach((v, i) => {
     checked++
     if (!Number.isNaN(bp[i]) || !Number.isNaN(br.score[i])) fail(v.name, 'not NaN')
