@@ -62,7 +62,10 @@ try {
     const rows = new Float64Array(await (await fetch('/scratch/rows.f64')).arrayBuffer())
     // performance.now() is coarse in a page (100 µs), so each sample times `inner` calls.
     const median = (call) => {
-      for (let i = 0; i < 3; i++) call() // warm-up (tier-up of the wasm code)
+      // Warm-up for half a second: V8 compiles the wasm with its baseline compiler first and
+      // swaps in the optimised code once it is ready (in the background, which on a small
+      // machine competes with the page, as does the garbage collector after the set-up).
+      for (const t0 = performance.now(); performance.now() - t0 < 500;) call()
       const times = []
       for (let i = 0; i < repeats; i++) {
         const t = performance.now()
