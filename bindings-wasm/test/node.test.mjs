@@ -140,6 +140,22 @@ test('Batch: rows in wasm memory, scored in place', () => {
   assert.ok(model.predict(seed).probability > 0)
 })
 
+test('results are plain objects with the documented fields', () => {
+  const p = model.predict(seed)
+  assert.deepEqual(Object.keys(p), ['probability', 'prediction', 'score', 'reasons', 'modelVersion'])
+  assert.ok(p.prediction === 0 || p.prediction === 1)
+  assert.deepEqual(Object.keys(p.reasons[0]), ['code', 'feature', 'text', 'pointsLost'])
+  const e = model.explain({ ...seed, MonthlyIncome: null })
+  assert.deepEqual(Object.keys(e), ['modelVersion', 'probability', 'prediction', 'score', 'threshold', 'logOdds', 'basePoints', 'contributions', 'reasons'])
+  const income = e.contributions.find((c) => c.feature === 'MonthlyIncome')
+  assert.equal(income.value, null)
+  assert.deepEqual(Object.keys(income), ['feature', 'value', 'bin', 'points', 'maxPoints', 'logit'])
+  assert.ok(e.contributions.every((c) => Number.isFinite(c.points) && Number.isFinite(c.logit)))
+  assert.equal(e.probability, model.predict({ ...seed, MonthlyIncome: null }).probability)
+  // The points include each feature's share of the base points: they add up to the score.
+  assert.ok(Math.abs(e.contributions.reduce((s, c) => s + c.points, 0) - e.score) < 1e-6)
+})
+
 test('metadata', () => {
   assert.ok(model.threshold > 0 && model.threshold < 1)
   assert.ok(model.metrics.cv.auc > 0.5)

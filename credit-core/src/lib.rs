@@ -23,6 +23,7 @@ pub mod artifact;
 pub mod batch;
 pub mod drift;
 pub mod error;
+pub mod json;
 mod kernel;
 pub mod schema;
 pub mod scorecard;

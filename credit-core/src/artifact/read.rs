@@ -36,6 +36,7 @@ use super::{
     ModelMetrics, Scaling, SpecialBin, Threshold, TrainingConfigRecord,
 };
 use crate::error::ModelError;
+use crate::json::JsonWriter;
 use serde::de::{Deserialize, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -583,119 +584,12 @@ pub(crate) fn parse(text: &str) -> Result<ModelArtifact, ModelError> {
     Ok(artifact(&tree)?)
 }
 
-/// Writes the compact JSON that `serde_json::to_vec` makes of an artifact (without its
-/// checksum): the derive's field order and `skip_serializing_if` rules are spelled out here,
-/// and scalars are written as serde_json writes them (its string escapes by hand, its float
-/// printer through `Number`), so that neither the derived `Serialize` nor serde_json's
-/// serializer is linked into the `.wasm`. The tests compare the bytes with serde_json's.
-struct Canonical {
-    out: Vec<u8>,
-    /// Whether the next key or element is the first of its object or array.
-    first: bool,
-}
-
-impl Canonical {
-    fn raw(&mut self, s: &str) {
-        self.out.extend_from_slice(s.as_bytes());
-    }
-
-    fn open(&mut self, bracket: &str) {
-        self.raw(bracket);
-        self.first = true;
-    }
-
-    fn close(&mut self, bracket: &str) {
-        self.first = false;
-        self.raw(bracket);
-    }
-
-    /// Starts an element of an array, or a key of an object (`key` is a plain identifier).
-    fn next(&mut self, key: Option<&str>) {
-        if !std::mem::take(&mut self.first) {
-            self.raw(",");
-        }
-        if let Some(k) = key {
-            self.raw("\"");
-            self.raw(k);
-            self.raw("\":");
-        }
-    }
-
-    /// A JSON string with serde_json's escapes: `\"`, `\\`, the five short control escapes,
-    /// `\u00xx` (lower-case hex) for the other control characters, everything else as is.
-    fn string(&mut self, v: &str) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        self.out.push(b'"');
-        for &b in v.as_bytes() {
-            let short = match b {
-                b'"' => b'"',
-                b'\\' => b'\\',
-                0x08 => b'b',
-                0x0c => b'f',
-                b'\n' => b'n',
-                b'\r' => b'r',
-                b'\t' => b't',
-                0..=0x1f => b'u',
-                _ => {
-                    self.out.push(b);
-                    continue;
-                }
-            };
-            self.out.extend_from_slice(&[b'\\', short]);
-            if short == b'u' {
-                let hex = [
-                    b'0',
-                    b'0',
-                    HEX[usize::from(b >> 4)],
-                    HEX[usize::from(b & 15)],
-                ];
-                self.out.extend_from_slice(&hex);
-            }
-        }
-        self.out.push(b'"');
-    }
-
-    /// A float as serde_json writes it: its own float printer (zmij) through `Number`'s
-    /// `Display`, which is that printer alone, without serde_json's serializer; `null` for
-    /// NaN and infinities. (Rust's own shortest printing is not a substitute: the two pick
-    /// different last digits for some floats, e.g. 84418043664819.13 against .12.)
-    fn number(&mut self, v: f64) {
-        match serde_json::Number::from_f64(v) {
-            Some(n) => self.raw(&n.to_string()),
-            None => self.raw("null"),
-        }
-    }
-
-    fn str(&mut self, key: &str, v: &str) {
-        self.next(Some(key));
-        self.string(v);
-    }
-
-    fn f64(&mut self, key: &str, v: f64) {
-        self.next(Some(key));
-        self.number(v);
-    }
-
-    fn u64(&mut self, key: &str, v: u64) {
-        self.next(Some(key));
-        self.raw(&v.to_string());
-    }
-
-    fn bool(&mut self, key: &str, v: bool) {
-        self.next(Some(key));
-        self.raw(if v { "true" } else { "false" })
-    }
-
-    fn f64s(&mut self, key: &str, v: &[f64]) {
-        self.next(Some(key));
-        self.open("[");
-        for &x in v {
-            self.next(None);
-            self.number(x);
-        }
-        self.close("]")
-    }
-
+/// The compact JSON that `serde_json::to_vec` makes of an artifact (without its checksum):
+/// the derive's field order and `skip_serializing_if` rules are spelled out here, and scalars
+/// are written as serde_json writes them ([`JsonWriter`]), so that neither the derived
+/// `Serialize` nor serde_json's serializer is linked into the `.wasm`. The tests compare the
+/// bytes with serde_json's.
+impl JsonWriter {
     fn bin(&mut self, key: Option<&str>, b: &Bin) {
         self.next(key);
         self.open("{");
@@ -861,12 +755,9 @@ impl Canonical {
 /// The bytes [`checksum`] hashes: what `serde_json::to_vec` makes of the artifact without its
 /// checksum.
 pub(crate) fn canonical_json(a: &ModelArtifact) -> Vec<u8> {
-    let mut c = Canonical {
-        out: Vec::with_capacity(64 * 1024),
-        first: true,
-    };
+    let mut c = JsonWriter::with_capacity(64 * 1024);
     c.artifact(a);
-    c.out
+    c.finish()
 }
 
 /// `sha256:<hex>` of the artifact's canonical JSON without its checksum: the same value as
@@ -1412,13 +1303,10 @@ mod tests {
             values.push((r >> 11) as f64 * 10f64.powi((r % 40) as i32 - 20));
         }
         for v in values {
-            let mut c = Canonical {
-                out: Vec::new(),
-                first: true,
-            };
+            let mut c = JsonWriter::with_capacity(32);
             c.number(v);
             assert_eq!(
-                String::from_utf8(c.out).unwrap(),
+                String::from_utf8(c.finish()).unwrap(),
                 serde_json::to_string(&v).unwrap(),
                 "{v:?}"
             );
