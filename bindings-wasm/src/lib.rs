@@ -22,6 +22,7 @@ use credit_core::{
 };
 use js_sys::{Array, Float64Array, Object, Reflect};
 use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 const NOT_LOADED: &str =
@@ -31,6 +32,9 @@ const NOT_LOADED: &str =
 thread_local! {
     /// The shipped model's JSON text as the entry module delivered it, or why it could not.
     static DEFAULT_MODEL: RefCell<Option<Result<String, String>>> = const { RefCell::new(None) };
+    /// The shipped model as the first `Model.default()` compiled it (verifying and compiling
+    /// takes milliseconds); later calls share it.
+    static DEFAULT_CARD: RefCell<Option<Rc<Scorecard>>> = const { RefCell::new(None) };
 }
 
 const INVALID_APPLICANT: &str = "invalid_applicant";
@@ -383,7 +387,8 @@ fn features_js() -> JsValue {
 /// A compiled scorecard. Immutable; score as often as you like.
 #[wasm_bindgen]
 pub struct Model {
-    card: Scorecard,
+    /// Shared: `Model.default()` hands out the one compiled shipped model.
+    card: Rc<Scorecard>,
 }
 
 impl Model {
@@ -392,7 +397,9 @@ impl Model {
     fn compile(text: &str) -> Result<Model, JsValue> {
         ModelArtifact::from_json_lite(text)
             .and_then(Scorecard::new)
-            .map(|card| Model { card })
+            .map(|card| Model {
+                card: Rc::new(card),
+            })
             .map_err(|e| single_error(INVALID_MODEL, "", &e.to_string()))
     }
 
@@ -548,11 +555,16 @@ impl Model {
     /// not loaded.
     #[wasm_bindgen(js_name = default)]
     pub fn shipped() -> Result<Model, JsValue> {
-        DEFAULT_MODEL.with_borrow(|m| match m {
+        if let Some(card) = DEFAULT_CARD.with_borrow(Clone::clone) {
+            return Ok(Model { card });
+        }
+        let model = DEFAULT_MODEL.with_borrow(|m| match m {
             Some(Ok(text)) => Model::compile(text),
             Some(Err(problem)) => Err(single_error(INVALID_MODEL, "", problem)),
             None => Err(single_error(INVALID_MODEL, "", NOT_LOADED)),
-        })
+        })?;
+        DEFAULT_CARD.set(Some(Rc::clone(&model.card)));
+        Ok(model)
     }
 
     /// Validates and scores one applicant; throws a `CreditError` (`code: "invalid_applicant"`)
@@ -805,6 +817,7 @@ pub fn set_default_model(json: JsValue, problem: JsValue) {
         None => Err(problem.as_string().unwrap_or_else(|| NOT_LOADED.to_owned())),
     };
     DEFAULT_MODEL.set(Some(state));
+    DEFAULT_CARD.set(None);
 }
 
 /// The allocator of the `.wasm`: talc, a maintained drop-in for std's dlmalloc on WebAssembly

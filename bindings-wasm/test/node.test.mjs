@@ -156,6 +156,15 @@ test('results are plain objects with the documented fields', () => {
   assert.ok(Math.abs(e.contributions.reduce((s, c) => s + c.points, 0) - e.score) < 1e-6)
 })
 
+test('Model.default() shares one compiled model; freeing one handle leaves the others working', () => {
+  const a = Model.default()
+  const b = Model.default()
+  a.free()
+  assert.equal(b.predict(seed).probability, model.predict(seed).probability)
+  b.free()
+  assert.equal(Model.default().checksum, model.checksum)
+})
+
 test('metadata', () => {
   assert.ok(model.threshold > 0 && model.threshold < 1)
   assert.ok(model.metrics.cv.auc > 0.5)
