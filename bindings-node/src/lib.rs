@@ -19,6 +19,7 @@ use napi::bindgen_prelude::{
 };
 use napi::{Env, Error, Result, Status, ValueType};
 use napi_derive::napi;
+use std::sync::{Arc, OnceLock};
 
 /// The shipped model, compiled into the addon so that `Model.default()` needs no file.
 const DEFAULT_MODEL: &str = include_str!("../../models/default.json");
@@ -342,13 +343,20 @@ fn read_applicant(value: &Unknown) -> Result<std::result::Result<Applicant, Vali
 /// A compiled scorecard. Immutable; safe to share and to call from any number of requests.
 #[napi]
 pub struct Model {
-    card: Scorecard,
+    /// Shared: `Model.default()` hands out the one compiled shipped model.
+    card: Arc<Scorecard>,
 }
+
+/// The shipped model as the first `Model.default()` compiled it (milliseconds; later calls
+/// share it, in every thread and worker: it is immutable), or why it could not be.
+static SHIPPED: OnceLock<std::result::Result<Arc<Scorecard>, String>> = OnceLock::new();
 
 impl Model {
     fn compile(env: &Env, text: &str) -> Result<Model> {
         Scorecard::from_json(text)
-            .map(|card| Model { card })
+            .map(|card| Model {
+                card: Arc::new(card),
+            })
             .map_err(|e| model_error(env, INVALID_MODEL, e.to_string()))
     }
 
@@ -473,7 +481,17 @@ impl Model {
     /// The model shipped with this package (`models/default.json` at build time).
     #[napi(factory, js_name = "default", catch_unwind)]
     pub fn shipped(env: Env) -> Result<Model> {
-        Model::compile(&env, DEFAULT_MODEL)
+        let shipped = SHIPPED.get_or_init(|| {
+            Scorecard::from_json(DEFAULT_MODEL)
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        });
+        match shipped {
+            Ok(card) => Ok(Model {
+                card: Arc::clone(card),
+            }),
+            Err(e) => Err(model_error(&env, INVALID_MODEL, e.clone())),
+        }
     }
 
     /// Validates and scores one applicant; throws an `Error` with `code: "invalid_applicant"`

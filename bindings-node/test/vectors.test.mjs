@@ -27,10 +27,13 @@ test('the model is the one the vectors were made with', () => {
   assert.equal(model.checksum, vectors.model_checksum)
 })
 
-test('Model.default() is the shipped model', () => {
+test('Model.default() is the shipped model, compiled once and shared', () => {
   const d = Model.default()
   assert.equal(d.version, vectors.model_version)
   assert.equal(d.checksum, vectors.model_checksum)
+  const applicant = vectors.valid[0].input
+  const many = Array.from({ length: 1000 }, () => Model.default())
+  assert.ok(many.every((m) => m.predict(applicant).probability === d.predict(applicant).probability))
 })
 
 test('valid vectors: predict, predictJson, explain', () => {
