@@ -22,7 +22,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::Value;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The shipped model, embedded at build time so `Model.default()` needs no file next to the wheel.
 const DEFAULT_MODEL: &str = include_str!("../../models/default.json");
@@ -764,6 +764,10 @@ impl BatchResult {
     }
 }
 
+/// The shipped model as the first `Model.default()` compiled it (milliseconds); later calls
+/// share it (it is immutable).
+static SHIPPED: OnceLock<Arc<Scorecard>> = OnceLock::new();
+
 /// A validated scorecard, immutable and safe to share between threads.
 #[pyclass(frozen, module = "credit_default")]
 struct Model {
@@ -859,7 +863,15 @@ impl Model {
     /// The model shipped with this package (`models/default.json` at build time).
     #[staticmethod]
     fn default(py: Python<'_>) -> PyResult<Model> {
-        Model::from_text(py, DEFAULT_MODEL)
+        if let Some(card) = SHIPPED.get() {
+            return Ok(Model {
+                card: Arc::clone(card),
+            });
+        }
+        let model = Model::from_text(py, DEFAULT_MODEL)?;
+        Ok(Model {
+            card: Arc::clone(SHIPPED.get_or_init(|| model.card)),
+        })
     }
 
     /// The artifact as JSON text (the same bytes `credit train` writes).
