@@ -483,7 +483,7 @@ fn nan_vec(len: usize) -> Result<Vec<f64>, JsValue> {
 
 /// `nRows` rows of inputs and their probabilities, kept in wasm memory: the zero-copy way to
 /// score large batches. `predictBatch` copies its `Float64Array` into wasm memory and the
-/// probabilities out again, which costs about as much as the scoring itself; with a `Batch`
+/// probabilities out again, which adds about half to the scoring time; with a `Batch`
 /// the rows are written straight into wasm memory and `predictInto` scores them in place, as
 /// the native core scores borrowed slices.
 #[wasm_bindgen]
