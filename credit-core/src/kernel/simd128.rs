@@ -128,7 +128,7 @@ static CONSTS: Consts = consts();
 struct RealVectors<'k> {
     table: &'k RealTable,
     /// The lowest bucket's lower bound (`origin` as a float) and the highest bucket's
-    /// (`origin + (last << shift)`): `|v|` clamped to these has a bucket in `0..=last`.
+    /// (`origin + (last << shift)`): a value clamped to these has a bucket in `0..=last`.
     floor: v128,
     ceiling: v128,
     /// `origin` (integer lanes).
@@ -137,8 +137,10 @@ struct RealVectors<'k> {
 
 impl<'k> RealVectors<'k> {
     fn new(t: &'k RealTable) -> RealVectors<'k> {
-        // `origin` and the top bucket's bound lie between the bits of the first and the last
-        // edge (`RealTable::new`), both finite and non-negative: ordinary positive floats.
+        // `origin` is at most the first edge's bits and the top bucket's bound at most the
+        // last edge's (`RealTable::new`; both 0 for a feature without edges), and edges are
+        // finite and non-negative when the table is bucketed: so both are non-negative,
+        // finite floats, and their bits order as they do.
         let top = t.origin.wrapping_add(t.last.wrapping_shl(t.shift));
         RealVectors {
             table: t,
@@ -270,7 +272,7 @@ fn store(
 /// `table[slot]` for the two slots, masked into the table as the scalar kernel masks them.
 #[inline(always)]
 fn lookup(table: &[f64; SLOTS], slot: v128) -> v128 {
-    // The low 32 bits of a lane are enough: `% SLOTS` keeps only bits below 2^16 (and lets
+    // The low 32 bits of a lane are enough: `% SLOTS` keeps fewer bits than that (and lets
     // the compiler drop the bounds check, `SLOTS` being a power of two).
     let s0 = i32x4_extract_lane::<0>(slot) as u32 as usize;
     let s1 = i32x4_extract_lane::<2>(slot) as u32 as usize;
@@ -309,7 +311,7 @@ fn count_slots<const J: usize>(c: &Consts, v: v128) -> v128 {
     // for a whole number in range (not for a fraction, an out-of-range value or NaN).
     let r = f64x2_add(clamp(v, f), f.shift);
     let bad = f64x2_ne(f64x2_sub(r, f.shift), v);
-    // The bits of `r` less those of 2^52 are `v - min`.
+    // The bits of `r` less those of 2^52 are `v - min`; less `bias`, `BASE + v - min`.
     let slot = i64x2_sub(r, f.bias);
     finish::<J>(v, slot, bad, f)
 }
@@ -335,7 +337,7 @@ fn real_slots<const J: usize>(c: &Consts, r: &RealVectors<'_>, v: v128) -> v128 
     // `floor < v ? v : floor`: -0.0, negative values and NaN take the lowest bucket. The
     // scalar kernel takes `|v|` instead, which gives the same bucket wherever it matters:
     // for -0.0, and for no valid value other than that, every real feature's minimum being
-    // at least 0 (see the assertion below). The range check rejects the rest.
+    // at least 0 (asserted above). The range check rejects the rest.
     let x = f64x2_pmin(r.ceiling, f64x2_pmax(r.floor, v));
     let bucket = u64x2_shr(i64x2_sub(x, r.origin), t.shift);
     // `bucket <= last < BUCKETS`; the `%` (a mask, BUCKETS being a power of two) lets the
