@@ -1,33 +1,71 @@
 //! A small compact-JSON writer with serde_json's exact output (see [`JsonWriter`]).
 
+use std::fmt::Write as _;
+
 /// Compact JSON written by hand, byte for byte as serde_json writes it: its string escapes, its
 /// float printer (through `Number`), no spaces. Written by hand so that serde_json's
 /// serializer is not linked into the `.wasm`; the artifact's checksum is computed over what
 /// this writes (see `artifact::read`), and the browser package hands results to JS as its
 /// text for one `JSON.parse`, much cheaper there than setting properties one by one.
 pub struct JsonWriter {
-    out: Vec<u8>,
+    out: String,
     /// Whether the next key or element is the first of its object or array.
     first: bool,
+}
+
+/// Appends `v` as a JSON string with serde_json's escapes: `\"`, `\\`, the five short control
+/// escapes, `\u00xx` (lower-case hex) for the other control characters, everything else as is.
+/// The one JSON string writer of the project (the artifact's checksum, the browser package's
+/// results, the service's journal records).
+pub fn push_string(out: &mut String, v: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    // Runs without escapes are copied whole: a call per byte was most of the cost in the
+    // `.wasm`. A run ends at an ASCII byte, so it is whole characters.
+    let mut run = 0;
+    for (i, &b) in v.as_bytes().iter().enumerate() {
+        let short = match b {
+            b'"' => '"',
+            b'\\' => '\\',
+            0x08 => 'b',
+            0x0c => 'f',
+            b'\n' => 'n',
+            b'\r' => 'r',
+            b'\t' => 't',
+            0..=0x1f => 'u',
+            _ => continue,
+        };
+        out.push_str(v.get(run..i).unwrap_or_default());
+        run = i + 1;
+        out.push('\\');
+        out.push(short);
+        if short == 'u' {
+            out.push_str("00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    }
+    out.push_str(v.get(run..).unwrap_or_default());
+    out.push('"');
 }
 
 impl JsonWriter {
     /// An empty writer.
     pub fn with_capacity(bytes: usize) -> JsonWriter {
         JsonWriter {
-            out: Vec::with_capacity(bytes),
+            out: String::with_capacity(bytes),
             first: true,
         }
     }
 
     /// The text written.
-    pub fn finish(self) -> Vec<u8> {
+    pub fn finish(self) -> String {
         self.out
     }
 
     /// Text as it is (valid JSON is the caller's business).
     pub fn raw(&mut self, s: &str) {
-        self.out.extend_from_slice(s.as_bytes());
+        self.out.push_str(s);
     }
 
     /// Opens an object (`{`) or array (`[`).
@@ -54,43 +92,9 @@ impl JsonWriter {
         }
     }
 
-    /// A JSON string with serde_json's escapes: `\"`, `\\`, the five short control escapes,
-    /// `\u00xx` (lower-case hex) for the other control characters, everything else as is.
+    /// A JSON string (see [`push_string`]).
     pub fn string(&mut self, v: &str) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        self.out.push(b'"');
-        let bytes = v.as_bytes();
-        // Runs without escapes are copied whole: a call per byte was most of the cost.
-        let mut run = 0;
-        for (i, &b) in bytes.iter().enumerate() {
-            let short = match b {
-                b'"' => b'"',
-                b'\\' => b'\\',
-                0x08 => b'b',
-                0x0c => b'f',
-                b'\n' => b'n',
-                b'\r' => b'r',
-                b'\t' => b't',
-                0..=0x1f => b'u',
-                _ => continue,
-            };
-            self.out
-                .extend_from_slice(bytes.get(run..i).unwrap_or_default());
-            run = i + 1;
-            self.out.extend_from_slice(&[b'\\', short]);
-            if short == b'u' {
-                let hex = [
-                    b'0',
-                    b'0',
-                    HEX[usize::from(b >> 4)],
-                    HEX[usize::from(b & 15)],
-                ];
-                self.out.extend_from_slice(&hex);
-            }
-        }
-        self.out
-            .extend_from_slice(bytes.get(run..).unwrap_or_default());
-        self.out.push(b'"');
+        push_string(&mut self.out, v);
     }
 
     /// A float as serde_json writes it: its own float printer (zmij) through `Number`'s
@@ -99,7 +103,10 @@ impl JsonWriter {
     /// different last digits for some floats, e.g. 84418043664819.13 against .12.)
     pub fn number(&mut self, v: f64) {
         match serde_json::Number::from_f64(v) {
-            Some(n) => self.raw(&n.to_string()),
+            // Straight into the text: no `String` per number.
+            Some(n) => {
+                let _ = write!(self.out, "{n}");
+            }
             None => self.raw("null"),
         }
     }
@@ -119,7 +126,7 @@ impl JsonWriter {
     /// `"key":v`.
     pub fn u64(&mut self, key: &str, v: u64) {
         self.next(Some(key));
-        self.raw(&v.to_string());
+        let _ = write!(self.out, "{v}");
     }
 
     /// `"key":true` or `"key":false`.
@@ -142,13 +149,12 @@ impl JsonWriter {
 
 #[cfg(test)]
 mod tests {
-    use super::JsonWriter;
     use proptest::prelude::*;
 
     fn written(v: &str) -> String {
-        let mut w = JsonWriter::with_capacity(16);
-        w.string(v);
-        String::from_utf8(w.finish()).unwrap()
+        let mut out = String::new();
+        super::push_string(&mut out, v);
+        out
     }
 
     #[test]

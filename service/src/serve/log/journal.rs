@@ -3,6 +3,7 @@
 use super::{LogError, Msg, Record, Records};
 use crate::serve::metrics::Metrics;
 use crate::serve::timefmt::rfc3339_micros;
+use credit_core::json::push_string;
 use credit_core::{Shown, FEATURES, N_FEATURES};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags};
 use std::fmt::Write as _;
@@ -141,29 +142,13 @@ struct Buffers {
     id: String,
 }
 
-/// Appends `s` as a JSON string literal.
-pub(super) fn json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 /// `{"Name":` / `,"Name":` of each feature, built once (the names are constants).
 fn input_keys() -> &'static [String; N_FEATURES] {
     static KEYS: OnceLock<[String; N_FEATURES]> = OnceLock::new();
     KEYS.get_or_init(|| {
         std::array::from_fn(|j| {
             let mut k = String::from(if j == 0 { "{" } else { "," });
-            json_str(&mut k, FEATURES[j].name);
+            push_string(&mut k, FEATURES[j].name);
             k.push(':');
             k
         })

@@ -49,7 +49,7 @@ impl ModelTag {
     pub fn new(version: String, reason_codes: [String; N_FEATURES]) -> ModelTag {
         let reason_codes_json = std::array::from_fn(|j| {
             let mut s = String::with_capacity(reason_codes[j].len() + 2);
-            journal::json_str(&mut s, &reason_codes[j]);
+            credit_core::json::push_string(&mut s, &reason_codes[j]);
             s
         });
         ModelTag {
