@@ -426,21 +426,16 @@ fn check_format(format: Option<&str>, version: Option<u32>) -> Result<(), ModelE
 
 /// The shortest decimal digits that read back as `v` (finite, not negative) and the power of
 /// ten of the first one: `1234.5` is `("12345", 3)`, `0.00012` is `("12", -4)`, zero is
-/// `("0", 0)`. Taken from `Display`'s text (written by [`Shown`]), which has these digits in
-/// full without an exponent (the same digits as `Debug`), so that messages need no second
-/// float printer in the `.wasm`.
+/// `("0", 0)`. The digits are [`Shown`]'s (`Display`'s, the same as `Debug`'s), so that
+/// messages need no second float printer in the `.wasm`.
 fn shortest_digits(v: f64) -> (String, i64) {
-    let shown = Shown(v).to_string();
-    let (int, frac) = shown.split_once('.').unwrap_or((&shown, ""));
-    if int != "0" {
-        let all = format!("{int}{frac}");
-        (all.trim_end_matches('0').to_owned(), int.len() as i64 - 1)
-    } else if frac.is_empty() {
-        ("0".to_owned(), 0)
-    } else {
-        let lead = frac.len() - frac.trim_start_matches('0').len();
-        (frac[lead..].to_owned(), -(lead as i64) - 1)
+    if v == 0.0 {
+        return ("0".to_owned(), 0);
     }
+    let (d, e) = crate::error::shortest(v);
+    let digits = d.to_string();
+    let first = digits.len() as i64 - 1 + i64::from(e);
+    (digits, first)
 }
 
 /// `{:?}` of a list of numbers, spelled out: the same text as `Debug` for `[f64]` (shortest

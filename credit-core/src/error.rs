@@ -207,7 +207,7 @@ impl fmt::Display for Shown {
 /// `v` (finite, positive), the one closest to `v`; of two equally close, the larger, as core's
 /// printer picks (serde_json's, like ryu, picks the even one: `84418043664819.125` is
 /// `…819.13` in Rust, `…819.12` in serde_json).
-fn shortest(v: f64) -> (u64, i32) {
+pub(crate) fn shortest(v: f64) -> (u64, i32) {
     let Some(n) = serde_json::Number::from_f64(v) else {
         return (0, 0); // not finite: the caller has written it already
     };
