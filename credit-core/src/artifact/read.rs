@@ -1275,27 +1275,7 @@ mod tests {
             state ^= state << 17;
             state
         };
-        let mut values = vec![
-            0.0,
-            -0.0,
-            1e-5,
-            9.99e-6,
-            1e-6,
-            1e15,
-            9.99e15,
-            1e16,
-            1e21,
-            5e-324,
-            f64::MAX,
-            f64::MIN_POSITIVE,
-            0.1,
-            123.456,
-            1234567890123456.0,
-            0.000123,
-            f64::NAN,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-        ];
+        let mut values = crate::error::AWKWARD_FLOATS.to_vec();
         for _ in 0..200_000 {
             let r = next();
             values.push(f64::from_bits(r));
@@ -1311,24 +1291,7 @@ mod tests {
 
     #[test]
     fn numbers_in_messages_edge_cases() {
-        let v = [
-            0.0,
-            -0.0,
-            1e-4,
-            9.99e-5,
-            1e16,
-            9.999999999999998e15,
-            -1e16,
-            5e-324,
-            f64::MAX,
-            f64::MIN_POSITIVE,
-            f64::NAN,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            97.0,
-            0.1,
-            123.456,
-        ];
-        assert_eq!(crate::artifact::debug_numbers(&v), format!("{v:?}"));
+        let v = crate::error::AWKWARD_FLOATS;
+        assert_eq!(crate::artifact::debug_numbers(v), format!("{v:?}"));
     }
 }
