@@ -15,6 +15,7 @@ test-core-python: $(CREDIT) $(VENV)/.stamp-core | $(WORK)
 
 model: $(CREDIT)
 	$(CREDIT) train --data $(DATA) --out $(MODEL) --report $(WORK)/report --model-version $(MODEL_VERSION)
+	cp $(MODEL) credit-core/model/default.json
 	$(CREDIT) vectors --model $(patsubst $(ROOT)/%,%,$(MODEL)) --out testdata/vectors.json
 
 vectors: $(CREDIT)

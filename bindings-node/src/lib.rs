@@ -22,7 +22,7 @@ use napi_derive::napi;
 use std::sync::{Arc, OnceLock};
 
 /// The shipped model, compiled into the addon so that `Model.default()` needs no file.
-const DEFAULT_MODEL: &str = include_str!("../../models/default.json");
+const DEFAULT_MODEL: &str = credit_core::shipped::MODEL_JSON;
 
 /// Top-level `code` of an `Error` whose `errors` are the applicant's field errors.
 const INVALID_APPLICANT: &str = "invalid_applicant";

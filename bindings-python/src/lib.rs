@@ -25,7 +25,7 @@ use serde_json::Value;
 use std::sync::{Arc, OnceLock};
 
 /// The shipped model, embedded at build time so `Model.default()` needs no file next to the wheel.
-const DEFAULT_MODEL: &str = include_str!("../../models/default.json");
+const DEFAULT_MODEL: &str = credit_core::shipped::MODEL_JSON;
 
 /// Errors shown in a raised `ValidationError`'s message (all of them stay in `.errors()`).
 const MESSAGE_ERRORS: usize = 10;

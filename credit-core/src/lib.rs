@@ -6,7 +6,7 @@
 //! REST, Python, Node, browser) is a thin layer over this crate.
 //!
 //! ```
-//! # let json = include_str!("../../models/default.json");
+//! # let json = include_str!("../model/default.json");
 //! use credit_core::{Applicant, Scorecard};
 //! let model = Scorecard::from_json(json).unwrap();
 //! let a = Applicant::from_json(r#"{"RevolvingUtilizationOfUnsecuredLines": 0.766127, "age": 45,
@@ -27,6 +27,8 @@ pub mod json;
 mod kernel;
 pub mod schema;
 pub mod scorecard;
+#[cfg(feature = "shipped-model")]
+pub mod shipped;
 
 #[cfg(feature = "train")]
 pub mod metrics;

@@ -378,3 +378,14 @@ fn parallel_batch_equals_serial_batch() {
     assert!(m.score_batch(&src, &mut short, None).is_err());
     assert!(m.score_batch_parallel(&src, 2, &mut short, None).is_err());
 }
+
+/// The crate's own copy (what `credit_core::shipped` compiles in, and what a packaged crate, the
+/// Python sdist and the Node addon build from) is byte for byte the repository's shipped model.
+#[test]
+fn crate_copy_of_the_shipped_model_is_identical() {
+    let copy = include_str!("../model/default.json");
+    assert!(
+        copy == MODEL,
+        "credit-core/model/default.json differs from models/default.json: run `make model` (or copy it)"
+    );
+}

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct ExplainArgs {
-    /// Model artifact (JSON).
-    #[arg(long, default_value = "models/default.json", env = "CREDIT_MODEL")]
-    pub model: PathBuf,
+    /// Model artifact (JSON); without it, the shipped model compiled into this binary.
+    #[arg(long, env = "CREDIT_MODEL")]
+    pub model: Option<PathBuf>,
     /// The applicant as JSON (`-` reads standard input).
     pub applicant: String,
     /// Print JSON instead of a table.
@@ -18,7 +18,7 @@ pub struct ExplainArgs {
 }
 
 pub fn run(args: &ExplainArgs) -> Result<()> {
-    let model = load_model(&args.model)?;
+    let model = load_model(args.model.as_deref())?;
     let text = if args.applicant == "-" {
         std::io::read_to_string(std::io::stdin())?
     } else {

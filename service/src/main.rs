@@ -3,6 +3,7 @@
 mod data;
 mod explain_cmd;
 mod mlflow;
+mod model_file;
 mod monitor_cmd;
 mod report;
 mod score_cmd;

@@ -14,6 +14,7 @@
 //!
 //! Exit codes (for schedulers): 0 stable, 1 some day's PSI above `--psi-threshold`, 2 error.
 
+use crate::score_cmd::load_model;
 use anyhow::{bail, Context, Result};
 use credit_core::drift::{psi, psi_level, BinCounter};
 use credit_core::{Applicant, Scorecard, FEATURES, N_FEATURES};
@@ -34,8 +35,9 @@ pub struct MonitorArgs {
     pub log: String,
     /// The model being monitored: its training bins are the feature baseline and it rescores
     /// every logged input for the score PSI.
-    #[arg(long, env = "CREDIT_MODEL", default_value = "models/default.json")]
-    pub model: PathBuf,
+    /// Without it, the shipped model compiled into this binary.
+    #[arg(long, env = "CREDIT_MODEL")]
+    pub model: Option<PathBuf>,
     /// Take the feature baseline (training bins) from this artifact instead, e.g. the champion
     /// a retrained model replaced.
     #[arg(long)]
@@ -96,12 +98,6 @@ pub struct Report {
     pub score_baseline_day: Option<String>,
     pub drift: bool,
     pub days: Vec<DayReport>,
-}
-
-fn load_model(path: &Path) -> Result<Scorecard> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading model {}", path.display()))?;
-    Scorecard::from_json(&text).with_context(|| format!("loading model {}", path.display()))
 }
 
 /// `YYYY-MM-DD` of an RFC 3339 timestamp, `None` when it does not look like one.
@@ -219,9 +215,9 @@ fn bucket_counts(edges: &[f64], values: &[f64]) -> Vec<u64> {
 
 /// Computes the per-day PSI table.
 pub fn analyse(args: &MonitorArgs) -> Result<(Report, Scorecard)> {
-    let model = load_model(&args.model)?;
+    let model = load_model(args.model.as_deref())?;
     let baseline = match &args.baseline_model {
-        Some(p) => load_model(p)?,
+        Some(p) => load_model(Some(p))?,
         None => model.clone(),
     };
     let (records, invalid) = read_log(&args.log)?;

@@ -4,6 +4,7 @@
 //! its errors in the `errors` column (JSON) and the run goes on; a summary is printed at the end.
 
 use crate::data::{self, Columns};
+use crate::model_file;
 use crate::train_cmd::progress_bar;
 use anyhow::{Context, Result};
 use credit_core::{Applicant, Scorecard, MAX_REASONS};
@@ -13,9 +14,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 pub struct ScoreArgs {
-    /// Model artifact (JSON).
-    #[arg(long, default_value = "models/default.json", env = "CREDIT_MODEL")]
-    pub model: PathBuf,
+    /// Model artifact (JSON); without it, the shipped model compiled into this binary.
+    #[arg(long, env = "CREDIT_MODEL")]
+    pub model: Option<PathBuf>,
     /// Applicants: CSV or CSV.gz with the ten feature columns (seed or Kaggle names), any order.
     pub input: PathBuf,
     /// Output CSV (`.gz` to compress); `-` for standard output.
@@ -36,14 +37,15 @@ pub struct Summary {
     pub mean_probability: f64,
 }
 
-pub fn load_model(path: &Path) -> Result<Scorecard> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read model {}", path.display()))?;
-    Scorecard::from_json(&text).with_context(|| format!("model {} refused", path.display()))
+/// Reads and compiles the model at `path`, or the shipped model when `path` is `None`.
+pub fn load_model(path: Option<&Path>) -> Result<Scorecard> {
+    let text = model_file::read_text(path)?;
+    Scorecard::from_json(&text)
+        .with_context(|| format!("model {} refused", model_file::describe(path)))
 }
 
 pub fn run(args: &ScoreArgs) -> Result<Summary> {
-    let model = load_model(&args.model)?;
+    let model = load_model(args.model.as_deref())?;
     let (reader, _digests, size, counter) = data::open(&args.input)?;
     let mut rdr = data::csv_reader(reader);
     let cols = Columns::from_header(rdr.headers()?)

@@ -782,7 +782,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const MODEL: &str = include_str!("../../../models/default.json");
+    const MODEL: &str = include_str!("../../model/default.json");
 
     /// An error as a comparable verdict: its variant and, where both readers must agree on
     /// them exactly, its values. Messages of malformed documents may differ.

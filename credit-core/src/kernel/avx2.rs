@@ -357,7 +357,7 @@ mod tests {
     use crate::Scorecard;
 
     fn model() -> Scorecard {
-        Scorecard::from_json(include_str!("../../../models/default.json")).expect("model")
+        Scorecard::from_json(include_str!("../../model/default.json")).expect("model")
     }
 
     /// Values that probe every verdict: edges and their neighbours, range ends, fractions,

@@ -129,7 +129,8 @@ impl LogTarget {
 pub struct ServeConfig {
     pub host: String,
     pub port: u16,
-    pub model_path: PathBuf,
+    /// `None`: the shipped model compiled into the binary.
+    pub model_path: Option<PathBuf>,
     pub log: LogTarget,
     pub durability: Durability,
     pub web_dir: PathBuf,

@@ -31,9 +31,9 @@ use std::time::Duration;
 pub enum ServeError {
     #[error("configuration: {0}")]
     Config(String),
-    #[error("model {path}: {source}")]
+    #[error("model {model}: {source}")]
     Model {
-        path: PathBuf,
+        model: String,
         source: state::LoadError,
     },
     #[error("prediction log")]
@@ -51,9 +51,10 @@ pub struct ServeArgs {
     /// Port to listen on (Cloud Run sets PORT).
     #[arg(long, default_value_t = 8080, env = "PORT")]
     pub port: u16,
-    /// Model artifact (JSON) to serve; `POST /admin/reload` and SIGHUP re-read it.
-    #[arg(long, default_value = "models/default.json", env = "CREDIT_MODEL")]
-    pub model: PathBuf,
+    /// Model artifact (JSON) to serve; `POST /admin/reload` and SIGHUP re-read it. Without it,
+    /// the shipped model compiled into this binary.
+    #[arg(long, env = "CREDIT_MODEL")]
+    pub model: Option<PathBuf>,
     /// Prediction log sink: `sqlite://PATH`, `jsonl://PATH` or `bigquery://PROJECT/DATASET/TABLE`.
     #[arg(
         long = "log",
@@ -109,10 +110,11 @@ pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
 }
 
 async fn serve(config: ServeConfig) -> Result<(), ServeError> {
-    let model = state::load_model(&config.model_path).map_err(|source| ServeError::Model {
-        path: config.model_path.clone(),
-        source,
-    })?;
+    let model =
+        state::load_model(config.model_path.as_deref()).map_err(|source| ServeError::Model {
+            model: crate::model_file::describe(config.model_path.as_deref()),
+            source,
+        })?;
     let metrics = Arc::new(metrics::Metrics::default());
     let journal = log::start(&config.log, config.fsync, metrics.clone())?;
     let state = AppState::new(config.clone(), model, journal.handle(), metrics);

@@ -47,11 +47,11 @@ pub struct LoadedModel {
     pub version_json: String,
 }
 
-/// Reads, validates (checksum, schema) and compiles a model artifact.
-pub fn load_model(path: &Path) -> Result<LoadedModel, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
-        path: path.to_owned(),
-        source,
+/// Reads, validates (checksum, schema) and compiles a model artifact (`None`: the shipped one).
+pub fn load_model(path: Option<&Path>) -> Result<LoadedModel, LoadError> {
+    let text = crate::model_file::read_text(path).map_err(|e| LoadError::Read {
+        path: e.path,
+        source: e.source,
     })?;
     let scorecard = Scorecard::from_json(&text)?;
     let art = scorecard.artifact();
@@ -167,8 +167,8 @@ impl AppState {
     /// Returns (new version, previous version).
     pub async fn reload(&self, path: Option<PathBuf>) -> Result<(String, String), LoadError> {
         let _guard = self.0.reload_lock.lock().await;
-        let path = path.unwrap_or_else(|| self.0.config.model_path.clone());
-        let loaded = tokio::task::spawn_blocking(move || load_model(&path))
+        let path = path.or_else(|| self.0.config.model_path.clone());
+        let loaded = tokio::task::spawn_blocking(move || load_model(path.as_deref()))
             .await
             .map_err(|e| LoadError::Read {
                 path: PathBuf::new(),
