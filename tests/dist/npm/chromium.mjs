@@ -1,5 +1,5 @@
 // Run by tests/dist/test_npm.py: serves the fresh project directory (and nothing else) on a free
-// loopback port, opens its index.html in Debian's headless Chromium and prints (JSON on stdout)
+// loopback port, opens its index.html in headless Chromium ($CHROMIUM) and prints (JSON on stdout)
 // the page's window.__result, the requests the page made and any page errors.
 // playwright-core is only the driver here (from the repository's bindings-wasm/node_modules); the
 // package under test is what the page imports from the project's node_modules.
@@ -11,7 +11,7 @@ import { extname, join, resolve, sep } from 'node:path'
 
 const [project, playwrightDir] = process.argv.slice(2)
 const { chromium } = createRequire(join(playwrightDir, 'package.json'))(playwrightDir)
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
+const CHROMIUM = process.env.CHROMIUM // chosen by the test (find_chromium)
 const MIME = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
