@@ -8,8 +8,24 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 WORK := $(ROOT)/.work
 CREDIT := $(ROOT)/target/release/credit
-# The Give Me Some Credit training data (never committed; see README "Data").
-DATA ?= $(if $(CREDIT_DATA),$(CREDIT_DATA),$(ROOT)/../shared/data/cs-training.csv.gz)
+# The Give Me Some Credit training data (never committed; see README "Data"): $(CREDIT_DATA) when
+# set, else ../shared/data/cs-training.csv.gz next to the repository when it exists, else a
+# synthetic stand-in in the same layout (scripts/synth_data.py; mk/data.mk builds it), on which
+# the checks true only of the real data skip, saying so. DATA_SOURCE=synthetic forces the stand-in.
+# Every recipe sees the choice as CREDIT_DATA (and CREDIT_DATA_SYNTHETIC=1 for the stand-in).
+SHARED_DATA := $(abspath $(ROOT)/../shared/data/cs-training.csv.gz)
+SYNTHETIC_DATA := $(WORK)/synthetic/cs-training.csv.gz
+ifndef DATA_SOURCE
+DATA_SOURCE := $(if $(filter command line,$(origin DATA)),DATA,$(if $(CREDIT_DATA),CREDIT_DATA,$(if $(wildcard $(SHARED_DATA)),shared,synthetic)))
+endif
+ifeq ($(DATA_SOURCE),synthetic)
+override DATA := $(SYNTHETIC_DATA)
+export CREDIT_DATA_SYNTHETIC := 1
+else
+DATA := $(or $(CREDIT_DATA),$(SHARED_DATA))
+export CREDIT_DATA_SYNTHETIC :=
+endif
+export CREDIT_DATA := $(DATA)
 MODEL := $(ROOT)/models/default.json
 CARGO ?= cargo
 export PATH := $(HOME)/.cargo/bin:$(PATH)

@@ -7,7 +7,7 @@ $(VENV)/.stamp-bench-http: requirements/bench-http.txt | $(VENV)/bin/python
 	$(PIP) install -q -r requirements/bench-http.txt
 	@touch $@
 
-bench-http: $(CREDIT) $(VENV)/.stamp-bench-http | $(WORK)
+bench-http: $(CREDIT) $(VENV)/.stamp-bench-http data | $(WORK)
 	scripts/apt-ensure.sh wrk
 	$(PY) benches/http/bench.py --credit $(CREDIT) --model $(MODEL) --data $(DATA) \
 	  --out $(WORK)/bench/http.md $(BENCH_HTTP_ARGS)

@@ -17,7 +17,8 @@ container-tools:
 
 # First run on a fresh machine: ~2 min of debootstrap (cached in .work/container as a tarball).
 test-container: $(CREDIT) $(VENV)/.stamp-container container-tools | $(WORK)
-	$(PODMAN_ENV) PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 CREDIT=$(CREDIT) CREDIT_WORK=$(WORK) $(PY) -m pytest -q -p no:cacheprovider tests/container
+	$(PODMAN_ENV) PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 CREDIT=$(CREDIT) CREDIT_WORK=$(WORK) $(PY) -m pytest -q -rs -p no:cacheprovider \
+	  --junitxml=$(JUNIT)/container.xml tests/container
 
 # `localhost/credit:latest` in the project's podman storage; `make container-run` starts it on :8080.
 container-image: $(CREDIT) container-tools | $(WORK)

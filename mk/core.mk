@@ -2,18 +2,21 @@
 .PHONY: test-rust test-core-python
 TESTS += test-rust test-core-python
 
-test-rust: $(CREDIT)
-	CREDIT_DATA=$(DATA) $(CARGO) test --workspace --release
+# The output is kept in $(JUNIT)/rust.log for `make test-summary` (libtest has no stable JUnit).
+test-rust: $(CREDIT) data
+	set -o pipefail; CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) $(CARGO) test --workspace --release 2>&1 | tee $(JUNIT)/rust.log
 
 $(VENV)/.stamp-core: requirements/core.txt | $(VENV)/bin/python
 	$(PIP) install -q -r requirements/core.txt
 	@touch $@
 
 # Independent checks of the math with plain Python and scikit-learn (no project code).
-test-core-python: $(CREDIT) $(VENV)/.stamp-core | $(WORK)
-	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 CREDIT=$(CREDIT) CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) $(PY) -m pytest -q -p no:cacheprovider tests/independent tests/cli
+test-core-python: $(CREDIT) $(VENV)/.stamp-core data | $(WORK)
+	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 CREDIT=$(CREDIT) CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) $(PY) -m pytest -q -rs -p no:cacheprovider \
+	  --junitxml=$(JUNIT)/core-python.xml tests/independent tests/cli
 
-model: $(CREDIT)
+model: $(CREDIT) data
+	@if [ "$(DATA_SOURCE)" = synthetic ]; then echo "make model needs the Give Me Some Credit data (set CREDIT_DATA; see README, Data)" >&2; exit 1; fi
 	$(CREDIT) train --data $(DATA) --out $(MODEL) --report $(WORK)/report --model-version $(MODEL_VERSION)
 	cp $(MODEL) credit-core/model/default.json
 	$(CREDIT) vectors --model $(patsubst $(ROOT)/%,%,$(MODEL)) --out testdata/vectors.json

@@ -16,12 +16,13 @@ $(VENV)/.stamp-lifecycle: requirements/lifecycle.txt | $(VENV)/bin/python
 # Rust: `credit train --mlflow-uri` against a real MLflow server (an ignored test elsewhere).
 # Python: the Prefect flow against a real `credit serve` and MLflow (promote, then reject).
 # (`credit monitor`'s tests are plain cargo tests: they run in test-rust.)
-test-lifecycle: $(CREDIT) python $(VENV)/.stamp-lifecycle | $(WORK)
+test-lifecycle: $(CREDIT) python $(VENV)/.stamp-lifecycle data | $(WORK)
 	$(VENV)/bin/ruff check lifecycle tests/lifecycle
-	CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) MLFLOW_BIN=$(VENV)/bin/mlflow \
-		$(CARGO) test --release -p credit-service --test lifecycle_mlflow -- --include-ignored
+	set -o pipefail; CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) MLFLOW_BIN=$(VENV)/bin/mlflow \
+		$(CARGO) test --release -p credit-service --test lifecycle_mlflow -- --include-ignored 2>&1 \
+		| tee $(JUNIT)/lifecycle-rust.log
 	$(LIFECYCLE_ENV) CREDIT=$(CREDIT) CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) \
-		$(PY) -m pytest -q -p no:cacheprovider tests/lifecycle
+		$(PY) -m pytest -q -rs -p no:cacheprovider --junitxml=$(JUNIT)/lifecycle.xml tests/lifecycle
 
 # A local tracking server for `credit train --mlflow-uri $(MLFLOW_URI)` (foreground; Ctrl-C stops).
 mlflow-server: $(VENV)/.stamp-lifecycle | $(WORK)
@@ -32,7 +33,7 @@ mlflow-server: $(VENV)/.stamp-lifecycle | $(WORK)
 
 # One run of the retraining flow against a running service (CREDIT_ADMIN_TOKEN must be set).
 SERVICE_URL ?= http://127.0.0.1:8080
-retrain: python $(VENV)/.stamp-lifecycle | $(WORK)
+retrain: python $(VENV)/.stamp-lifecycle data | $(WORK)
 	$(LIFECYCLE_ENV) $(PY) lifecycle/retrain_flow.py --data $(DATA) --model-path $(MODEL) \
 		--service-url $(SERVICE_URL) --mlflow-uri $(MLFLOW_URI)
 

@@ -23,10 +23,10 @@ python: $(VENV)/.stamp-python-wheel
 
 # Unit tests, shared vectors, sklearn checks, CV AUC against `credit train`, the notebook
 # (nbconvert --execute) and the PySpark mapInArrow test.
-test-python: $(CREDIT) $(VENV)/.stamp-python-wheel | $(WORK)
+test-python: $(CREDIT) $(VENV)/.stamp-python-wheel data | $(WORK)
 	$(VENV)/bin/ruff check bindings-python examples/python examples/spark benches/python
 	cd bindings-python && CREDIT=$(CREDIT) CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) \
-		SPARK_LOCAL_IP=127.0.0.1 $(PY) -m pytest -q tests
+		SPARK_LOCAL_IP=127.0.0.1 $(PY) -m pytest -q -rs --junitxml=$(JUNIT)/python.xml tests
 
 # Not part of `make test`: compares with scikit-learn, ONNX Runtime and optbinning.
 $(VENV)/.stamp-python-bench: $(VENV)/.stamp-python
@@ -34,5 +34,5 @@ $(VENV)/.stamp-python-bench: $(VENV)/.stamp-python
 	@touch $@
 
 # OPENBLAS_* are unset for this command alone so scikit-learn / numpy use their fast kernels.
-bench-python: $(VENV)/.stamp-python-wheel $(VENV)/.stamp-python-bench
+bench-python: $(VENV)/.stamp-python-wheel $(VENV)/.stamp-python-bench data
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE CREDIT_DATA=$(DATA) $(PY) benches/python/bench_python.py

@@ -16,4 +16,4 @@ run: $(CREDIT) | $(WORK)
 		--log sqlite://$(WORK)/predictions.db --web-dir $(ROOT)/web/dist
 
 test-service: $(CREDIT) $(VENV)/.stamp-service | $(WORK)
-	CREDIT=$(CREDIT) CREDIT_WORK=$(WORK) $(PY) -m pytest -q tests/service
+	CREDIT=$(CREDIT) CREDIT_WORK=$(WORK) $(PY) -m pytest -q -rs --junitxml=$(JUNIT)/service.xml tests/service

@@ -14,7 +14,7 @@ import json
 import math
 
 import pytest
-from conftest import ROOT, run
+from conftest import ROOT, SYNTHETIC, left_out, run
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score, roc_curve
 
 FEATURES = [
@@ -73,7 +73,14 @@ def test_probabilities_recomputed_from_the_artifact(credit, data_path, work):
             assert abs(float(s["score"]) - pts) <= 0.005 + 1e-9
             assert int(s["prediction"]) == int(p >= model["threshold"]["probability"])
             checked += 1
-    assert n == 120_000 and checked == 119_999 and invalid == 1  # the one row with age 0
+        assert next(rows, None) is None and next(scored, None) is None, "row counts differ"
+    # the one row with age 0 is refused (the synthetic stand-in has one too)
+    assert invalid == 1 and checked == n - 1
+    if SYNTHETIC:
+        assert n >= 1000
+        left_out("test_probabilities_recomputed_from_the_artifact", "the row count (120,000) not checked")
+    else:
+        assert n == 120_000
 
 
 def test_vectors_recomputed_by_hand():
@@ -103,6 +110,7 @@ def test_reported_metrics_match_scikit_learn(trained):
     y = [int(r["label"]) for r in rows]
     p = [float(r["probability"]) for r in rows]
     assert abs(roc_auc_score(y, p) - metrics["cv"]["auc"]) <= 1e-9
+    assert metrics["cv"]["auc"] > 0.8  # the data carries signal (real and synthetic alike), found
     fpr, tpr, _ = roc_curve(y, p)
     assert abs(max(tpr - fpr) - metrics["cv"]["ks"]) <= 1e-9
     assert abs(brier_score_loss(y, p) - metrics["cv"]["brier"]) <= 1e-9
