@@ -2,9 +2,11 @@
 its platform package `credit-default-linux-x64-gnu` and `credit-default-wasm` (browser).
 
 Each is installed with npm into a fresh project outside the repository (`npm init -y`, then
-`npm install <tarballs>`), with a registry address where nothing listens and an empty npm cache:
-a package npm tried to fetch instead of taking the given tarball shows up as a failed fetch in
-npm's log, and the lock file says where each package came from. Then the installed packages are
+`npm install <tarballs>`), with an empty npm cache and a registry on a loopback port that offers
+a decoy `credit-default-linux-x64-gnu` at the same version (as the public registry will once the
+package is published): npm looks the optional dependencies up, but must install the given
+tarballs, never the decoy; the lock file says where each package came from and the loaded addon
+must be byte for byte the one in the platform tarball. Then the installed packages are
 used as users do: `require` and `import` in Node (every shared test vector), a strict TypeScript
 check of the shipped types, and the browser package from `node_modules` in headless Chromium
 served by a static HTTP server on a loopback port. The helper scripts are in tests/dist/npm/.
