@@ -52,6 +52,7 @@ dist-container: $(CREDIT) web container-tools | $(DIST) $(WORK)
 	  "($$($(PODMAN_ENV) podman $(PODMAN_OPTS) image inspect --format '{{.Size}}' localhost/credit:$(VERSION)) bytes unpacked)"
 
 # Installs every artifact outside the repository and uses it (see tests/dist/conftest.py).
-test-dist: dist $(VENV)/.stamp-container
+test-dist: dist dist-npm-check-deps $(VENV)/.stamp-container
+	$(VENV)/bin/ruff check tests/dist
 	$(PODMAN_ENV) CREDIT_DIST=$(DIST) CREDIT_VERSION=$(VERSION) CREDIT_WORK=$(WORK) PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 \
 	  $(PY) -m pytest -q -rs -p no:cacheprovider tests/dist
