@@ -9,9 +9,21 @@ $(VENV)/.stamp-service: requirements/service.txt | $(VENV)/bin/python
 	$(PIP) install -q -r requirements/service.txt
 	@touch $@
 
-# Builds the browser page first when that target exists (so /gradio works), then serves.
-run: $(CREDIT) | $(WORK)
-	@if $(MAKE) -n web >/dev/null 2>&1; then $(MAKE) web || echo "(web page not built; / shows how to build it)"; fi
+# `make run` is the whole product on a fresh clone: it builds the binary and the browser page
+# (the first time takes minutes; each step says what it is doing), then serves the shipped model
+# with the page at / and /gradio. A page that cannot be built stops `run` with the reason (the
+# wasm toolchain: README, "Toolchain"); `make run-api` serves the API without the page.
+.PHONY: run-api
+run: | $(WORK)
+	@[ -x $(CREDIT) ] || echo "make run: building the credit binary (release build; the first takes a few minutes)..."
+	@$(MAKE) --no-print-directory build
+	@[ -f $(ROOT)/web/dist/index.html ] || echo "make run: building the web page (wasm toolchain, wasm-bindgen CLI, npm packages; the first time takes several minutes)..."
+	@$(MAKE) --no-print-directory web || { echo "make run: the web page could not be built (see above). 'make run-api' serves the API without it."; exit 1; }
+	@echo "make run: serving http://$${HOST:-127.0.0.1}:$(PORT)/ (web page at / and /gradio, API docs at /docs; Ctrl-C stops)"
+	@PORT=$(PORT) $(CREDIT) serve --host $${HOST:-127.0.0.1} --port $(PORT) --model $(MODEL) \
+		--log sqlite://$(WORK)/predictions.db --web-dir $(ROOT)/web/dist
+
+run-api: $(CREDIT) | $(WORK)
 	PORT=$(PORT) $(CREDIT) serve --host $${HOST:-127.0.0.1} --port $(PORT) --model $(MODEL) \
 		--log sqlite://$(WORK)/predictions.db --web-dir $(ROOT)/web/dist
 
