@@ -1,8 +1,8 @@
 # JavaScript front doors: the Node package (napi-rs), the browser package (wasm-bindgen), the web
 # page served at / and /gradio, the example Node app, and their tests (real Node, real headless
-# Chromium from Debian, the real `credit serve`). Tools are installed here when missing:
-# npm packages from the lock files, Debian packages via scripts/apt-ensure.sh, and the
-# wasm-bindgen CLI (cargo install, once) under $(WORK)/tools.
+# Chromium (Debian's, or the installed Google Chrome), the real `credit serve`). Tools are
+# installed here when missing: npm packages from the lock files, Debian packages via
+# scripts/apt-ensure.sh, and the wasm-bindgen CLI (cargo install, once) under $(WORK)/tools.
 .PHONY: node wasm web test-js test-node test-wasm test-wasm-chromium test-node-app test-e2e bench-wasm \
         js-wasm-toolchain js-chromium
 TESTS += test-js
@@ -29,12 +29,22 @@ $(NODE_ADDON): bindings-node/node_modules/.stamp bindings-node/src/lib.rs bindin
 
 node: $(NODE_ADDON)
 
+# The wasm compiler: rustup's wasm32-unknown-unknown target + rust-src where the active toolchain
+# has them (CI adds them), else Debian's rustc-web + lld-22 (installed here); build.sh --which
+# tells which (WASM_TOOLCHAIN=rustup|debian overrides). make never downloads a rustup target.
 js-wasm-toolchain:
-	scripts/apt-ensure.sh rustc-web cargo-web rust-web-src lld-22
+	@if [ "$$(bindings-wasm/build.sh --which)" = debian ]; then \
+	  scripts/apt-ensure.sh rustc-web cargo-web rust-web-src lld-22; fi
 	@if [ "$$($(WASM_BINDGEN) --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
 	  $(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --root $(WORK)/tools; fi
 
+# A headless browser for the tests: $CHROMIUM or $CHROME_BIN when set, else chromium,
+# google-chrome(-stable) or chromium-browser when one is installed (bindings-wasm/test/helpers.mjs
+# looks in the same order); only when there is none, Debian's chromium.
 js-chromium:
+	@if [ -n "$$CHROMIUM$$CHROME_BIN" ] || [ -x /usr/bin/chromium ]; then exit 0; fi; \
+	for b in chromium google-chrome google-chrome-stable chromium-browser; do \
+	  if command -v $$b >/dev/null; then exit 0; fi; done; \
 	scripts/apt-ensure.sh chromium
 
 $(WASM_PKG): bindings-wasm/node_modules/.stamp bindings-wasm/src/lib.rs bindings-wasm/Cargo.toml bindings-wasm/build.sh $(wildcard bindings-wasm/pkg-template/*) $(CORE_SRC) | js-wasm-toolchain

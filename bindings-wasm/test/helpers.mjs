@@ -1,8 +1,10 @@
 // Test helpers shared by the Chromium tests and the benchmark: a static file server on a free
-// loopback port, and Debian's headless Chromium through playwright-core (never a downloaded browser).
+// loopback port, and the machine's headless Chromium through playwright-core (never a downloaded
+// browser): Debian's chromium, or Google Chrome where that is what is installed (GitHub's runners).
+import { accessSync, constants } from 'node:fs'
 import { createServer } from 'node:http'
 import { readFile, stat } from 'node:fs/promises'
-import { extname, join, resolve, sep } from 'node:path'
+import { delimiter, extname, join, resolve, sep } from 'node:path'
 import { chromium } from 'playwright-core'
 
 const MIME = {
@@ -42,10 +44,38 @@ export async function serveStatic(mounts) {
   return { url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(r)) }
 }
 
-export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
+const BROWSER_NAMES = ['chromium', 'google-chrome', 'google-chrome-stable', 'chromium-browser']
+
+function executable(file) {
+  try {
+    accessSync(file, constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** `$CHROMIUM` when set, else `$CHROME_BIN` (set on GitHub's runners), else the first of
+ * /usr/bin/chromium, google-chrome, google-chrome-stable, chromium-browser found in /usr/bin or
+ * on the PATH; undefined when there is none. */
+function findChromium() {
+  for (const name of ['CHROMIUM', 'CHROME_BIN']) if (process.env[name]) return process.env[name]
+  const dirs = ['/usr/bin', ...(process.env.PATH ?? '').split(delimiter).filter(Boolean)]
+  for (const name of BROWSER_NAMES) {
+    for (const dir of dirs) if (executable(join(dir, name))) return join(dir, name)
+  }
+  return undefined
+}
+
+export const CHROMIUM = findChromium()
 
 /** Headless Chromium with the flags these machines need (playwright gives it a fresh profile). */
 export async function launchChromium() {
+  if (!CHROMIUM) {
+    throw new Error(
+      `no Chromium found (${BROWSER_NAMES.join(', ')}): set CHROMIUM to its path, or run make js-chromium`,
+    )
+  }
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
