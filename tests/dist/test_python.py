@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import email
 import email.message
+import hashlib
 import json
 import re
 import shutil
@@ -33,6 +34,8 @@ SDIST = "credit_default-*.tar.gz"
 PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 # Reused by reruns: pip's build of the sdist compiles the Rust crates here (never the repo's target/).
 SDIST_CARGO_TARGET = ROOT / ".work" / "dist-python-sdist-target"
+# The sdist's own crates (the rest come from crates.io and never change under a version).
+SDIST_CRATES = ("credit-core", "credit-default-python")
 
 # Run inside the fresh venv: prints what the installed package computes, as JSON (floats as
 # float.hex so the comparison is bit for bit). argv: vectors.json, then optional checks.
@@ -245,6 +248,26 @@ def _probe(
             f"{what}: credit_default imported from the repository ({installed})"
         )
     return out
+
+
+def _sdist_cargo_cache(sdist: Path) -> tuple[bool, str]:
+    """Prepares SDIST_CARGO_TARGET for pip's build of `sdist`; returns (whether the sdist's own
+    crates must be compiled, the sdist's sha256).
+
+    maturin stamps every file of the sdist with one fixed old mtime, so cargo would take an
+    earlier build of credit-core and the binding as fresh even after their code changed. When the
+    sdist differs from the last one built here, their fingerprints are deleted: cargo compiles
+    them again, and only the crates.io dependencies are reused."""
+    SDIST_CARGO_TARGET.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
+    stamp = SDIST_CARGO_TARGET / "sdist.sha256"
+    if stamp.is_file() and stamp.read_text().strip() == digest:
+        return False, digest
+    stamp.unlink(missing_ok=True)
+    for fp in SDIST_CARGO_TARGET.glob("*/.fingerprint/*"):
+        if fp.name.rsplit("-", 1)[0] in SDIST_CRATES:
+            shutil.rmtree(fp)
+    return True, digest
 
 
 def _vectors_copy(outside: Path) -> Path:
@@ -502,15 +525,31 @@ def test_sdist_builds_with_pip_and_matches_the_wheel(
 
     venv = outside / "venv-sdist"
     py = _venv(venv, python, clean_env, what)
-    SDIST_CARGO_TARGET.mkdir(parents=True, exist_ok=True)
+    must_compile, digest = _sdist_cargo_cache(sdist)
     env = dict(clean_env, CARGO_TARGET_DIR=str(SDIST_CARGO_TARGET))
     t0 = time.monotonic()
-    run(
-        [py, "-m", "pip", "install", "-q", "--no-binary", "credit-default", sdist],
-        f"{what}: pip install (build from source)",
-        env=env,
-        cwd=outside,
+    # -v: pip shows the backend's (cargo's) output, which says what was compiled.
+    cmd = [
+        py,
+        "-m",
+        "pip",
+        "install",
+        "-v",
+        "--no-cache-dir",
+        "--no-binary",
+        "credit-default",
+    ]
+    r = run(
+        [*cmd, sdist], f"{what}: pip install (build from source)", env=env, cwd=outside
     )
+    log = r.stdout + r.stderr
+    compiled = [c for c in SDIST_CRATES if re.search(rf"Compiling {c} v", log)]
+    if must_compile and compiled != list(SDIST_CRATES):
+        pytest.fail(
+            f"{what}: pip's build compiled {compiled} of {list(SDIST_CRATES)}: "
+            f"a stale build in {SDIST_CARGO_TARGET} was used\n{log[-3000:]}"
+        )
+    (SDIST_CARGO_TARGET / "sdist.sha256").write_text(digest + "\n")
     t_build = time.monotonic() - t0
     from_sdist = _probe(py, venv, outside, vectors_file, clean_env, what)
     _check_vectors(from_sdist, vectors, what)
@@ -533,7 +572,8 @@ def test_sdist_builds_with_pip_and_matches_the_wheel(
             + "\n  ".join(diffs)
         )
     print(
-        f"\n[python-dist] sdist: pip build + install {t_build:.1f} s (CARGO_TARGET_DIR "
+        f"\n[python-dist] sdist: pip build + install {t_build:.1f} s, compiled "
+        f"{compiled or 'nothing (same sdist as the last run)'} (CARGO_TARGET_DIR "
         f"{SDIST_CARGO_TARGET.relative_to(ROOT)}); wheel venv {t_wheel:.1f} s; "
         f"{len(from_sdist['valid'])} probabilities identical"
     )
