@@ -3,6 +3,10 @@
 //! second day has shifted incomes, debt ratios, ages and utilisations drifts (exit 1); a missing
 //! or unsupported log is an error (exit 2). The PSI of one feature is recomputed here from the
 //! artifact JSON alone, independently of the core's drift code.
+//!
+//! The baseline is the shipped model, trained on the Give Me Some Credit data. On the synthetic
+//! stand-in (`CREDIT_DATA_SYNTHETIC=1`) it is a model `credit train` fits to that data here:
+//! the log's applicants must come from the population the baseline was trained on.
 
 mod lifecycle_support;
 
@@ -130,16 +134,51 @@ fn write_jsonl(path: &Path, recs: &[Value]) {
     std::fs::write(path, text).unwrap();
 }
 
-fn model_path() -> PathBuf {
-    root().join("models/default.json")
+/// The model whose training data the logs are drawn from (see the module comment).
+fn baseline_model(dir: &Path) -> PathBuf {
+    if !synthetic() {
+        return root().join("models/default.json");
+    }
+    let path = dir.join("synthetic-model.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_credit"))
+        .arg("train")
+        .arg("--data")
+        .arg(data_path())
+        .arg("--out")
+        .arg(&path)
+        .args([
+            "--folds",
+            "2",
+            "--quiet",
+            "--model-version",
+            "0.0.1-synthetic",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "credit train: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    left_out(
+        "monitor_psi",
+        "applicants of the training data are stable against the shipped model (the baseline here is a model trained on the synthetic data)",
+    );
+    path
 }
 
-/// Runs `credit monitor`; returns exit code, stdout and the JSON report.
-fn monitor(log: &str, dir: &Path, name: &str) -> (Option<i32>, String, Option<Value>) {
-    monitor_with(log, dir, name, &[])
+/// Runs `credit monitor` against `model`; returns exit code, stdout and the JSON report.
+fn monitor(
+    model: &Path,
+    log: &str,
+    dir: &Path,
+    name: &str,
+) -> (Option<i32>, String, Option<Value>) {
+    monitor_with(model, log, dir, name, &[])
 }
 
 fn monitor_with(
+    model: &Path,
     log: &str,
     dir: &Path,
     name: &str,
@@ -150,7 +189,7 @@ fn monitor_with(
         .args(["monitor", "--log", log])
         .args(extra)
         .arg("--model")
-        .arg(model_path())
+        .arg(model)
         .arg("--html")
         .arg(dir.join(format!("{name}.html")))
         .arg("--json")
@@ -216,15 +255,20 @@ fn stable_log_passes_shifted_log_drifts_and_bad_logs_are_errors() {
     let dir = work_dir("monitor");
     let pool = applicants();
     assert!(pool.len() > 10_000);
-    let artifact: Value =
-        serde_json::from_str(&std::fs::read_to_string(model_path()).unwrap()).unwrap();
+    let model = baseline_model(&dir);
+    let artifact: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
 
     // Stable: three days drawn from the training population.
     let stable_days: Vec<_> = (0..3).map(|d| sample(&pool, 2000, 11 + d)).collect();
     let stable = records(&stable_days);
     let db = dir.join("stable.db");
     write_sqlite(&db, &stable);
-    let (code, text, report) = monitor(&format!("sqlite://{}", db.display()), &dir, "stable");
+    let (code, text, report) = monitor(
+        &model,
+        &format!("sqlite://{}", db.display()),
+        &dir,
+        "stable",
+    );
     assert_eq!(code, Some(0), "{text}");
     let report = report.unwrap();
     assert_eq!(report["drift"], false);
@@ -259,7 +303,12 @@ fn stable_log_passes_shifted_log_drifts_and_bad_logs_are_errors() {
     let drift = records(&[normal, shifted]);
     let db = dir.join("shifted.db");
     write_sqlite(&db, &drift);
-    let (code, text, report) = monitor(&format!("sqlite://{}", db.display()), &dir, "shifted");
+    let (code, text, report) = monitor(
+        &model,
+        &format!("sqlite://{}", db.display()),
+        &dir,
+        "shifted",
+    );
     assert_eq!(code, Some(1), "{text}");
     let report = report.unwrap();
     assert_eq!(report["drift"], true);
@@ -285,14 +334,20 @@ fn stable_log_passes_shifted_log_drifts_and_bad_logs_are_errors() {
     // The same records as JSON lines give the same numbers.
     let jl = dir.join("shifted.jsonl");
     write_jsonl(&jl, &drift);
-    let (code, _, report2) = monitor(&format!("jsonl://{}", jl.display()), &dir, "shifted-jl");
+    let (code, _, report2) = monitor(
+        &model,
+        &format!("jsonl://{}", jl.display()),
+        &dir,
+        "shifted-jl",
+    );
     assert_eq!(code, Some(1));
     assert_eq!(report2.unwrap()["days"], report["days"]);
 
     // An explicit baseline artifact (here the same model) gives the same table; a higher
     // threshold turns the same log into a pass.
-    let base = model_path();
+    let base = model.clone();
     let (code, _, report3) = monitor_with(
+        &model,
         &format!("jsonl://{}", jl.display()),
         &dir,
         "shifted-base",
@@ -303,6 +358,7 @@ fn stable_log_passes_shifted_log_drifts_and_bad_logs_are_errors() {
     assert_eq!(report3["days"], report["days"]);
     assert_eq!(report3["baseline_model_version"], artifact["model_version"]);
     let (code, _, _) = monitor_with(
+        &model,
         &format!("jsonl://{}", jl.display()),
         &dir,
         "shifted-lenient",
@@ -311,6 +367,7 @@ fn stable_log_passes_shifted_log_drifts_and_bad_logs_are_errors() {
     assert_eq!(code, Some(0));
     // Too few rows per day: shown, but not gated.
     let (code, _, report4) = monitor_with(
+        &model,
         &format!("jsonl://{}", jl.display()),
         &dir,
         "shifted-few",
@@ -321,16 +378,22 @@ fn stable_log_passes_shifted_log_drifts_and_bad_logs_are_errors() {
 
     // Errors: a missing log, an unsupported sink, an empty log.
     let (code, text, _) = monitor(
+        &model,
         &format!("sqlite://{}", dir.join("nope.db").display()),
         &dir,
         "missing",
     );
     assert_eq!(code, Some(2), "{text}");
-    let (code, _, _) = monitor("bigquery://p/d/t", &dir, "bq");
+    let (code, _, _) = monitor(&model, "bigquery://p/d/t", &dir, "bq");
     assert_eq!(code, Some(2));
     let empty = dir.join("empty.jsonl");
     std::fs::write(&empty, "").unwrap();
-    let (code, text, _) = monitor(&format!("jsonl://{}", empty.display()), &dir, "empty");
+    let (code, text, _) = monitor(
+        &model,
+        &format!("jsonl://{}", empty.display()),
+        &dir,
+        "empty",
+    );
     assert_eq!(code, Some(0), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
