@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,23 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# `make` sets CREDIT_DATA: the Give Me Some Credit data, or a synthetic stand-in in the same
+# layout (CREDIT_DATA_SYNTHETIC=1) when the real data is not available. The tests here hold on both.
+
+
+def training_data() -> Path:
+    """The training CSV: $CREDIT_DATA (a missing file fails the test), else the real data next to
+    the repository; without either (the package's tests run outside `make`) the test skips."""
+    given = os.environ.get("CREDIT_DATA")
+    if given:
+        if not Path(given).exists():
+            pytest.fail(f"CREDIT_DATA={given} does not exist (see README, Data)")
+        return Path(given).resolve()
+    default = (ROOT / "../shared/data/cs-training.csv.gz").resolve()
+    if not default.exists():
+        pytest.skip("no training data: set CREDIT_DATA (see README, Data), or run through make, which "
+                    "falls back to a synthetic stand-in")
+    return default
 
 # Seed spelling -> Kaggle CSV spelling, for the two features spelled differently.
 FEATURE_ALIASES = {

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, training_data
 
 NOTEBOOK = ROOT / "examples" / "python" / "credit_default.ipynb"
 
@@ -17,10 +17,8 @@ NOTEBOOK = ROOT / "examples" / "python" / "credit_default.ipynb"
 def test_notebook_executes(tmp_path: Path) -> None:
     pytest.importorskip("nbconvert")
     pytest.importorskip("matplotlib")
-    data = Path(os.environ.get("CREDIT_DATA", ROOT / "../shared/data/cs-training.csv.gz"))
-    if not data.exists():
-        pytest.skip(f"training data not found (set CREDIT_DATA): {data}")
-    env = dict(os.environ, CREDIT_DATA=str(data.resolve()), CREDIT_NOTEBOOK_OUT=str(tmp_path))
+    data = training_data()
+    env = dict(os.environ, CREDIT_DATA=str(data), CREDIT_NOTEBOOK_OUT=str(tmp_path))
     out = tmp_path / "executed.ipynb"
     proc = subprocess.run(
         [sys.executable, "-m", "nbconvert", "--to", "notebook", "--execute",

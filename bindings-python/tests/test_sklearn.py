@@ -14,7 +14,7 @@ from typing import Any
 import credit_default as cd
 import numpy as np
 import pytest
-from conftest import synthetic
+from conftest import synthetic, training_data
 
 sklearn = pytest.importorskip("sklearn")
 from credit_default import CreditScorecard
@@ -210,10 +210,8 @@ def cli_and_estimator(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[st
     """One `credit train` run and one estimator fit on the full training data, side by side
     (two processes on two cores): the only two full-data fits of the test session."""
     pd = pytest.importorskip("pandas")
-    data = Path(os.environ.get("CREDIT_DATA", Path(__file__).parents[2] / "../shared/data/cs-training.csv.gz"))
+    data = training_data()
     credit = os.environ.get("CREDIT", str(Path(__file__).parents[2] / "target/release/credit"))
-    if not data.exists():
-        pytest.skip(f"training data not found (set CREDIT_DATA): {data}")
     if not Path(credit).exists():
         pytest.skip("the credit binary is not built (make build)")
     out = tmp_path_factory.mktemp("train") / "cli-model.json"

@@ -24,6 +24,9 @@ WORK = Path(os.environ.get("CREDIT_WORK", ROOT / ".work"))
 CREDIT = Path(os.environ.get("CREDIT", ROOT / "target" / "release" / "credit")).resolve()
 DATA = Path(os.environ.get("CREDIT_DATA", ROOT.parent / "shared" / "data" / "cs-training.csv.gz")).resolve()
 VENV_BIN = Path(sys.executable).parent
+# CREDIT_DATA is a synthetic stand-in (scripts/synth_data.py) when no real data is available.
+SYNTHETIC = os.environ.get("CREDIT_DATA_SYNTHETIC") == "1"
+REAL_ROWS = 120_000
 
 sys.path.insert(0, str(ROOT / "lifecycle"))
 
@@ -150,10 +153,14 @@ def start_service(workdir: Path, model_path: Path, token: str) -> Service:
 
 
 def read_lines(step: int, limit: int | None = None) -> list[str]:
-    """Header + every `step`-th data line of the training data."""
+    """Header + every `step`-th data line of the training data. On the (smaller) synthetic
+    stand-in the step shrinks in proportion (rounded down), so that the sample has at least as
+    many rows."""
     assert DATA.exists(), f"training data {DATA} not found: set CREDIT_DATA"
     opener = gzip.open if DATA.suffix == ".gz" else open
     with opener(DATA, "rt") as f:  # type: ignore[operator]
         lines = [line for line in f if line.strip()]
+    if SYNTHETIC:
+        step = max(1, step * (len(lines) - 1) // REAL_ROWS)
     body = lines[1::step]
     return [lines[0]] + (body[:limit] if limit else body)
