@@ -55,4 +55,4 @@ dist-container: $(CREDIT) web container-tools | $(DIST) $(WORK)
 test-dist: dist dist-npm-check-deps $(VENV)/.stamp-container
 	$(VENV)/bin/ruff check tests/dist
 	$(PODMAN_ENV) CREDIT_DIST=$(DIST) CREDIT_VERSION=$(VERSION) CREDIT_WORK=$(WORK) PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 \
-	  $(PY) -m pytest -q -rs -p no:cacheprovider tests/dist
+	  $(PY) -m pytest -q -rs -p no:cacheprovider --junitxml=$(JUNIT)/dist.xml tests/dist
