@@ -34,7 +34,10 @@ RUN cargo build --release --locked -p credit-service \
 FROM ${BASE_IMAGE} AS runtime-base
 LABEL org.opencontainers.image.title="credit" \
       org.opencontainers.image.description="Credit-default scoring REST API (credit serve) with its prediction log" \
-      org.opencontainers.image.licenses="Apache-2.0"
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://github.com/credit-default/credit-default" \
+      org.opencontainers.image.url="https://github.com/credit-default/credit-default" \
+      org.opencontainers.image.documentation="https://github.com/credit-default/credit-default#readme"
 # A fixed numeric uid/gid so Kubernetes/Cloud Run `runAsNonRoot` checks can verify it.
 RUN groupadd --gid 10001 credit \
     && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /var/lib/credit \
@@ -44,6 +47,7 @@ RUN groupadd --gid 10001 credit \
     && chmod 0750 /var/lib/credit
 # Read-only application files, owned by root: the process cannot change its own model or page.
 COPY models/default.json /app/models/default.json
+COPY LICENSE /usr/share/doc/credit/LICENSE
 # The browser page, built beforehand (`make web`). WEB_DIST may name another directory of the
 # build context (the container test passes a stand-in page when the real one was not built).
 ARG WEB_DIST=web/dist

@@ -33,6 +33,13 @@ def test_loaded_archive_passes_the_container_suite(dist, outside):
                  f"{archive.name}: podman images", env=env).stdout.split()
     assert images, f"{archive.name}: nothing loaded ({r.stdout})"
     image = loaded if ":" in loaded else images[0]
+    lic = run(["podman", *opts, "run", "--rm", "--entrypoint", "cat", image, "/usr/share/doc/credit/LICENSE"],
+              f"{archive.name}: reading the image's LICENSE", env=env).stdout
+    assert lic == (ROOT / "LICENSE").read_text(), f"{archive.name}: /usr/share/doc/credit/LICENSE is not the project's"
+    labels = run(["podman", *opts, "image", "inspect", "--format", "{{json .Labels}}", image],
+                 f"{archive.name}: podman image inspect", env=env).stdout
+    for key in ("org.opencontainers.image.licenses", "org.opencontainers.image.source"):
+        assert key in labels, f"{archive.name}: label {key} missing ({labels})"
     try:
         suite = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
