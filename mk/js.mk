@@ -6,6 +6,9 @@
 .PHONY: node wasm web test-js test-node test-wasm test-wasm-chromium test-node-app test-e2e bench-wasm \
         js-wasm-toolchain js-chromium
 TESTS += test-js
+# node --test: the usual report on the terminal, and JUnit XML for scripts/test-summary.py.
+NODE_JUNIT = --test-reporter=spec --test-reporter-destination=stdout --test-reporter=junit \
+	--test-reporter-destination=$(JUNIT)/$(1).xml
 
 WASM_BINDGEN_VERSION := 0.2.130
 WASM_BINDGEN := $(WORK)/tools/bin/wasm-bindgen
@@ -62,21 +65,21 @@ $(WEB_DIST): $(WASM_PKG) $(WASM_MODEL) web/build.mjs $(wildcard web/src/*)
 web: $(WEB_DIST)
 
 test-node: $(NODE_ADDON)
-	cd bindings-node && node --test test/
+	cd bindings-node && node --test $(call NODE_JUNIT,node) test/
 	cd bindings-node && npx tsc --noEmit --strict --target es2022 --module nodenext --moduleResolution nodenext test/types-check.ts
 
 test-wasm: $(WASM_PKG) $(WASM_MODEL)
-	cd bindings-wasm && node --test test/node.test.mjs
+	cd bindings-wasm && node --test $(call NODE_JUNIT,wasm) test/node.test.mjs
 	cd bindings-wasm && npx tsc --noEmit --strict --target esnext --module esnext --moduleResolution bundler test/types-check.ts
 
 test-wasm-chromium: $(WASM_PKG) $(WASM_MODEL) js-chromium
-	cd bindings-wasm && node --test test/chromium.test.mjs
+	cd bindings-wasm && node --test $(call NODE_JUNIT,wasm-chromium) test/chromium.test.mjs
 
 test-node-app: examples/node-app/node_modules/.stamp $(NODE_ADDON)
-	cd examples/node-app && node --test test/
+	cd examples/node-app && node --test $(call NODE_JUNIT,node-app) test/
 
 test-e2e: $(CREDIT) $(WEB_DIST) web/node_modules/.stamp bindings-wasm/node_modules/.stamp js-chromium | $(WORK)
-	cd web && CREDIT=$(CREDIT) node --test test/
+	cd web && CREDIT=$(CREDIT) node --test $(call NODE_JUNIT,e2e) test/
 
 test-js: test-node test-wasm test-wasm-chromium test-node-app test-e2e
 
