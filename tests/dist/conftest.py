@@ -12,8 +12,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -72,3 +75,28 @@ def run(cmd, what: str, **kw) -> subprocess.CompletedProcess:
     if r.returncode != 0:
         pytest.fail(f"{what}: exit {r.returncode}\n--- stdout\n{r.stdout[-4000:]}\n--- stderr\n{r.stderr[-4000:]}")
     return r
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(proc: subprocess.Popen, url: str, what: str, timeout_s: float) -> None:
+    """Waits until `url`/ready answers 200; fails naming `what` if `proc` exits or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            pytest.fail(f"{what} exited {proc.returncode}:\n{out[-4000:]}")
+        try:
+            with urllib.request.urlopen(url + "/ready", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not ready after {timeout_s:.0f} s")
+        time.sleep(0.1)

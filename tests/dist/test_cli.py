@@ -7,23 +7,15 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import tarfile
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, artifact, run
+from conftest import ROOT, artifact, free_port, run, wait_ready
 
 VERSION = os.environ.get("CREDIT_VERSION", "")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -64,24 +56,12 @@ def test_version(cli, outside, clean_env):
 def test_serve_with_no_flags_in_an_empty_dir_answers_predict(cli, outside, clean_env, vectors):
     empty = outside / "empty"
     empty.mkdir()
-    env = dict(clean_env, PORT=str(_free_port()))  # what Cloud Run sets; not a flag
+    env = dict(clean_env, PORT=str(free_port()))  # what Cloud Run sets; not a flag
     proc = subprocess.Popen([str(cli / "credit"), "serve"], cwd=empty, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{env['PORT']}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"CLI tarball: `credit serve` exited {proc.returncode}: {proc.stdout.read()}")
-            try:
-                with urllib.request.urlopen(url + "/ready", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("CLI tarball: `credit serve` not ready after 30 s")
-            time.sleep(0.1)
+        wait_ready(proc, url, "CLI tarball: `credit serve`", 30)
         for v in vectors["valid"][:20]:
             req = urllib.request.Request(url + "/predict", data=json.dumps(v["input"]).encode(),
                                          headers={"Content-Type": "application/json"})

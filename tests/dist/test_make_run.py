@@ -6,19 +6,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import time
 import urllib.request
 
-import pytest
-from conftest import ROOT
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from conftest import ROOT, free_port, wait_ready
 
 
 def _get(url: str, data: bytes | None = None) -> tuple[int, bytes]:
@@ -28,25 +19,14 @@ def _get(url: str, data: bytes | None = None) -> tuple[int, bytes]:
 
 
 def test_make_run_serves_the_real_page_and_predicts(vectors):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     proc = subprocess.Popen(["make", "--no-print-directory", "run", f"PORT={port}"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 600  # builds whatever is missing first
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"make run exited {proc.returncode}:\n{proc.stdout.read()[-4000:]}")
-            try:
-                if _get(base + "/ready")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("make run: not serving after 600 s")
-            time.sleep(0.2)
+        wait_ready(proc, base, "make run", 600)  # builds whatever is missing first
         page = (ROOT / "web" / "dist" / "index.html").read_bytes()
         for path in ("/", "/gradio"):
             status, body = _get(base + path)
