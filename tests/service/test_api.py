@@ -369,3 +369,22 @@ def test_bad_configuration_fails_fast(workdir: Path) -> None:
         p = subprocess.run([str(CREDIT), "serve", "--port", "0", *args], check=False, capture_output=True, text=True, timeout=30, cwd=workdir)
         assert p.returncode != 0
         assert "panicked" not in p.stderr
+
+
+def test_auth_scheme_is_case_insensitive(server: Server) -> None:
+    """RFC 9110 §11.1: the scheme name is case-insensitive (`bearer`, `BEARER` are `Bearer`)."""
+    for scheme in ("bearer", "BEARER", "BeArEr"):
+        r = server.post("/admin/reload", None, data=b"", headers={"authorization": f"{scheme} s3cret"})
+        assert r.status_code == 200, f"{scheme}: {r.status_code} {r.text}"
+    for header in ("Basic s3cret", "Bearers3cret", "s3cret"):
+        assert server.post("/admin/reload", None, data=b"", headers={"authorization": header}).status_code == 401, header
+
+
+def test_credit_log_level_wins_over_rust_log(make_server: Any, workdir: Path) -> None:
+    """CREDIT_LOG_LEVEL (or --log-level) is the service's own setting and wins over a RUST_LOG that an
+    image or a shell sets by default; RUST_LOG applies when CREDIT_LOG_LEVEL is not set."""
+    quiet = make_server("--log", f"sqlite://{workdir}/q.db", env={"RUST_LOG": "info", "CREDIT_LOG_LEVEL": "warn"})
+    assert quiet.post("/predict", SEED).status_code == 200
+    assert not [line for line in quiet.log_lines() if line["severity"] == "INFO"], quiet.log_lines()
+    loud = make_server("--log", f"sqlite://{workdir}/l.db", env={"RUST_LOG": "info"})
+    assert any("listening" in line["message"] for line in loud.log_lines())

@@ -469,6 +469,13 @@ async fn admin_reload(State(state): State<AppState>, headers: HeaderMap, body: B
     response
 }
 
+/// The token of an `Authorization: Bearer <token>` value. The scheme name is case-insensitive
+/// (RFC 9110 §11.1), so `bearer` and `BEARER` are `Bearer`; any other scheme gives `None`.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 async fn admin_reload_inner(
     state: &AppState,
     headers: &HeaderMap,
@@ -480,9 +487,9 @@ async fn admin_reload_inner(
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer_token)
         .unwrap_or("");
-    if !token_matches(given.trim().as_bytes(), token.as_bytes()) {
+    if !token_matches(given.as_bytes(), token.as_bytes()) {
         let mut r = ApiError::simple(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -555,6 +562,16 @@ async fn method_not_allowed(State(state): State<AppState>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        for v in ["Bearer t0k", "bearer t0k", "BEARER t0k", "  Bearer   t0k  "] {
+            assert_eq!(bearer_token(v), Some("t0k"), "{v:?}");
+        }
+        for v in ["Basic t0k", "Bearert0k", "t0k", "", "Bearer"] {
+            assert_eq!(bearer_token(v), None, "{v:?}");
+        }
+    }
 
     #[test]
     fn content_types() {
