@@ -60,8 +60,7 @@ ENV PORT=8080 \
     CREDIT_HOST=0.0.0.0 \
     CREDIT_MODEL=/app/models/default.json \
     CREDIT_WEB_DIR=/app/web/dist \
-    CREDIT_LOG=sqlite:///var/lib/credit/predictions.db \
-    RUST_LOG=info
+    CREDIT_LOG=sqlite:///var/lib/credit/predictions.db
 EXPOSE 8080
 USER 10001:10001
 # No curl in the slim image: bash's /dev/tcp speaks just enough HTTP/1.0 for a health probe.

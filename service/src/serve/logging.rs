@@ -11,11 +11,17 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
-/// Installs the JSON logger; `RUST_LOG` wins over `level`. Calling it twice is harmless.
-pub fn init(level: &str) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+/// Installs the JSON logger. Calling it twice is harmless.
+///
+/// Precedence: `level` (`--log-level` / `CREDIT_LOG_LEVEL`, the service's own setting) over
+/// `RUST_LOG` over `info`. The service's setting wins because a `RUST_LOG` is often set by an
+/// image or a shell for other programs; `RUST_LOG` still serves for per-crate directives.
+pub fn init(level: Option<&str>) {
+    let filter = match level {
+        Some(level) => EnvFilter::try_new(level).ok(),
+        None => EnvFilter::try_from_default_env().ok(),
+    }
+    .unwrap_or_else(|| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .event_format(CloudLogging::from_env())

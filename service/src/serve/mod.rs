@@ -72,9 +72,10 @@ pub struct ServeArgs {
     /// Most applicants accepted by one `POST /predict/batch`.
     #[arg(long, default_value_t = 1000, env = "CREDIT_MAX_BATCH")]
     pub max_batch: usize,
-    /// Log level (`error`, `warn`, `info`, `debug`); `RUST_LOG` wins when set.
-    #[arg(long, default_value = "info", env = "CREDIT_LOG_LEVEL")]
-    pub log_level: String,
+    /// Log level (`error`, `warn`, `info`, `debug`, or `tracing` directives). It wins over
+    /// `RUST_LOG`, which applies when this is not given; the default is `info`.
+    #[arg(long, env = "CREDIT_LOG_LEVEL")]
+    pub log_level: Option<String>,
     /// Journal file used in front of a remote sink (jsonl / bigquery); default: next to the sink
     /// (`PATH.outbox.db`) or `.work/outbox-<table>.db`.
     #[arg(long, env = "CREDIT_JOURNAL")]
@@ -95,7 +96,7 @@ const DRAIN_BUDGET: Duration = Duration::from_secs(4);
 
 /// Runs the server until SIGTERM / SIGINT, then drains and returns.
 pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
-    logging::init(&args.log_level);
+    logging::init(args.log_level.as_deref());
     let config = ServeConfig::from_args(args).map_err(ServeError::Config)?;
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
