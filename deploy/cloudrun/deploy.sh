@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Deploys `credit serve` to Cloud Run with its prediction log in BigQuery.
 #
-#   PROJECT_ID=my-project REGION=europe-west1 deploy/cloudrun/deploy.sh
+#   PROJECT_ID=my-project REGION=europe-west1 deploy/cloudrun/deploy.sh [--public]
+#
+# The service is private by default: only IAM-authenticated callers with roles/run.invoker may
+# call it (a credit-decision API should not be open to the internet). `--public` (or PUBLIC=1)
+# grants allUsers the invoker role.
 #
 # Steps (each one is idempotent, so the script can be re-run after a failure or for a new image):
 #   1. enable the APIs (Cloud Run, Artifact Registry, BigQuery, Cloud Build, IAM)
@@ -12,7 +16,7 @@
 #
 # Settings (environment): PROJECT_ID (required), REGION (europe-west1), SERVICE (credit),
 # AR_REPO (credit), BQ_DATASET (credit), BQ_TABLE (predictions), BQ_LOCATION (EU),
-# TAG (git short hash), PUBLIC (1: allow unauthenticated calls; 0: IAM-authenticated only),
+# TAG (git short hash), PUBLIC (0, the default: IAM-authenticated only; 1: like --public),
 # BUILD: how the image is made
 #   cloudbuild  `gcloud builds submit`: the Dockerfile's default target compiles in Cloud Build
 #   docker      local `docker build` of the default target (needs crates.io from the build)
@@ -30,7 +34,13 @@ AR_REPO=${AR_REPO:-credit}
 BQ_DATASET=${BQ_DATASET:-credit}
 BQ_TABLE=${BQ_TABLE:-predictions}
 BQ_LOCATION=${BQ_LOCATION:-EU}
-PUBLIC=${PUBLIC:-1}
+PUBLIC=${PUBLIC:-0}
+for arg in "$@"; do
+  case "$arg" in
+    --public) PUBLIC=1 ;;
+    *) echo "deploy.sh: unknown argument $arg (the only flag is --public)" >&2; exit 2 ;;
+  esac
+done
 BUILD=${BUILD:-cloudbuild}
 DRY_RUN=${DRY_RUN:-0}
 

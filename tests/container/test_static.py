@@ -172,3 +172,26 @@ def test_bigquery_schema_has_the_partition_and_cluster_columns() -> None:
     assert fields["ts"]["type"] == "TIMESTAMP"
     assert fields["model_version"]["type"] == "STRING"
     assert fields["request_id"]["type"] == "STRING"
+
+
+def _deploy_dry_run(*args: str) -> str:
+    env = dict(os.environ, DRY_RUN="1", PROJECT_ID="demo-project-1", TAG="t1")
+    env.pop("PUBLIC", None)
+    proc = subprocess.run(
+        ["bash", str(DEPLOY_SH), *args], env=env, capture_output=True, text=True, check=False, cwd=ROOT
+    )
+    assert proc.returncode == 0, proc.stderr
+    return "\n".join(line[2:] for line in proc.stderr.splitlines() if line.startswith("+ "))
+
+
+def test_deploy_is_private_unless_public_is_asked_for() -> None:
+    """A credit-decision API is private by default (IAM-authenticated callers only); `--public`
+    opts in to `allUsers` as invoker."""
+    assert "allUsers" not in _deploy_dry_run()
+    public = _deploy_dry_run("--public")
+    assert "--member=allUsers --role=roles/run.invoker" in public
+    bad = subprocess.run(
+        ["bash", str(DEPLOY_SH), "--publik"],
+        env=dict(os.environ, DRY_RUN="1", PROJECT_ID="p"), capture_output=True, text=True, check=False, cwd=ROOT,
+    )
+    assert bad.returncode != 0 and "--publik" in bad.stderr
