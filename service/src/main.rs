@@ -1,17 +1,7 @@
 //! `credit`: train, score, explain (and serve) the credit-default scorecard.
 
-mod data;
-mod explain_cmd;
-mod mlflow;
-mod model_file;
-mod monitor_cmd;
-mod report;
-mod score_cmd;
-mod serve;
-mod train_cmd;
-mod vectors_cmd;
-
 use clap::{Parser, Subcommand};
+use credit_service::{explain_cmd, monitor_cmd, score_cmd, serve, train_cmd, vectors_cmd};
 
 #[derive(Parser, Debug)]
 #[command(

@@ -110,7 +110,10 @@ pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
     result
 }
 
-async fn serve(config: ServeConfig) -> Result<(), ServeError> {
+/// The service of a configuration without its listener: the model loaded, the prediction log
+/// started, the router built. `serve` puts it behind a socket; the fuzz targets and in-process
+/// tests call the router directly. Stop the log with [`log::Journal::shutdown`].
+pub fn app(config: ServeConfig) -> Result<(axum::Router, AppState, log::Journal), ServeError> {
     let model =
         state::load_model(config.model_path.as_deref()).map_err(|source| ServeError::Model {
             model: crate::model_file::describe(config.model_path.as_deref()),
@@ -118,8 +121,12 @@ async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         })?;
     let metrics = Arc::new(metrics::Metrics::default());
     let journal = log::start(&config.log, config.fsync, metrics.clone())?;
-    let state = AppState::new(config.clone(), model, journal.handle(), metrics);
-    let app = api::router(state.clone());
+    let state = AppState::new(config, model, journal.handle(), metrics);
+    Ok((api::router(state.clone()), state, journal))
+}
+
+async fn serve(config: ServeConfig) -> Result<(), ServeError> {
+    let (app, state, journal) = app(config.clone())?;
     let addr: SocketAddr = format!("{}:{}", config.host, config.port)
         .parse()
         .or_else(|_| {

@@ -10,6 +10,7 @@
 //! rows only after the sink confirmed them. A `kill -9` loses nothing that was answered: the
 //! next start ships what is left.
 
+mod checkpoint;
 mod journal;
 mod shipper;
 pub mod sinks;
@@ -200,7 +201,7 @@ pub struct Journal {
     handle: JournalHandle,
     writer: Option<std::thread::JoinHandle<u64>>,
     shipper: Option<shipper::ShipperHandle>,
-    checkpointer: Option<journal::Checkpointer>,
+    checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 /// What was left at shutdown.
@@ -226,7 +227,7 @@ pub fn start(target: &LogTarget, fsync: bool, metrics: Arc<Metrics>) -> Result<J
     // writer), so the writer's own automatic checkpoint (every 1000 pages, which it needs to
     // restart the WAL under sustained load) finds little left to do inside a group commit.
     conn.pragma_update(None, "journal_size_limit", 16 * 1024 * 1024)?;
-    let checkpointer = journal::Checkpointer::spawn(path, Duration::from_millis(100))?;
+    let checkpointer = checkpoint::Checkpointer::spawn(path, Duration::from_millis(100))?;
     let pending = if remote {
         journal::count(&conn, OUTBOX_TABLE)?
     } else {

@@ -1,0 +1,14 @@
+//! The `credit` command's library: each subcommand's module, and `serve` (the REST API with its
+//! prediction log). The binary (`main.rs`) only parses the command line; the fuzz targets and
+//! benches reach the handlers and parsers through this crate.
+
+pub mod data;
+pub mod explain_cmd;
+pub mod mlflow;
+pub mod model_file;
+pub mod monitor_cmd;
+pub mod report;
+pub mod score_cmd;
+pub mod serve;
+pub mod train_cmd;
+pub mod vectors_cmd;
