@@ -1,11 +1,27 @@
 #!/usr/bin/env bash
 # Deploys `credit serve` to Cloud Run with its prediction log in BigQuery.
 #
-#   PROJECT_ID=my-project REGION=europe-west1 deploy/cloudrun/deploy.sh [--public]
+#   PROJECT_ID=my-project REGION=europe-west1 deploy/cloudrun/deploy.sh [--public] [--dry-run]
+#       [--journal memory | --journal nfs --nfs-server HOST --nfs-path /EXPORT
+#        [--network NAME] [--subnet NAME]]
 #
 # The service is private by default: only IAM-authenticated callers with roles/run.invoker may
 # call it (a credit-decision API should not be open to the internet). `--public` (or PUBLIC=1)
 # grants allUsers the invoker role.
+#
+# Where the journal in front of BigQuery lives (deploy/cloudrun/RELIABILITY.md has the details):
+#   --journal memory  (default) service.yaml: the instance's in-memory filesystem. Bounded by
+#                     CREDIT_MAX_PENDING / CREDIT_MAX_PENDING_BYTES (100,000 records, 64 MiB of a
+#                     512 MiB instance). SIGTERM drains for up to 4 s; records not yet shipped when
+#                     an instance is lost without SIGTERM (crash, OOM kill) are lost.
+#   --journal nfs     service-nfs.yaml: one journal per instance on an NFS share (Filestore),
+#                     CREDIT_JOURNAL_DIR, fsync on every group commit; a dead instance's journal is
+#                     adopted and shipped by another instance. Needs the second-generation
+#                     execution environment, Direct VPC egress to the server (--network/--subnet,
+#                     default "default"), and an export the container's uid 10001 may write.
+#   --journal gcs     refused: Cloud Storage FUSE has no file locking, is not POSIX and re-uploads
+#                     a whole object on every fsync of a modified file; SQLite's WAL needs in-place
+#                     writes and ordered fsyncs, so a journal there can be corrupted or lose commits.
 #
 # Steps (each one is idempotent, so the script can be re-run after a failure or for a new image):
 #   1. enable the APIs (Cloud Run, Artifact Registry, BigQuery, Cloud Build, IAM)
@@ -22,10 +38,67 @@
 #   docker      local `docker build` of the default target (needs crates.io from the build)
 #   prebuilt    local `make build`, then `docker build --target runtime-prebuilt` (the host's glibc
 #               must not be newer than Debian bookworm's)
-# DRY_RUN=1 prints the commands instead of running them.
+# DRY_RUN=1 (or --dry-run) prints the commands and the rendered manifest instead of running them.
+# JOURNAL, NFS_SERVER, NFS_PATH, VPC_NETWORK, VPC_SUBNET: like the flags of the same names.
 # Needs: gcloud (with bq) logged in (`gcloud auth login`), make + the repo's toolchain for the page,
 # docker for BUILD=docker|prebuilt.
 set -euo pipefail
+
+PUBLIC=${PUBLIC:-0}
+DRY_RUN=${DRY_RUN:-0}
+JOURNAL=${JOURNAL:-memory}
+NFS_SERVER=${NFS_SERVER:-}
+NFS_PATH=${NFS_PATH:-}
+VPC_NETWORK=${VPC_NETWORK:-default}
+VPC_SUBNET=${VPC_SUBNET:-default}
+usage="flags: --public, --dry-run, --journal memory|nfs, --nfs-server HOST, --nfs-path /EXPORT, --network NAME, --subnet NAME"
+# The value of a flag that takes one (refused when missing).
+value() {
+  if [ "$#" -lt 2 ] || [ -z "$2" ]; then
+    echo "deploy.sh: $1 needs a value ($usage)" >&2
+    exit 2
+  fi
+  printf '%s' "$2"
+}
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --public) PUBLIC=1 ;;
+    --dry-run) DRY_RUN=1 ;;
+    --journal) JOURNAL=$(value "$@"); shift ;;
+    --nfs-server) NFS_SERVER=$(value "$@"); shift ;;
+    --nfs-path) NFS_PATH=$(value "$@"); shift ;;
+    --network) VPC_NETWORK=$(value "$@"); shift ;;
+    --subnet) VPC_SUBNET=$(value "$@"); shift ;;
+    *) echo "deploy.sh: unknown argument $1 ($usage)" >&2; exit 2 ;;
+  esac
+  shift
+done
+case "$JOURNAL" in
+  memory)
+    MANIFEST=deploy/cloudrun/service.yaml
+    ;;
+  nfs)
+    MANIFEST=deploy/cloudrun/service-nfs.yaml
+    if [ -z "$NFS_SERVER" ] || [ -z "$NFS_PATH" ]; then
+      echo "deploy.sh: --journal nfs needs --nfs-server HOST and --nfs-path /EXPORT (e.g. a Filestore instance's IP and file share)" >&2
+      exit 2
+    fi
+    # The values go into the manifest through sed: plain host names, IPs and paths only.
+    if ! [[ "$NFS_SERVER" =~ ^[A-Za-z0-9.:-]+$ ]] || ! [[ "$NFS_PATH" =~ ^/[A-Za-z0-9._/-]*$ ]] \
+      || ! [[ "$VPC_NETWORK" =~ ^[A-Za-z0-9._/-]+$ ]] || ! [[ "$VPC_SUBNET" =~ ^[A-Za-z0-9._/-]+$ ]]; then
+      echo "deploy.sh: --nfs-server must be a host name or IP, --nfs-path an absolute path, --network/--subnet names" >&2
+      exit 2
+    fi
+    ;;
+  gcs)
+    echo "deploy.sh: --journal gcs is refused: Cloud Storage FUSE has no file locking, is not a POSIX file system and re-uploads the whole object on every fsync or close of a modified file, while SQLite's WAL needs in-place writes, ordered fsyncs and a shared-memory index; a journal there can be corrupted or silently lose commits. Use --journal nfs (Filestore) or --journal memory." >&2
+    exit 2
+    ;;
+  *)
+    echo "deploy.sh: --journal must be memory or nfs (got $JOURNAL)" >&2
+    exit 2
+    ;;
+esac
 
 : "${PROJECT_ID:?set PROJECT_ID to your Google Cloud project id}"
 REGION=${REGION:-europe-west1}
@@ -34,15 +107,7 @@ AR_REPO=${AR_REPO:-credit}
 BQ_DATASET=${BQ_DATASET:-credit}
 BQ_TABLE=${BQ_TABLE:-predictions}
 BQ_LOCATION=${BQ_LOCATION:-EU}
-PUBLIC=${PUBLIC:-0}
-for arg in "$@"; do
-  case "$arg" in
-    --public) PUBLIC=1 ;;
-    *) echo "deploy.sh: unknown argument $arg (the only flag is --public)" >&2; exit 2 ;;
-  esac
-done
 BUILD=${BUILD:-cloudbuild}
-DRY_RUN=${DRY_RUN:-0}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
@@ -129,7 +194,7 @@ case "$BUILD" in
     ;;
 esac
 
-echo "== 5. Cloud Run service $SERVICE in $REGION" >&2
+echo "== 5. Cloud Run service $SERVICE in $REGION (journal: $JOURNAL, $MANIFEST)" >&2
 rendered=$(mktemp "${TMPDIR:-/tmp}/credit-service.XXXXXX.yaml")
 trap 'rm -f "$rendered"' EXIT
 sed -e "s|\${SERVICE}|$SERVICE|g" \
@@ -138,9 +203,13 @@ sed -e "s|\${SERVICE}|$SERVICE|g" \
   -e "s|\${PROJECT_ID}|$PROJECT_ID|g" \
   -e "s|\${BQ_DATASET}|$BQ_DATASET|g" \
   -e "s|\${BQ_TABLE}|$BQ_TABLE|g" \
-  deploy/cloudrun/service.yaml >"$rendered"
+  -e "s|\${NFS_SERVER}|$NFS_SERVER|g" \
+  -e "s|\${NFS_PATH}|$NFS_PATH|g" \
+  -e "s|\${VPC_NETWORK}|$VPC_NETWORK|g" \
+  -e "s|\${VPC_SUBNET}|$VPC_SUBNET|g" \
+  "$MANIFEST" >"$rendered"
 if grep -nE '[$][{][A-Z_]+[}]' "$rendered" >&2; then
-  echo "unfilled placeholders in service.yaml" >&2
+  echo "unfilled placeholders in $MANIFEST" >&2
   exit 1
 fi
 if [ "$DRY_RUN" = 1 ]; then

@@ -195,3 +195,170 @@ def test_deploy_is_private_unless_public_is_asked_for() -> None:
         env=dict(os.environ, DRY_RUN="1", PROJECT_ID="p"), capture_output=True, text=True, check=False, cwd=ROOT,
     )
     assert bad.returncode != 0 and "--publik" in bad.stderr
+
+
+# ---- the two journal set-ups of deploy/cloudrun (issue #13) ----------------------------------------
+
+NFS_YAML = ROOT / "deploy" / "cloudrun" / "service-nfs.yaml"
+RELIABILITY = ROOT / "deploy" / "cloudrun" / "RELIABILITY.md"
+ADOPT_RS = ROOT / "service" / "src" / "serve" / "log" / "adopt.rs"
+_DEPLOY_ENV = ("PUBLIC", "DRY_RUN", "JOURNAL", "NFS_SERVER", "NFS_PATH", "VPC_NETWORK", "VPC_SUBNET")
+# Set-up-specific keys: everything else must be the same in both manifests.
+_JOURNAL_ENV = {"CREDIT_JOURNAL", "CREDIT_JOURNAL_DIR", "CREDIT_LOG_FSYNC", "CREDIT_MAX_PENDING",
+                "CREDIT_MAX_PENDING_BYTES"}
+_VPC_ANNOTATIONS = {"run.googleapis.com/network-interfaces", "run.googleapis.com/vpc-access-egress"}
+
+
+def _deploy(*args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in _DEPLOY_ENV}
+    env.update(PROJECT_ID="demo-project-1", TAG="t1")
+    if path is not None:
+        env["PATH"] = path
+    return subprocess.run(
+        ["bash", str(DEPLOY_SH), *args], env=env, capture_output=True, text=True, check=False, cwd=ROOT
+    )
+
+
+def _manifest(*args: str) -> dict[str, Any]:
+    proc = _deploy("--dry-run", *args)
+    assert proc.returncode == 0, proc.stderr
+    assert not re.search(r"\$\{[A-Z_]+\}", proc.stdout), "unfilled placeholder"
+    return load_service(proc.stdout)
+
+
+def _container(doc: dict[str, Any]) -> dict[str, Any]:
+    (container,) = doc["spec"]["template"]["spec"]["containers"]
+    return dict(container)
+
+
+def _env(doc: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in _container(doc)["env"]}
+
+
+def _mebibytes(quantity: str) -> int:
+    m = re.fullmatch(r"(\d+)(Mi|Gi)", quantity)
+    assert m, quantity
+    return int(m.group(1)) * (1024 if m.group(2) == "Gi" else 1)
+
+
+def _fake_tools(tmp_path: Path) -> tuple[str, Path]:
+    """gcloud, bq, make and docker that only record their arguments; returns PATH and the record."""
+    record = tmp_path / "calls.log"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("gcloud", "bq", "make", "docker"):
+        tool_path = bin_dir / name
+        tool_path.write_text(f'#!/bin/sh\necho "{name} $*" >> "{record}"\n')
+        tool_path.chmod(0o755)
+    return f"{bin_dir}{os.pathsep}{os.environ['PATH']}", record
+
+
+def test_deploy_dry_run_flag_runs_nothing(tmp_path: Path) -> None:
+    """`--dry-run` is DRY_RUN=1: commands are printed, no tool is run, the manifest goes to stdout."""
+    path, record = _fake_tools(tmp_path)
+    proc = _deploy("--dry-run", path=path)
+    assert proc.returncode == 0, proc.stderr
+    assert not record.exists(), record.read_text()
+    assert "+ gcloud run services replace" in proc.stderr
+    check_service(load_service(proc.stdout))
+
+
+def test_memory_journal_is_the_default_and_bounded_by_instance_memory() -> None:
+    """Set-up (b): the journal on the in-memory filesystem, with bounds that keep a sink outage from
+    growing it into an OOM kill (an eighth of the instance's memory at most)."""
+    default = _manifest()
+    assert _manifest("--journal", "memory") == default
+    env = check_service(default)
+    assert "CREDIT_JOURNAL_DIR" not in env
+    assert "volumes" not in default["spec"]["template"]["spec"]
+    rows, max_bytes = int(env["CREDIT_MAX_PENDING"]), int(env["CREDIT_MAX_PENDING_BYTES"])
+    memory = _mebibytes(_container(default)["resources"]["limits"]["memory"]) * 1024 * 1024
+    assert 0 < max_bytes <= memory // 8, (max_bytes, memory)
+    # ~563 bytes per record on disk (RELIABILITY.md): the row bound fits in the byte bound.
+    assert 0 < rows * 563 <= max_bytes
+    header = SERVICE_YAML.read_text().split("apiVersion:")[0]
+    assert "survives" in header and "lost" in header
+
+
+def test_nfs_journal_mounts_the_share_and_points_the_journal_dir_at_it() -> None:
+    """Set-up (a): gen2, Direct VPC egress, the NFS volume mounted where CREDIT_JOURNAL_DIR points,
+    fsync on; otherwise the very same service as set-up (b)."""
+    doc = _manifest("--journal", "nfs", "--nfs-server", "10.1.2.3", "--nfs-path", "/credit",
+                    "--network", "vpc-1", "--subnet", "sub-1")
+    template = doc["spec"]["template"]
+    ann = template["metadata"]["annotations"]
+    assert ann["run.googleapis.com/execution-environment"] == "gen2"
+    assert json.loads(ann["run.googleapis.com/network-interfaces"]) == [{"network": "vpc-1", "subnetwork": "sub-1"}]
+    assert ann["run.googleapis.com/vpc-access-egress"] == "private-ranges-only"
+    (volume,) = template["spec"]["volumes"]
+    assert volume["nfs"] == {"server": "10.1.2.3", "path": "/credit", "readOnly": False}
+    container = _container(doc)
+    (mount,) = container["volumeMounts"]
+    assert mount["name"] == volume["name"]
+    env = _env(doc)
+    assert env["CREDIT_JOURNAL_DIR"] == mount["mountPath"]
+    assert mount["mountPath"].startswith(dockerfile_value(r"^WORKDIR (\S+)$") + "/")
+    assert not re.match(r"/(dev|proc|sys)(/|$)", mount["mountPath"])
+    assert env["CREDIT_LOG_FSYNC"] == "true"
+    assert "CREDIT_JOURNAL" not in env, "one journal per instance: CREDIT_JOURNAL_DIR replaces it"
+    assert int(env["CREDIT_MAX_PENDING"]) > 0 and int(env["CREDIT_MAX_PENDING_BYTES"]) > 0
+    assert SINK.match(env["CREDIT_LOG"])
+
+    def common(d: dict[str, Any]) -> dict[str, Any]:
+        d = json.loads(json.dumps(d))
+        t = d["spec"]["template"]
+        t["metadata"]["annotations"] = {k: v for k, v in t["metadata"]["annotations"].items()
+                                        if k not in _VPC_ANNOTATIONS}
+        t["spec"].pop("volumes", None)
+        (c,) = t["spec"]["containers"]
+        c.pop("volumeMounts", None)
+        c["env"] = [e for e in c["env"] if e["name"] not in _JOURNAL_ENV]
+        return dict(d)
+
+    assert common(doc) == common(_manifest())
+    header = NFS_YAML.read_text().split("apiVersion:")[0]
+    assert "survives" in header and "fsync" in header
+
+
+def test_nfs_journal_needs_a_server_and_a_path() -> None:
+    for args in (["--journal", "nfs"], ["--journal", "nfs", "--nfs-server", "10.1.2.3"],
+                 ["--journal", "nfs", "--nfs-path", "/credit"]):
+        proc = _deploy("--dry-run", *args)
+        assert proc.returncode == 2 and "--nfs-server" in proc.stderr and "--nfs-path" in proc.stderr, args
+        assert proc.stdout == ""
+    # Values reach the manifest through sed: anything but a host name and an absolute path is refused.
+    for server, export in (("10.1.2.3|x", "/credit"), ("10.1.2.3", "credit"), ("10.1.2.3", "/a b")):
+        proc = _deploy("--dry-run", "--journal", "nfs", "--nfs-server", server, "--nfs-path", export)
+        assert proc.returncode == 2 and proc.stdout == "", (server, export)
+
+
+def test_gcs_journal_is_refused_with_the_reason(tmp_path: Path) -> None:
+    """Cloud Storage FUSE is no place for SQLite: refused before any tool runs."""
+    path, record = _fake_tools(tmp_path)
+    proc = _deploy("--journal", "gcs", path=path)
+    assert proc.returncode == 2
+    assert "locking" in proc.stderr and "POSIX" in proc.stderr and "WAL" in proc.stderr
+    assert not record.exists(), record.read_text()
+
+
+def test_journal_flag_values_are_checked() -> None:
+    for args in (["--journal", "disk"], ["--journal"], ["--nfs-server"], ["--journal", "nfs", "--nfs-path"]):
+        proc = _deploy("--dry-run", *args)
+        assert proc.returncode == 2 and proc.stdout == "", (args, proc.stderr)
+
+
+def test_reliability_doc_names_tests_that_exist() -> None:
+    """Every test the reliability table cites exists (Python tests under tests/, Rust tests in adopt.rs)."""
+    text = RELIABILITY.read_text()
+    python_tests = set(re.findall(r"^def (test_\w+)", "\n".join(
+        p.read_text() for p in (ROOT / "tests").rglob("test_*.py")), re.MULTILINE))
+    rust_tests = set(re.findall(r"fn (\w+)\(", ADOPT_RS.read_text()))
+    cited_python = set(re.findall(r"`(test_\w+)`", text))
+    cited_rust = {name for name in re.findall(r"`(?:adopt::tests::)?([a-z0-9]+(?:_[a-z0-9]+){3,})`", text)
+                  if not name.startswith("test_")}
+    assert {"test_kill9_under_load_loses_no_answered_prediction", "test_sigterm_under_load_drains"} <= cited_python
+    assert cited_rust, "the adoption tests are cited"
+    assert cited_python <= python_tests, cited_python - python_tests
+    assert cited_rust <= rust_tests, cited_rust - rust_tests
+    for event in ("process crash", "instance loss", "SIGTERM", "power loss"):
+        assert event in text, event
