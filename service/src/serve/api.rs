@@ -41,6 +41,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        // Last, so it wraps every route and both fallbacks: one access line per request, and
+        // the request's trace on every line logged while it is handled.
+        .layer(axum::middleware::from_fn(super::access::log))
 }
 
 fn json_response(status: StatusCode, body: impl Into<Body>, request_id: Option<&str>) -> Response {

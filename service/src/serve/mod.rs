@@ -7,6 +7,7 @@
 //! [`web`] (static browser page and the offline `/docs` page), [`timefmt`] (RFC 3339).
 //! Numbers in responses and journal records are written with `credit_core::Shown`.
 
+pub mod access;
 pub mod api;
 pub mod config;
 pub mod error;
