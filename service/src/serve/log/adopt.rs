@@ -17,7 +17,7 @@
 //! Adoption of a stale journal: the adopter renames the lease to `journal-<id>.claimed-by-<own
 //! id>`. A rename of one name succeeds for exactly one caller, so exactly one instance wins, on
 //! a local disk and on NFS alike (the NFS server executes the rename). The winner opens the
-//! orphan with [`journal::open`] (which brings it to this build's schema and folds its WAL into
+//! orphan with `journal::open` (which brings it to this build's schema and folds its WAL into
 //! the file), copies its `outbox` and `dead_letter` rows into its own journal in one
 //! transaction, commits with `synchronous=FULL` (the copy is on stable storage before the
 //! original goes away), then deletes the orphan's files, the claim last. Its shipper picks the
@@ -39,9 +39,11 @@
 //!   later, and in the third one's); an identical row is recognised and not copied twice when
 //!   both copies meet in one journal, otherwise the sink's insert id de-duplicates them. Nothing
 //!   is deleted before its copy is committed.
-//! * The copy fails (unreadable file, a schema this build cannot carry over): the claim is
-//!   renamed back to the lease, which is still stale, so the orphan is retried at the next round
-//!   by whoever gets it first; the error is reported each time.
+//! * The copy fails (unreadable file, a column the copy lists do not know, a record that
+//!   conflicts with a different one of this journal, rows of the `sqlite://` sink's final
+//!   table): nothing is committed, the claim is renamed back to the lease, which is still
+//!   stale, so the orphan is retried at the next round by whoever gets it first; the error is
+//!   reported each time.
 //! * The owner was alive after all (stalled for longer than the stale limit): its next heartbeat
 //!   finds the lease gone and marks the lease lost ([`Lease::is_lost`]). Rows it commits after
 //!   the adopter's copy are in a file the adopter deletes; the owner should stop taking traffic
@@ -124,6 +126,10 @@ pub struct AdoptReport {
     pub outbox_rows: u64,
     /// Dead letters copied.
     pub dead_letters: u64,
+    /// What the copied rows add to the journal's byte count (`journal::held`): add it to the
+    /// outbox-bytes gauge, like `outbox_rows` to the pending one and `dead_letters` to the held
+    /// dead letters.
+    pub bytes: i64,
     /// Outbox rows already present, identical but for shipping bookkeeping, and not copied twice
     /// (an earlier adopter died after its copy and before its clean-up).
     pub duplicates: u64,
@@ -135,6 +141,7 @@ impl AdoptReport {
     fn add(&mut self, c: &AdoptReport) {
         self.outbox_rows += c.outbox_rows;
         self.dead_letters += c.dead_letters;
+        self.bytes += c.bytes;
         self.duplicates += c.duplicates;
     }
 }
@@ -571,8 +578,12 @@ fn copy_tx(own: &mut Connection) -> Result<AdoptReport, LogError> {
         check_columns(&tx, schema, OUTBOX_TABLE, OUTBOX_COPY_COLUMNS)?;
         check_columns(&tx, schema, DEAD_LETTER_TABLE, DEAD_LETTER_COPY_COLUMNS)?;
     }
+    // Unqualified names resolve to `main` first: these are this journal's own totals.
+    let (_, _, before) = journal::held(&tx)?;
     let mut counts = copy_outbox(&mut tx)?;
     counts.dead_letters = copy_dead_letters(&tx)?;
+    let (_, _, after) = journal::held(&tx)?;
+    counts.bytes = after - before;
     tx.commit()?;
     Ok(counts)
 }
@@ -887,6 +898,18 @@ mod tests {
             assert_eq!(unique.len(), 120);
             let reported: u64 = results.iter().map(|r| r.0.outbox_rows).sum();
             assert_eq!(reported, 120);
+            let bytes: i64 = results.iter().map(|r| r.0.bytes).sum();
+            let held: i64 = results
+                .iter()
+                .map(|r| {
+                    let conn = journal::open(r.3.journal_path(), false).unwrap();
+                    journal::held(&conn).unwrap().2
+                })
+                .sum();
+            assert_eq!(
+                bytes, held,
+                "the reported bytes are what the journals now hold"
+            );
             let dead: usize = results.iter().map(|r| r.2.len()).sum();
             assert_eq!(dead, 9);
             for id in &ids {
@@ -1134,6 +1157,32 @@ mod tests {
         let report = adopt_stale(&other, &mut own, DEFAULT_STALE_AFTER).unwrap();
         assert_eq!((report.journals, report.outbox_rows), (1, 7));
         assert!(files(&tmp.0, &id).is_empty());
+    }
+
+    #[test]
+    fn the_adopter_thread_adopts_in_rounds_and_reports() {
+        let tmp = TempDir::new("rounds");
+        let (path, lease) = instance_journal(&tmp.0).unwrap();
+        let (tx, rx) = mpsc::channel::<(usize, u64, u64)>();
+        let adopter = Adopter::spawn(
+            &lease,
+            false,
+            DEFAULT_STALE_AFTER,
+            Duration::from_millis(20),
+            Box::new(move |r| {
+                let _ = tx.send((r.journals, r.outbox_rows, r.dead_letters));
+            }),
+        )
+        .unwrap();
+        // An instance dies while this one runs.
+        let id = "00000000-0000-0000-0000-000000000400";
+        orphan(&tmp.0, id, 6, 2, HOUR);
+        let got = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(got, (1, 6, 2));
+        adopter.finish();
+        let conn = journal::open(&path, false).unwrap();
+        assert_eq!(keys(&conn, OUTBOX_TABLE, key_column()).len(), 6);
+        assert!(files(&tmp.0, id).is_empty());
     }
 
     #[test]
