@@ -222,6 +222,11 @@ impl Lease {
         self.shared.lost.load(Ordering::SeqCst)
     }
 
+    /// A cheap handle for the health check, which runs elsewhere than the owner of the lease.
+    pub fn watch(&self) -> LeaseWatch {
+        LeaseWatch(self.shared.clone())
+    }
+
     fn stop_heartbeat(&mut self) {
         drop(self.stop.take());
         if let Some(t) = self.thread.take() {
@@ -255,6 +260,16 @@ impl Lease {
         }
         remove_if_exists(&s.lease)?;
         Ok(LeaseEnd::Removed)
+    }
+}
+
+/// Tells whether the lease was taken by another instance (see [`Lease::is_lost`]).
+#[derive(Debug, Clone)]
+pub struct LeaseWatch(Arc<Shared>);
+
+impl LeaseWatch {
+    pub fn is_lost(&self) -> bool {
+        self.0.lost.load(Ordering::SeqCst)
     }
 }
 
@@ -1189,6 +1204,7 @@ mod tests {
     fn the_owner_notices_when_its_lease_is_taken() {
         let tmp = TempDir::new("lost");
         let (path, lease) = start_lease(&tmp.0, Duration::from_millis(10)).unwrap();
+        let watch = lease.watch();
         drop(journal::open(&path, false).unwrap());
         let before = fs::read_to_string(&lease.shared.lease).unwrap();
         std::thread::sleep(Duration::from_millis(50));
@@ -1206,7 +1222,7 @@ mod tests {
         while !lease.is_lost() && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
-        assert!(lease.is_lost());
+        assert!(lease.is_lost() && watch.is_lost());
         assert_eq!(lease.finish().unwrap(), LeaseEnd::Lost);
         assert!(path.exists(), "a lost journal is the adopter's to delete");
     }
