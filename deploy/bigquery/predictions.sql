@@ -1,6 +1,8 @@
 -- DDL equivalent of predictions.schema.json (replace PROJECT.DATASET).
 CREATE TABLE IF NOT EXISTS `PROJECT.DATASET.predictions` (
+  decision_id STRING NOT NULL,
   request_id STRING NOT NULL,
+  trace_id STRING,
   ts TIMESTAMP NOT NULL,
   model_version STRING NOT NULL,
   input STRUCT<

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,8 @@ def test_seed_example_equals_core(server: Server) -> None:
     r = server.post("/predict", SEED)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert set(body) == {"prediction", "probability", "score", "reasons", "model_version", "request_id"}
+    assert set(body) == {"prediction", "probability", "score", "reasons", "model_version", "request_id", "decision_id"}
+    assert uuid.UUID(body["decision_id"]).version == 7 and r.headers["x-decision-id"] == body["decision_id"]
     assert body["prediction"] == core["prediction"] in (0, 1)
     assert body["probability"] == core["probability"]
     assert body["score"] == core["score"]
@@ -153,15 +155,17 @@ def test_batch(server: Server) -> None:
     for i, c in enumerate(VECTORS["valid"][:5]):
         assert_matches_expected(res[i], c["expected"])
         assert res[i]["request_id"] == f"batch-xyz-{i}"
+        assert uuid.UUID(res[i]["decision_id"]).version == 7
     assert sorted((e["loc"][-1], e["type"]) for e in res[5]["errors"]) == sorted(
         (e["field"], e["code"]) for e in bad["errors"])
     assert res[5]["errors"][0]["loc"][:3] == ["body", "applicants", 5]
     assert res[6]["errors"][0]["type"] == "not_an_object"
     # Valid items are logged, invalid ones are not.
     time.sleep(0.2)
-    ids = {row["request_id"] for row in db_rows(server.tmp / "predictions.db")}
-    assert {f"batch-xyz-{i}" for i in range(5)} <= ids
-    assert "batch-xyz-5" not in ids and "batch-xyz-6" not in ids
+    rows = {row["request_id"]: row for row in db_rows(server.tmp / "predictions.db")}
+    assert {f"batch-xyz-{i}" for i in range(5)} <= set(rows)
+    assert "batch-xyz-5" not in rows and "batch-xyz-6" not in rows
+    assert [rows[f"batch-xyz-{i}"]["decision_id"] for i in range(5)] == [res[i]["decision_id"] for i in range(5)]
 
 
 def test_batch_limits_and_shapes(server: Server) -> None:
@@ -224,11 +228,16 @@ def test_request_ids(server: Server) -> None:
     time.sleep(0.2)
     rows = {row["request_id"]: row for row in db_rows(server.tmp / "predictions.db")}
     assert "abc-123" in rows and a in rows and b in rows
-    # A caller reusing an id does not lose a record.
-    server.post("/predict", SEED, headers={"x-request-id": "abc-123"})
+    # A caller reusing an id is an ordinary request: its own decision id, the caller's id kept.
+    again = server.post("/predict", SEED, headers={"x-request-id": "abc-123"})
+    assert again.json()["request_id"] == "abc-123"
     time.sleep(0.2)
-    ids = [row["request_id"] for row in db_rows(server.tmp / "predictions.db")]
-    assert "abc-123~2" in ids
+    logged = [row for row in db_rows(server.tmp / "predictions.db") if row["request_id"] == "abc-123"]
+    assert len(logged) == 2
+    assert again.json()["decision_id"] in {row["decision_id"] for row in logged}
+    # The trace id of a traceparent is kept as a correlation column.
+    traced = [row for row in db_rows(server.tmp / "predictions.db") if row["trace_id"]]
+    assert [row["trace_id"] for row in traced] == ["4bf92f3577b34da6a3ce929d0e0e4736"]
 
 
 def test_log_record_shape(server: Server) -> None:
@@ -236,6 +245,7 @@ def test_log_record_shape(server: Server) -> None:
     assert r.status_code == 200
     body = r.json()
     row = next(x for x in db_rows(server.tmp / "predictions.db") if x["request_id"] == "shape-1")
+    assert row["decision_id"] == body["decision_id"] and row["trace_id"] is None
     assert row["ts"].endswith("Z") and row["ts"][10] == "T"
     assert row["model_version"] == body["model_version"]
     inp = json.loads(row["input"])

@@ -9,6 +9,7 @@ import re
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -72,7 +73,8 @@ def check_insert_all_body(body: dict[str, Any]) -> None:
         assert set(r) == ROW_KEYS, r.keys()
         assert isinstance(r["insertId"], str) and 0 < len(r["insertId"]) <= 128
         check_row(SCHEMA, r["json"])
-        assert r["insertId"] == r["json"]["request_id"]
+        # Our decision id, never the caller's request id (which may repeat).
+        assert r["insertId"] == r["json"]["decision_id"] and uuid.UUID(r["insertId"]).version == 7
 
 
 class Recorder:

@@ -142,8 +142,15 @@ fn finite(x: f64) -> f64 {
     }
 }
 
-fn record_of(
+/// Who asked, for the record: the caller's ids (correlation only) and the trace.
+struct Caller<'a> {
     request_id: String,
+    trace_id: &'a Option<String>,
+}
+
+fn record_of(
+    decision_id: uuid::Uuid,
+    caller: Caller<'_>,
     ts_us: i64,
     m: &super::state::LoadedModel,
     a: &Applicant,
@@ -156,7 +163,9 @@ fn record_of(
         reasons[k] = r.feature as u8;
     }
     Record {
-        request_id,
+        decision_id,
+        request_id: caller.request_id,
+        trace_id: caller.trace_id.clone(),
         ts_us,
         model: m.tag.clone(),
         input: *a.values(),
@@ -231,6 +240,7 @@ async fn predict_inner(
                 status: StatusCode::UNPROCESSABLE_ENTITY,
                 detail: detail_list(&[Value::from("body")], &e),
                 request_id: None,
+                retry_after: None,
             });
         }
     };
@@ -245,14 +255,25 @@ async fn predict_inner(
             &["body"],
         ));
     }
-    let mut out = String::with_capacity(640);
+    let decision_id = uuid::Uuid::now_v7();
+    let mut id_buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let decision = &*decision_id.hyphenated().encode_lower(&mut id_buf);
+    let mut out = String::with_capacity(700);
     write_result(&mut out, &model, &p);
     out.push_str(",\"request_id\":\"");
     out.push_str(&request_id);
+    out.push_str("\",\"decision_id\":\"");
+    out.push_str(decision);
     out.push_str("\"}");
     let latency_us = started.elapsed().as_micros() as u64;
+    let trace_id = reqid::trace_of(headers).trace_id;
+    let caller = Caller {
+        request_id: request_id.clone(),
+        trace_id: &trace_id,
+    };
     let record = record_of(
-        request_id.clone(),
+        decision_id,
+        caller,
         ts_us,
         &model,
         &applicant,
@@ -260,12 +281,65 @@ async fn predict_inner(
         latency_us,
     );
     let strict = state.config().durability == Durability::Strict;
-    if let Err(e) = state.journal().submit_one(record, strict, arriving).await {
-        tracing::error!(request_id = %request_id, error = %e, "prediction not recorded; answering 503");
-        return Err(ApiError::log_unavailable(&e.to_string()));
-    }
+    let submitted = state.journal().submit_one(record, strict, arriving).await;
+    not_logged(state, submitted, strict, &request_id, 1)?;
     state.metrics().decisions[usize::from(p.prediction.min(1))].fetch_add(1, Ordering::Relaxed);
-    Ok(json_response(StatusCode::OK, out, Some(&request_id)))
+    let mut r = json_response(StatusCode::OK, out, Some(&request_id));
+    if let Ok(v) = HeaderValue::from_str(decision) {
+        r.headers_mut().insert("x-decision-id", v);
+    }
+    Ok(r)
+}
+
+/// What a submission that failed means for the answer. Strict: no answer without its record
+/// (503; `Retry-After` when the outbox is full, since it empties as the sink catches up).
+/// Relaxed: the answer goes out and the loss is counted (and logged, at most once a second).
+fn not_logged(
+    state: &AppState,
+    submitted: Result<(), super::log::LogError>,
+    strict: bool,
+    request_id: &str,
+    records: usize,
+) -> Result<(), ApiError> {
+    let Err(e) = submitted else {
+        return Ok(());
+    };
+    let metrics = state.metrics();
+    let full = matches!(e, super::log::LogError::Full { .. });
+    if !strict {
+        metrics
+            .log_dropped
+            .fetch_add(records as u64, Ordering::Relaxed);
+        if once_a_second() {
+            tracing::warn!(request_id = %request_id, error = %e, records, "relaxed durability: answered without logging");
+        }
+        return Ok(());
+    }
+    if full {
+        metrics.log_rejected_full.fetch_add(1, Ordering::Relaxed);
+        if once_a_second() {
+            tracing::warn!(request_id = %request_id, error = %e, "outbox full; answering 503 with Retry-After");
+        }
+        return Err(ApiError::log_unavailable(&e.to_string()).retry_after(RETRY_AFTER_FULL_S));
+    }
+    tracing::error!(request_id = %request_id, error = %e, "prediction not recorded; answering 503");
+    Err(ApiError::log_unavailable(&e.to_string()))
+}
+
+/// `Retry-After` of a 503 for a full outbox: a shipping batch takes well under this when the
+/// sink is healthy again.
+const RETRY_AFTER_FULL_S: u32 = 2;
+
+/// True at most once per second (process-wide), to keep a flood of refusals out of the logs.
+fn once_a_second() -> bool {
+    use std::sync::atomic::AtomicI64;
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = timefmt::unix_micros(SystemTime::now()) / 1_000_000;
+    let last = LAST.load(Ordering::Relaxed);
+    now != last
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
 }
 
 #[derive(serde::Deserialize)]
@@ -334,7 +408,9 @@ async fn batch_inner(
         .batch_items
         .fetch_add(parsed.applicants.len() as u64, Ordering::Relaxed);
     let model = state.model();
-    let mut out = String::with_capacity(64 + parsed.applicants.len() * 560);
+    let trace_id = reqid::trace_of(headers).trace_id;
+    let mut id_buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let mut out = String::with_capacity(64 + parsed.applicants.len() * 610);
     out.push_str("{\"results\":[");
     let mut records = Vec::with_capacity(parsed.applicants.len());
     let mut decisions = [0u64; 2];
@@ -346,13 +422,21 @@ async fn batch_inner(
             Ok(a) => {
                 let p = model.scorecard.predict(&a);
                 let item_id = format!("{request_id}-{i}");
+                let decision_id = uuid::Uuid::now_v7();
                 write_result(&mut out, &model, &p);
                 out.push_str(",\"request_id\":");
                 out.push_str(&Value::from(item_id.as_str()).to_string());
-                out.push('}');
+                out.push_str(",\"decision_id\":\"");
+                out.push_str(decision_id.hyphenated().encode_lower(&mut id_buf));
+                out.push_str("\"}");
                 decisions[usize::from(p.prediction.min(1))] += 1;
+                let caller = Caller {
+                    request_id: item_id,
+                    trace_id: &trace_id,
+                };
                 records.push(record_of(
-                    item_id,
+                    decision_id,
+                    caller,
                     ts_us,
                     &model,
                     &a,
@@ -378,10 +462,9 @@ async fn batch_inner(
     out.push_str(&Value::from(request_id).to_string());
     out.push('}');
     let strict = state.config().durability == Durability::Strict;
-    if let Err(e) = state.journal().submit_many(records, strict, arriving).await {
-        tracing::error!(request_id = %request_id, error = %e, "batch not recorded; answering 503");
-        return Err(ApiError::log_unavailable(&e.to_string()));
-    }
+    let n_records = records.len();
+    let submitted = state.journal().submit_many(records, strict, arriving).await;
+    not_logged(state, submitted, strict, request_id, n_records)?;
     for (d, n) in decisions.iter().enumerate() {
         metrics.decisions[d].fetch_add(*n, Ordering::Relaxed);
     }
@@ -394,24 +477,32 @@ async fn health(State(state): State<AppState>) -> Response {
     json_response(StatusCode::OK, r#"{"status":"ok"}"#, None)
 }
 
-/// `GET /ready`: a model is loaded and the prediction log accepts writes.
+/// `GET /ready`: a model is loaded and the prediction log can be written, checked by a real
+/// write to the journal (reused for a second). A full outbox does not make the service unready:
+/// requests then get 503 with `Retry-After` one by one, and the body says why.
 async fn ready(State(state): State<AppState>) -> Response {
     let model = state.model();
-    let log_ok = state.journal().is_healthy();
+    let write = state.journal().check_writable().await;
     let draining = state.is_draining();
-    let ok = log_ok && !draining;
+    let ok = write.is_ok() && !draining;
     let status = if ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     state.metrics().count_request(Route::Ready, status.as_u16());
-    let body = json!({
+    let mut body = json!({
         "status": if ok { "ready" } else { "unavailable" },
         "model_version": model.version,
-        "log": if log_ok { "ok" } else { "failing" },
+        "log": if write.is_ok() { "ok" } else { "failing" },
         "draining": draining,
     });
+    if let Err(why) = write {
+        body["log_error"] = Value::from(why);
+    }
+    if let Some(outbox) = state.journal().outbox() {
+        body["outbox"] = serde_json::to_value(outbox).unwrap_or(Value::Null);
+    }
     json_response(status, body.to_string(), None)
 }
 

@@ -139,6 +139,8 @@ pub struct ServeConfig {
     pub admin_token: Option<String>,
     pub fsync: bool,
     pub threads: Option<usize>,
+    /// Bounds of the outbox of a remote sink, and when sink errors become dead letters.
+    pub limits: super::log::Limits,
 }
 
 impl ServeConfig {
@@ -147,6 +149,17 @@ impl ServeConfig {
             "strict" => Durability::Strict,
             "relaxed" => Durability::Relaxed,
             other => return Err(format!("--durability {other:?}: use strict or relaxed")),
+        };
+        if a.max_pending == 0 || a.max_pending_bytes == 0 || a.dead_letter_after == 0 {
+            return Err(
+                "--max-pending, --max-pending-bytes and --dead-letter-after must be at least 1"
+                    .into(),
+            );
+        }
+        let limits = super::log::Limits {
+            max_pending: i64::try_from(a.max_pending).unwrap_or(i64::MAX),
+            max_bytes: i64::try_from(a.max_pending_bytes).unwrap_or(i64::MAX),
+            dead_letter_after: i64::from(a.dead_letter_after),
         };
         if a.max_batch == 0 || a.max_batch > 100_000 {
             return Err(format!("--max-batch {}: use 1..=100000", a.max_batch));
@@ -169,6 +182,7 @@ impl ServeConfig {
                 .filter(|t| !t.is_empty()),
             fsync: a.fsync,
             threads: a.threads,
+            limits,
         })
     }
 }

@@ -34,6 +34,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub detail: Vec<Value>,
     pub request_id: Option<String>,
+    /// Seconds for a `Retry-After` header (a 503 that passes by itself).
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -52,7 +54,13 @@ impl ApiError {
                 "type": kind,
             })],
             request_id: None,
+            retry_after: None,
         }
+    }
+
+    pub fn retry_after(mut self, seconds: u32) -> ApiError {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn with_request_id(mut self, id: &str) -> ApiError {
@@ -104,6 +112,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if let Some(s) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
         if let Some(id) = self.request_id {
             if let Ok(v) = HeaderValue::from_str(&id) {
                 r.headers_mut().insert("x-request-id", v);

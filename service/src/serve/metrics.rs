@@ -101,6 +101,16 @@ pub struct Metrics {
     pub log_shipped: AtomicU64,
     pub log_ship_failures: AtomicU64,
     pub log_dead_letter: AtomicU64,
+    /// Dead letters now in the journal (this run's and earlier runs').
+    pub log_dead_letter_held: AtomicI64,
+    /// Bytes the journal holds for the remote sink (outbox and dead letters), estimated.
+    pub log_outbox_bytes: AtomicI64,
+    /// Microseconds since the epoch of the oldest outbox record; 0 when the outbox is empty.
+    pub log_oldest_pending_us: AtomicI64,
+    /// Strict requests refused with 503 because the outbox was full.
+    pub log_rejected_full: AtomicU64,
+    /// Records not logged: relaxed durability with a full outbox, or a failed journal write.
+    pub log_dropped: AtomicU64,
     pub reloads_ok: AtomicU64,
     pub reloads_refused: AtomicU64,
     pub in_flight: AtomicI64,
@@ -154,7 +164,7 @@ impl Metrics {
                 d.load(Relaxed)
             );
         }
-        let counters: [(&str, &str, u64); 9] = [
+        let counters: [(&str, &str, u64); 11] = [
             ("credit_batch_items_total", "Applicants received in batch requests.", self.batch_items.load(Relaxed)),
             ("credit_validation_errors_total", "Applicants refused by validation (422 or batch item errors).", self.validation_errors.load(Relaxed)),
             ("credit_log_records_journaled_total", "Prediction records committed to the local journal.", self.log_records_journaled.load(Relaxed)),
@@ -162,14 +172,23 @@ impl Metrics {
             ("credit_log_write_failures_total", "Failed journal writes (each is retried; strict requests wait).", self.log_write_failures.load(Relaxed)),
             ("credit_log_shipped_total", "Records confirmed by the remote sink and removed from the journal.", self.log_shipped.load(Relaxed)),
             ("credit_log_ship_failures_total", "Failed attempts to ship a batch to the remote sink.", self.log_ship_failures.load(Relaxed)),
-            ("credit_log_dead_letter_total", "Records the remote sink refused as invalid (kept in the journal's dead_letter table).", self.log_dead_letter.load(Relaxed)),
+            ("credit_log_dead_letter_total", "Records moved to the journal's dead_letter table (refused by the sink, or a permanent sink error after the allowed attempts).", self.log_dead_letter.load(Relaxed)),
+            ("credit_log_rejected_total", "Strict-durability requests answered 503 because the outbox was full.", self.log_rejected_full.load(Relaxed)),
+            ("credit_log_dropped_total", "Answered decisions that were not logged (relaxed durability with a full outbox, or a journal write that failed for good).", self.log_dropped.load(Relaxed)),
             ("credit_model_reloads_total", "Model reloads that succeeded.", self.reloads_ok.load(Relaxed)),
         ];
         for (name, help, v) in counters {
             let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
         }
         let _ = writeln!(o, "# HELP credit_model_reloads_refused_total Model reloads refused (the old model kept serving).\n# TYPE credit_model_reloads_refused_total counter\ncredit_model_reloads_refused_total {}", self.reloads_refused.load(Relaxed));
-        let gauges: [(&str, &str, i64); 3] = [
+        let oldest = self.log_oldest_pending_us.load(Relaxed);
+        let age = if oldest > 0 {
+            (super::timefmt::unix_micros(std::time::SystemTime::now()) - oldest).max(0) as f64 / 1e6
+        } else {
+            0.0
+        };
+        let _ = writeln!(o, "# HELP credit_log_oldest_pending_seconds Age of the oldest record waiting for the remote sink (0 when none).\n# TYPE credit_log_oldest_pending_seconds gauge\ncredit_log_oldest_pending_seconds {age}");
+        let gauges: [(&str, &str, i64); 5] = [
             (
                 "credit_log_queue_depth",
                 "Records waiting for the journal writer.",
@@ -179,6 +198,16 @@ impl Metrics {
                 "credit_log_outbox_pending",
                 "Journaled records not yet confirmed by the remote sink.",
                 self.log_outbox_pending.load(Relaxed).max(0),
+            ),
+            (
+                "credit_log_outbox_bytes",
+                "Bytes the journal holds for the remote sink (outbox and dead letters, estimated).",
+                self.log_outbox_bytes.load(Relaxed).max(0),
+            ),
+            (
+                "credit_log_dead_letters",
+                "Records in the journal's dead_letter table.",
+                self.log_dead_letter_held.load(Relaxed).max(0),
             ),
             (
                 "credit_http_in_flight",

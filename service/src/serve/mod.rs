@@ -85,6 +85,19 @@ pub struct ServeArgs {
     /// crash of this process, at the price of one fsync per group.
     #[arg(long, env = "CREDIT_LOG_FSYNC")]
     pub fsync: bool,
+    /// Most records the outbox of a remote sink (jsonl, bigquery) may hold. When it is full,
+    /// strict durability answers 503 with `Retry-After`; relaxed durability answers and drops
+    /// the record (counted in `credit_log_dropped_total`). The sqlite sink has no outbox.
+    #[arg(long, default_value_t = 200_000, env = "CREDIT_MAX_PENDING")]
+    pub max_pending: u64,
+    /// Most bytes the journal may hold for a remote sink (outbox and dead letters, estimated).
+    /// On Cloud Run's in-memory filesystem this is instance memory: keep it well below it.
+    #[arg(long, default_value_t = 256 * 1024 * 1024, env = "CREDIT_MAX_PENDING_BYTES")]
+    pub max_pending_bytes: u64,
+    /// Failed attempts after which a permanent sink error (HTTP 4xx other than 408/429, a path
+    /// that cannot be written) moves records to the journal's `dead_letter` table.
+    #[arg(long, default_value_t = 5, env = "CREDIT_DEAD_LETTER_AFTER")]
+    pub dead_letter_after: u32,
     /// Worker threads of the HTTP runtime (default: one per core).
     #[arg(long, env = "CREDIT_THREADS")]
     pub threads: Option<usize>,
@@ -121,7 +134,7 @@ pub fn app(config: ServeConfig) -> Result<(axum::Router, AppState, log::Journal)
             source,
         })?;
     let metrics = Arc::new(metrics::Metrics::default());
-    let journal = log::start(&config.log, config.fsync, metrics.clone())?;
+    let journal = log::start(&config.log, config.fsync, config.limits, metrics.clone())?;
     let state = AppState::new(config, model, journal.handle(), metrics);
     Ok((api::router(state.clone()), state, journal))
 }

@@ -5,21 +5,17 @@ use crate::serve::metrics::Metrics;
 use crate::serve::timefmt::rfc3339_micros;
 use credit_core::json::push_string;
 use credit_core::{Shown, FEATURES, N_FEATURES};
-use rusqlite::{params, Connection, ErrorCode, OpenFlags};
+use rusqlite::{params, Connection, OpenFlags};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
-/// The final table of the embedded `sqlite://` sink (the contract's schema).
-pub const PREDICTIONS_TABLE: &str = "predictions";
-/// Records waiting for a remote sink.
-pub const OUTBOX_TABLE: &str = "outbox";
-/// Columns shared by both tables, in insert order.
-pub const JOURNAL_COLUMNS: &str =
-    "request_id, ts, model_version, input, probability, prediction, score, reasons, latency_us";
+pub use super::schema::{
+    DEAD_LETTER_TABLE, OUTBOX_COPY_COLUMNS, OUTBOX_TABLE, PREDICTIONS_TABLE, RECORD_COLUMNS,
+};
 
 /// Most records in one transaction (bounds the latency of the first request of a group).
 const MAX_GROUP: usize = 2048;
@@ -30,7 +26,8 @@ const GATHER_WAIT: Duration = Duration::from_micros(200);
 /// How long a failing journal is retried before strict requests get their error (503).
 const WRITE_RETRY_BUDGET: Duration = Duration::from_secs(3);
 
-/// Opens (creating) the journal file in WAL mode with the tables.
+/// Opens (creating) the journal file in WAL mode with the tables of this version (migrating a
+/// journal written by an earlier one, see [`super::schema`]).
 pub fn open(path: &Path, fsync: bool) -> Result<Connection, LogError> {
     if let Some(dir) = path.parent() {
         if !dir.as_os_str().is_empty() {
@@ -54,18 +51,8 @@ pub fn open(path: &Path, fsync: bool) -> Result<Connection, LogError> {
     // NORMAL in WAL mode: a committed transaction survives a crash of this process (kill -9);
     // FULL also fsyncs each commit, for power loss.
     conn.pragma_update(None, "synchronous", if fsync { "FULL" } else { "NORMAL" })?;
-    conn.execute_batch(&format!(
-        "CREATE TABLE IF NOT EXISTS {PREDICTIONS_TABLE} (
-            request_id TEXT PRIMARY KEY, ts TEXT, model_version TEXT, input TEXT /*JSON*/,
-            probability REAL, prediction INTEGER, score REAL, reasons TEXT /*JSON array*/,
-            latency_us INTEGER);
-         CREATE TABLE IF NOT EXISTS {OUTBOX_TABLE} (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT NOT NULL UNIQUE, ts TEXT,
-            model_version TEXT, input TEXT, probability REAL, prediction INTEGER, score REAL,
-            reasons TEXT, latency_us INTEGER, attempts INTEGER NOT NULL DEFAULT 0);
-         CREATE TABLE IF NOT EXISTS dead_letter (
-            seq INTEGER PRIMARY KEY, request_id TEXT, record TEXT, error TEXT, failed_at TEXT);"
-    ))?;
+    let mut conn = conn;
+    super::schema::ensure(&mut conn)?;
     Ok(conn)
 }
 
@@ -76,11 +63,20 @@ pub fn count(conn: &Connection, table: &str) -> Result<u64, LogError> {
 }
 
 /// Reusable text buffers for one record's columns (no allocation per record once warm).
-#[derive(Default)]
 struct Buffers {
     input: String,
     reasons: String,
-    id: String,
+    decision_id: [u8; uuid::fmt::Hyphenated::LENGTH],
+}
+
+impl Default for Buffers {
+    fn default() -> Buffers {
+        Buffers {
+            input: String::new(),
+            reasons: String::new(),
+            decision_id: [b'0'; uuid::fmt::Hyphenated::LENGTH],
+        }
+    }
 }
 
 /// `{"Name":` / `,"Name":` of each feature, built once (the names are constants).
@@ -119,74 +115,66 @@ fn format_record(r: &Record, b: &mut Buffers) {
     b.reasons.push(']');
 }
 
-fn is_duplicate(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
+/// What a record costs the journal, roughly: its text columns, its numbers and the decision id's
+/// index entry. Bounds the outbox in bytes without asking SQLite after every commit.
+pub fn record_bytes(text_len: usize) -> i64 {
+    (text_len + 4 * 8 + 2 * uuid::fmt::Hyphenated::LENGTH + 48) as i64
 }
 
-/// Inserts a group of records in one transaction. A request id already in the table (a caller
-/// reusing `X-Request-Id`) gets a `~2`, `~3`, ... suffix so that no answered decision is dropped.
+/// Inserts a group of records in one transaction; returns the records and their bytes (see
+/// [`record_bytes`]). Each record has its own decision id, so no insert can collide with
+/// another: a caller reusing `X-Request-Id` is an ordinary request.
 fn write_group(
     conn: &mut Connection,
-    table: &str,
     sql: &str,
     group: &[Msg],
     bufs: &mut Buffers,
-) -> Result<usize, rusqlite::Error> {
+) -> Result<(usize, i64), rusqlite::Error> {
     let tx = conn.transaction()?;
-    let mut n = 0;
+    let (mut n, mut bytes) = (0usize, 0i64);
     {
         let mut stmt = tx.prepare_cached(sql)?;
         let mut ts = [0u8; 27];
-        let mut one = |r: &Record| -> Result<(), rusqlite::Error> {
+        let mut one = |r: &Record| -> Result<i64, rusqlite::Error> {
             format_record(r, bufs);
             rfc3339_micros(r.ts_us, &mut ts);
             let ts_str = std::str::from_utf8(&ts).unwrap_or("1970-01-01T00:00:00.000000Z");
-            let mut attempt = 1u32;
-            loop {
-                let id: &str = if attempt == 1 {
-                    &r.request_id
-                } else {
-                    bufs.id.clear();
-                    let _ = write!(bufs.id, "{}~{attempt}", r.request_id);
-                    &bufs.id
-                };
-                match stmt.execute(params![
-                    id,
-                    ts_str,
-                    r.model.version,
-                    bufs.input,
-                    r.probability,
-                    r.prediction,
-                    r.score,
-                    bufs.reasons,
-                    i64::try_from(r.latency_us).unwrap_or(i64::MAX),
-                ]) {
-                    Ok(_) => {
-                        if attempt > 1 {
-                            tracing::warn!(
-                                request_id = %r.request_id,
-                                stored_as = %id,
-                                table,
-                                "request id reused by the caller; record stored under a suffixed id"
-                            );
-                        }
-                        return Ok(());
-                    }
-                    Err(e) if is_duplicate(&e) && attempt < 1000 => attempt += 1,
-                    Err(e) => return Err(e),
-                }
-            }
+            let id = r
+                .decision_id
+                .hyphenated()
+                .encode_lower(&mut bufs.decision_id);
+            stmt.execute(params![
+                &*id,
+                r.request_id,
+                r.trace_id,
+                ts_str,
+                r.model.version,
+                bufs.input,
+                r.probability,
+                r.prediction,
+                r.score,
+                bufs.reasons,
+                i64::try_from(r.latency_us).unwrap_or(i64::MAX),
+            ])?;
+            Ok(record_bytes(
+                r.request_id.len()
+                    + r.trace_id.as_ref().map_or(0, String::len)
+                    + ts_str.len()
+                    + r.model.version.len()
+                    + bufs.input.len()
+                    + bufs.reasons.len(),
+            ))
         };
         for m in group {
             if let Msg::Write { records, .. } = m {
                 match records {
                     Records::One(r) => {
-                        one(r)?;
+                        bytes += one(r)?;
                         n += 1;
                     }
                     Records::Many(v) => {
                         for r in v {
-                            one(r)?;
+                            bytes += one(r)?;
                             n += 1;
                         }
                     }
@@ -195,7 +183,7 @@ fn write_group(
         }
     }
     tx.commit()?;
-    Ok(n)
+    Ok((n, bytes))
 }
 
 /// Starts the writer thread. It returns the number of records it committed.
@@ -209,13 +197,14 @@ pub fn spawn_writer(
     arriving: Arc<AtomicI64>,
 ) -> Result<std::thread::JoinHandle<u64>, LogError> {
     let sql = format!(
-        "INSERT INTO {table} ({JOURNAL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        "INSERT INTO {table} ({RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
     );
     let handle = std::thread::Builder::new()
         .name("credit-journal".into())
         .spawn(move || {
             let mut bufs = Buffers::default();
             let mut group: Vec<Msg> = Vec::with_capacity(256);
+            let mut probes: Vec<oneshot::Sender<Result<(), String>>> = Vec::new();
             let mut total = 0u64;
             let mut closing = false;
             while !closing {
@@ -223,20 +212,7 @@ pub fn spawn_writer(
                     break;
                 };
                 group.clear();
-                let push = |m: Msg, group: &mut Vec<Msg>, closing: &mut bool| -> usize {
-                    match m {
-                        Msg::Close => {
-                            *closing = true;
-                            0
-                        }
-                        Msg::Write { records, ack } => {
-                            let n = records.len();
-                            group.push(Msg::Write { records, ack });
-                            n
-                        }
-                    }
-                };
-                let mut n_records = push(first, &mut group, &mut closing);
+                let mut n_records = take(first, &mut group, &mut probes, &mut closing);
                 // Group commit: take everything that queued up while the last commit ran, and
                 // give requests that already hold their body a moment to join (they yield the
                 // core to us only when they are done, so yielding is how we let them finish).
@@ -247,7 +223,7 @@ pub fn spawn_writer(
                         break;
                     }
                     match rx.try_recv() {
-                        Ok(m) => n_records += push(m, &mut group, &mut closing),
+                        Ok(m) => n_records += take(m, &mut group, &mut probes, &mut closing),
                         Err(mpsc::error::TryRecvError::Empty)
                             if !closing
                                 && arriving.load(Ordering::Acquire) > 0
@@ -261,77 +237,44 @@ pub fn spawn_writer(
                 if closing {
                     rx.close();
                     while let Ok(m) = rx.try_recv() {
-                        n_records += push(m, &mut group, &mut closing);
+                        n_records += take(m, &mut group, &mut probes, &mut closing);
                     }
                 }
                 metrics
                     .log_queue_depth
                     .fetch_sub(n_records as i64, Ordering::Relaxed);
-                if n_records == 0 {
-                    continue;
-                }
-                let started = Instant::now();
-                let mut backoff = Duration::from_millis(10);
-                let result = loop {
-                    match write_group(&mut conn, table, &sql, &group, &mut bufs) {
-                        Ok(n) => break Ok(n),
-                        Err(e) => {
-                            metrics.log_write_failures.fetch_add(1, Ordering::Relaxed);
-                            healthy.store(false, Ordering::Relaxed);
-                            tracing::error!(error = %e, records = n_records, "journal write failed; retrying");
-                            if started.elapsed() > WRITE_RETRY_BUDGET {
-                                break Err(e);
-                            }
-                            std::thread::sleep(backoff);
-                            backoff = (backoff * 2).min(Duration::from_millis(500));
-                        }
-                    }
-                };
-                let outcome = match result {
-                    Ok(n) => {
-                        healthy.store(true, Ordering::Relaxed);
+                if n_records > 0 {
+                    let outcome =
+                        commit_with_retry(&mut conn, &sql, &group, &mut bufs, &metrics, &healthy);
+                    if let Ok((n, bytes)) = outcome {
                         total += n as u64;
-                        metrics
-                            .log_records_journaled
-                            .fetch_add(n as u64, Ordering::Relaxed);
-                        metrics.log_commits.fetch_add(1, Ordering::Relaxed);
                         if let Some(w) = &wake_shipper {
                             metrics
                                 .log_outbox_pending
                                 .fetch_add(n as i64, Ordering::Relaxed);
+                            metrics.log_outbox_bytes.fetch_add(bytes, Ordering::Relaxed);
                             let _ = w.try_send(());
                         }
-                        Ok(())
                     }
-                    Err(_) => Err("journal write failed"),
-                };
-                if outcome.is_err() {
-                    let lost: usize = group
-                        .iter()
-                        .filter(|m| matches!(m, Msg::Write { ack: None, .. }))
-                        .map(|m| match m {
-                            Msg::Write { records, .. } => records.len(),
-                            Msg::Close => 0,
-                        })
-                        .sum();
-                    if lost > 0 {
-                        tracing::error!(
-                            records = lost,
-                            "relaxed-durability records could not be journaled and are lost"
-                        );
-                    }
+                    answer(&mut group, outcome.map(|_| ()));
                 }
-                for m in group.drain(..) {
-                    if let Msg::Write { ack: Some(ack), .. } = m {
-                        let _ = ack.send(outcome);
-                    }
+                for p in probes.drain(..) {
+                    let r = probe(&conn).map_err(|e| e.to_string());
+                    healthy.store(r.is_ok(), Ordering::Relaxed);
+                    let _ = p.send(r);
                 }
             }
             rx.close();
             // Anyone still queued after the close learns that the log is gone.
             while let Ok(m) = rx.try_recv() {
-                if let Msg::Write { ack: Some(ack), .. } = m {
-                    let _ = ack.send(Err("shutting down"));
+                match m {
+                    Msg::Write { ack: Some(ack), .. } => {
+                        let _ = ack.send(Err("shutting down"));
+                    }
+                    Msg::Probe(p) => {
+                        let _ = p.send(Err("shutting down".into()));
+                    }
+                    _ => {}
                 }
             }
             healthy.store(false, Ordering::Relaxed);
@@ -340,11 +283,111 @@ pub fn spawn_writer(
     Ok(handle)
 }
 
+/// Files one message of the queue: records into the group, probes aside; returns its records.
+fn take(
+    m: Msg,
+    group: &mut Vec<Msg>,
+    probes: &mut Vec<oneshot::Sender<Result<(), String>>>,
+    closing: &mut bool,
+) -> usize {
+    match m {
+        Msg::Close => {
+            *closing = true;
+            0
+        }
+        Msg::Probe(p) => {
+            probes.push(p);
+            0
+        }
+        Msg::Write { records, ack } => {
+            let n = records.len();
+            group.push(Msg::Write { records, ack });
+            n
+        }
+    }
+}
+
+/// Commits the group, retrying a failing journal for [`WRITE_RETRY_BUDGET`].
+fn commit_with_retry(
+    conn: &mut Connection,
+    sql: &str,
+    group: &[Msg],
+    bufs: &mut Buffers,
+    metrics: &Metrics,
+    healthy: &AtomicBool,
+) -> Result<(usize, i64), &'static str> {
+    let started = Instant::now();
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        match write_group(conn, sql, group, bufs) {
+            Ok((n, bytes)) => {
+                healthy.store(true, Ordering::Relaxed);
+                metrics
+                    .log_records_journaled
+                    .fetch_add(n as u64, Ordering::Relaxed);
+                metrics.log_commits.fetch_add(1, Ordering::Relaxed);
+                return Ok((n, bytes));
+            }
+            Err(e) => {
+                metrics.log_write_failures.fetch_add(1, Ordering::Relaxed);
+                healthy.store(false, Ordering::Relaxed);
+                tracing::error!(error = %e, "journal write failed; retrying");
+                if started.elapsed() > WRITE_RETRY_BUDGET {
+                    let lost: usize = group
+                        .iter()
+                        .map(|m| match m {
+                            Msg::Write { records, ack: None } => records.len(),
+                            _ => 0,
+                        })
+                        .sum();
+                    if lost > 0 {
+                        metrics
+                            .log_dropped
+                            .fetch_add(lost as u64, Ordering::Relaxed);
+                        tracing::error!(
+                            records = lost,
+                            "relaxed-durability records could not be journaled and are lost"
+                        );
+                    }
+                    return Err("journal write failed");
+                }
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_millis(500));
+            }
+        }
+    }
+}
+
+/// Tells each strict request of the group how its commit went.
+fn answer(group: &mut Vec<Msg>, outcome: Result<(), &'static str>) {
+    for m in group.drain(..) {
+        if let Msg::Write { ack: Some(ack), .. } = m {
+            let _ = ack.send(outcome);
+        }
+    }
+}
+
+/// A real write to the journal (one row of the `health` table), for `/ready`.
+fn probe(conn: &Connection) -> Result<(), rusqlite::Error> {
+    let now = crate::serve::timefmt::rfc3339_string(crate::serve::timefmt::unix_micros(
+        std::time::SystemTime::now(),
+    ));
+    conn.execute(
+        "INSERT OR REPLACE INTO health (id, checked_at) VALUES (1, ?1)",
+        [now],
+    )?;
+    Ok(())
+}
+
 /// One outbox row, as the shipper reads it.
 #[derive(Debug, Clone)]
 pub struct OutboxRow {
     pub seq: i64,
+    /// Ours: UUIDv7, unique per decision (BigQuery's `insertId`).
+    pub decision_id: String,
+    /// The caller's `X-Request-Id` (or one we generated): correlation only, not unique.
     pub request_id: String,
+    pub trace_id: Option<String>,
     pub ts: String,
     pub model_version: String,
     /// JSON object text.
@@ -355,6 +398,8 @@ pub struct OutboxRow {
     /// JSON array text.
     pub reasons: String,
     pub latency_us: i64,
+    /// Failed attempts to ship it so far (drives the backoff and the dead-letter decision).
+    pub attempts: i64,
 }
 
 impl OutboxRow {
@@ -365,7 +410,9 @@ impl OutboxRow {
         let reasons: serde_json::Value =
             serde_json::from_str(&self.reasons).unwrap_or(serde_json::Value::Array(vec![]));
         serde_json::json!({
+            "decision_id": self.decision_id,
             "request_id": self.request_id,
+            "trace_id": self.trace_id,
             "ts": self.ts,
             "model_version": self.model_version,
             "input": input,
@@ -376,64 +423,100 @@ impl OutboxRow {
             "latency_us": self.latency_us,
         })
     }
+
+    /// Its share of the journal's byte bound (see [`record_bytes`]).
+    pub fn bytes(&self) -> i64 {
+        record_bytes(
+            self.request_id.len()
+                + self.trace_id.as_ref().map_or(0, String::len)
+                + self.ts.len()
+                + self.model_version.len()
+                + self.input.len()
+                + self.reasons.len(),
+        )
+    }
 }
 
 /// The oldest `limit` outbox rows.
 pub fn read_outbox(conn: &Connection, limit: usize) -> Result<Vec<OutboxRow>, rusqlite::Error> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT seq, {JOURNAL_COLUMNS} FROM {OUTBOX_TABLE} ORDER BY seq LIMIT ?1"
+        "SELECT seq, {RECORD_COLUMNS}, attempts FROM {OUTBOX_TABLE} ORDER BY seq LIMIT ?1"
     ))?;
     let rows = stmt.query_map([limit as i64], |r| {
         Ok(OutboxRow {
             seq: r.get(0)?,
-            request_id: r.get(1)?,
-            ts: r.get(2)?,
-            model_version: r.get(3)?,
-            input: r.get(4)?,
-            probability: r.get(5)?,
-            prediction: r.get(6)?,
-            score: r.get(7)?,
-            reasons: r.get(8)?,
-            latency_us: r.get(9)?,
+            decision_id: r.get(1)?,
+            request_id: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+            trace_id: r.get(3)?,
+            ts: r.get(4)?,
+            model_version: r.get(5)?,
+            input: r.get(6)?,
+            probability: r.get(7)?,
+            prediction: r.get(8)?,
+            score: r.get(9)?,
+            reasons: r.get(10)?,
+            latency_us: r.get(11)?,
+            attempts: r.get(12)?,
         })
     })?;
     rows.collect()
 }
 
-/// Removes shipped rows and moves refused ones to `dead_letter`, in one transaction.
-pub fn settle(
-    conn: &mut Connection,
-    shipped: &[i64],
-    refused: &[(OutboxRow, String)],
-    attempted: &[i64],
-) -> Result<(), rusqlite::Error> {
+/// Rows and bytes (see [`record_bytes`]) the journal holds for the remote sink: the outbox and
+/// the dead letters (both live on the instance's disk, or its memory on Cloud Run).
+pub fn held(conn: &Connection) -> Result<(i64, i64, i64), rusqlite::Error> {
+    let text = "coalesce(length(request_id), 0) + coalesce(length(trace_id), 0) \
+                + coalesce(length(ts), 0) + coalesce(length(model_version), 0) \
+                + coalesce(length(input), 0) + coalesce(length(reasons), 0)";
+    let (rows, text_bytes): (i64, i64) = conn.query_row(
+        &format!("SELECT count(*), coalesce(sum({text}), 0) FROM {OUTBOX_TABLE}"),
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let (dead, dead_bytes): (i64, i64) = conn.query_row(
+        &format!("SELECT count(*), coalesce(sum({text}), 0) FROM {DEAD_LETTER_TABLE}"),
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let bytes = text_bytes + dead_bytes + (rows + dead) * record_bytes(0);
+    Ok((rows, dead, bytes))
+}
+
+/// What one shipping attempt decided for the rows it read.
+#[derive(Debug, Default)]
+pub struct Settlement<'a> {
+    /// Confirmed by the sink: delete.
+    pub shipped: Vec<i64>,
+    /// Give up on these: move to `dead_letter` with the reason.
+    pub dead: Vec<(&'a OutboxRow, String)>,
+    /// Not stored this time: count the attempt and keep the error.
+    pub failed: Vec<(i64, String)>,
+}
+
+/// Applies a [`Settlement`] in one transaction.
+pub fn settle(conn: &mut Connection, s: &Settlement<'_>) -> Result<(), rusqlite::Error> {
     let tx = conn.transaction()?;
     {
         let mut del = tx.prepare_cached(&format!("DELETE FROM {OUTBOX_TABLE} WHERE seq = ?1"))?;
-        for s in shipped {
-            del.execute([s])?;
+        for seq in &s.shipped {
+            del.execute([seq])?;
         }
-        let mut dead = tx.prepare_cached(
-            "INSERT OR REPLACE INTO dead_letter (seq, request_id, record, error, failed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
         let now = crate::serve::timefmt::rfc3339_string(crate::serve::timefmt::unix_micros(
             std::time::SystemTime::now(),
         ));
-        for (row, why) in refused {
-            dead.execute(params![
-                row.seq,
-                row.request_id,
-                row.to_json().to_string(),
-                why,
-                now
-            ])?;
+        let mut dead = tx.prepare_cached(&format!(
+            "INSERT INTO {DEAD_LETTER_TABLE} ({RECORD_COLUMNS}, attempts, error, failed_at) \
+             SELECT {RECORD_COLUMNS}, attempts + 1, ?2, ?3 FROM {OUTBOX_TABLE} WHERE seq = ?1"
+        ))?;
+        for (row, why) in &s.dead {
+            dead.execute(params![row.seq, why, now])?;
             del.execute([row.seq])?;
         }
         let mut bump = tx.prepare_cached(&format!(
-            "UPDATE {OUTBOX_TABLE} SET attempts = attempts + 1 WHERE seq = ?1"
+            "UPDATE {OUTBOX_TABLE} SET attempts = attempts + 1, last_error = ?2 WHERE seq = ?1"
         ))?;
-        for s in attempted {
-            bump.execute([s])?;
+        for (seq, why) in &s.failed {
+            bump.execute(params![seq, why])?;
         }
     }
     tx.commit()
@@ -446,7 +529,9 @@ mod tests {
 
     fn record(id: &str) -> Record {
         Record {
+            decision_id: uuid::Uuid::now_v7(),
             request_id: id.to_owned(),
+            trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
             ts_us: 1_700_000_000_000_000,
             model: Arc::new(ModelTag::new(
                 "9.9.9".into(),
@@ -462,47 +547,70 @@ mod tests {
         }
     }
 
-    #[test]
-    fn group_commit_and_duplicate_ids() {
-        let dir = std::env::temp_dir().join(format!("credit-journal-test-{}", std::process::id()));
+    fn temp_journal(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir =
+            std::env::temp_dir().join(format!("credit-journal-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("j.db");
-        let _ = std::fs::remove_file(&path);
-        let mut conn = open(&path, false).unwrap();
-        let sql = format!(
-            "INSERT INTO {PREDICTIONS_TABLE} ({JOURNAL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-        );
-        let group = vec![
-            Msg::Write {
-                records: Records::One(record("a")),
-                ack: None,
-            },
-            Msg::Write {
-                records: Records::Many(vec![record("a"), record("b")]),
-                ack: None,
-            },
-        ];
-        let n = write_group(
-            &mut conn,
-            PREDICTIONS_TABLE,
-            &sql,
-            &group,
-            &mut Buffers::default(),
+        (dir, path)
+    }
+
+    fn insert_sql(table: &str) -> String {
+        format!(
+            "INSERT INTO {table} ({RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
         )
-        .unwrap();
-        assert_eq!(n, 3);
-        let ids: Vec<String> = conn
-            .prepare("SELECT request_id FROM predictions ORDER BY request_id")
+    }
+
+    fn strings(conn: &Connection, sql: &str) -> Vec<String> {
+        conn.prepare(sql)
             .unwrap()
             .query_map([], |r| r.get(0))
             .unwrap()
             .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(ids, vec!["a", "a~2", "b"]);
-        let (input, reasons, ts): (String, String, String) = conn
+            .unwrap()
+    }
+
+    /// 1,000 records with one caller id (the old key gave up at 999 suffixes and failed the
+    /// whole group): each is its own decision, stored once, with the caller's id kept as is.
+    #[test]
+    fn a_reused_request_id_is_an_ordinary_record() {
+        let (dir, path) = temp_journal("reuse");
+        let mut conn = open(&path, false).unwrap();
+        let group: Vec<Msg> = (0..1000)
+            .map(|_| Msg::Write {
+                records: Records::One(record("same")),
+                ack: None,
+            })
+            .chain(std::iter::once(Msg::Write {
+                records: Records::Many(vec![record("same"), record("b")]),
+                ack: None,
+            }))
+            .collect();
+        let sql = insert_sql(PREDICTIONS_TABLE);
+        let (n, bytes) = write_group(&mut conn, &sql, &group, &mut Buffers::default()).unwrap();
+        assert_eq!(n, 1002);
+        assert!(bytes > 1002 * 300, "{bytes}");
+        let same: i64 = conn
             .query_row(
-                "SELECT input, reasons, ts FROM predictions WHERE request_id='b'",
+                "SELECT count(*) FROM predictions WHERE request_id = 'same'",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(same, 1001);
+        let ids = strings(&conn, "SELECT decision_id FROM predictions ORDER BY rowid");
+        let unique: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(unique.len(), 1002);
+        for id in &ids {
+            let u = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(u.get_version_num(), 7, "{id}");
+        }
+        let (input, reasons, ts, trace): (String, String, String, String) = conn
+            .query_row(
+                "SELECT input, reasons, ts, trace_id FROM predictions WHERE request_id='b'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .unwrap();
         let input: serde_json::Value = serde_json::from_str(&input).unwrap();
@@ -510,6 +618,127 @@ mod tests {
         assert!(input["MonthlyIncome"].is_null());
         assert_eq!(reasons, r#"["R04","R01"]"#);
         assert_eq!(ts, "2023-11-14T22:13:20.000000Z");
+        assert_eq!(trace, "4bf92f3577b34da6a3ce929d0e0e4736");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Journals written by the previous version (caller ids as keys, `~N` suffixes, an outbox
+    /// with pending rows): opened, migrated, nothing lost, ids of ours added.
+    #[test]
+    fn migrates_version_1_journals() {
+        let fixtures =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/service/fixtures");
+        let (dir, path) = temp_journal("migrate");
+        std::fs::copy(fixtures.join("journal-v1-predictions.db"), &path).unwrap();
+        let conn = open(&path, false).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, super::super::schema::SCHEMA_VERSION);
+        let ids = strings(
+            &conn,
+            "SELECT request_id FROM predictions ORDER BY ts, request_id",
+        );
+        assert_eq!(
+            ids,
+            ["v1-a", "v1-b", "v1-a~2", "v1-c", "v1-batch-0", "v1-batch-1"]
+        );
+        for (id, ts) in conn
+            .prepare("SELECT decision_id, ts FROM predictions")
+            .unwrap()
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+        {
+            let u = uuid::Uuid::parse_str(&id).unwrap();
+            let (secs, _) = u.get_timestamp().unwrap().to_unix();
+            // The decision id's time is the record's own.
+            assert_eq!(
+                crate::serve::timefmt::rfc3339_string(secs as i64 * 1_000_000)[..19],
+                ts[..19]
+            );
+        }
+        // Reopening is a no-op.
+        drop(conn);
+        let conn = open(&path, false).unwrap();
+        assert_eq!(count(&conn, PREDICTIONS_TABLE).unwrap(), 6);
+
+        let path2 = dir.join("outbox.db");
+        std::fs::copy(fixtures.join("journal-v1-outbox.db"), &path2).unwrap();
+        let mut conn = open(&path2, false).unwrap();
+        let rows = read_outbox(&conn, 10).unwrap();
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.seq, r.request_id.as_str()))
+            .collect();
+        assert_eq!(got, [(1, "ob-1"), (2, "ob-2"), (3, "ob-1~2")]);
+        assert!(rows
+            .iter()
+            .all(|r| r.attempts > 0 && r.decision_id.len() == 36));
+        // New rows continue after the old sequence, and the columns a copy needs exist.
+        let sql = insert_sql(OUTBOX_TABLE);
+        let group = vec![Msg::Write {
+            records: Records::One(record("new")),
+            ack: None,
+        }];
+        write_group(&mut conn, &sql, &group, &mut Buffers::default()).unwrap();
+        let seqs: Vec<i64> = read_outbox(&conn, 10)
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        assert_eq!(seqs, [1, 2, 3, 4]);
+        conn.execute_batch(&format!(
+            "SELECT {OUTBOX_COPY_COLUMNS} FROM outbox; SELECT {} FROM dead_letter",
+            super::super::schema::DEAD_LETTER_COPY_COLUMNS
+        ))
+        .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A settlement deletes what shipped, moves dead letters with every column and the reason,
+    /// and counts attempts on the rest; `held` sees the dead letters' bytes.
+    #[test]
+    fn settle_moves_dead_letters_and_counts_attempts() {
+        let (dir, path) = temp_journal("settle");
+        let mut conn = open(&path, false).unwrap();
+        let sql = insert_sql(OUTBOX_TABLE);
+        let group: Vec<Msg> = (0..3)
+            .map(|i| Msg::Write {
+                records: Records::One(record(&format!("r{i}"))),
+                ack: None,
+            })
+            .collect();
+        let (_, bytes) = write_group(&mut conn, &sql, &group, &mut Buffers::default()).unwrap();
+        let (rows, dead, held_bytes) = held(&conn).unwrap();
+        assert_eq!((rows, dead), (3, 0));
+        assert_eq!(held_bytes, bytes);
+        let read = read_outbox(&conn, 10).unwrap();
+        let s = Settlement {
+            shipped: vec![read[0].seq],
+            dead: vec![(&read[1], "HTTP 403 PERMISSION_DENIED".into())],
+            failed: vec![(read[2].seq, "HTTP 503".into())],
+        };
+        settle(&mut conn, &s).unwrap();
+        let left = read_outbox(&conn, 10).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!((left[0].request_id.as_str(), left[0].attempts), ("r2", 1));
+        let (id, req, err, attempts, input): (String, String, String, i64, String) = conn
+            .query_row(
+                "SELECT decision_id, request_id, error, attempts, input FROM dead_letter",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .unwrap();
+        assert_eq!(id, read[1].decision_id);
+        assert_eq!(
+            (req.as_str(), err.as_str(), attempts),
+            ("r1", "HTTP 403 PERMISSION_DENIED", 1)
+        );
+        assert_eq!(input, read[1].input);
+        let (rows, dead, held_bytes) = held(&conn).unwrap();
+        assert_eq!((rows, dead), (1, 1));
+        assert_eq!(held_bytes, read[1].bytes() + read[2].bytes());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

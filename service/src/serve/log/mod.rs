@@ -10,14 +10,17 @@
 //! rows only after the sink confirmed them. A `kill -9` loses nothing that was answered: the
 //! next start ships what is left.
 
+pub mod adopt;
 mod checkpoint;
 mod journal;
+mod schema;
 mod shipper;
 pub mod sinks;
 
 use super::config::LogTarget;
 use super::metrics::Metrics;
 use credit_core::{MAX_REASONS, N_FEATURES};
+pub use journal::{OUTBOX_COPY_COLUMNS, RECORD_COLUMNS};
 use journal::{OUTBOX_TABLE, PREDICTIONS_TABLE};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -33,6 +36,11 @@ pub enum LogError {
     Io(#[from] std::io::Error),
     #[error("the prediction log is not accepting records ({0})")]
     Unavailable(&'static str),
+    /// The outbox holds as many records (or bytes) as it may: the sink is behind or down.
+    #[error(
+        "the prediction log's outbox is full ({pending} records, {bytes} bytes wait for the sink)"
+    )]
+    Full { pending: i64, bytes: i64 },
     #[error("sink: {0}")]
     Sink(String),
 }
@@ -64,7 +72,12 @@ impl ModelTag {
 /// off the request path).
 #[derive(Debug, Clone)]
 pub struct Record {
+    /// Ours: a UUIDv7 (time-ordered, unique), the journal key and BigQuery's `insertId`.
+    pub decision_id: uuid::Uuid,
+    /// The caller's `X-Request-Id` (or the id we generated): correlation, never unique.
     pub request_id: String,
+    /// The W3C / Cloud trace id of the request, when it had one.
+    pub trace_id: Option<String>,
     /// Microseconds since the Unix epoch when the request arrived.
     pub ts_us: i64,
     pub model: Arc<ModelTag>,
@@ -100,8 +113,34 @@ pub(crate) enum Msg {
         /// Present in strict mode: answered after the commit (or the failure).
         ack: Option<oneshot::Sender<Result<(), &'static str>>>,
     },
+    /// A real write to the journal, for `/ready`: answered with its outcome.
+    Probe(oneshot::Sender<Result<(), String>>),
     /// Drain what is queued, then stop.
     Close,
+}
+
+/// How much the outbox may hold for a remote sink before new records are refused (strict
+/// durability: 503 with `Retry-After`) or dropped (relaxed: counted). Without a bound, a sink
+/// that keeps failing grows the journal until the disk (on Cloud Run: the instance's memory)
+/// runs out and every pending record is lost with the instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Records waiting in the outbox (and on their way to it).
+    pub max_pending: i64,
+    /// Bytes of the outbox and the dead letters (see `journal::record_bytes`).
+    pub max_bytes: i64,
+    /// Failed attempts after which a permanent sink error moves a record to `dead_letter`.
+    pub dead_letter_after: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_pending: 200_000,
+            max_bytes: 256 * 1024 * 1024,
+            dead_letter_after: 5,
+        }
+    }
 }
 
 /// Capacity of the channel to the writer (back-pressure beyond it: senders wait).
@@ -114,7 +153,30 @@ pub struct JournalHandle {
     metrics: Arc<Metrics>,
     healthy: Arc<AtomicBool>,
     arriving: Arc<AtomicI64>,
+    /// `Some` for remote sinks: the outbox bound that `submit` enforces.
+    limits: Option<Limits>,
+    /// The last write check (`/ready`): when, and its outcome.
+    last_probe: Arc<std::sync::Mutex<Option<Probed>>>,
 }
+
+/// A `/ready` write check: when it ran, and its outcome.
+type Probed = (std::time::Instant, Result<(), String>);
+
+/// The outbox as `/ready` reports it.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct OutboxState {
+    pub pending: i64,
+    pub bytes: i64,
+    pub dead_letters: i64,
+    /// New records are refused (strict) or dropped (relaxed) until the sink catches up.
+    pub full: bool,
+}
+
+/// How long a `/ready` write check is reused (load balancers probe often; one write a second is
+/// enough to know the journal works).
+const PROBE_TTL: Duration = Duration::from_secs(1);
+/// How long `/ready` waits for its write check (the writer retries a failing journal for 3 s).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A request that has its body and will submit a record within microseconds (parsing and
 /// scoring are all that is left). The writer waits briefly for such requests before it commits,
@@ -166,6 +228,14 @@ impl JournalHandle {
         arriving: Arriving,
     ) -> Result<(), LogError> {
         let n = records.len() as i64;
+        if let Some(limits) = &self.limits {
+            let pending = self.metrics.log_outbox_pending.load(Ordering::Relaxed)
+                + self.metrics.log_queue_depth.load(Ordering::Relaxed);
+            let bytes = self.metrics.log_outbox_bytes.load(Ordering::Relaxed);
+            if pending + n > limits.max_pending || bytes >= limits.max_bytes {
+                return Err(LogError::Full { pending, bytes });
+            }
+        }
         self.metrics.log_queue_depth.fetch_add(n, Ordering::Relaxed);
         let (ack, rx) = if wait {
             let (t, r) = oneshot::channel();
@@ -194,6 +264,49 @@ impl JournalHandle {
     pub fn is_healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed) && !self.tx.is_closed()
     }
+
+    /// The outbox of a remote sink now (`None` for the sqlite sink, which has none).
+    pub fn outbox(&self) -> Option<OutboxState> {
+        let limits = self.limits?;
+        let m = &self.metrics;
+        let pending = m.log_outbox_pending.load(Ordering::Relaxed).max(0);
+        let bytes = m.log_outbox_bytes.load(Ordering::Relaxed).max(0);
+        Some(OutboxState {
+            pending,
+            bytes,
+            dead_letters: m.log_dead_letter_held.load(Ordering::Relaxed).max(0),
+            full: pending >= limits.max_pending || bytes >= limits.max_bytes,
+        })
+    }
+
+    /// Checks that the journal can be written right now, by writing to it (through the writer,
+    /// so the check sees what a request would see). Reused for [`PROBE_TTL`].
+    pub async fn check_writable(&self) -> Result<(), String> {
+        if let Ok(last) = self.last_probe.lock() {
+            if let Some((at, r)) = last.as_ref() {
+                if at.elapsed() < PROBE_TTL {
+                    return r.clone();
+                }
+            }
+        }
+        let (t, r) = oneshot::channel();
+        let result = if self.tx.try_send(Msg::Probe(t)).is_err() {
+            Err("the journal writer is not accepting work (stopped or its queue is full)".into())
+        } else {
+            match tokio::time::timeout(PROBE_TIMEOUT, r).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(_)) => Err("the journal writer stopped".into()),
+                Err(_) => Err(format!(
+                    "a journal write did not complete within {} s",
+                    PROBE_TIMEOUT.as_secs()
+                )),
+            }
+        };
+        if let Ok(mut last) = self.last_probe.lock() {
+            *last = Some((std::time::Instant::now(), result.clone()));
+        }
+        result
+    }
 }
 
 /// The running log: the writer thread and, for remote sinks, the shipper thread.
@@ -214,7 +327,12 @@ pub struct DrainReport {
 }
 
 /// Opens the journal (creating directories, file and tables) and starts the threads.
-pub fn start(target: &LogTarget, fsync: bool, metrics: Arc<Metrics>) -> Result<Journal, LogError> {
+pub fn start(
+    target: &LogTarget,
+    fsync: bool,
+    limits: Limits,
+    metrics: Arc<Metrics>,
+) -> Result<Journal, LogError> {
     let remote = !matches!(target, LogTarget::Sqlite { .. });
     let table = if remote {
         OUTBOX_TABLE
@@ -228,14 +346,20 @@ pub fn start(target: &LogTarget, fsync: bool, metrics: Arc<Metrics>) -> Result<J
     // restart the WAL under sustained load) finds little left to do inside a group commit.
     conn.pragma_update(None, "journal_size_limit", 16 * 1024 * 1024)?;
     let checkpointer = checkpoint::Checkpointer::spawn(path, Duration::from_millis(100))?;
-    let pending = if remote {
-        journal::count(&conn, OUTBOX_TABLE)?
+    let (pending, dead, bytes) = if remote {
+        journal::held(&conn)?
     } else {
-        0
+        (0, 0, 0)
     };
-    metrics
-        .log_outbox_pending
-        .store(pending as i64, Ordering::Relaxed);
+    metrics.log_outbox_pending.store(pending, Ordering::Relaxed);
+    metrics.log_outbox_bytes.store(bytes, Ordering::Relaxed);
+    metrics.log_dead_letter_held.store(dead, Ordering::Relaxed);
+    if dead > 0 {
+        tracing::warn!(
+            dead_letters = dead,
+            "the journal holds records a sink refused (table dead_letter)"
+        );
+    }
     if pending > 0 {
         tracing::info!(
             pending,
@@ -252,6 +376,7 @@ pub fn start(target: &LogTarget, fsync: bool, metrics: Arc<Metrics>) -> Result<J
             fsync,
             sink,
             wake_rx,
+            limits,
             metrics.clone(),
         )?)
     } else {
@@ -273,6 +398,8 @@ pub fn start(target: &LogTarget, fsync: bool, metrics: Arc<Metrics>) -> Result<J
             metrics,
             healthy,
             arriving,
+            limits: remote.then_some(limits),
+            last_probe: Arc::default(),
         },
         writer: Some(writer),
         shipper,

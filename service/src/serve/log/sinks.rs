@@ -23,11 +23,47 @@ pub struct ShipOutcome {
     pub retry: Vec<i64>,
 }
 
-/// A place records are shipped to. `Err` means nothing was confirmed: retry the whole batch.
+/// Why a whole batch was not stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShipError {
+    pub message: String,
+    /// Retrying the same request cannot succeed until someone changes something (a missing
+    /// table, a missing permission, a path that is a directory): an HTTP 4xx other than 408 and
+    /// 429. Such rows become dead letters after `Limits::dead_letter_after` attempts; transient
+    /// errors (network, 5xx, 408, 429) are retried for as long as the outbox has room.
+    pub permanent: bool,
+}
+
+impl ShipError {
+    pub fn transient(message: impl Into<String>) -> ShipError {
+        ShipError {
+            message: message.into(),
+            permanent: false,
+        }
+    }
+
+    pub fn permanent(message: impl Into<String>) -> ShipError {
+        ShipError {
+            message: message.into(),
+            permanent: true,
+        }
+    }
+
+    /// By HTTP status: 4xx is permanent except 408 (timeout) and 429 (rate limit).
+    pub fn from_status(status: i64, message: impl Into<String>) -> ShipError {
+        let permanent = (400..500).contains(&status) && status != 408 && status != 429;
+        ShipError {
+            message: message.into(),
+            permanent,
+        }
+    }
+}
+
+/// A place records are shipped to. `Err` means nothing was confirmed.
 #[async_trait]
 pub trait RemoteSink: Send {
     fn name(&self) -> &'static str;
-    async fn ship(&mut self, rows: &[OutboxRow]) -> Result<ShipOutcome, String>;
+    async fn ship(&mut self, rows: &[OutboxRow]) -> Result<ShipOutcome, ShipError>;
 }
 
 /// Builds the sink of a remote target.
@@ -39,7 +75,10 @@ pub fn build(target: &LogTarget) -> Result<Box<dyn RemoteSink>, LogError> {
                     std::fs::create_dir_all(dir)?;
                 }
             }
-            Ok(Box::new(JsonlSink { path: path.clone() }))
+            Ok(Box::new(JsonlSink {
+                path: path.clone(),
+                recent: None,
+            }))
         }
         LogTarget::BigQuery {
             project,
@@ -60,10 +99,82 @@ pub fn build(target: &LogTarget) -> Result<Box<dyn RemoteSink>, LogError> {
     }
 }
 
-/// Appends one JSON object per line, fsyncs, then confirms. A crash between the fsync and the
-/// journal delete re-sends those lines at the next start (at-least-once; `request_id` is the key).
+/// Appends one JSON object per line, fsyncs, then confirms: each answered decision appears
+/// once. A `kill -9` between the fsync and the journal's delete leaves rows that are in the file
+/// and still in the outbox, and one in the middle of a write leaves a torn last line; so before
+/// its first write after a start, the sink truncates a torn line and reads the decision ids at
+/// the end of the file, and skips (confirms without writing) outbox rows already there.
 pub struct JsonlSink {
     path: PathBuf,
+    /// Decision ids found at the end of the file at start; `None` until it was read, emptied
+    /// once a batch finds none of them (only the first batches after a crash can hold them).
+    recent: Option<std::collections::HashSet<String>>,
+}
+
+/// How much of the end of the file is read at start: more than one shipping batch (500 rows of
+/// under 1 KiB each) could have written.
+const JSONL_TAIL: u64 = 2 * 1024 * 1024;
+
+/// Cuts a torn last line (a write interrupted by a crash: never confirmed, so still in the
+/// outbox) and returns the decision ids of the complete lines at the end of the file.
+pub fn jsonl_tail(path: &std::path::Path) -> std::io::Result<std::collections::HashSet<String>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut ids = std::collections::HashSet::new();
+    let mut f = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ids),
+        Err(e) => return Err(e),
+    };
+    let len = f.metadata()?.len();
+    let start = len.saturating_sub(JSONL_TAIL);
+    f.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::with_capacity((len - start) as usize);
+    f.read_to_end(&mut tail)?;
+    let complete = tail.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    if complete < tail.len() && (complete > 0 || start == 0) {
+        tracing::warn!(path = %path.display(), bytes = tail.len() - complete, "removing a torn last line left by a crash (its records are still in the outbox)");
+        f.set_len(start + complete as u64)?;
+        f.sync_data()?;
+    }
+    #[derive(serde::Deserialize)]
+    struct Id {
+        decision_id: Option<String>,
+    }
+    // The first line of a window that does not start the file may be partial: skip it.
+    let lines = tail[..complete]
+        .split(|&b| b == b'\n')
+        .skip(usize::from(start > 0));
+    for line in lines.filter(|l| !l.is_empty()) {
+        if let Ok(Id {
+            decision_id: Some(id),
+        }) = serde_json::from_slice(line)
+        {
+            ids.insert(id);
+        }
+    }
+    Ok(ids)
+}
+
+impl JsonlSink {
+    fn io_error(&self, e: &std::io::Error) -> ShipError {
+        // A path that is a directory, or that we may not write, stays so until someone acts:
+        // permanent. A full disk or an I/O hiccup may pass: transient.
+        let permanent = matches!(
+            e.kind(),
+            std::io::ErrorKind::PermissionDenied
+                | std::io::ErrorKind::IsADirectory
+                | std::io::ErrorKind::ReadOnlyFilesystem
+                | std::io::ErrorKind::NotADirectory
+        );
+        ShipError {
+            message: format!("{}: {e}", self.path.display()),
+            permanent,
+        }
+    }
 }
 
 #[async_trait]
@@ -72,22 +183,42 @@ impl RemoteSink for JsonlSink {
         "jsonl"
     }
 
-    async fn ship(&mut self, rows: &[OutboxRow]) -> Result<ShipOutcome, String> {
+    async fn ship(&mut self, rows: &[OutboxRow]) -> Result<ShipOutcome, ShipError> {
+        if self.recent.is_none() {
+            self.recent = Some(jsonl_tail(&self.path).map_err(|e| self.io_error(&e))?);
+        }
+        let recent = self.recent.get_or_insert_with(Default::default);
         let mut buf = Vec::with_capacity(rows.len() * 512);
+        let mut skipped = 0usize;
         for r in rows {
-            serde_json::to_writer(&mut buf, &r.to_json()).map_err(|e| e.to_string())?;
+            if recent.contains(&r.decision_id) {
+                skipped += 1;
+                continue;
+            }
+            serde_json::to_writer(&mut buf, &r.to_json())
+                .map_err(|e| ShipError::transient(e.to_string()))?;
             buf.push(b'\n');
         }
-        let path = self.path.clone();
-        let write = move || -> std::io::Result<()> {
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)?;
-            f.write_all(&buf)?;
-            f.sync_data()
-        };
-        write().map_err(|e| format!("{}: {e}", self.path.display()))?;
+        if skipped > 0 {
+            tracing::info!(
+                rows = skipped,
+                "records already in the file before a crash; not written again"
+            );
+        } else {
+            recent.clear();
+        }
+        if !buf.is_empty() {
+            let path = self.path.clone();
+            let write = move || -> std::io::Result<()> {
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)?;
+                f.write_all(&buf)?;
+                f.sync_data()
+            };
+            write().map_err(|e| self.io_error(&e))?;
+        }
         Ok(ShipOutcome {
             shipped: rows.iter().map(|r| r.seq).collect(),
             ..ShipOutcome::default()
@@ -106,8 +237,9 @@ impl gcp_bigquery_client::auth::Authenticator for EmulatorToken {
     }
 }
 
-/// BigQuery streaming inserts (`tabledata.insertAll`) with `insertId` = request id, so that a
-/// retried batch is de-duplicated by BigQuery.
+/// BigQuery streaming inserts (`tabledata.insertAll`) with `insertId` = decision id, so that a
+/// retried batch is de-duplicated by BigQuery and two decisions are never taken for one (a
+/// caller's request id can repeat; a decision id cannot).
 pub struct BigQuerySink {
     project: String,
     dataset: String,
@@ -138,7 +270,7 @@ pub fn v2_base(api_base: &str) -> String {
 pub fn insert_all_request(rows: &[OutboxRow]) -> Result<TableDataInsertAllRequest, String> {
     let mut req = TableDataInsertAllRequest::new();
     for r in rows {
-        req.add_row(Some(r.request_id.clone()), r.to_json())
+        req.add_row(Some(r.decision_id.clone()), r.to_json())
             .map_err(|e| e.to_string())?;
     }
     Ok(req)
@@ -176,14 +308,29 @@ pub fn classify_response(rows: &[OutboxRow], resp: &TableDataInsertAllResponse) 
     out
 }
 
+/// BigQuery's error answer (`{"error": {"code": 403, ...}}`) by its HTTP code; anything else
+/// (network, a body that is not BigQuery's) is transient.
+pub fn classify_error(what: &str, e: BQError) -> ShipError {
+    match &e {
+        BQError::ResponseError { error } => ShipError::from_status(
+            error.error.code,
+            format!(
+                "{what}: HTTP {} {}: {}",
+                error.error.code, error.error.status, error.error.message
+            ),
+        ),
+        _ => ShipError::transient(format!("{what}: {e}")),
+    }
+}
+
 impl BigQuerySink {
-    async fn client(&mut self) -> Result<&gcp_bigquery_client::Client, String> {
+    async fn client(&mut self) -> Result<&gcp_bigquery_client::Client, ShipError> {
         if self.client.is_none() {
             let http = reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(5))
                 .timeout(Duration::from_secs(30))
                 .build()
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| ShipError::transient(e.to_string()))?;
             let mut builder = gcp_bigquery_client::client_builder::ClientBuilder::new();
             builder.with_client(http);
             let client = match &self.api_base {
@@ -195,12 +342,12 @@ impl BigQuerySink {
                 }
                 None => builder.build_from_application_default_credentials().await,
             }
-            .map_err(|e| format!("BigQuery client: {e}"))?;
+            .map_err(|e| ShipError::transient(format!("BigQuery client: {e}")))?;
             self.client = Some(client);
         }
         self.client
             .as_ref()
-            .ok_or_else(|| "BigQuery client unavailable".to_owned())
+            .ok_or_else(|| ShipError::transient("BigQuery client unavailable"))
     }
 }
 
@@ -210,8 +357,8 @@ impl RemoteSink for BigQuerySink {
         "bigquery"
     }
 
-    async fn ship(&mut self, rows: &[OutboxRow]) -> Result<ShipOutcome, String> {
-        let req = insert_all_request(rows)?;
+    async fn ship(&mut self, rows: &[OutboxRow]) -> Result<ShipOutcome, ShipError> {
+        let req = insert_all_request(rows).map_err(ShipError::transient)?;
         let (project, dataset, table) = (
             self.project.clone(),
             self.dataset.clone(),
@@ -222,7 +369,7 @@ impl RemoteSink for BigQuerySink {
             .tabledata()
             .insert_all(&project, &dataset, &table, req)
             .await
-            .map_err(|e| format!("insertAll {project}.{dataset}.{table}: {e}"))?;
+            .map_err(|e| classify_error(&format!("insertAll {project}.{dataset}.{table}"), e))?;
         Ok(classify_response(rows, &resp))
     }
 }
@@ -235,7 +382,10 @@ mod tests {
     fn row(seq: i64) -> OutboxRow {
         OutboxRow {
             seq,
+            decision_id: format!("0190a8e2-0000-7000-8000-{seq:012}"),
             request_id: format!("req-{seq}"),
+            trace_id: None,
+            attempts: 0,
             ts: "2026-01-02T03:04:05.123456Z".into(),
             model_version: "1.0.0".into(),
             input: r#"{"RevolvingUtilizationOfUnsecuredLines":0.5,"age":45,"NumberOfTime30_59DaysPastDueNotWorse":0,"DebtRatio":0.3,"MonthlyIncome":null,"NumberOfOpenCreditLinesAndLoans":5,"NumberOfTimes90DaysLate":0,"NumberRealEstateLoansOrLines":1,"NumberOfTime60_89DaysPastDueNotWorse":0,"NumberOfDependents":null}"#.into(),
@@ -281,7 +431,11 @@ mod tests {
         for (i, r) in rows.iter().enumerate() {
             let r = r.as_object().unwrap();
             assert_eq!(r.len(), 2, "row has exactly insertId and json");
-            assert_eq!(r["insertId"], Value::from(format!("req-{}", i + 1)));
+            // Ours, not the caller's: two decisions with one caller id stay two rows.
+            assert_eq!(
+                r["insertId"],
+                Value::from(format!("0190a8e2-0000-7000-8000-{:012}", i + 1))
+            );
             check_against_schema(&r["json"], schema.as_array().unwrap());
         }
     }
@@ -348,6 +502,50 @@ mod tests {
         assert_eq!(o.refused.len(), 1);
         assert_eq!(o.refused[0].0, 2);
         assert_eq!(o.retry, vec![3]);
+    }
+
+    /// After a crash: a torn last line is cut, complete lines' decision ids are known, and rows
+    /// already written are confirmed without being written twice.
+    #[test]
+    fn jsonl_restart_cuts_a_torn_line_and_skips_what_was_written() {
+        let dir = std::env::temp_dir().join(format!("credit-jsonl-tail-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log.jsonl");
+        let (a, b, c) = (row(1), row(2), row(3));
+        let mut text = String::new();
+        for r in [&a, &b] {
+            text.push_str(&r.to_json().to_string());
+            text.push('\n');
+        }
+        let torn = c.to_json().to_string();
+        text.push_str(&torn[..torn.len() / 2]);
+        std::fs::write(&path, &text).unwrap();
+        let ids = jsonl_tail(&path).unwrap();
+        assert_eq!(ids.len(), 2);
+        assert!(std::fs::read_to_string(&path).unwrap().ends_with("}\n"));
+        let mut sink = JsonlSink {
+            path: path.clone(),
+            recent: None,
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let out = rt
+            .block_on(sink.ship(&[a.clone(), b.clone(), c.clone()]))
+            .unwrap();
+        assert_eq!(out.shipped, vec![1, 2, 3]);
+        let lines: Vec<Value> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let got: Vec<_> = lines.iter().map(|l| l["decision_id"].clone()).collect();
+        assert_eq!(
+            got,
+            [&a, &b, &c].map(|r| Value::from(r.decision_id.clone()))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
