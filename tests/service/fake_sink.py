@@ -28,6 +28,7 @@ class FakeBigQuery:
     def __init__(self, mode: str | int = "ok") -> None:
         self.mode: str | int = mode
         self.rows: dict[str, dict[str, Any]] = {}  # insertId -> row json (what BigQuery keeps)
+        self.received: list[tuple[str, str]] = []  # (request_id, insertId) of every row accepted, repeats too
         self.requests = 0
         self.lock = threading.Lock()
         fake = self
@@ -50,6 +51,7 @@ class FakeBigQuery:
                         body = json.loads(raw)
                         for r in body["rows"]:
                             fake.rows.setdefault(r["insertId"], r["json"])
+                            fake.received.append((r["json"]["request_id"], r["insertId"]))
                         self._send(200, {"kind": "bigquery#tableDataInsertAllResponse"})
                         return
                 status, reason, message = ERRORS[int(mode)]

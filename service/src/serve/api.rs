@@ -471,8 +471,17 @@ async fn batch_inner(
     Ok(json_response(StatusCode::OK, out, Some(request_id)))
 }
 
-/// `GET /health`: the process is alive.
+/// `GET /health`: the process is alive, and (with a shared `--journal-dir`) still owns its
+/// journal: an instance whose journal another one adopted must be replaced, so it says 503.
 async fn health(State(state): State<AppState>) -> Response {
+    if state.journal().lease_lost() {
+        state.metrics().count_request(Route::Health, 503);
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"status":"journal_lost","detail":"another instance adopted this instance's journal (its lease went stale); restart this instance"}"#,
+            None,
+        );
+    }
     state.metrics().count_request(Route::Health, 200);
     json_response(StatusCode::OK, r#"{"status":"ok"}"#, None)
 }

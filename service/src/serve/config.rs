@@ -141,6 +141,10 @@ pub struct ServeConfig {
     pub threads: Option<usize>,
     /// Bounds of the outbox of a remote sink, and when sink errors become dead letters.
     pub limits: super::log::Limits,
+    /// Shared directory of per-instance journals (`--journal-dir`), remote sinks only.
+    pub journal_dir: Option<PathBuf>,
+    /// When another instance's journal in `journal_dir` counts as orphaned.
+    pub journal_stale_after: std::time::Duration,
 }
 
 impl ServeConfig {
@@ -169,6 +173,26 @@ impl ServeConfig {
             a.journal.clone(),
             std::env::var("BIGQUERY_API_BASE").ok(),
         )?;
+        if a.journal_dir.is_some() && a.journal_stale_after == 0 {
+            return Err(
+                "--journal-stale-after: use at least 1 (seconds; 60 is the default)".into(),
+            );
+        }
+        if a.journal_dir.is_some() && a.journal_stale_after < 15 {
+            // The lease is renewed every 5 s: fewer than three missed renewals may take the
+            // journal of a live but slow instance (which then fails /health and is replaced).
+            tracing::warn!(
+                seconds = a.journal_stale_after,
+                "--journal-stale-after below 15 s: a slow instance may lose its journal to another"
+            );
+        }
+        if a.journal_dir.is_some() && matches!(log, LogTarget::Sqlite { .. }) {
+            return Err(
+                "--journal-dir is for remote sinks (jsonl://, bigquery://): with sqlite:// the \
+                 journal is the log itself, give its path in --log"
+                    .into(),
+            );
+        }
         Ok(ServeConfig {
             host: a.host.clone(),
             port: a.port,
@@ -183,6 +207,8 @@ impl ServeConfig {
             fsync: a.fsync,
             threads: a.threads,
             limits,
+            journal_dir: a.journal_dir.clone(),
+            journal_stale_after: std::time::Duration::from_secs(a.journal_stale_after),
         })
     }
 }

@@ -85,6 +85,15 @@ pub struct ServeArgs {
     /// crash of this process, at the price of one fsync per group.
     #[arg(long, env = "CREDIT_LOG_FSYNC")]
     pub fsync: bool,
+    /// Directory shared by instances (a Cloud Run NFS volume) for per-instance journals of a
+    /// remote sink: each instance writes `journal-<id>.db` under a lease it renews, and adopts
+    /// (ships) the journals of instances that died. Instead of `--journal`.
+    #[arg(long, env = "CREDIT_JOURNAL_DIR", conflicts_with = "journal")]
+    pub journal_dir: Option<PathBuf>,
+    /// Seconds without a lease renewal (every 5 s) after which another instance's journal in
+    /// `--journal-dir` counts as orphaned and is adopted.
+    #[arg(long, default_value_t = 60, env = "CREDIT_JOURNAL_STALE_AFTER")]
+    pub journal_stale_after: u64,
     /// Most records the outbox of a remote sink (jsonl, bigquery) may hold. When it is full,
     /// strict durability answers 503 with `Retry-After`; relaxed durability answers and drops
     /// the record (counted in `credit_log_dropped_total`). The sqlite sink has no outbox.
@@ -134,7 +143,16 @@ pub fn app(config: ServeConfig) -> Result<(axum::Router, AppState, log::Journal)
             source,
         })?;
     let metrics = Arc::new(metrics::Metrics::default());
-    let journal = log::start(&config.log, config.fsync, config.limits, metrics.clone())?;
+    let journal = log::start(
+        &config.log,
+        config.fsync,
+        config.limits,
+        config
+            .journal_dir
+            .as_deref()
+            .map(|d| (d, config.journal_stale_after)),
+        metrics.clone(),
+    )?;
     let state = AppState::new(config, model, journal.handle(), metrics);
     Ok((api::router(state.clone()), state, journal))
 }

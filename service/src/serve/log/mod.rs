@@ -153,6 +153,8 @@ pub struct JournalHandle {
     metrics: Arc<Metrics>,
     healthy: Arc<AtomicBool>,
     arriving: Arc<AtomicI64>,
+    /// Whether another instance took this instance's journal (shared `--journal-dir`).
+    lease: Option<adopt::LeaseWatch>,
     /// `Some` for remote sinks: the outbox bound that `submit` enforces.
     limits: Option<Limits>,
     /// The last write check (`/ready`): when, and its outcome.
@@ -265,6 +267,12 @@ impl JournalHandle {
         self.healthy.load(Ordering::Relaxed) && !self.tx.is_closed()
     }
 
+    /// Another instance adopted this instance's journal (it found the lease stale): records
+    /// written from now on would not be shipped by anyone, so the instance must be replaced.
+    pub fn lease_lost(&self) -> bool {
+        self.lease.as_ref().is_some_and(adopt::LeaseWatch::is_lost)
+    }
+
     /// The outbox of a remote sink now (`None` for the sqlite sink, which has none).
     pub fn outbox(&self) -> Option<OutboxState> {
         let limits = self.limits?;
@@ -315,6 +323,25 @@ pub struct Journal {
     writer: Option<std::thread::JoinHandle<u64>>,
     shipper: Option<shipper::ShipperHandle>,
     checkpointer: Option<checkpoint::Checkpointer>,
+    /// This instance's claim on its journal in a shared `--journal-dir`, and the thread that
+    /// adopts the journals of dead instances.
+    lease: Option<adopt::Lease>,
+    adopter: Option<adopt::Adopter>,
+}
+
+fn log_adoption(r: &adopt::AdoptReport) {
+    if r.journals > 0 {
+        tracing::info!(
+            journals = r.journals,
+            outbox_rows = r.outbox_rows,
+            dead_letters = r.dead_letters,
+            duplicates = r.duplicates,
+            "adopted the journals of instances that stopped; their records are shipped from here"
+        );
+    }
+    for why in &r.failed {
+        tracing::warn!(reason = %why, "an orphaned journal could not be adopted (retried later)");
+    }
 }
 
 /// What was left at shutdown.
@@ -331,6 +358,7 @@ pub fn start(
     target: &LogTarget,
     fsync: bool,
     limits: Limits,
+    journal_dir: Option<(&std::path::Path, Duration)>,
     metrics: Arc<Metrics>,
 ) -> Result<Journal, LogError> {
     let remote = !matches!(target, LogTarget::Sqlite { .. });
@@ -339,8 +367,20 @@ pub fn start(
     } else {
         PREDICTIONS_TABLE
     };
-    let path = target.journal_path();
-    let conn = journal::open(path, fsync)?;
+    let stale_after = journal_dir.map_or(adopt::DEFAULT_STALE_AFTER, |(_, s)| s);
+    let (path, lease) = match journal_dir {
+        Some((dir, _)) => {
+            let (path, lease) = adopt::instance_journal(dir)?;
+            (path, Some(lease))
+        }
+        None => (target.journal_path().clone(), None),
+    };
+    let path = &path;
+    let mut conn = journal::open(path, fsync)?;
+    if let Some(lease) = &lease {
+        let r = adopt::adopt_stale(lease, &mut conn, stale_after)?;
+        log_adoption(&r);
+    }
     // A background thread keeps WAL pages copied into the database (PASSIVE, never blocking the
     // writer), so the writer's own automatic checkpoint (every 1000 pages, which it needs to
     // restart the WAL under sustained load) finds little left to do inside a group commit.
@@ -392,8 +432,32 @@ pub fn start(
         remote.then_some(wake_tx),
         arriving.clone(),
     )?;
+    let adopter = match &lease {
+        Some(lease) => {
+            let m = metrics.clone();
+            Some(adopt::Adopter::spawn(
+                lease,
+                fsync,
+                stale_after,
+                adopt::ADOPT_EVERY,
+                Box::new(move |r| {
+                    log_adoption(r);
+                    m.log_outbox_pending
+                        .fetch_add(r.outbox_rows as i64, Ordering::Relaxed);
+                    m.log_outbox_bytes.fetch_add(r.bytes, Ordering::Relaxed);
+                    m.log_dead_letter_held
+                        .fetch_add(r.dead_letters as i64, Ordering::Relaxed);
+                }),
+            )?)
+        }
+        None => None,
+    };
+    let lease_watch = lease.as_ref().map(adopt::Lease::watch);
     Ok(Journal {
+        lease,
+        adopter,
         handle: JournalHandle {
+            lease: lease_watch,
             tx,
             metrics,
             healthy,
@@ -416,6 +480,9 @@ impl Journal {
     /// the outbox (what it cannot ship stays in the journal for the next start).
     pub async fn shutdown(mut self, budget: Duration) -> DrainReport {
         let deadline = std::time::Instant::now() + budget;
+        if let Some(a) = self.adopter.take() {
+            let _ = tokio::task::spawn_blocking(move || a.finish()).await;
+        }
         let _ = self.handle.tx.send(Msg::Close).await;
         let mut report = DrainReport::default();
         if let Some(w) = self.writer.take() {
@@ -430,6 +497,18 @@ impl Journal {
         }
         if let Some(c) = self.checkpointer.take() {
             let _ = tokio::task::spawn_blocking(move || c.finish()).await;
+        }
+        if let Some(lease) = self.lease.take() {
+            // Every connection to the journal is closed by now (writer, shipper, checkpointer
+            // and adopter have stopped), as `Lease::finish` requires.
+            drop(self.handle);
+            match tokio::task::spawn_blocking(move || lease.finish()).await {
+                Ok(Ok(end)) => tracing::info!(?end, "journal lease ended"),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "journal lease could not be ended cleanly; it goes stale and is adopted")
+                }
+                Err(e) => tracing::warn!(error = %e, "journal lease task failed"),
+            }
         }
         report
     }
