@@ -28,4 +28,12 @@ run-api: $(CREDIT) | $(WORK)
 		--log sqlite://$(WORK)/predictions.db --web-dir $(ROOT)/web/dist
 
 test-service: $(CREDIT) $(VENV)/.stamp-service | $(WORK)
-	CREDIT=$(CREDIT) CREDIT_WORK=$(WORK) $(PY) -m pytest -q -rs --junitxml=$(JUNIT)/service.xml tests/service
+	CREDIT=$(CREDIT) CREDIT_WORK=$(WORK) $(PY) -m pytest -q -rs -m "not slow" --junitxml=$(JUNIT)/service.xml tests/service
+
+# The volume crash runs: 100,000 decisions with a kill -9 mid-load (jsonl sink) and 100,000 with a
+# SIGTERM mid-load (sqlite), every answered decision id counted in the log. About 25 s on two
+# cores (an asyncio load generator), so `make test` runs them too.
+.PHONY: test-slow
+TESTS += test-slow
+test-slow: $(CREDIT) $(VENV)/.stamp-service | $(WORK)
+	CREDIT=$(CREDIT) CREDIT_WORK=$(WORK) $(PY) -m pytest -q -rs -m slow --junitxml=$(JUNIT)/slow.xml tests/service

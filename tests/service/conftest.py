@@ -4,3 +4,7 @@ these tests can run in one pytest session with other directories' conftest files
 from serve_helpers import make_server, server, workdir
 
 __all__ = ["make_server", "server", "workdir"]
+
+
+def pytest_configure(config):  # type: ignore[no-untyped-def]
+    config.addinivalue_line("markers", "slow: long runs of `make test-slow` (not in `make test-service`)")
