@@ -5,6 +5,7 @@ good (permanent), and a full outbox."""
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import threading
 import time
@@ -320,3 +321,30 @@ def test_journal_dir_adopts_the_journal_of_a_killed_instance(make_server: Any, w
         assert sorted(p.name for p in shared.iterdir()) == []
     finally:
         sink.close()
+
+
+def test_serves_on_a_journal_written_before_decision_ids(make_server: Any, workdir: Path) -> None:
+    """Journals of the previous version (fixtures written by it: caller ids as keys, `~2` suffixes, an
+    outbox with rows a failing sink left behind) are migrated on open: the old records keep their
+    request ids and gain decision ids, the pending ones ship, new ones follow."""
+    fixtures = Path(__file__).parent / "fixtures"
+    db = workdir / "p.db"
+    shutil.copy(fixtures / "journal-v1-predictions.db", db)
+    s: Server = make_server("--log", f"sqlite://{db}")
+    r = s.post("/predict", SEED, headers={"x-request-id": "v1-a"})
+    assert r.status_code == 200
+    rows = db_rows(db)
+    assert sorted(x["request_id"] for x in rows) == sorted(
+        ["v1-a", "v1-b", "v1-a~2", "v1-c", "v1-batch-0", "v1-batch-1", "v1-a"])
+    assert len({x["decision_id"] for x in rows}) == 7
+    assert s.terminate() == 0
+
+    out = workdir / "log.jsonl"
+    outbox = workdir / "outbox.db"
+    shutil.copy(fixtures / "journal-v1-outbox.db", outbox)
+    s2: Server = make_server("--log", f"jsonl://{out}", "--journal", str(outbox))
+    wait_until(lambda: out.exists() and len(out.read_text().splitlines()) == 3, what="3 old records shipped")
+    shipped = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [x["request_id"] for x in shipped] == ["ob-1", "ob-2", "ob-1~2"]
+    assert all(len(x["decision_id"]) == 36 for x in shipped)
+    assert s2.terminate() == 0
