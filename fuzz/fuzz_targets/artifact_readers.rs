@@ -1,0 +1,5 @@
+#![no_main]
+//! libFuzzer entry point; the checks live in `credit_fuzz::artifact_readers` (replayed on stable by
+//! `tests/replay.rs`).
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| credit_fuzz::artifact_readers::run(data));
