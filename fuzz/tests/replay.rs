@@ -28,7 +28,8 @@ fn replay(target: &str, check: fn(&[u8])) {
     for f in &files {
         let data = std::fs::read(f).expect("an input file reads");
         if std::panic::catch_unwind(|| check(&data)).is_err() {
-            failed.push(f.display().to_string());
+            let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+            failed.push(f.strip_prefix(root).unwrap_or(f).display().to_string());
         }
     }
     assert!(
