@@ -3,13 +3,15 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use credit_core::{FieldError, ValidationErrors};
+use credit_core::{ErrorCode, FieldError, ValidationErrors};
 use serde_json::{json, Value};
 
 /// One FastAPI-style error item: `loc` path, `msg`, `type`, `input`.
 pub fn detail_item(loc_prefix: &[Value], e: &FieldError) -> Value {
     let mut loc: Vec<Value> = loc_prefix.to_vec();
-    if !e.field.is_empty() {
+    // The field as the caller spelled it, which for an unknown key may be `""` (as FastAPI
+    // locates it); otherwise an empty field means an error about the whole body.
+    if !e.field.is_empty() || e.code == ErrorCode::UnknownField {
         loc.push(Value::from(e.field.as_str()));
     }
     json!({
