@@ -1,25 +1,25 @@
-//! The access log and the request span: one INFO line per request in Cloud Logging's
-//! `httpRequest` shape, and the request's trace context on every line written while it is
-//! handled.
+//! The access log: one INFO line per request in Cloud Logging's `httpRequest` shape, and the
+//! request's trace context and id on every line written while it is handled.
 //!
 //! The access line holds the method, the path (never the query string: a query can carry
 //! applicant data too), the status, the latency, the decision id (`x-decision-id` of the
 //! response, when there is one), the request id and the trace fields: nothing of the body and no
 //! header beyond those ids, so the log holds no applicant data.
 
-use super::reqid;
+use super::{logging, reqid};
 use axum::extract::Request;
-use axum::http::HeaderValue;
+use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::fmt;
 use std::time::{Duration, Instant};
-use tracing::Instrument;
 
 /// Response header naming the decision a response carries (set by the prediction handlers).
-pub const DECISION_ID: &str = "x-decision-id";
+/// Header names as `HeaderName` constants: looking a header up by `&str` parses the name again
+/// on each call.
+pub const DECISION_ID: HeaderName = HeaderName::from_static("x-decision-id");
 /// Request header of the request id, read by the handlers through [`reqid::request_id`].
-const REQUEST_ID: &str = "x-request-id";
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A latency as Cloud Logging's `httpRequest.latency` wants it: a protobuf `Duration` in its
 /// JSON form, seconds with a fixed number of decimals and an `s` (`"0.000123s"`).
@@ -34,36 +34,35 @@ impl fmt::Display for Latency {
 /// The middleware (`axum::middleware::from_fn(access::log)`, outermost, so it sees every
 /// route, the fallback and the errors of the handlers).
 ///
-/// It opens the request span and runs the handler inside it (`Instrument`, not an `enter()`
-/// guard: a guard held across an `.await` would leak into whatever else the thread polls). The
-/// span is at ERROR level so that any filter that lets a line through also keeps the span: with
-/// `--log-level warn` the access line is gone but a handler's warning still carries its trace.
-/// The span itself is never printed; [`super::logging`] copies its fields onto each line.
+/// It runs the handler inside [`logging::in_request`] (a task-local, set on each poll of the
+/// request's future: no guard held across an `.await`), so every line the handler logs carries
+/// the trace fields and the request id whatever the log level; then it writes the access line.
+/// The latency is measured to the response head: a streamed body (static files) may still be
+/// on its way.
 pub async fn log(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let trace = reqid::trace_of(req.headers());
     let request_id = reqid::request_id(req.headers());
     // The handlers compute the request id again from the headers; without a usable
     // X-Request-Id they would generate a second, different one. Handing them ours through the
-    // header keeps one id for the span, the access line, the response and the prediction log.
-    if req.headers().get(REQUEST_ID).map(HeaderValue::as_bytes) != Some(request_id.as_bytes()) {
+    // header keeps one id for the log lines, the response and the prediction log.
+    if req.headers().get(&REQUEST_ID).map(HeaderValue::as_bytes) != Some(request_id.as_bytes()) {
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             req.headers_mut().insert(REQUEST_ID, v);
         }
     }
-    let span = tracing::error_span!(
-        "request",
-        trace = trace.trace_id.as_deref(),
-        span_id = trace.span_id.as_deref(),
-        request_id = request_id.as_str(),
-    );
+    let fields = logging::RequestFields {
+        trace: trace.trace_id,
+        span_id: trace.span_id,
+        request_id,
+    };
     let method = req.method().clone();
     let uri = req.uri().clone();
-    async move {
+    logging::in_request(fields, async move {
         let response = next.run(req).await;
         let decision_id = response
             .headers()
-            .get(DECISION_ID)
+            .get(&DECISION_ID)
             .and_then(|v| v.to_str().ok());
         tracing::info!(
             httpRequest.requestMethod = method.as_str(),
@@ -74,8 +73,7 @@ pub async fn log(mut req: Request, next: Next) -> Response {
             "request"
         );
         response
-    }
-    .instrument(span)
+    })
     .await
 }
 
@@ -102,7 +100,7 @@ mod tests {
                 "/decide",
                 post(|headers: axum::http::HeaderMap| async move {
                     let id = headers
-                        .get(REQUEST_ID)
+                        .get(&REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("")
                         .to_owned();
