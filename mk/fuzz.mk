@@ -39,7 +39,8 @@ fuzz-tools:
 	@$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
 
 # Seeds the working corpus from the committed inputs (new ones are only added, nothing is
-# overwritten), then fuzzes each target in turn. -max_len: the seeds of the artifact target are
+# overwritten), then fuzzes each target in turn; a finding stops the run there, with the input
+# in fuzz/artifacts/<target>/ and the reproduction command printed by cargo-fuzz. -max_len: the seeds of the artifact target are
 # whole model files (tens of KB); the others are capped so the fuzzer does not waste time on
 # inputs far longer than anything the code treats differently.
 fuzz: fuzz-tools

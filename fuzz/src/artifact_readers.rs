@@ -7,19 +7,35 @@
 //! wherever the two must agree exactly (everything but malformed JSON, whose wording may
 //! differ).
 //!
-//! Input layout: the first byte chooses whether the text's stored checksum is first replaced
-//! by the one the serde reader computes (odd: yes). Random edits almost never keep a valid
-//! checksum, so without this the fuzzer would only ever test the checksum check; with it, the
-//! edits reach the structural validation and the compiler of the scorecard.
+//! Input layout: the first byte is a mode.
+//!
+//! * Bit 0: the text's stored checksum is first replaced by the one the serde reader computes.
+//!   Random edits almost never keep a valid checksum, so without this the fuzzer would only
+//!   ever test the checksum check; with it, the edits reach the structural validation and the
+//!   compiler of the scorecard.
+//! * Bit 1: the rest is not the text but a list of edits of the shipped model (see
+//!   [`edit_shipped`]): three bytes each, which scalar of the document to replace and with
+//!   what. Byte-level mutations of a 75 KB document mostly break its JSON; these keep it a
+//!   model artifact with a few values changed (numbers nudged across the validation's bounds,
+//!   names swapped, types changed), which is where the two readers' rules could part.
+//! * Otherwise the rest is the artifact text itself (UTF-8).
 
 use credit_core::{ModelArtifact, ModelError, Scorecard};
+use std::sync::OnceLock;
 
 pub fn run(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let Ok(text) = std::str::from_utf8(rest) else {
-        return;
+    let edited;
+    let text = if mode & 2 != 0 {
+        edited = edit_shipped(rest);
+        edited.as_str()
+    } else {
+        let Ok(text) = std::str::from_utf8(rest) else {
+            return;
+        };
+        text
     };
     let fixed;
     let text = if mode & 1 == 1 {
@@ -99,4 +115,135 @@ pub fn rechecksum(text: &str) -> String {
         }
         _ => text.to_owned(),
     }
+}
+
+/// The shipped model's text with up to eight scalars replaced. Each edit is three bytes: a
+/// little-endian `u16` choosing the scalar (a number, a string, a key or a literal; modulo
+/// their count) and an operation: below 128 on a number, an arithmetic nudge of it
+/// ([`nudge`]); otherwise one of [`TOKENS`]. Edits of the same scalar keep the first.
+pub fn edit_shipped(edits: &[u8]) -> String {
+    let model = credit_core::shipped::MODEL_JSON;
+    let spans = scalar_spans();
+    let mut chosen: Vec<(usize, usize, String)> = edits
+        .chunks_exact(3)
+        .take(8)
+        .map(|c| {
+            let (start, end) = spans[usize::from(u16::from_le_bytes([c[0], c[1]])) % spans.len()];
+            (start, end, replacement(&model[start..end], c[2]))
+        })
+        .collect();
+    chosen.sort_by_key(|c| c.0);
+    chosen.dedup_by_key(|c| c.0);
+    let mut text = model.to_owned();
+    for (start, end, with) in chosen.iter().rev() {
+        text.replace_range(*start..*end, with);
+    }
+    text
+}
+
+/// Replacements that change a scalar's type or spelling, or swap one name for another.
+const TOKENS: &[&str] = &[
+    "null",
+    "true",
+    "false",
+    "0",
+    "-0",
+    "-0.0",
+    "1",
+    "-1",
+    "2.5",
+    "1e400",
+    "-1e-400",
+    "1E2",
+    "18446744073709551615",
+    "18446744073709551616",
+    "4294967295",
+    "4294967296",
+    "\"NaN\"",
+    "\"\"",
+    "\"x\"",
+    "[]",
+    "{}",
+    "[1,2]",
+    "{\"a\":1}",
+    "\"\\u0041\"",
+    "\"\\ud83d\\ude00\"",
+    "\"\\ud800\"",
+    "\"age\"",
+    "\"MonthlyIncome\"",
+    "\"NumberOfDependents\"",
+    "\"NumberOfTime30-59DaysPastDueNotWorse\"",
+    "\"checksum\"",
+    "\"missing_bin\"",
+    "\"special_bins\"",
+    "\"codes\"",
+    "\"format_version\"",
+    "96",
+    "98",
+    "97",
+    "50",
+    "-50",
+];
+
+fn replacement(original: &str, op: u8) -> String {
+    match original.parse::<f64>() {
+        Ok(x) if op < 128 => format!("{:?}", nudge(x, op)),
+        _ => TOKENS[usize::from(op) % TOKENS.len()].to_owned(),
+    }
+}
+
+/// A number near `x` or at a bound the validation checks (logits at ±50, the 1e-6 tolerance of
+/// points against the scaling, neighbouring floats for edge order).
+fn nudge(x: f64, op: u8) -> f64 {
+    match op % 16 {
+        0 => x + 1.0,
+        1 => x - 1.0,
+        2 => -x,
+        3 => x * 2.0,
+        4 => x / 2.0,
+        5 => f64::from_bits(x.to_bits().wrapping_add(1)),
+        6 => f64::from_bits(x.to_bits().wrapping_sub(1)),
+        7 => x + 2e-6 * (1.0 + x.abs()),
+        8 => x + 5e-7 * (1.0 + x.abs()),
+        9 => 0.0,
+        10 => 50.0,
+        11 => 50.000_000_000_001,
+        12 => -50.0,
+        13 => 1e300,
+        14 => x * 10.0,
+        _ => x.round(),
+    }
+}
+
+/// Where the scalars of the shipped model's text are (strings, keys included, numbers and
+/// literals), computed once.
+fn scalar_spans() -> &'static [(usize, usize)] {
+    static SPANS: OnceLock<Vec<(usize, usize)>> = OnceLock::new();
+    SPANS.get_or_init(|| {
+        let b = credit_core::shipped::MODEL_JSON.as_bytes();
+        let mut spans = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'"' => {
+                    let start = i;
+                    i += 1;
+                    while i < b.len() && b[i] != b'"' {
+                        i += if b[i] == b'\\' { 2 } else { 1 };
+                    }
+                    spans.push((start, (i + 1).min(b.len())));
+                    i += 1;
+                }
+                b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+                    let start = i;
+                    while i < b.len() && !b",]}\n ".contains(&b[i]) {
+                        i += 1;
+                    }
+                    spans.push((start, i));
+                }
+                _ => i += 1,
+            }
+        }
+        spans
+    })
 }

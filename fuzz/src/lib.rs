@@ -148,3 +148,140 @@ pub fn check_accepted(model: &Scorecard, a: &Applicant) {
     assert_eq!(e.contributions.len(), FEATURES.len());
     assert_eq!(e.probability.to_bits(), p.probability.to_bits());
 }
+
+/// An applicant's JSON text built from bytes, and whether the schema accepts it.
+///
+/// Byte-level mutations of JSON text mostly explore refusals: a valid applicant needs eight
+/// required fields, each in range, and a random edit rarely keeps them all. This generator
+/// spends the fuzzer's bytes on the values instead (their bounds, the model's own bin edges and
+/// the floats next to them, bureau codes, raw bit patterns) and on how they are spelled
+/// (integer, `45.0`, `4.5e1`, `4.5E1`, alias names, field order), so that the accepting path
+/// and the scoring paths behind it run on every kind of value. `valid` is the schema restated
+/// independently of the validator: present when required, a finite number, whole for a count,
+/// in range or a bureau code.
+pub struct Generated {
+    pub text: String,
+    pub valid: bool,
+}
+
+/// See [`Generated`]. Per feature: one selector byte (bit 7: the Kaggle alias; bits 0-2: absent,
+/// `null`, a 16-bit integer, a raw 64-bit float, a chosen value twice as likely, the number in a
+/// string, a boolean), then the bytes its kind needs; a last byte rotates the field order.
+/// Missing bytes read as zero.
+pub fn generate_applicant(data: &[u8]) -> Generated {
+    use credit_core::{Kind, FEATURES};
+    let mut bytes = data.iter().copied();
+    let mut next = move || bytes.next().unwrap_or(0);
+    let mut valid = true;
+    let mut fields: Vec<(&str, String)> = Vec::new();
+    for (j, spec) in FEATURES.iter().enumerate() {
+        let sel = next();
+        let key = if sel & 0x80 != 0 {
+            spec.alias.unwrap_or(spec.name)
+        } else {
+            spec.name
+        };
+        let ok = |v: f64| {
+            v.is_finite()
+                && (spec.kind == Kind::Real || v.fract() == 0.0)
+                && ((spec.min..=spec.max).contains(&v) || spec.special_codes.contains(&v))
+        };
+        let value = match sel & 7 {
+            0 => {
+                valid &= spec.optional;
+                continue;
+            }
+            1 => {
+                valid &= spec.optional;
+                "null".to_owned()
+            }
+            2 => {
+                let v = f64::from(i16::from_le_bytes([next(), next()]));
+                valid &= ok(v);
+                format!("{v}")
+            }
+            3 => {
+                let v = f64::from_le_bytes(std::array::from_fn(|_| next()));
+                valid &= ok(v);
+                spell(v, next())
+            }
+            4 | 5 => {
+                let v = chosen_value(j, next());
+                valid &= ok(v);
+                spell(v, next())
+            }
+            6 => {
+                valid = false;
+                format!("\"{}\"", chosen_value(j, next()))
+            }
+            _ => {
+                valid = false;
+                "true".to_owned()
+            }
+        };
+        fields.push((key, value));
+    }
+    let turn = usize::from(next()) % fields.len().max(1);
+    fields.rotate_left(turn);
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("\"{k}\": {v}"))
+        .collect();
+    Generated {
+        text: format!("{{{}}}", body.join(", ")),
+        valid,
+    }
+}
+
+/// A number as JSON, in one of four spellings that all read back as the same float (`NaN` and
+/// the infinities, which JSON lacks, as strings: refused as not numbers).
+fn spell(v: f64, style: u8) -> String {
+    if !v.is_finite() {
+        return format!("\"{v}\"");
+    }
+    match style % 4 {
+        0 => format!("{v:?}"),
+        1 => format!("{v}"),
+        2 => format!("{v:e}"),
+        _ => format!("{v:E}"),
+    }
+}
+
+/// A value of feature `j` worth trying: its bounds and just beyond, bureau codes, the elderly
+/// age, and the shipped model's bin edges with their neighbouring floats (where `bisect_right`
+/// and the vector kernel's comparisons must agree).
+fn chosen_value(j: usize, b: u8) -> f64 {
+    let spec = &credit_core::FEATURES[j];
+    let fixed = [
+        spec.min,
+        spec.max,
+        spec.min - 1.0,
+        spec.max + 1.0,
+        spec.max + 0.5,
+        spec.min.next_down(),
+        spec.max.next_up(),
+        96.0,
+        97.0,
+        98.0,
+        -0.0,
+        0.5,
+        62.0,
+        61.0,
+        5e-324,
+        1e-300,
+    ];
+    let b = usize::from(b);
+    if b < fixed.len() {
+        return fixed[b];
+    }
+    let edges = &shipped().artifact().features[j].edges;
+    if edges.is_empty() {
+        return fixed[b % fixed.len()];
+    }
+    let e = edges[(b / 3) % edges.len()];
+    match b % 3 {
+        0 => e,
+        1 => e.next_down(),
+        _ => e.next_up(),
+    }
+}
