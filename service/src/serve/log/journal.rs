@@ -1,5 +1,6 @@
 //! The SQLite journal: schema, the group-committing writer thread, and outbox reads.
 
+use super::checkpoint::WalReset;
 use super::{LogError, Msg, Record, Records};
 use crate::serve::metrics::Metrics;
 use crate::serve::timefmt::rfc3339_micros;
@@ -186,16 +187,33 @@ fn write_group(
     Ok((n, bytes))
 }
 
+/// What the writer thread shares with the rest of the log.
+pub struct WriterLinks {
+    pub metrics: Arc<Metrics>,
+    /// Whether the last write (or probe) succeeded: `/ready`.
+    pub healthy: Arc<AtomicBool>,
+    /// Wakes the shipper after a commit (remote sinks only).
+    pub wake_shipper: Option<std::sync::mpsc::SyncSender<()>>,
+    /// Requests holding their body that are about to submit (see [`super::Arriving`]).
+    pub arriving: Arc<AtomicI64>,
+    /// WAL resets the checkpointer hands over (see [`WalReset`]).
+    pub wal_reset: Arc<WalReset>,
+}
+
 /// Starts the writer thread. It returns the number of records it committed.
 pub fn spawn_writer(
     mut conn: Connection,
     table: &'static str,
     mut rx: mpsc::Receiver<Msg>,
-    metrics: Arc<Metrics>,
-    healthy: Arc<AtomicBool>,
-    wake_shipper: Option<std::sync::mpsc::SyncSender<()>>,
-    arriving: Arc<AtomicI64>,
+    links: WriterLinks,
 ) -> Result<std::thread::JoinHandle<u64>, LogError> {
+    let WriterLinks {
+        metrics,
+        healthy,
+        wake_shipper,
+        arriving,
+        wal_reset,
+    } = links;
     let sql = format!(
         "INSERT INTO {table} ({RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
     );
@@ -262,6 +280,13 @@ pub fn spawn_writer(
                     let r = probe(&conn).map_err(|e| e.to_string());
                     healthy.store(r.is_ok(), Ordering::Relaxed);
                     let _ = p.send(r);
+                }
+                // After the answers: the checkpointer asks for this past the WAL bound, once
+                // per bound's worth of records (log/checkpoint.rs).
+                if wal_reset.pending() {
+                    if let Err(e) = wal_reset.finish(&conn) {
+                        tracing::warn!(error = %e, "journal checkpoint failed (retried later)");
+                    }
                 }
             }
             rx.close();

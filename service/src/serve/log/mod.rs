@@ -381,11 +381,20 @@ pub fn start(
         let r = adopt::adopt_stale(lease, &mut conn, stale_after)?;
         log_adoption(&r);
     }
-    // A background thread keeps WAL pages copied into the database (PASSIVE, never blocking the
-    // writer), so the writer's own automatic checkpoint (every 1000 pages, which it needs to
-    // restart the WAL under sustained load) finds little left to do inside a group commit.
-    conn.pragma_update(None, "journal_size_limit", 16 * 1024 * 1024)?;
-    let checkpointer = checkpoint::Checkpointer::spawn(path, Duration::from_millis(100))?;
+    // No automatic checkpoint in the writer: SQLite's (`wal_autocheckpoint`, a per-connection
+    // setting) would run after a group commit, fsyncs and copying included, while strict
+    // answers wait. The checkpointer thread copies; past the WAL bound the writer finishes the
+    // little it left between two groups, so that the WAL starts over, and the file is cut back
+    // to the bound (log/checkpoint.rs says how and why).
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    conn.pragma_update(None, "journal_size_limit", checkpoint::WAL_BOUND as i64)?;
+    let wal_reset = Arc::new(checkpoint::WalReset::default());
+    let checkpointer = checkpoint::Checkpointer::spawn(
+        path,
+        checkpoint::CHECKPOINT_EVERY,
+        checkpoint::WAL_BOUND,
+        wal_reset.clone(),
+    )?;
     let (pending, dead, bytes) = if remote {
         journal::held(&conn)?
     } else {
@@ -427,10 +436,13 @@ pub fn start(
         conn,
         table,
         rx,
-        metrics.clone(),
-        healthy.clone(),
-        remote.then_some(wake_tx),
-        arriving.clone(),
+        journal::WriterLinks {
+            metrics: metrics.clone(),
+            healthy: healthy.clone(),
+            wake_shipper: remote.then_some(wake_tx),
+            arriving: arriving.clone(),
+            wal_reset,
+        },
     )?;
     let adopter = match &lease {
         Some(lease) => {
