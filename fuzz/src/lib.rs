@@ -41,25 +41,16 @@ pub fn shipped() -> &'static Scorecard {
 /// values, bureau special codes, and both ends of every range. The artifact target scores them
 /// with both readers' scorecards.
 pub fn fixed_applicants() -> Vec<Applicant> {
+    use credit_core::FEATURES;
     let nan = f64::NAN;
     let rows: [[f64; 10]; 5] = [
         [
             0.766127, 45.0, 2.0, 0.802982, 9120.0, 13.0, 0.0, 6.0, 0.0, 2.0,
         ],
         [0.1, 62.0, 96.0, 0.3, nan, 3.0, 98.0, 1.0, 98.0, nan],
-        [0.0, 18.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-        [
-            100_000.0,
-            120.0,
-            95.0,
-            1_000_000.0,
-            100_000_000.0,
-            200.0,
-            95.0,
-            100.0,
-            95.0,
-            50.0,
-        ],
+        // Both ends of every range, from the schema itself.
+        std::array::from_fn(|j| FEATURES[j].min),
+        std::array::from_fn(|j| FEATURES[j].max),
         [1.5, 30.0, 1.0, 2.5, 2500.0, 5.0, 1.0, 0.0, 1.0, nan],
     ];
     rows.iter()
