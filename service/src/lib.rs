@@ -7,6 +7,8 @@ pub mod explain_cmd;
 pub mod mlflow;
 pub mod model_file;
 pub mod monitor_cmd;
+pub mod promote_cmd;
+pub mod register_cmd;
 pub mod report;
 pub mod score_cmd;
 pub mod serve;

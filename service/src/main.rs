@@ -1,7 +1,9 @@
 //! `credit`: train, score, explain (and serve) the credit-default scorecard.
 
 use clap::{Parser, Subcommand};
-use credit_service::{explain_cmd, monitor_cmd, score_cmd, serve, train_cmd, vectors_cmd};
+use credit_service::{
+    explain_cmd, monitor_cmd, promote_cmd, register_cmd, score_cmd, serve, train_cmd, vectors_cmd,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -26,6 +28,13 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Population stability (PSI) of the prediction log per day; exit 1 on drift, 2 on error.
     Monitor(monitor_cmd::MonitorArgs),
+    /// Add an artifact (default: the shipped model) to the MLflow registry as a new version.
+    Register(register_cmd::RegisterArgs),
+    /// Make a registered version the champion: every service loads and reports it before the
+    /// MLflow alias moves; on any failure the services go back and the alias stays.
+    Promote(promote_cmd::PromoteArgs),
+    /// Go back to the previous champion (or --to VERSION) the same way.
+    Rollback(promote_cmd::RollbackArgs),
     /// Regenerate the shared test vectors (testdata/vectors.json) from a model.
     Vectors(vectors_cmd::VectorsArgs),
 }
@@ -42,6 +51,9 @@ fn main() -> std::process::ExitCode {
             Ok(false) => Ok(()),
             Err(e) => Err(e),
         },
+        Command::Register(a) => register_cmd::run(a).map_err(anyhow::Error::from),
+        Command::Promote(a) => promote_cmd::run_promote(a).map_err(anyhow::Error::from),
+        Command::Rollback(a) => promote_cmd::run_rollback(a).map_err(anyhow::Error::from),
         Command::Vectors(a) => vectors_cmd::run(a),
     };
     match result {
