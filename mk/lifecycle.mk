@@ -31,11 +31,14 @@ mlflow-server: $(VENV)/.stamp-lifecycle | $(WORK)
 		--backend-store-uri sqlite:///$(WORK)/mlflow/mlflow.db --serve-artifacts \
 		--artifacts-destination $(WORK)/mlflow/artifacts
 
-# One run of the retraining flow against a running service (CREDIT_ADMIN_TOKEN must be set).
+# One run of the retraining flow against the registry and a running service (CREDIT_ADMIN_TOKEN
+# must be set). It writes only under .work/ and into MLflow: the champion is the registry's
+# alias (`credit register --alias champion` puts the shipped model there first).
 SERVICE_URL ?= http://127.0.0.1:8080
-retrain: python $(VENV)/.stamp-lifecycle data | $(WORK)
-	$(LIFECYCLE_ENV) $(PY) lifecycle/retrain_flow.py --data $(DATA) --model-path $(MODEL) \
-		--service-url $(SERVICE_URL) --mlflow-uri $(MLFLOW_URI)
+CHAMPION ?= models:/credit-default@champion
+retrain: $(CREDIT) python $(VENV)/.stamp-lifecycle data | $(WORK)
+	$(LIFECYCLE_ENV) CREDIT=$(CREDIT) $(PY) lifecycle/retrain_flow.py --data $(DATA) --champion $(CHAMPION) \
+		--service-url $(SERVICE_URL) --mlflow-uri $(MLFLOW_URI) --out-dir $(WORK)/retrain
 
 # Drift report of the service's prediction log (exit 1 = drift).
 CREDIT_LOG ?= sqlite://$(WORK)/predictions.db
