@@ -115,3 +115,12 @@ def test_static_files_are_revalidated(make_server: Any, workdir: Path) -> None:
     r = s.get("/assets/default-model.json", headers={"if-none-match": etag})
     assert r.status_code == 200 and r.json() == {"v": 22} and r.headers["etag"] != etag
     assert s.get("/").headers["cache-control"] == "no-cache"
+
+
+def test_artifact_is_documented(make_server: Any, workdir: Path) -> None:
+    """In /openapi.json, so schemathesis exercises it (If-None-Match included)."""
+    s = make_server("--log", f"sqlite://{workdir}/p.db")
+    op = s.get("/openapi.json").json()["paths"]["/model/artifact"]["get"]
+    assert set(op["responses"]) == {"200", "304"}
+    assert "ETag" in op["responses"]["200"]["headers"]
+    assert [p["name"] for p in op["parameters"]] == ["If-None-Match"]
