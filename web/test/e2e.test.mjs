@@ -185,9 +185,18 @@ test('the page follows a model reload: /model/artifact, ETag, focus and polling'
     page.on('pageerror', (e) => errors.push(String(e)))
     const artifactStatuses = []
     page.on('response', (r) => r.url().endsWith('/model/artifact') && artifactStatuses.push(r.status()))
+    // GET /model's optional `source.registry_version` (a registry-backed server reports it): added
+    // here to the real answer, so that the page's display of it is tested whatever the server sets.
+    await page.route('**/model', async (route) => {
+      const res = await route.fetch()
+      const body = await res.json()
+      body.source = { ...body.source, registry_version: body.model_version === '2.0.0-e2e' ? 8 : 7 }
+      await route.fulfill({ response: res, json: body })
+    })
     await page.goto(url + '/gradio')
     await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 })
     const info = page.locator('#model-info')
+    assert.match(await info.textContent(), /\(registry version 7\)/)
     assert.equal(await info.getAttribute('data-source'), 'server')
     assert.equal(await info.getAttribute('data-version'), vectors.model_version)
     assert.match(await info.textContent(), new RegExp(`Model ${vectors.model_version}\\b.*from this server`))
@@ -207,6 +216,7 @@ test('the page follows a model reload: /model/artifact, ETag, focus and polling'
     await page.evaluate(() => window.dispatchEvent(new Event('focus')))
     await page.waitForSelector('#model-info[data-version="2.0.0-e2e"]', { timeout: 10_000 })
     assert.match(await page.locator('#model-note').textContent(), /from model .* to 2\.0\.0-e2e/)
+    assert.match(await info.textContent(), /Model 2\.0\.0-e2e \(registry version 8\)/)
     const after = await agreedProbability(page, '2.0.0-e2e')
     const server = await predict(url, applicant)
     assert.equal(server.model_version, '2.0.0-e2e')
