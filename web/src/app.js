@@ -1,5 +1,8 @@
 // The scoring page: every keystroke validates and scores the applicant in the browser through the
 // WebAssembly package (the same Rust core as the REST service); an optional switch asks the server.
+// The model: when `credit serve` serves the page, the artifact it scores with (`/model/artifact`),
+// re-checked with its ETag on focus, on becoming visible and every minute, so a promoted and
+// reloaded model reaches the page; on a static host (no such URL), the copy bundled at build time.
 import init, { Model } from './credit_default.js'
 
 /** Short labels for the ten features (descriptions and ranges come from the package). */
@@ -31,7 +34,20 @@ const EXAMPLE = {
 
 const $ = (id) => document.getElementById(id)
 const pct = (p) => `${(100 * p).toFixed(2)}%`
+/** Absolute paths, like `/predict` below: the page is served at `/` and at `/gradio`. */
+const ARTIFACT_URL = new URL('/model/artifact', location.href)
+const MODEL_INFO_URL = new URL('/model', location.href)
+const BUNDLED_URL = new URL('default-model.json', import.meta.url)
+/** How often to ask the server whether its model changed; `?model-poll=<ms>` shortens it (tests). */
+const POLL_MS = Math.max(200, Number(new URLSearchParams(location.search).get('model-poll')) || 60_000)
 let model
+/** `server` (its `/model/artifact`) or `bundled` (default-model.json next to this module). */
+let modelSource
+/** The served artifact's ETag (its checksum, quoted), for `If-None-Match`. */
+let modelEtag
+/** `GET /model`'s `source.registry_version` (a model registry's version number), when it has one. */
+let registryVersion
+let checking = false
 let features
 let serverTimer
 let serverSeq = 0
@@ -158,6 +174,8 @@ async function askServer(applicant, localProbability) {
       out.className = same ? 'agree' : 'disagree'
       out.dataset.probability = String(body.probability)
       out.textContent = `Server: ${pct(body.probability)}, prediction ${body.prediction}, score ${body.score.toFixed(0)} (model ${body.model_version}) — ${same ? 'agrees with the page ✓' : 'differs from the page ✗'}`
+      // The server scored with another model than the page: it was reloaded since the last check.
+      if (body.model_version !== model.version) recheckModel()
     } else if (res.status === 422) {
       const fields = (body.detail ?? []).map((d) => d.loc?.[1]).filter(Boolean)
       out.className = localProbability === undefined ? 'agree' : 'disagree'
@@ -182,13 +200,103 @@ function update() {
   }
 }
 
-async function main() {
-  await init()
-  model = Model.default()
-  features = Model.features()
-  $('model-info').textContent = `Model ${model.version} · cross-validated AUC ${model.metrics.cv.auc.toFixed(3)} · threshold ${pct(model.threshold)}`
+/**
+ * The server's artifact: `{ text, etag }`, `{ unchanged: true }` (304 for `etag`), or `{ problem }`
+ * when there is none (a static host: network error, 404, or not JSON). `no-store`: the browser's
+ * cache would answer a conditional request itself; here the 304 must reach this code.
+ */
+async function fetchArtifact(etag) {
+  try {
+    const res = await fetch(ARTIFACT_URL, { cache: 'no-store', headers: etag ? { 'if-none-match': etag } : {} })
+    if (res.status === 304) return { unchanged: true }
+    const type = res.headers.get('content-type') ?? ''
+    if (!res.ok || !type.startsWith('application/json')) return { problem: `HTTP ${res.status} ${type}`.trim() }
+    return { text: await res.text(), etag: res.headers.get('etag') ?? undefined }
+  } catch (err) {
+    return { problem: String(err?.message ?? err) }
+  }
+}
+
+/** The registry version `GET /model` reports for the model the page now has (optional field). */
+async function fetchRegistryVersion() {
+  try {
+    const res = await fetch(MODEL_INFO_URL, { cache: 'no-store' })
+    const info = res.ok ? await res.json() : {}
+    // Another reload may have happened in between: only the same artifact's version counts.
+    return info.checksum === model.checksum ? info.source?.registry_version ?? undefined : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Swaps in a compiled model (freeing the old one's wasm memory) and shows what it is. */
+async function useModel(next, source, etag) {
+  const old = model
+  model = next
+  modelSource = source
+  modelEtag = etag
+  old?.free()
+  registryVersion = source === 'server' ? await fetchRegistryVersion() : undefined
+  const info = $('model-info')
+  const from = source === 'server' ? 'loaded from this server (/model/artifact)' : 'bundled with the page (no server model)'
+  const registry = registryVersion === undefined ? '' : ` (registry version ${registryVersion})`
+  info.textContent = `Model ${model.version}${registry}, ${from} · cross-validated AUC ${model.metrics.cv.auc.toFixed(3)} · threshold ${pct(model.threshold)}`
+  info.dataset.version = model.version
+  info.dataset.source = source
   $('gauge-threshold').style.left = `${100 * model.threshold}%`
   $('gauge-threshold-label').textContent = `threshold ${pct(model.threshold)}`
+}
+
+/** The first model: the server's when there is one, else the bundled copy. */
+async function loadModel(served) {
+  let why = served.problem
+  if (served.text !== undefined) {
+    try {
+      return await useModel(Model.fromJson(served.text), 'server', served.etag)
+    } catch (err) {
+      why = `the server's model was refused: ${err.message ?? err}`
+    }
+  }
+  const res = await fetch(BUNDLED_URL)
+  if (!res.ok) throw new Error(`${BUNDLED_URL.pathname}: HTTP ${res.status}`)
+  await useModel(Model.fromJson(await res.text()), 'bundled')
+  $('model-info').title = `No model from the server (${why}).`
+}
+
+/** Asks the server whether its model changed (ETag); on a new one, switches to it and re-scores. */
+async function recheckModel() {
+  if (modelSource !== 'server' || checking) return
+  checking = true
+  try {
+    const served = await fetchArtifact(modelEtag)
+    if (served.text === undefined || served.etag === modelEtag) return
+    const before = model.version
+    let next
+    try {
+      next = Model.fromJson(served.text)
+    } catch (err) {
+      $('model-note').textContent = `The server's new model could not be loaded (${err.message ?? err}); still scoring with model ${before}.`
+      return
+    }
+    await useModel(next, 'server', served.etag)
+    $('model-note').textContent = `The server switched from model ${before} to ${model.version}; the page now scores with it.`
+    update()
+  } finally {
+    checking = false
+  }
+}
+
+function watchModel() {
+  window.addEventListener('focus', recheckModel)
+  document.addEventListener('visibilitychange', () => document.visibilityState === 'visible' && recheckModel())
+  setInterval(() => document.visibilityState === 'visible' && recheckModel(), POLL_MS)
+}
+
+async function main() {
+  // The .wasm and the server's artifact in parallel; the bundled model only when needed.
+  const [, served] = await Promise.all([init({ defaultModelUrl: null }), fetchArtifact()])
+  features = Model.features()
+  await loadModel(served)
   buildForm()
   $('applicant').addEventListener('input', update)
   $('server-check').addEventListener('change', update)
@@ -196,6 +304,7 @@ async function main() {
     fill(EXAMPLE)
     update()
   })
+  watchModel()
   update()
   document.body.dataset.ready = 'true'
 }

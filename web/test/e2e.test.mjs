@@ -1,16 +1,18 @@
 // End to end: the real `credit serve` (target/release/credit) serves web/dist at /gradio; headless
 // Chromium types an applicant, the probability the page shows must equal POST /predict for the same
 // input, an invalid age must show its error next to the field, and the server switch must agree.
-// Screenshots go to .work/screenshots/ (the CI artifact).
+// Then the page must follow a model reload (its model comes from GET /model/artifact), and on a
+// static host it must fall back to the bundled model. Screenshots go to .work/screenshots/ (the CI
+// artifact).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, existsSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { launchChromium } from '../../bindings-wasm/test/helpers.mjs'
+import { launchChromium, serveStatic } from '../../bindings-wasm/test/helpers.mjs'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const credit = process.env.CREDIT ?? root + 'target/release/credit'
@@ -28,12 +30,13 @@ function freePort() {
   })
 }
 
-async function startServe() {
+/** `credit serve` on a free port; `adminToken` turns `POST /admin/reload` on. */
+async function startServe({ adminToken = '' } = {}) {
   const port = await freePort()
   const scratch = mkdtempSync(join(tmpdir(), 'credit-e2e-'))
   const child = spawn(credit, ['serve', '--host', '127.0.0.1', '--port', String(port), '--model', root + 'models/default.json',
     '--web-dir', root + 'web/dist', '--log', `jsonl://${scratch}/predictions.jsonl`, '--journal', `${scratch}/outbox.db`], {
-    cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CREDIT_ADMIN_TOKEN: '' },
+    cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CREDIT_ADMIN_TOKEN: adminToken },
   })
   let stderr = ''
   child.stderr.on('data', (d) => (stderr += d))
@@ -129,5 +132,131 @@ test('the page at /gradio scores like POST /predict', { timeout: 180_000 }, asyn
   } finally {
     await chromium?.close()
     await stop(child)
+  }
+})
+
+/** A valid model other than the shipped one: `credit train` on 3,000 synthetic rows (seconds). */
+function trainSecondModel(version) {
+  const dir = mkdtempSync(join(tmpdir(), 'credit-e2e-model-'))
+  const run = (cmd, args) => {
+    const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', timeout: 120_000 })
+    assert.equal(r.status, 0, `${cmd} ${args.join(' ')}: ${r.stderr}`)
+  }
+  run('python3', [root + 'scripts/synth_data.py', '--out', `${dir}/synthetic.csv.gz`, '--rows', '3000', '--seed', '14'])
+  run(credit, ['train', '--data', `${dir}/synthetic.csv.gz`, '--out', `${dir}/model.json`, '--folds', '2', '--max-bins', '8',
+    '--model-version', version, '--quiet'])
+  return `${dir}/model.json`
+}
+
+async function reload(url, token, body) {
+  const res = await fetch(url + '/admin/reload', {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body),
+  })
+  assert.equal(res.status, 200, await res.text())
+}
+
+async function predict(url, applicant) {
+  const res = await fetch(url + '/predict', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(applicant) })
+  assert.equal(res.status, 200)
+  return res.json()
+}
+
+/** The probability the page shows, once the server switch agrees with it for `version`. */
+async function agreedProbability(page, version) {
+  await page.waitForFunction((v) => {
+    const out = document.getElementById('server-result')
+    return out.className === 'agree' && out.textContent.includes(`(model ${v})`)
+  }, version, { timeout: 15_000 })
+  return Number(await page.locator('#probability').getAttribute('data-value'))
+}
+
+test('the page follows a model reload: /model/artifact, ETag, focus and polling', { timeout: 180_000 }, async () => {
+  assert.ok(existsSync(credit), `${credit} missing: make build`)
+  assert.ok(existsSync(root + 'web/dist/index.html'), 'web/dist missing: make web')
+  mkdirSync(shots, { recursive: true })
+  const second = trainSecondModel('2.0.0-e2e')
+  const token = 'e2e-token'
+  const { url, child } = await startServe({ adminToken: token })
+  let chromium
+  try {
+    chromium = await launchChromium()
+    const page = await chromium.browser.newPage({ viewport: { width: 1200, height: 900 } })
+    const errors = []
+    page.on('pageerror', (e) => errors.push(String(e)))
+    const artifactStatuses = []
+    page.on('response', (r) => r.url().endsWith('/model/artifact') && artifactStatuses.push(r.status()))
+    // GET /model's optional `source.registry_version` (a registry-backed server reports it): added
+    // here to the real answer, so that the page's display of it is tested whatever the server sets.
+    await page.route('**/model', async (route) => {
+      const res = await route.fetch()
+      const body = await res.json()
+      body.source = { ...body.source, registry_version: body.model_version === '2.0.0-e2e' ? 8 : 7 }
+      await route.fulfill({ response: res, json: body })
+    })
+    await page.goto(url + '/gradio')
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 })
+    const info = page.locator('#model-info')
+    assert.match(await info.textContent(), /\(registry version 7\)/)
+    assert.equal(await info.getAttribute('data-source'), 'server')
+    assert.equal(await info.getAttribute('data-version'), vectors.model_version)
+    assert.match(await info.textContent(), new RegExp(`Model ${vectors.model_version}\\b.*from this server`))
+    const applicant = vectors.valid[0].input
+    await page.locator('#server-check').check()
+    const before = await agreedProbability(page, vectors.model_version)
+    assert.equal(before, (await predict(url, applicant)).probability)
+
+    // Focus with no change: a conditional request answered 304, nothing else happens.
+    await page.evaluate(() => window.dispatchEvent(new Event('focus')))
+    for (let i = 0; i < 50 && !artifactStatuses.includes(304); i++) await new Promise((r) => setTimeout(r, 100))
+    assert.equal(artifactStatuses[0], 200)
+    assert.ok(artifactStatuses.length >= 2 && artifactStatuses.slice(1).every((s) => s === 304), `statuses ${artifactStatuses}`)
+
+    // The server is reloaded with another model; the window regains focus: the page switches.
+    await reload(url, token, { path: second })
+    await page.evaluate(() => window.dispatchEvent(new Event('focus')))
+    await page.waitForSelector('#model-info[data-version="2.0.0-e2e"]', { timeout: 10_000 })
+    assert.match(await page.locator('#model-note').textContent(), /from model .* to 2\.0\.0-e2e/)
+    assert.match(await info.textContent(), /Model 2\.0\.0-e2e \(registry version 8\)/)
+    const after = await agreedProbability(page, '2.0.0-e2e')
+    const server = await predict(url, applicant)
+    assert.equal(server.model_version, '2.0.0-e2e')
+    assert.equal(after, server.probability, 'the page and POST /predict differ after the reload')
+    assert.notEqual(after, before, 'the second model scores this applicant like the first: the test proves nothing')
+    await page.screenshot({ path: shots + 'gradio-model-reloaded.png', fullPage: true })
+
+    // Polling alone (a short interval through the test hook), no focus event: back to the first model.
+    await page.goto(url + '/gradio?model-poll=300')
+    await page.waitForSelector('#model-info[data-version="2.0.0-e2e"]', { timeout: 30_000 })
+    await page.locator('#server-check').check()
+    await reload(url, token, {})
+    await page.waitForSelector(`#model-info[data-version="${vectors.model_version}"]`, { timeout: 10_000 })
+    assert.equal(await agreedProbability(page, vectors.model_version), before)
+    assert.deepEqual(errors, [])
+  } finally {
+    await chromium?.close()
+    await stop(child)
+  }
+})
+
+test('on a static host the page scores with its bundled model', { timeout: 120_000 }, async () => {
+  assert.ok(existsSync(root + 'web/dist/index.html'), 'web/dist missing: make web')
+  const site = await serveStatic({ '/': root + 'web/dist' })
+  let chromium
+  try {
+    chromium = await launchChromium()
+    const page = await chromium.browser.newPage()
+    const errors = []
+    page.on('pageerror', (e) => errors.push(String(e)))
+    await page.goto(site.url + '/')
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 })
+    const info = page.locator('#model-info')
+    assert.equal(await info.getAttribute('data-source'), 'bundled')
+    assert.equal(await info.getAttribute('data-version'), vectors.model_version)
+    assert.match(await info.textContent(), /bundled with the page/)
+    assert.equal(Number(await page.locator('#probability').getAttribute('data-value')), vectors.valid[0].expected.probability)
+    assert.deepEqual(errors, [])
+  } finally {
+    await chromium?.close()
+    await site.close()
   }
 })

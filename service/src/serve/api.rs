@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/model", get(model_info))
+        .route("/model/artifact", get(super::artifact::model_artifact))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))
         .route("/docs", get(docs))
@@ -640,10 +641,17 @@ async fn admin_reload_inner(
 }
 
 /// Static files of the browser page for GET/HEAD, else 404.
-async fn fallback(State(state): State<AppState>, method: Method, uri: Uri) -> Response {
+async fn fallback(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     if method == Method::GET || method == Method::HEAD {
-        if let Some(r) = web::static_file(&state.config().web_dir, uri.path()).await {
-            state.metrics().count_request(Route::Static, 200);
+        if let Some(r) = web::static_file(&state.config().web_dir, uri.path(), &headers).await {
+            state
+                .metrics()
+                .count_request(Route::Static, r.status().as_u16());
             return r;
         }
     }

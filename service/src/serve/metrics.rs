@@ -12,6 +12,7 @@ pub enum Route {
     Health,
     Ready,
     Model,
+    Artifact,
     Metrics,
     OpenApi,
     Docs,
@@ -20,12 +21,13 @@ pub enum Route {
     NotFound,
 }
 
-const ROUTE_NAMES: [&str; 11] = [
+const ROUTE_NAMES: [&str; 12] = [
     "/predict",
     "/predict/batch",
     "/health",
     "/ready",
     "/model",
+    "/model/artifact",
     "/metrics",
     "/openapi.json",
     "/docs",
@@ -85,7 +87,7 @@ impl Histogram {
 /// Every counter and gauge of the service.
 #[derive(Default)]
 pub struct Metrics {
-    requests: [[AtomicU64; 13]; 11],
+    requests: [[AtomicU64; 13]; 12],
     pub predict_latency: Histogram,
     pub batch_latency: Histogram,
     pub decisions: [AtomicU64; 2],

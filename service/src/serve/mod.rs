@@ -2,13 +2,15 @@
 //! never loses an answered decision (outbox: a local SQLite journal, then a shipper to the sink).
 //!
 //! Layout: [`config`] (flags and environment), [`state`] (the hot-swappable model and shared
-//! handles), [`api`] (handlers), [`openapi`] (the documented contract), [`log`] (journal and
-//! shippers), [`metrics`] (Prometheus text), [`logging`] (Cloud Logging JSON lines),
+//! handles), [`api`] (handlers), [`artifact`] (the served model's artifact, with its ETag),
+//! [`openapi`] (the documented contract), [`log`] (journal and shippers), [`metrics`] (Prometheus
+//! text), [`logging`] (Cloud Logging JSON lines),
 //! [`web`] (static browser page and the offline `/docs` page), [`timefmt`] (RFC 3339).
 //! Numbers in responses and journal records are written with `credit_core::Shown`.
 
 pub mod access;
 pub mod api;
+pub mod artifact;
 pub mod config;
 pub mod error;
 pub mod log;

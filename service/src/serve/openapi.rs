@@ -262,6 +262,37 @@ pub struct ModelInfo {
     features: Vec<FeatureInfo>,
 }
 
+/// A model artifact (`credit-default/scorecard`), as written by `credit train`.
+pub struct ModelArtifact;
+
+impl PartialSchema for ModelArtifact {
+    fn schema() -> RefOr<Schema> {
+        let text = || ObjectBuilder::new().schema_type(Type::String);
+        RefOr::T(Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .description(Some(
+                    "The scorecard artifact: format, identity, bins and points per feature, \
+                     threshold, metrics, and a checksum over the rest (`sha256:<hex>`).",
+                ))
+                .property("format", text())
+                .property("model_id", text())
+                .property("model_version", text())
+                .property("checksum", text())
+                .required("format")
+                .required("model_version")
+                .required("checksum")
+                .build(),
+        ))
+    }
+}
+
+impl ToSchema for ModelArtifact {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("ModelArtifact")
+    }
+}
+
 /// Optional body of `POST /admin/reload`.
 #[derive(ToSchema)]
 pub struct ReloadRequest {
@@ -328,6 +359,20 @@ fn ready() {}
     responses((status = 200, description = "Active model", body = ModelInfo)))]
 fn model() {}
 
+/// The artifact being served, byte for byte (what `/model` describes and `/predict` scores
+/// with): clients that score locally, such as the web page, load it from here. The ETag is the
+/// artifact's checksum; revalidate with `If-None-Match` (a reload changes it).
+#[utoipa::path(get, path = "/model/artifact", tag = "operations",
+    params(("If-None-Match" = Option<String>, Header, description = "ETags already held (or `*`): `304` when the served artifact's is among them")),
+    responses(
+        (status = 200, description = "The model artifact JSON", body = ModelArtifact,
+            headers(("ETag" = String, description = "`\"<checksum>\"`: the artifact's checksum, quoted"),
+                    ("Cache-Control" = String, description = "`no-cache`: revalidate before each use"))),
+        (status = 304, description = "Unchanged: the ETag given is the served artifact's",
+            headers(("ETag" = String, description = "As for 200"), ("Cache-Control" = String, description = "`no-cache`"))),
+    ))]
+fn model_artifact() {}
+
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
@@ -369,8 +414,8 @@ impl Modify for BearerAuth {
         description = "Credit-default scoring (Give Me Some Credit scorecard): probability of serious delinquency, a 0/1 decision, a score in points and reason codes. Every answered prediction is recorded in the prediction log.",
         license(name = "Apache-2.0")
     ),
-    paths(predict, predict_batch, health, ready, model, metrics, admin_reload),
-    components(schemas(Applicant, Prediction, Reason, ErrorItem, ErrorResponse, BatchRequest, BatchResponse, BatchItem, BatchItemErrors, Health, Ready, OutboxInfo, ModelInfo, FeatureInfo, ReloadRequest, ReloadResponse, ReloadRefused)),
+    paths(predict, predict_batch, health, ready, model, model_artifact, metrics, admin_reload),
+    components(schemas(Applicant, Prediction, Reason, ErrorItem, ErrorResponse, BatchRequest, BatchResponse, BatchItem, BatchItemErrors, Health, Ready, OutboxInfo, ModelInfo, ModelArtifact, FeatureInfo, ReloadRequest, ReloadResponse, ReloadRefused)),
     modifiers(&BearerAuth),
     tags((name = "predict", description = "Scoring"), (name = "operations", description = "Health, readiness, model, metrics"), (name = "admin", description = "Model hot reload"))
 )]
@@ -400,6 +445,7 @@ mod tests {
             "/health",
             "/ready",
             "/model",
+            "/model/artifact",
             "/metrics",
             "/admin/reload",
         ] {

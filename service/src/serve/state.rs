@@ -5,6 +5,7 @@ use super::config::ServeConfig;
 use super::log::{JournalHandle, ModelTag};
 use super::metrics::Metrics;
 use arc_swap::ArcSwap;
+use axum::body::Bytes;
 use credit_core::{ModelError, Scorecard, FEATURES, N_FEATURES};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -45,6 +46,9 @@ pub struct LoadedModel {
     pub info_json: String,
     /// The version as a JSON string literal (quoted, escaped).
     pub version_json: String,
+    /// The artifact's text exactly as it was read: `GET /model/artifact` serves these bytes, so
+    /// the browser page scores with the very model this instance serves.
+    pub artifact: Bytes,
 }
 
 /// Reads, validates (checksum, schema) and compiles a model artifact (`None`: the shipped one).
@@ -104,6 +108,7 @@ pub fn load_model(path: Option<&Path>) -> Result<LoadedModel, LoadError> {
         version,
         checksum,
         scorecard,
+        artifact: Bytes::from(text),
     })
 }
 

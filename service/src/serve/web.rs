@@ -1,10 +1,11 @@
 //! The browser page (static files from the web directory) and the offline API docs page.
 
+use super::artifact;
 use super::metrics::Route;
 use super::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use std::path::{Component, Path, PathBuf};
 
@@ -112,12 +113,19 @@ pub fn resolve(root: &Path, url_path: &str) -> Option<PathBuf> {
     Some(out)
 }
 
-/// A static file, or `None` when there is no such file.
-pub async fn static_file(root: &Path, url_path: &str) -> Option<Response> {
+/// A static file, or `None` when there is no such file. The page's files have fixed names (no
+/// content hash), and `default-model.json` is among them, so nothing is cached without asking:
+/// `no-cache` with a weak ETag (size and modification time), answered `304` when unchanged. A
+/// rebuilt page or model is thus seen on the next load, for the price of one round trip.
+pub async fn static_file(root: &Path, url_path: &str, headers: &HeaderMap) -> Option<Response> {
     let path = resolve(root, url_path)?;
     let meta = tokio::fs::metadata(&path).await.ok()?;
     if !meta.is_file() {
         return None;
+    }
+    let etag = weak_etag(&meta);
+    if artifact::if_none_match(headers, &etag) {
+        return Some(artifact::not_modified(&etag));
     }
     let bytes = tokio::fs::read(&path).await.ok()?;
     let mut r = Response::new(Body::from(bytes));
@@ -125,11 +133,19 @@ pub async fn static_file(root: &Path, url_path: &str) -> Option<Response> {
         header::CONTENT_TYPE,
         HeaderValue::from_static(mime_of(&path)),
     );
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
+    artifact::validators(&mut r, &etag);
     Some(r)
+}
+
+/// `W/"<size>-<mtime in ns, hex>"`: changes when the file is rewritten (a new build), without
+/// hashing the file on every request.
+fn weak_etag(meta: &std::fs::Metadata) -> String {
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("W/\"{:x}-{mtime:x}\"", meta.len())
 }
 
 #[cfg(test)]
