@@ -42,6 +42,7 @@ import numpy.typing as npt
 import pandas as pd
 import requests
 from credit_default import CreditScorecard, Model
+from credit_default.mlflow_flavor import save_model
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
@@ -327,9 +328,10 @@ def track(
             }
         )
         with tempfile.TemporaryDirectory() as tmp:
-            p = Path(tmp) / "model.json"
-            p.write_text(challenger_json, encoding="utf-8")
-            mlflow.log_artifact(str(p), artifact_path="model")
+            # model.json plus the pyfunc flavor (MLmodel & co.), as `credit train` logs it, so
+            # that mlflow.pyfunc.load_model("models:/credit-default@champion") works.
+            folder = save_model(Path(tmp) / "model", challenger_json, run_id=run.info.run_id)
+            mlflow.log_artifacts(str(folder), artifact_path="model")
         run_id = run.info.run_id
         source = f"{run.info.artifact_uri}/model"
     if not promote:

@@ -117,6 +117,30 @@ def save_flavor(mlflow: Any, model: cd.Model, d: Path) -> Path:
     return d
 
 
+def test_save_model_writes_the_flavor_mlflow_reads(mlflow: Any, tmp_path: Path) -> None:
+    """save_model (what the retraining flow logs) = the folder built with MLflow's own API:
+    same signature, same loader; and pyfunc scores with it."""
+    from mlflow.models import Model as MlModel
+
+    model = cd.Model.default()
+    ours = mlflow_flavor.save_model(tmp_path / "ours", model, run_id="r1")
+    theirs = save_flavor(mlflow, model, tmp_path / "theirs")
+    a, b = MlModel.load(str(ours / "MLmodel")), MlModel.load(str(theirs / "MLmodel"))
+    assert a.signature == b.signature
+    assert a.flavors["python_function"]["loader_module"] == "credit_default.mlflow_flavor"
+    assert a.flavors["python_function"]["data"] == "model.json"
+    assert a.flavors["python_function"]["env"] == {"virtualenv": "python_env.yaml"}
+    assert a.run_id == "r1" and a.model_uuid and a.utc_time_created
+    assert f"credit-default=={cd.__version__}" in (ours / "requirements.txt").read_text().split()
+    assert (ours / "model.json").read_text() == model.to_json()
+    df = frame()
+    got = mlflow.pyfunc.load_model(str(ours)).predict(df)
+    np.testing.assert_array_equal(got.to_numpy(), model.predict_proba(df))
+    with pytest.raises(cd.ModelError):
+        mlflow_flavor.save_model(tmp_path / "broken", "{}")
+    assert not (tmp_path / "broken").exists()
+
+
 @pytest.fixture(scope="module")
 def registry(mlflow: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A local tracking store + registry with version 1 of credit-default, alias champion."""

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 import requests
 from conftest import CREDIT, VENV_BIN, Proc, free_port, read_lines
+from credit_default.mlflow_flavor import save_model
 
 mlflow = pytest.importorskip("mlflow", reason="mlflow is not installed (requirements/lifecycle.txt)")
 from mlflow.exceptions import MlflowException
@@ -138,6 +139,14 @@ def test_version_folder_pins_this_package(trained: dict[str, Any], tmp_path: Pat
     assert conf["loader_module"] == "credit_default.mlflow_flavor"
     assert conf["env"] == {"virtualenv": "python_env.yaml"}
     assert mlmodel.run_id and mlmodel.model_uuid and mlmodel.utc_time_created
+    # The Python writer (save_model, used by the retraining flow) agrees with the Rust one.
+    py = mlflow.models.Model.load(str(save_model(tmp_path / "py", cd.Model.load(trained["model"])) / "MLmodel"))
+    assert py.signature == mlmodel.signature
+    strip = ("python_version",)
+    assert {k: v for k, v in py.flavors["python_function"].items() if k not in strip} == {
+        k: v for k, v in conf.items() if k not in strip
+    }
+    assert (tmp_path / "py" / "requirements.txt").read_text() == (local / "requirements.txt").read_text()
 
 
 def test_mlflow_models_serve_answers_with_the_same_probabilities(

@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import requests
 import retrain_flow
 from conftest import ROOT, Service, read_lines, start_service
-from credit_default import CreditScorecard, Model
+from credit_default import FEATURES, CreditScorecard, Model
 
 TOKEN = "lifecycle-test-token"
 
@@ -118,6 +119,18 @@ def test_promotes_a_better_challenger_then_rejects_a_worse_one(
     assert art.status_code == 200
     assert art.content == model_path.read_bytes()
     assert Model.from_json(art.content.decode("utf-8")).version == new_version
+    # The promoted version carries the pyfunc flavor: MLflow loads and scores it like the file.
+    import mlflow
+
+    mlflow.set_tracking_uri(mlflow_server)
+    x = retrain_flow._read_csv(str(setup["data"])).x[:200]
+    frame = pd.DataFrame(x, columns=list(FEATURES))
+    pyfunc = mlflow.pyfunc.load_model("models:/credit-default@champion")
+    np.testing.assert_allclose(
+        pyfunc.predict(frame, params={"errors": "nan"}).to_numpy(),
+        Model.load(str(model_path)).predict_proba(x, errors="nan"),
+        rtol=0, atol=1e-12, equal_nan=True,
+    )
 
     # 2. A challenger trained on a small sample with shuffled labels is rejected.
     before = model_path.read_bytes()

@@ -24,11 +24,16 @@ The module needs MLflow only for :func:`model_json_from_uri` (``Model.load("mode
 
 from __future__ import annotations
 
+import datetime
+import json
+import os
+import sys
 import tempfile
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._native import Model
+from ._native import FEATURES, Model
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,7 +41,13 @@ if TYPE_CHECKING:
 #: URI schemes that :meth:`credit_default.Model.load` resolves through MLflow.
 MLFLOW_URI_PREFIXES = ("models:/", "runs:/")
 
-__all__ = ["MLFLOW_URI_PREFIXES", "PyfuncModel", "is_mlflow_uri", "model_json_from_uri"]
+__all__ = [
+    "MLFLOW_URI_PREFIXES",
+    "PyfuncModel",
+    "is_mlflow_uri",
+    "model_json_from_uri",
+    "save_model",
+]
 
 
 class PyfuncModel:
@@ -68,6 +79,69 @@ class PyfuncModel:
     def get_raw_model(self) -> Model:
         """The :class:`credit_default.Model` (MLflow's ``PyFuncModel.get_raw_model()``)."""
         return self.model
+
+
+def _column(name: str, required: bool) -> str:
+    return json.dumps({"type": "double", "name": name, "required": required})
+
+
+def signature_json() -> dict[str, str]:
+    """The signature's ``inputs``, ``outputs`` and ``params`` as the JSON strings ``MLmodel``
+    holds: the same as ``credit train`` writes (service/src/mlflow_flavor.rs)."""
+    optional = {f["name"] for f in Model.default().features if f["optional"]}
+    inputs = ", ".join(_column(n, n not in optional) for n in FEATURES)
+    return {
+        "inputs": f"[{inputs}]",
+        "outputs": f"[{_column('probability', True)}]",
+        "params": json.dumps([{"name": "errors", "default": "raise", "shape": None, "type": "string"}]),
+    }
+
+
+def _quoted(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def save_model(path: str | os.PathLike[str], model: Model | str, *, run_id: str | None = None) -> Path:
+    """Writes a pyfunc model folder, as ``credit train --mlflow-uri`` uploads it: ``model.json``
+    (``model``'s artifact JSON, or the JSON text given, verified first), ``MLmodel``,
+    ``python_env.yaml`` and ``requirements.txt`` (this package's version). For versions logged
+    from Python (``mlflow.log_artifacts(path, artifact_path="model")``, then register
+    ``<run>/model``), e.g. by the retraining flow. Needs neither MLflow nor PyYAML.
+    Returns the folder, created if missing (its files are overwritten)."""
+    from . import __version__
+
+    text = model if isinstance(model, str) else model.to_json()
+    Model.from_json(text)  # refuses a broken artifact before anything is written
+    d = Path(path)
+    d.mkdir(parents=True, exist_ok=True)
+    py = f"{sys.version_info.major}.{sys.version_info.minor}"
+    sig = signature_json()
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    lines = ["artifact_path: model"] if run_id else []
+    lines += [
+        "flavors:",
+        "  python_function:",
+        "    data: model.json",
+        "    env:",
+        "      virtualenv: python_env.yaml",
+        f"    loader_module: {__name__}",
+        f"    python_version: {_quoted(py)}",
+        f"model_uuid: {uuid.uuid4().hex}",
+    ]
+    lines += [f"run_id: {_quoted(run_id)}"] if run_id else []
+    lines += ["signature:"] + [f"  {k}: {_quoted(v)}" for k, v in sig.items()]
+    lines += [f"utc_time_created: {_quoted(str(now))}"]
+    (d / "model.json").write_text(text, encoding="utf-8")
+    (d / "MLmodel").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (d / "python_env.yaml").write_text(
+        f"python: {_quoted(py)}\nbuild_dependencies:\n- pip\n- setuptools\n- wheel\n"
+        "dependencies:\n- -r requirements.txt\n",
+        encoding="utf-8",
+    )
+    (d / "requirements.txt").write_text(
+        f"credit-default=={__version__}\nmlflow>=3,<4\n", encoding="utf-8"
+    )
+    return d
 
 
 def _load_pyfunc(data_path: str) -> PyfuncModel:
