@@ -12,8 +12,9 @@ signature first: the ten features by their seed names (``credit_default.FEATURES
 columns; ``MonthlyIncome`` and ``NumberOfDependents`` may be absent or NaN.
 
 ``predict`` returns the probability of default as a 1-D pandas Series named ``probability``,
-indexed like the input: the signature's single output, and what ``mlflow.pyfunc.spark_udf``
-(result type double) and ``mlflow models serve`` (``{"predictions": [...]}``) expect. Scores,
+indexed like the input: the signature's single output, the shape ``mlflow.pyfunc.spark_udf``'s
+default result type (double) expects; ``mlflow models serve`` answers it as
+``{"predictions": [{"probability": p}, ...]}``. Scores,
 decisions and reasons stay with :class:`credit_default.Model` (``score``, ``predict``,
 ``explain``). An invalid row raises :class:`credit_default.ValidationError`, or gives NaN with
 ``params={"errors": "nan"}``.
