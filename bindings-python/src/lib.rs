@@ -27,6 +27,9 @@ use std::sync::{Arc, OnceLock};
 /// The shipped model, embedded at build time so `Model.default()` needs no file next to the wheel.
 const DEFAULT_MODEL: &str = credit_core::shipped::MODEL_JSON;
 
+/// Strings that `Model.load` treats as MLflow model URIs rather than file paths.
+const MLFLOW_URI_PREFIXES: [&str; 2] = ["models:/", "runs:/"];
+
 /// Errors shown in a raised `ValidationError`'s message (all of them stay in `.errors()`).
 const MESSAGE_ERRORS: usize = 10;
 
@@ -845,9 +848,24 @@ impl Model {
 
 #[pymethods]
 impl Model {
-    /// Reads and verifies a model artifact (format, checksum, structure).
+    /// Reads and verifies a model artifact (format, checksum, structure). An MLflow model URI
+    /// (`models:/credit-default@champion`, `models:/credit-default/7`, `runs:/<id>/model`) is
+    /// downloaded through the `mlflow` package (`mlflow_flavor.model_json_from_uri`), so that a
+    /// registered version loads the same way in a notebook as in `mlflow.pyfunc`.
     #[staticmethod]
-    fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Model> {
+    fn load(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<Model> {
+        if let Ok(uri) = path.cast::<PyString>() {
+            let uri = uri.to_cow()?;
+            // The prefixes of `mlflow_flavor.MLFLOW_URI_PREFIXES` (a test checks they agree).
+            if MLFLOW_URI_PREFIXES.iter().any(|p| uri.starts_with(p)) {
+                let text: String = py
+                    .import("credit_default.mlflow_flavor")?
+                    .call_method1("model_json_from_uri", (uri.as_ref(),))?
+                    .extract()?;
+                return Model::from_text(py, &text);
+            }
+        }
+        let path: std::path::PathBuf = path.extract()?;
         let text = std::fs::read_to_string(&path).map_err(|e| {
             PyOSError::new_err((e.raw_os_error().unwrap_or(0), e.to_string(), path.clone()))
         })?;

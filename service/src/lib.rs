@@ -5,6 +5,7 @@
 pub mod data;
 pub mod explain_cmd;
 pub mod mlflow;
+pub mod mlflow_flavor;
 pub mod model_file;
 pub mod monitor_cmd;
 pub mod promote_cmd;

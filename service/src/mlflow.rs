@@ -449,6 +449,10 @@ fn fill_run(
         source,
     })?;
     client.upload(artifact_uri, MODEL_ARTIFACT, &model_bytes)?;
+    // MLmodel & co. beside it, so that `mlflow.pyfunc.load_model` accepts the version.
+    for (name, text) in crate::mlflow_flavor::flavor_files(run_id, SystemTime::now()) {
+        client.upload(artifact_uri, &format!("model/{name}"), text.as_bytes())?;
+    }
     if let Some(dir) = &args.report {
         for (rel, path) in files_under(dir)? {
             let bytes = std::fs::read(&path).map_err(|source| MlflowError::Io {

@@ -1,6 +1,6 @@
 //! `credit register`: add an existing artifact (the shipped model, a flow's challenger) to the
 //! MLflow registry as a new version of `credit-default`, with the same files `credit train`
-//! uploads and the provenance the retraining flow's gate needs: which data (sha256) and which
+//! uploads (`model.json` and the MLflow pyfunc flavor) and the provenance the retraining flow's gate needs: which data (sha256) and which
 //! rows of it (a half-open range in the file's row order) the model was fit on.
 //!
 //! It never moves an alias unless `--alias` is given; with services running, use
@@ -156,6 +156,10 @@ pub fn register(a: &RegisterArgs) -> Result<Registered, RegisterError> {
     let client = Client::new(&a.mlflow_uri)?;
     let (run_id, artifact_uri) = run_for(&client, a, &tags)?;
     client.upload(&artifact_uri, MODEL_ARTIFACT, text.as_bytes())?;
+    // MLmodel & co. beside it, so that `mlflow.pyfunc.load_model` accepts the version.
+    for (name, file) in crate::mlflow_flavor::flavor_files(&run_id, SystemTime::now()) {
+        client.upload(&artifact_uri, &format!("model/{name}"), file.as_bytes())?;
+    }
     match client.post(
         "registered-models/create",
         &json!({ "name": a.name, "description": "Credit-default scorecard (credit-core artifact JSON)" }),

@@ -199,6 +199,19 @@ def test_a_better_challenger_is_promoted_through_every_service(registry: dict[st
     assert tags["train_rows"] == f"0:{out['window']['train_end']}"
     assert tags["train_data_sha256"] == out["window"]["data_sha256"]
 
+    # The promoted version carries the pyfunc flavor: MLflow loads it and scores like the service.
+    import mlflow
+    import pandas as pd
+
+    mlflow.set_tracking_uri(mlflow_server)
+    x = retrain_flow._read_csv(str(extract)).x[-300:]
+    pyfunc = mlflow.pyfunc.load_model(retrain_flow.DEFAULT_CHAMPION)
+    np.testing.assert_allclose(
+        pyfunc.predict(pd.DataFrame(x, columns=retrain_flow.feature_names()), params={"errors": "nan"}).to_numpy(),
+        Model.load(str(out["challenger_path"])).predict_proba(x, errors="nan"),
+        rtol=0, atol=1e-12, equal_nan=True,
+    )  # fmt: skip
+
     # Rolling back puts the shipped model back everywhere, the same way.
     run_credit(
         "rollback", "--mlflow-uri", mlflow_server, "--service", svc.base,

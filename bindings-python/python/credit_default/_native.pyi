@@ -78,7 +78,9 @@ class BatchResult:
 
 class Model:
     @staticmethod
-    def load(path: str | os.PathLike[str]) -> Model: ...
+    def load(path: str | os.PathLike[str]) -> Model:
+        """A model file, or an MLflow model URI (``models:/credit-default@champion``,
+        ``models:/credit-default/7``, ``runs:/<run_id>/model``; needs the ``mlflow`` package)."""
     @staticmethod
     def from_json(text: str) -> Model: ...
     @staticmethod
