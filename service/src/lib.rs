@@ -6,6 +6,7 @@ pub mod data;
 pub mod explain_cmd;
 pub mod mlflow;
 pub mod model_file;
+pub mod model_ref;
 pub mod monitor_cmd;
 pub mod report;
 pub mod score_cmd;

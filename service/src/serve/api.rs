@@ -4,6 +4,7 @@ use super::error::{detail_list, ApiError};
 use super::log::Record;
 use super::metrics::Route;
 use super::state::AppState;
+use crate::model_ref::ModelRef;
 use super::{config::Durability, openapi, reqid, timefmt, web};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -544,10 +545,38 @@ async fn docs(State(state): State<AppState>) -> Response {
     web::docs_page()
 }
 
+/// `{"model": "<path or models:/ URI>"}`; `path` is the older spelling of `model`.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReloadIn {
-    path: Option<std::path::PathBuf>,
+    model: Option<String>,
+    path: Option<String>,
+}
+
+impl ReloadIn {
+    /// The reference asked for, if any (422 for both fields at once or a malformed one).
+    fn reference(self) -> Result<Option<ModelRef>, ApiError> {
+        let given = match (self.model, self.path) {
+            (Some(m), Some(p)) if m != p => {
+                return Err(ApiError::simple(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_reference",
+                    "Give \"model\" or its older spelling \"path\", not both",
+                    &["body", "model"],
+                ))
+            }
+            (Some(m), _) | (None, Some(m)) => m,
+            (None, None) => return Ok(None),
+        };
+        given.parse::<ModelRef>().map(Some).map_err(|e| {
+            ApiError::simple(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_reference",
+                e.to_string(),
+                &["body", "model"],
+            )
+        })
+    }
 }
 
 /// Compares without an early exit, so the token cannot be guessed byte by byte from timings.
@@ -605,22 +634,27 @@ async fn admin_reload_inner(
         return Ok(r);
     }
     let bytes = read_body(headers, body, 16 * 1024).await?;
-    let path = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+    let reference = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         None
     } else {
         check_json_content_type(headers)?;
-        let r: ReloadIn = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::invalid_json(format!("Expected {{\"path\": \"...\"}}: {e}")))?;
-        r.path
+        let r: ReloadIn = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::invalid_json(format!("Expected {{\"model\": \"...\"}}: {e}"))
+        })?;
+        r.reference()?
     };
-    match state.reload(path).await {
-        Ok((new, old)) => {
-            tracing::info!(model_version = %new, previous_version = %old, "model reloaded");
-            Ok(json_response(
-                StatusCode::OK,
-                json!({"model_version": new, "previous_version": old}).to_string(),
-                None,
-            ))
+    match state.reload(reference).await {
+        Ok(r) => {
+            let model = r.source.describe();
+            tracing::info!(model_version = %r.version, previous_version = %r.previous_version,
+                model = %model, "model reloaded: {model}");
+            let body = json!({
+                "model_version": r.version,
+                "previous_version": r.previous_version,
+                "reference": r.source.reference(),
+                "registry_version": r.source.registry_version(),
+            });
+            Ok(json_response(StatusCode::OK, body.to_string(), None))
         }
         Err(e) => {
             let current = state.model().version.clone();
@@ -629,7 +663,7 @@ async fn admin_reload_inner(
             Ok(json_response(
                 status,
                 json!({
-                    "detail": [{"loc": ["body", "path"], "msg": e.to_string(), "type": "model_refused"}],
+                    "detail": [{"loc": ["body", "model"], "msg": e.to_string(), "type": "model_refused"}],
                     "model_version": current,
                 })
                 .to_string(),
