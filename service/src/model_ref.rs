@@ -226,19 +226,15 @@ pub enum ResolveError {
         name: String,
         version: u64,
     },
-    #[error("{reference}: {source}")]
-    Registry {
-        reference: String,
-        #[source]
-        source: MlflowError,
-    },
-    #[error("{reference} (version {version}): cannot download its artifact {what}: {source}")]
+    // The MLflow error is part of the message, not a `source`: `{:#}` would print it twice.
+    #[error("{reference}: {cause}")]
+    Registry { reference: String, cause: MlflowError },
+    #[error("{reference} (version {version}): cannot download its artifact {what}: {cause}")]
     Download {
         reference: String,
         version: String,
         what: String,
-        #[source]
-        source: MlflowError,
+        cause: MlflowError,
     },
 }
 
@@ -264,9 +260,9 @@ fn resolve_registry(
     name: &str,
     selector: &Selector,
 ) -> Result<Resolved, ResolveError> {
-    let registry = |source| ResolveError::Registry {
+    let registry = |cause| ResolveError::Registry {
         reference: reference.to_owned(),
-        source,
+        cause,
     };
     let uri = std::env::var("MLFLOW_TRACKING_URI")
         .ok()
@@ -310,10 +306,21 @@ fn resolve_registry(
     })
 }
 
-/// True for MLflow's "no such thing" answers.
+/// True for MLflow's "no such thing" answers: 404 / `RESOURCE_DOES_NOT_EXIST`, and the
+/// `INVALID_PARAMETER_VALUE` ("Registered model alias X not found.") MLflow 3 gives an alias.
 fn not_found(e: &MlflowError) -> bool {
-    matches!(e, MlflowError::Api { status: 404, .. })
-        || matches!(e, MlflowError::Api { code: Some(c), .. } if c == "RESOURCE_DOES_NOT_EXIST")
+    match e {
+        MlflowError::Api { status: 404, .. } => true,
+        MlflowError::Api {
+            code: Some(c),
+            body,
+            ..
+        } => {
+            c == "RESOURCE_DOES_NOT_EXIST"
+                || (c == "INVALID_PARAMETER_VALUE" && body.contains("not found"))
+        }
+        _ => false,
+    }
 }
 
 /// The registry's `model_version` object of the reference.
@@ -351,9 +358,9 @@ fn find_version(
             }
         }
     };
-    let registry = |source| ResolveError::Registry {
+    let registry = |cause| ResolveError::Registry {
         reference: reference.to_owned(),
-        source,
+        cause,
     };
     let answer = answer.map_err(registry)?;
     match answer.get("model_version") {
@@ -375,11 +382,11 @@ fn download_model(
     version: &str,
     source_uri: &str,
 ) -> Result<String, ResolveError> {
-    let failed = |what: &str, source| ResolveError::Download {
+    let failed = |what: &str, cause| ResolveError::Download {
         reference: reference.to_owned(),
         version: version.to_owned(),
         what: what.to_owned(),
-        source,
+        cause,
     };
     let folder = match proxy_folder(client, source_uri) {
         Ok(f) => f,
