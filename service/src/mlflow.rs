@@ -253,7 +253,9 @@ impl Client {
                 endpoint: format!("{endpoint}/{proxy_rel}"),
                 detail: e.to_string(),
             }),
-            Err(e) => Self::answer(&format!("{endpoint}/{proxy_rel}"), Err(e)).map(|_| String::new()),
+            Err(e) => {
+                Self::answer(&format!("{endpoint}/{proxy_rel}"), Err(e)).map(|_| String::new())
+            }
         }
     }
 }

@@ -43,7 +43,9 @@ pub enum Selector {
 /// Why a string is not a model reference.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
-    #[error("empty model reference: give a file path or models:/NAME/VERSION or models:/NAME@ALIAS")]
+    #[error(
+        "empty model reference: give a file path or models:/NAME/VERSION or models:/NAME@ALIAS"
+    )]
     Empty,
     #[error("{0:?}: a registry reference starts with models:/ (models:/NAME/VERSION or models:/NAME@ALIAS)")]
     BadScheme(String),
@@ -228,13 +230,16 @@ pub enum ResolveError {
     },
     // The MLflow error is part of the message, not a `source`: `{:#}` would print it twice.
     #[error("{reference}: {cause}")]
-    Registry { reference: String, cause: MlflowError },
+    Registry {
+        reference: String,
+        cause: Box<MlflowError>,
+    },
     #[error("{reference} (version {version}): cannot download its artifact {what}: {cause}")]
     Download {
         reference: String,
         version: String,
         what: String,
-        cause: MlflowError,
+        cause: Box<MlflowError>,
     },
 }
 
@@ -262,7 +267,7 @@ fn resolve_registry(
 ) -> Result<Resolved, ResolveError> {
     let registry = |cause| ResolveError::Registry {
         reference: reference.to_owned(),
-        cause,
+        cause: Box::new(cause),
     };
     let uri = std::env::var("MLFLOW_TRACKING_URI")
         .ok()
@@ -360,7 +365,7 @@ fn find_version(
     };
     let registry = |cause| ResolveError::Registry {
         reference: reference.to_owned(),
-        cause,
+        cause: Box::new(cause),
     };
     let answer = answer.map_err(registry)?;
     match answer.get("model_version") {
@@ -386,7 +391,7 @@ fn download_model(
         reference: reference.to_owned(),
         version: version.to_owned(),
         what: what.to_owned(),
-        cause,
+        cause: Box::new(cause),
     };
     let folder = match proxy_folder(client, source_uri) {
         Ok(f) => f,
@@ -486,9 +491,18 @@ mod tests {
         assert!(matches!(err("models:/@champion"), ParseError::NoName(_)));
         assert!(matches!(err("models:/7"), ParseError::NoSelector(_)));
         assert!(matches!(err("models://7"), ParseError::NoName(_)));
-        assert!(matches!(err("models:/credit-default"), ParseError::NoSelector(_)));
-        assert!(matches!(err("models:/credit-default@"), ParseError::EmptyAlias(_)));
-        assert!(matches!(err("models:credit-default/1"), ParseError::BadScheme(_)));
+        assert!(matches!(
+            err("models:/credit-default"),
+            ParseError::NoSelector(_)
+        ));
+        assert!(matches!(
+            err("models:/credit-default@"),
+            ParseError::EmptyAlias(_)
+        ));
+        assert!(matches!(
+            err("models:credit-default/1"),
+            ParseError::BadScheme(_)
+        ));
         for v in ["x", "0", "-1", "+3", "1.5", "Production", ""] {
             let e = err(&format!("models:/credit-default/{v}"));
             assert!(matches!(e, ParseError::BadVersion { .. }), "{v}: {e:?}");
@@ -539,6 +553,9 @@ mod tests {
         let e = resolve(&r).unwrap_err();
         assert!(matches!(e, ResolveError::NoTrackingUri { .. }), "{e:?}");
         assert!(e.to_string().contains("MLFLOW_TRACKING_URI"), "{e}");
-        assert!(e.to_string().contains("models:/credit-default@champion"), "{e}");
+        assert!(
+            e.to_string().contains("models:/credit-default@champion"),
+            "{e}"
+        );
     }
 }

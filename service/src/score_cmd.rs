@@ -50,8 +50,8 @@ pub struct Summary {
 pub fn load_model(model: &ModelRef) -> Result<Scorecard> {
     let r = model_ref::resolve(model)?;
     let described = r.source.describe();
-    let card = Scorecard::from_json(&r.text)
-        .with_context(|| format!("model {described} refused"))?;
+    let card =
+        Scorecard::from_json(&r.text).with_context(|| format!("model {described} refused"))?;
     if matches!(r.source, Source::Registry { .. }) {
         eprintln!("model {described}: {}", card.model_version());
     }

@@ -101,7 +101,10 @@ fn call(method: &str, url: &str, body: Option<&Value>, token: Option<&str>) -> (
     };
     let status = resp.status();
     let text = resp.into_string().unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 fn model_info(s: &Server) -> Value {
@@ -155,7 +158,10 @@ fn a_model_named_by_reload_stays_across_sighup() {
     let s = serve(&dir, a.to_str().unwrap(), &[]);
     let m = model_info(&s);
     assert_eq!(m["model_version"], "1.0.0-a");
-    assert_eq!(m["source"], json!({"kind": "file", "path": a.to_str().unwrap()}));
+    assert_eq!(
+        m["source"],
+        json!({"kind": "file", "path": a.to_str().unwrap()})
+    );
 
     let (status, r) = reload(&s, Some(json!({ "path": b.to_str().unwrap() })));
     assert_eq!(status, 200, "{r}");
@@ -262,12 +268,20 @@ fn cli_commands(dir: &Path, data: &Path, m1: &Path, m2: &Path, env: &[(&str, &st
     let by_file2 = score(data, m2.to_str().unwrap(), &[]);
     let by_file1 = score(data, m1.to_str().unwrap(), &[]);
     assert_eq!(by_file2.0, Some(0), "{}", by_file2.2);
-    assert!(by_file1.1 != by_file2.1, "the two models must score differently");
+    assert!(
+        by_file1.1 != by_file2.1,
+        "the two models must score differently"
+    );
     let champion = score(data, "models:/credit-default@champion", env);
     assert_eq!(champion.0, Some(0), "{}", champion.2);
-    assert!(champion.1 == by_file2.1, "champion output differs from version 2's file");
     assert!(
-        champion.2.contains("models:/credit-default@champion (version 2)"),
+        champion.1 == by_file2.1,
+        "champion output differs from version 2's file"
+    );
+    assert!(
+        champion
+            .2
+            .contains("models:/credit-default@champion (version 2)"),
         "{}",
         champion.2
     );
@@ -303,7 +317,11 @@ fn cli_commands(dir: &Path, data: &Path, m1: &Path, m2: &Path, env: &[(&str, &st
     assert_eq!(unset.0, Some(2));
     assert!(unset.2.contains("MLFLOW_TRACKING_URI"), "{}", unset.2);
     let down = format!("http://127.0.0.1:{}", free_port());
-    let down = score(data, "models:/credit-default/1", &[("MLFLOW_TRACKING_URI", &down)]);
+    let down = score(
+        data,
+        "models:/credit-default/1",
+        &[("MLFLOW_TRACKING_URI", &down)],
+    );
     assert_eq!(down.0, Some(2));
     assert!(down.2.contains("cannot reach"), "{}", down.2);
     let bad = score(data, "models:/credit-default/latest", env);
@@ -398,13 +416,19 @@ fn served(dir: &Path, base: &str, env: &[(&str, &str)]) -> PathBuf {
     assert_eq!(status, 422, "{r}");
     let msg = r["detail"][0]["msg"].as_str().unwrap();
     assert!(msg.contains("checksum"), "{msg}");
-    assert!(msg.contains("models:/credit-default/3 (version 3)"), "{msg}");
+    assert!(
+        msg.contains("models:/credit-default/3 (version 3)"),
+        "{msg}"
+    );
     assert_eq!(r["model_version"], "1.0.0-reg");
     let (status, r) = reload(&s, Some(json!({"model": "models:/credit-default@gone"})));
     assert_eq!(status, 409, "{r}");
     assert!(r.to_string().contains("no alias 'gone'"), "{r}");
     sighup(&s);
-    assert_eq!(model_info(&s)["source"]["reference"], "models:/credit-default/1");
+    assert_eq!(
+        model_info(&s)["source"]["reference"],
+        "models:/credit-default/1"
+    );
     assert_eq!(model_info(&s)["model_version"], "1.0.0-reg");
 
     // A corrupt version refuses to start the service at all (exit 2, the reason named).
@@ -539,18 +563,40 @@ fn make_ca_and_cert(tls: &Path) {
             .unwrap();
         assert!(o.status.success(), "openssl {args:?}: {}", stderr(&o));
     };
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
     let mut ca = vec!["req", "-x509"];
     ca.extend(ec);
     ca.extend([
-        "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=credit test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=credit test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
     ]);
     sh(&ca);
     let mut csr = vec!["req"];
     csr.extend(ec);
-    csr.extend(["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
+    csr.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
     sh(&csr);
     std::fs::write(
         tls.join("ext.cnf"),
@@ -559,8 +605,21 @@ fn make_ca_and_cert(tls: &Path) {
     )
     .unwrap();
     sh(&[
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf",
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
     ]);
 }
 

@@ -4,8 +4,8 @@ use super::error::{detail_list, ApiError};
 use super::log::Record;
 use super::metrics::Route;
 use super::state::AppState;
-use crate::model_ref::ModelRef;
 use super::{config::Durability, openapi, reqid, timefmt, web};
+use crate::model_ref::ModelRef;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -638,9 +638,8 @@ async fn admin_reload_inner(
         None
     } else {
         check_json_content_type(headers)?;
-        let r: ReloadIn = serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::invalid_json(format!("Expected {{\"model\": \"...\"}}: {e}"))
-        })?;
+        let r: ReloadIn = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::invalid_json(format!("Expected {{\"model\": \"...\"}}: {e}")))?;
         r.reference()?
     };
     match state.reload(reference).await {

@@ -4,8 +4,8 @@
 use super::config::ServeConfig;
 use super::log::{JournalHandle, ModelTag};
 use super::metrics::Metrics;
+use crate::model_ref::{ModelRef, ResolveError, Resolved, Source};
 use arc_swap::ArcSwap;
-use crate::model_ref::{ModelRef, Resolved, ResolveError, Source};
 use credit_core::{ModelError, Scorecard, FEATURES, N_FEATURES};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
