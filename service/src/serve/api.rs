@@ -555,28 +555,30 @@ struct ReloadIn {
 
 impl ReloadIn {
     /// The reference asked for, if any (422 for both fields at once or a malformed one).
-    fn reference(self) -> Result<Option<ModelRef>, ApiError> {
+    fn reference(self) -> Result<Option<ModelRef>, String> {
         let given = match (self.model, self.path) {
             (Some(m), Some(p)) if m != p => {
-                return Err(ApiError::simple(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_reference",
-                    "Give \"model\" or its older spelling \"path\", not both",
-                    &["body", "model"],
-                ))
+                return Err("Give \"model\" or its older spelling \"path\", not both".into())
             }
             (Some(m), _) | (None, Some(m)) => m,
             (None, None) => return Ok(None),
         };
-        given.parse::<ModelRef>().map(Some).map_err(|e| {
-            ApiError::simple(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_reference",
-                e.to_string(),
-                &["body", "model"],
-            )
-        })
+        given
+            .parse::<ModelRef>()
+            .map(Some)
+            .map_err(|e| e.to_string())
     }
+}
+
+/// A reload that did not happen: the reason, and the version still serving (`ReloadRefused`).
+fn reload_refused(state: &AppState, status: StatusCode, kind: &str, msg: &str) -> Response {
+    let current = state.model().version.clone();
+    tracing::warn!(error = %msg, model_version = %current, "model reload refused; the old model keeps serving");
+    let body = json!({
+        "detail": [{"loc": ["body", "model"], "msg": msg, "type": kind}],
+        "model_version": current,
+    });
+    json_response(status, body.to_string(), None)
 }
 
 /// Compares without an early exit, so the token cannot be guessed byte by byte from timings.
@@ -640,7 +642,13 @@ async fn admin_reload_inner(
         check_json_content_type(headers)?;
         let r: ReloadIn = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::invalid_json(format!("Expected {{\"model\": \"...\"}}: {e}")))?;
-        r.reference()?
+        match r.reference() {
+            Ok(m) => m,
+            Err(msg) => {
+                let status = StatusCode::UNPROCESSABLE_ENTITY;
+                return Ok(reload_refused(state, status, "invalid_reference", &msg));
+            }
+        }
     };
     match state.reload(reference).await {
         Ok(r) => {
@@ -656,17 +664,12 @@ async fn admin_reload_inner(
             Ok(json_response(StatusCode::OK, body.to_string(), None))
         }
         Err(e) => {
-            let current = state.model().version.clone();
-            tracing::warn!(error = %e, model_version = %current, "model reload refused; the old model keeps serving");
             let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::CONFLICT);
-            Ok(json_response(
+            Ok(reload_refused(
+                state,
                 status,
-                json!({
-                    "detail": [{"loc": ["body", "model"], "msg": e.to_string(), "type": "model_refused"}],
-                    "model_version": current,
-                })
-                .to_string(),
-                None,
+                "model_refused",
+                &e.to_string(),
             ))
         }
     }

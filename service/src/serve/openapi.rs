@@ -369,10 +369,10 @@ fn metrics() {}
         (status = 400, description = "Malformed body", body = ErrorResponse),
         (status = 401, description = "Missing or wrong token", body = ErrorResponse),
         (status = 404, description = "Admin routes are off (no CREDIT_ADMIN_TOKEN)", body = ErrorResponse),
-        (status = 409, description = "Artifact cannot be read; the old model keeps serving", body = ReloadRefused),
+        (status = 409, description = "Model cannot be had (file unreadable; registry unreachable, unknown alias or version, MLFLOW_TRACKING_URI unset); the old model keeps serving", body = ReloadRefused),
         (status = 413, description = "Body too large", body = ErrorResponse),
         (status = 415, description = "Content-Type is not JSON", body = ErrorResponse),
-        (status = 422, description = "Artifact refused (corrupt, wrong checksum or format); the old model keeps serving", body = ReloadRefused),
+        (status = 422, description = "Artifact refused (corrupt, wrong checksum or format), or a malformed model reference; the old model keeps serving", body = ReloadRefused),
     ))]
 fn admin_reload() {}
 

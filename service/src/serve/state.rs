@@ -17,8 +17,9 @@ pub enum LoadError {
     /// The file cannot be read, or the registry cannot resolve or serve the reference.
     #[error(transparent)]
     Unavailable(#[from] ResolveError),
-    #[error("{model} refused: {source}")]
-    Invalid { model: String, source: ModelError },
+    // `cause`, not `source`: the message already holds it (`{:#}` would print it twice).
+    #[error("{model} refused: {cause}")]
+    Invalid { model: String, cause: ModelError },
     #[error("the loading task failed: {0}")]
     Task(String),
 }
@@ -63,7 +64,7 @@ pub fn load_model(model: &ModelRef) -> Result<LoadedModel, LoadError> {
     let Resolved { text, source } = crate::model_ref::resolve(model)?;
     let scorecard = Scorecard::from_json(&text).map_err(|e| LoadError::Invalid {
         model: source.describe(),
-        source: e,
+        cause: e,
     })?;
     let art = scorecard.artifact();
     let version = scorecard.model_version().to_owned();
@@ -176,11 +177,6 @@ impl AppState {
 
     pub fn is_draining(&self) -> bool {
         self.0.draining.load(Ordering::SeqCst)
-    }
-
-    /// The model reference reloads resolve when none is given.
-    pub async fn reference(&self) -> ModelRef {
-        self.0.reload_lock.lock().await.clone()
     }
 
     /// Resolves `model` (or the current reference) and swaps it in; on error the old model and
