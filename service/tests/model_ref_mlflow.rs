@@ -258,7 +258,7 @@ fn registry_references_in_every_command() {
     cli_commands(&dir, &data, &m1, &m2, &env);
     let log = served(&dir, &base, &env);
     monitor(&dir, &log, &m1, &m2, &env);
-    https(&dir, &base, &data, &m1);
+    https(&dir, &base, &data, &m1, &dir.join("train-sample.csv"));
     drop(mlflow);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -487,7 +487,7 @@ fn monitor(dir: &Path, log: &Path, m1: &Path, m2: &Path, env: &[(&str, &str)]) {
 /// A TLS-terminating proxy (private CA) in front of MLflow that wants a bearer token or basic
 /// auth: a reference resolves with `MLFLOW_TRACKING_SERVER_CERT_PATH` and the credentials,
 /// and fails (exit 2) without either.
-fn https(dir: &Path, base: &str, data: &Path, m1: &Path) {
+fn https(dir: &Path, base: &str, data: &Path, m1: &Path, train_data: &Path) {
     let tls = dir.join("tls");
     std::fs::create_dir_all(&tls).unwrap();
     make_ca_and_cert(&tls);
@@ -538,7 +538,44 @@ fn https(dir: &Path, base: &str, data: &Path, m1: &Path) {
     );
     assert_eq!(no_ca.0, Some(2));
     assert!(no_ca.2.contains("cannot reach"), "{}", no_ca.2);
+    train_over_https(dir, train_data, data, &url, ca);
     drop(proxy);
+}
+
+/// `credit train --mlflow-uri https://...` through the same proxy (token + CA) registers
+/// version 4, which a reference over https then scores exactly as its file.
+fn train_over_https(dir: &Path, train_data: &Path, data: &Path, url: &str, ca: &str) {
+    let out = dir.join("m4.json");
+    let tls_env = [
+        ("MLFLOW_TRACKING_TOKEN", "tok3n"),
+        ("MLFLOW_TRACKING_SERVER_CERT_PATH", ca),
+    ];
+    let mut c = credit();
+    c.arg("train")
+        .arg("--data")
+        .arg(train_data)
+        .arg("--out")
+        .arg(&out)
+        .args(["--folds", "2", "--max-bins", "10", "--quiet"])
+        .args(["--model-version", "4.0.0-tls"])
+        .args(["--mlflow-uri", url, "--mlflow-experiment", "model-ref-test"])
+        .envs(tls_env);
+    let o = run(c);
+    assert!(
+        o.status.success(),
+        "credit train over https: {}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("registered credit-default version 4"),
+        "{}",
+        stderr(&o)
+    );
+    let mut env = vec![("MLFLOW_TRACKING_URI", url)];
+    env.extend(tls_env);
+    let by_ref = score(data, "models:/credit-default/4", &env);
+    assert_eq!(by_ref.0, Some(0), "{}", by_ref.2);
+    assert!(by_ref.1 == score(data, out.to_str().unwrap(), &[]).1);
 }
 
 fn wait_port(port: u16, s: &Server) {
