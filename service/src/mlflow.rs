@@ -625,6 +625,25 @@ mod tests {
     }
 
     #[test]
+    fn a_ca_bundle_must_hold_certificates() {
+        let missing = tls_config(Path::new("no/such/ca.pem")).err();
+        assert!(
+            matches!(&missing, Some(MlflowError::CaBundle { path, .. }) if path.ends_with("ca.pem")),
+            "{missing:?}"
+        );
+        let dir = std::env::temp_dir().join(format!("credit-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let e = tls_config(&empty).err().map(|e| e.to_string());
+        assert!(
+            e.as_deref().is_some_and(|m| m.contains("no certificate")),
+            "{e:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn http_and_https_tracking_uris_only() {
         assert!(Client::new("http://127.0.0.1:5000/").is_ok());
         assert!(Client::new("https://mlflow.example").is_ok());
