@@ -13,7 +13,8 @@ $(VENV)/.stamp-lifecycle: requirements/lifecycle.txt | $(VENV)/bin/python
 	$(PIP) install -q -r requirements/lifecycle.txt
 	@touch $@
 
-# Rust: `credit train --mlflow-uri` against a real MLflow server (an ignored test elsewhere).
+# Rust: `credit train --mlflow-uri` against a real MLflow server (an ignored test elsewhere), and
+# `models:/` references in score / explain / monitor / serve (also over https with a private CA).
 # Python: the Prefect flow against a real `credit serve` and MLflow (promote, then reject).
 # (`credit monitor`'s tests are plain cargo tests: they run in test-rust.)
 test-lifecycle: $(CREDIT) python $(VENV)/.stamp-lifecycle data | $(WORK)
@@ -21,6 +22,9 @@ test-lifecycle: $(CREDIT) python $(VENV)/.stamp-lifecycle data | $(WORK)
 	set -o pipefail; CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) MLFLOW_BIN=$(VENV)/bin/mlflow \
 		$(CARGO) test --release -p credit-service --test lifecycle_mlflow -- --include-ignored 2>&1 \
 		| tee $(JUNIT)/lifecycle-rust.log
+	set -o pipefail; CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) MLFLOW_BIN=$(VENV)/bin/mlflow \
+		$(CARGO) test --release -p credit-service --test model_ref_mlflow -- --include-ignored 2>&1 \
+		| tee $(JUNIT)/model-ref-rust.log
 	$(LIFECYCLE_ENV) CREDIT=$(CREDIT) CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) \
 		$(PY) -m pytest -q -rs -p no:cacheprovider --junitxml=$(JUNIT)/lifecycle.xml tests/lifecycle
 

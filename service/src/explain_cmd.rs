@@ -1,15 +1,18 @@
 //! `credit explain`: one applicant, for humans: points per feature and the reasons.
 
+use crate::model_ref::ModelRef;
 use crate::score_cmd::load_model;
 use anyhow::{bail, Result};
 use credit_core::Applicant;
-use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct ExplainArgs {
-    /// Model artifact (JSON); without it, the shipped model compiled into this binary.
+    /// Model: an artifact file (JSON), or an MLflow registry reference `models:/NAME/VERSION` or
+    /// `models:/NAME@ALIAS` resolved through `MLFLOW_TRACKING_URI` (https, `MLFLOW_TRACKING_TOKEN`
+    /// and `MLFLOW_TRACKING_SERVER_CERT_PATH` as for MLflow's client); the checksum is verified
+    /// either way. Without it, the shipped model compiled into this binary.
     #[arg(long, env = "CREDIT_MODEL")]
-    pub model: Option<PathBuf>,
+    pub model: Option<ModelRef>,
     /// The applicant as JSON (`-` reads standard input).
     pub applicant: String,
     /// Print JSON instead of a table.
@@ -18,7 +21,7 @@ pub struct ExplainArgs {
 }
 
 pub fn run(args: &ExplainArgs) -> Result<()> {
-    let model = load_model(args.model.as_deref())?;
+    let model = load_model(&ModelRef::or_shipped(args.model.as_ref()))?;
     let text = if args.applicant == "-" {
         std::io::read_to_string(std::io::stdin())?
     } else {

@@ -7,6 +7,7 @@ pub mod explain_cmd;
 pub mod mlflow;
 pub mod mlflow_flavor;
 pub mod model_file;
+pub mod model_ref;
 pub mod monitor_cmd;
 pub mod promote_cmd;
 pub mod register_cmd;

@@ -2,10 +2,15 @@
 //! record a fit (params, per-fold and final metrics, tags, the model and report as artifacts)
 //! and register the model as a new version of `credit-default` without a Python runtime.
 //!
+//! The same client resolves `models:/NAME/VERSION` and `models:/NAME@ALIAS` references
+//! (`crate::model_ref`) for `score`, `explain`, `monitor` and `serve`.
+//!
 //! Artifacts go through the server's artifact proxy (`mlflow server --serve-artifacts`): the
-//! client never needs credentials for the artifact store itself. Only `http://` tracking URIs
-//! are supported (the client is built without TLS to keep the binary small); put a TLS-terminating
-//! proxy's plain-HTTP side or a port-forward in front when the server is remote.
+//! client never needs credentials for the artifact store itself. Tracking URIs are `http://` or
+//! `https://`, configured like MLflow's own client: `MLFLOW_TRACKING_TOKEN` (bearer token) or
+//! `MLFLOW_TRACKING_USERNAME` / `MLFLOW_TRACKING_PASSWORD` (basic auth), and
+//! `MLFLOW_TRACKING_SERVER_CERT_PATH`, a PEM bundle of CAs trusted besides Mozilla's roots (a
+//! server with a private CA).
 
 use crate::train_cmd::TrainArgs;
 use credit_core::artifact::Metrics;
@@ -41,8 +46,10 @@ pub enum MlflowError {
     },
     #[error("MLflow {endpoint}: unexpected answer: {detail}")]
     BadResponse { endpoint: String, detail: String },
-    #[error("MLflow tracking URI {0:?} is not supported: use http://HOST:PORT")]
+    #[error("MLflow tracking URI {0:?} is not supported: use http://HOST:PORT or https://HOST")]
     UnsupportedUri(String),
+    #[error("MLFLOW_TRACKING_SERVER_CERT_PATH {path}: {detail}")]
+    CaBundle { path: PathBuf, detail: String },
     #[error(
         "run artifact URI {0:?} is not served by the tracking server \
          (start it with `mlflow server --serve-artifacts`)"
@@ -80,6 +87,8 @@ impl std::fmt::Display for LoggedRun {
 pub struct Client {
     base: String,
     agent: ureq::Agent,
+    /// `Authorization` header value sent with every request, from the environment.
+    auth: Option<String>,
 }
 
 fn now_ms() -> i64 {
@@ -89,20 +98,43 @@ fn now_ms() -> i64 {
 }
 
 impl Client {
-    /// Checks the URI's scheme; no request is made yet.
+    /// Checks the URI's scheme and reads the TLS and auth settings; no request is made yet.
     pub fn new(uri: &str) -> Result<Client, MlflowError> {
+        Client::with_timeout(uri, Duration::from_secs(120))
+    }
+
+    /// As [`Client::new`], with `timeout` for each whole request (connect, send, read), so a
+    /// caller holding a lock (a service reloading its model) waits a bounded time.
+    pub fn with_timeout(uri: &str, timeout: Duration) -> Result<Client, MlflowError> {
         let base = uri.trim_end_matches('/');
-        if !base.starts_with("http://") {
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(MlflowError::UnsupportedUri(uri.to_owned()));
         }
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
-            .build();
+        let mut builder = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(10).min(timeout))
+            .timeout(timeout);
+        if let Some(path) = env_nonempty("MLFLOW_TRACKING_SERVER_CERT_PATH") {
+            builder = builder.tls_config(tls_config(Path::new(&path))?);
+        }
         Ok(Client {
             base: base.to_owned(),
-            agent,
+            agent: builder.build(),
+            auth: auth_header(),
         })
+    }
+
+    /// The tracking server's base URI (no trailing slash), for messages.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// A request with the authorization header, when one is configured.
+    fn request(&self, method: &str, url: &str) -> ureq::Request {
+        let req = self.agent.request(method, url);
+        match &self.auth {
+            Some(a) => req.set("Authorization", a),
+            None => req,
+        }
     }
 
     /// Turns a ureq result into the JSON body or a typed error.
@@ -147,8 +179,7 @@ impl Client {
     pub fn post(&self, endpoint: &str, body: &Value) -> Result<Value, MlflowError> {
         let url = format!("{}/api/2.0/mlflow/{endpoint}", self.base);
         let r = self
-            .agent
-            .post(&url)
+            .request("POST", &url)
             .set("Content-Type", "application/json")
             .send_string(&body.to_string());
         Self::answer(endpoint, r)
@@ -157,7 +188,7 @@ impl Client {
     /// `GET /api/2.0/mlflow/<endpoint>?k=v...`.
     pub fn get(&self, endpoint: &str, query: &[(&str, &str)]) -> Result<Value, MlflowError> {
         let url = format!("{}/api/2.0/mlflow/{endpoint}", self.base);
-        let mut req = self.agent.get(&url);
+        let mut req = self.request("GET", &url);
         for (k, v) in query {
             req = req.query(k, v);
         }
@@ -199,12 +230,80 @@ impl Client {
             rel_path
         );
         let r = self
-            .agent
-            .put(&url)
+            .request("PUT", &url)
             .set("Content-Type", "application/octet-stream")
             .send_bytes(bytes);
         Self::answer("mlflow-artifacts/artifacts", r).map(|_| ())
     }
+}
+
+impl Client {
+    /// Downloads one artifact as text through the server's artifact proxy; `proxy_rel` is the
+    /// part after `/api/2.0/mlflow-artifacts/artifacts/` (see [`proxy_path`]).
+    pub fn download_text(&self, proxy_rel: &str) -> Result<String, MlflowError> {
+        let endpoint = "mlflow-artifacts/artifacts";
+        let url = format!(
+            "{}/api/2.0/mlflow-artifacts/artifacts/{}",
+            self.base,
+            proxy_rel.trim_start_matches('/')
+        );
+        match self.request("GET", &url).call() {
+            // ureq caps `into_string` at 10 MB: far above a scorecard, a bound on a bad answer.
+            Ok(resp) => resp.into_string().map_err(|e| MlflowError::BadResponse {
+                endpoint: format!("{endpoint}/{proxy_rel}"),
+                detail: e.to_string(),
+            }),
+            Err(e) => {
+                Self::answer(&format!("{endpoint}/{proxy_rel}"), Err(e)).map(|_| String::new())
+            }
+        }
+    }
+}
+
+/// A variable of the environment, unless unset or blank.
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// `Authorization` value from MLflow's variables: a bearer token wins over basic auth.
+fn auth_header() -> Option<String> {
+    use base64::Engine as _;
+    if let Some(token) = env_nonempty("MLFLOW_TRACKING_TOKEN") {
+        return Some(format!("Bearer {}", token.trim()));
+    }
+    let user = env_nonempty("MLFLOW_TRACKING_USERNAME")?;
+    let password = std::env::var("MLFLOW_TRACKING_PASSWORD").unwrap_or_default();
+    let pair = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    Some(format!("Basic {pair}"))
+}
+
+/// TLS trusting Mozilla's roots (as without the variable) and every certificate of `ca_pem`.
+fn tls_config(ca_pem: &Path) -> Result<std::sync::Arc<rustls::ClientConfig>, MlflowError> {
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::CertificateDer;
+    let bad = |detail: String| MlflowError::CaBundle {
+        path: ca_pem.to_owned(),
+        detail,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let pem = std::fs::read(ca_pem).map_err(|e| bad(e.to_string()))?;
+    let mut added = 0;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| bad(format!("not a PEM certificate bundle: {e}")))?;
+        roots.add(cert).map_err(|e| bad(e.to_string()))?;
+        added += 1;
+    }
+    if added == 0 {
+        return Err(bad("no certificate in the file".into()));
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(std::sync::Arc::new(config))
 }
 
 /// The part of `mlflow-artifacts:/<exp>/<run>/artifacts` (or `mlflow-artifacts://host/...`)
@@ -530,10 +629,30 @@ mod tests {
     }
 
     #[test]
-    fn only_plain_http_tracking_uris() {
+    fn a_ca_bundle_must_hold_certificates() {
+        let missing = tls_config(Path::new("no/such/ca.pem")).err();
+        assert!(
+            matches!(&missing, Some(MlflowError::CaBundle { path, .. }) if path.ends_with("ca.pem")),
+            "{missing:?}"
+        );
+        let dir = std::env::temp_dir().join(format!("credit-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let e = tls_config(&empty).err().map(|e| e.to_string());
+        assert!(
+            e.as_deref().is_some_and(|m| m.contains("no certificate")),
+            "{e:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn http_and_https_tracking_uris_only() {
         assert!(Client::new("http://127.0.0.1:5000/").is_ok());
+        assert!(Client::new("https://mlflow.example").is_ok());
         assert!(matches!(
-            Client::new("https://mlflow.example"),
+            Client::new("ftp://mlflow.example"),
             Err(MlflowError::UnsupportedUri(_))
         ));
         assert!(matches!(

@@ -1,6 +1,7 @@
 //! Where a command's model comes from: the file given with `--model` / `CREDIT_MODEL`, or, when
 //! none is given, the shipped scorecard compiled into this binary (`credit_core::shipped`), so
-//! `credit serve`, `score` and `explain` work from any directory with no flags.
+//! `credit serve`, `score` and `explain` work from any directory with no flags. The commands
+//! reach it through `crate::model_ref`, which also resolves MLflow `models:/` references.
 
 use std::path::{Path, PathBuf};
 

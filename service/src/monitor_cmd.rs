@@ -14,6 +14,7 @@
 //!
 //! Exit codes (for schedulers): 0 stable, 1 some day's PSI above `--psi-threshold`, 2 error.
 
+use crate::model_ref::ModelRef;
 use crate::score_cmd::load_model;
 use anyhow::{bail, Context, Result};
 use credit_core::drift::{psi, psi_level, BinCounter};
@@ -35,13 +36,15 @@ pub struct MonitorArgs {
     pub log: String,
     /// The model being monitored: its training bins are the feature baseline and it rescores
     /// every logged input for the score PSI.
+    /// A file (JSON) or an MLflow registry reference (`models:/NAME/VERSION`,
+    /// `models:/NAME@ALIAS`, resolved through `MLFLOW_TRACKING_URI`).
     /// Without it, the shipped model compiled into this binary.
     #[arg(long, env = "CREDIT_MODEL")]
-    pub model: Option<PathBuf>,
-    /// Take the feature baseline (training bins) from this artifact instead, e.g. the champion
-    /// a retrained model replaced.
+    pub model: Option<ModelRef>,
+    /// Take the feature baseline (training bins) from this model instead, e.g. the champion
+    /// a retrained model replaced: a file or a `models:/` reference (`models:/credit-default@champion`).
     #[arg(long)]
-    pub baseline_model: Option<PathBuf>,
+    pub baseline_model: Option<ModelRef>,
     /// Write an HTML report with inline SVG charts here.
     #[arg(long)]
     pub html: Option<PathBuf>,
@@ -215,9 +218,9 @@ fn bucket_counts(edges: &[f64], values: &[f64]) -> Vec<u64> {
 
 /// Computes the per-day PSI table.
 pub fn analyse(args: &MonitorArgs) -> Result<(Report, Scorecard)> {
-    let model = load_model(args.model.as_deref())?;
+    let model = load_model(&ModelRef::or_shipped(args.model.as_ref()))?;
     let baseline = match &args.baseline_model {
-        Some(p) => load_model(Some(p))?,
+        Some(r) => load_model(r)?,
         None => model.clone(),
     };
     let (records, invalid) = read_log(&args.log)?;

@@ -8,19 +8,22 @@
 //! code `credit score` runs, from bytes in memory.
 
 use crate::data::{self, Columns};
-use crate::model_file;
+use crate::model_ref::{self, ModelRef, Source};
 use crate::train_cmd::progress_bar;
 use anyhow::{Context, Result};
 use credit_core::{Applicant, Scorecard, MAX_REASONS};
 use flate2::write::GzEncoder;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct ScoreArgs {
-    /// Model artifact (JSON); without it, the shipped model compiled into this binary.
+    /// Model: an artifact file (JSON), or an MLflow registry reference `models:/NAME/VERSION` or
+    /// `models:/NAME@ALIAS` resolved through `MLFLOW_TRACKING_URI` (https, `MLFLOW_TRACKING_TOKEN`
+    /// and `MLFLOW_TRACKING_SERVER_CERT_PATH` as for MLflow's client); the checksum is verified
+    /// either way. Without it, the shipped model compiled into this binary.
     #[arg(long, env = "CREDIT_MODEL")]
-    pub model: Option<PathBuf>,
+    pub model: Option<ModelRef>,
     /// Applicants: CSV or CSV.gz with the ten feature columns (seed or Kaggle names), any order.
     pub input: PathBuf,
     /// Output CSV (`.gz` to compress); `-` for standard output.
@@ -41,11 +44,18 @@ pub struct Summary {
     pub mean_probability: f64,
 }
 
-/// Reads and compiles the model at `path`, or the shipped model when `path` is `None`.
-pub fn load_model(path: Option<&Path>) -> Result<Scorecard> {
-    let text = model_file::read_text(path)?;
-    Scorecard::from_json(&text)
-        .with_context(|| format!("model {} refused", model_file::describe(path)))
+/// Resolves (file, shipped or registry) and compiles a model; the checksum is verified whatever
+/// the origin. A registry reference is reported on standard error with the version it resolved
+/// to, since the same reference may name another version tomorrow.
+pub fn load_model(model: &ModelRef) -> Result<Scorecard> {
+    let r = model_ref::resolve(model)?;
+    let described = r.source.describe();
+    let card =
+        Scorecard::from_json(&r.text).with_context(|| format!("model {described} refused"))?;
+    if matches!(r.source, Source::Registry { .. }) {
+        eprintln!("model {described}: {}", card.model_version());
+    }
+    Ok(card)
 }
 
 /// Number of columns of the output CSV (see [`output_header`]).
@@ -230,7 +240,7 @@ pub fn score_csv<R: Read, W: Write>(
 }
 
 pub fn run(args: &ScoreArgs) -> Result<Summary> {
-    let model = load_model(args.model.as_deref())?;
+    let model = load_model(&ModelRef::or_shipped(args.model.as_ref()))?;
     let (reader, _digests, size, counter) = data::open(&args.input)?;
     let input_name = args.input.display().to_string();
     let (rdr, cols) = read_header(reader, &input_name)?;

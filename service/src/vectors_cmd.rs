@@ -335,7 +335,7 @@ fn with(mut row: [f64; N_FEATURES], j: usize, v: f64) -> [f64; N_FEATURES] {
 }
 
 pub fn run(args: &VectorsArgs) -> Result<()> {
-    let model = load_model(Some(&args.model))?;
+    let model = load_model(&crate::model_ref::ModelRef::Path(args.model.clone()))?;
     let v = build(&model, &args.model.to_string_lossy())?;
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;

@@ -188,6 +188,9 @@ def test_operations_endpoints(server: Server) -> None:
     assert 0 < m["threshold"] < 1 and m["metrics"]["cv"]["auc"] > 0.5
     assert [f["name"] for f in m["features"]] == VECTORS["feature_order"]
     assert all(f["description"] and f["range"] for f in m["features"])
+    # Served from a file (MODEL, or the copy of it a reload test may have made the reference).
+    assert m["source"]["kind"] == "file"
+    assert Path(m["source"]["path"]).read_bytes() == MODEL.read_bytes()
     server.post("/predict", SEED)
     text = server.get("/metrics").text
     for needle in ['credit_http_requests_total{route="/predict",status="200"}', "credit_request_duration_seconds_bucket",
@@ -301,13 +304,25 @@ def test_admin_reload(server: Server, tmp_path: Path) -> None:
     for _ in range(10):
         r = server.post("/admin/reload", {"path": str(good)}, headers=auth)
         assert r.status_code == 200, r.text
-        assert r.json() == {"model_version": VECTORS["model_version"], "previous_version": VECTORS["model_version"]}
-    r = server.post("/admin/reload", None, data=b"", headers=auth)  # re-read the configured path
-    assert r.status_code == 200
+        assert r.json() == {"model_version": VECTORS["model_version"], "previous_version": VECTORS["model_version"],
+                            "reference": str(good), "registry_version": None}
+    # A reload that named a model made it the reference: a bodiless reload re-reads that one.
+    r = server.post("/admin/reload", None, data=b"", headers=auth)
+    assert r.status_code == 200 and r.json()["reference"] == str(good), r.text
     stop.set()
     for t in threads:
         t.join()
     assert statuses and set(statuses) == {200}
+    assert server.get("/model").json()["source"] == {"kind": "file", "path": str(good)}
+    # `model` is the new spelling of `path`; both at once must agree; references are checked.
+    r = server.post("/admin/reload", {"model": str(MODEL), "path": str(good)}, headers=auth)
+    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "invalid_reference", r.text
+    r = server.post("/admin/reload", {"model": "models:/credit-default/latest"}, headers=auth)
+    assert r.status_code == 422 and "version" in r.json()["detail"][0]["msg"], r.text
+    r = server.post("/admin/reload", {"model": "models:/credit-default@champion"}, headers=auth)
+    assert r.status_code == 409 and "models:/credit-default@champion" in r.json()["detail"][0]["msg"], r.text
+    r = server.post("/admin/reload", {"model": str(MODEL)}, headers=auth)
+    assert r.status_code == 200 and r.json()["reference"] == str(MODEL), r.text
 
 
 def test_admin_off_without_token(make_server: Any, workdir: Path) -> None:

@@ -5,6 +5,7 @@ use super::log::Record;
 use super::metrics::Route;
 use super::state::AppState;
 use super::{config::Durability, openapi, reqid, timefmt, web};
+use crate::model_ref::ModelRef;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -545,10 +546,40 @@ async fn docs(State(state): State<AppState>) -> Response {
     web::docs_page()
 }
 
+/// `{"model": "<path or models:/ URI>"}`; `path` is the older spelling of `model`.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReloadIn {
-    path: Option<std::path::PathBuf>,
+    model: Option<String>,
+    path: Option<String>,
+}
+
+impl ReloadIn {
+    /// The reference asked for, if any (422 for both fields at once or a malformed one).
+    fn reference(self) -> Result<Option<ModelRef>, String> {
+        let given = match (self.model, self.path) {
+            (Some(m), Some(p)) if m != p => {
+                return Err("Give \"model\" or its older spelling \"path\", not both".into())
+            }
+            (Some(m), _) | (None, Some(m)) => m,
+            (None, None) => return Ok(None),
+        };
+        given
+            .parse::<ModelRef>()
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// A reload that did not happen: the reason, and the version still serving (`ReloadRefused`).
+fn reload_refused(state: &AppState, status: StatusCode, kind: &str, msg: &str) -> Response {
+    let current = state.model().version.clone();
+    tracing::warn!(error = %msg, model_version = %current, "model reload refused; the old model keeps serving");
+    let body = json!({
+        "detail": [{"loc": ["body", "model"], "msg": msg, "type": kind}],
+        "model_version": current,
+    });
+    json_response(status, body.to_string(), None)
 }
 
 /// Compares without an early exit, so the token cannot be guessed byte by byte from timings.
@@ -606,35 +637,40 @@ async fn admin_reload_inner(
         return Ok(r);
     }
     let bytes = read_body(headers, body, 16 * 1024).await?;
-    let path = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+    let reference = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         None
     } else {
         check_json_content_type(headers)?;
         let r: ReloadIn = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::invalid_json(format!("Expected {{\"path\": \"...\"}}: {e}")))?;
-        r.path
+            .map_err(|e| ApiError::invalid_json(format!("Expected {{\"model\": \"...\"}}: {e}")))?;
+        match r.reference() {
+            Ok(m) => m,
+            Err(msg) => {
+                let status = StatusCode::UNPROCESSABLE_ENTITY;
+                return Ok(reload_refused(state, status, "invalid_reference", &msg));
+            }
+        }
     };
-    match state.reload(path).await {
-        Ok((new, old)) => {
-            tracing::info!(model_version = %new, previous_version = %old, "model reloaded");
-            Ok(json_response(
-                StatusCode::OK,
-                json!({"model_version": new, "previous_version": old}).to_string(),
-                None,
-            ))
+    match state.reload(reference).await {
+        Ok(r) => {
+            let model = r.source.describe();
+            tracing::info!(model_version = %r.version, previous_version = %r.previous_version,
+                model = %model, "model reloaded: {model}");
+            let body = json!({
+                "model_version": r.version,
+                "previous_version": r.previous_version,
+                "reference": r.source.reference(),
+                "registry_version": r.source.registry_version(),
+            });
+            Ok(json_response(StatusCode::OK, body.to_string(), None))
         }
         Err(e) => {
-            let current = state.model().version.clone();
-            tracing::warn!(error = %e, model_version = %current, "model reload refused; the old model keeps serving");
             let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::CONFLICT);
-            Ok(json_response(
+            Ok(reload_refused(
+                state,
                 status,
-                json!({
-                    "detail": [{"loc": ["body", "path"], "msg": e.to_string(), "type": "model_refused"}],
-                    "model_version": current,
-                })
-                .to_string(),
-                None,
+                "model_refused",
+                &e.to_string(),
             ))
         }
     }

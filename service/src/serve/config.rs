@@ -129,8 +129,9 @@ impl LogTarget {
 pub struct ServeConfig {
     pub host: String,
     pub port: u16,
-    /// `None`: the shipped model compiled into the binary.
-    pub model_path: Option<PathBuf>,
+    /// The model as configured (a file, the shipped model, or a `models:/` reference): what
+    /// start-up loads; reloads keep their own current reference in [`super::state::AppState`].
+    pub model: crate::model_ref::ModelRef,
     pub log: LogTarget,
     pub durability: Durability,
     pub web_dir: PathBuf,
@@ -196,7 +197,7 @@ impl ServeConfig {
         Ok(ServeConfig {
             host: a.host.clone(),
             port: a.port,
-            model_path: a.model.clone(),
+            model: crate::model_ref::ModelRef::or_shipped(a.model.as_ref()),
             log,
             durability,
             web_dir: a.web_dir.clone(),

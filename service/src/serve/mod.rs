@@ -54,10 +54,13 @@ pub struct ServeArgs {
     /// Port to listen on (Cloud Run sets PORT).
     #[arg(long, default_value_t = 8080, env = "PORT")]
     pub port: u16,
-    /// Model artifact (JSON) to serve; `POST /admin/reload` and SIGHUP re-read it. Without it,
-    /// the shipped model compiled into this binary.
+    /// Model to serve: an artifact file (JSON) or an MLflow registry reference,
+    /// `models:/NAME/VERSION` or `models:/NAME@ALIAS`, resolved through `MLFLOW_TRACKING_URI`
+    /// (with `MLFLOW_TRACKING_TOKEN`, `MLFLOW_TRACKING_SERVER_CERT_PATH` for https). SIGHUP and
+    /// `POST /admin/reload` resolve it again, so moving an alias then reloading promotes a
+    /// version. Without it, the shipped model compiled into this binary.
     #[arg(long, env = "CREDIT_MODEL")]
-    pub model: Option<PathBuf>,
+    pub model: Option<crate::model_ref::ModelRef>,
     /// Prediction log sink: `sqlite://PATH`, `jsonl://PATH` or `bigquery://PROJECT/DATASET/TABLE`.
     #[arg(
         long = "log",
@@ -139,11 +142,10 @@ pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
 /// started, the router built. `serve` puts it behind a socket; the fuzz targets and in-process
 /// tests call the router directly. Stop the log with [`log::Journal::shutdown`].
 pub fn app(config: ServeConfig) -> Result<(axum::Router, AppState, log::Journal), ServeError> {
-    let model =
-        state::load_model(config.model_path.as_deref()).map_err(|source| ServeError::Model {
-            model: crate::model_file::describe(config.model_path.as_deref()),
-            source,
-        })?;
+    let model = state::load_model(&config.model).map_err(|source| ServeError::Model {
+        model: config.model.to_string(),
+        source,
+    })?;
     let metrics = Arc::new(metrics::Metrics::default());
     let journal = log::start(
         &config.log,
@@ -174,6 +176,7 @@ async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     tracing::info!(
         address = %local,
         model_version = %state.model().version,
+        model = %state.model().source.describe(),
         log = %config.log.describe(),
         durability = config.durability.as_str(),
         "credit serve listening on http://{local}"
@@ -239,7 +242,8 @@ async fn shutdown_signal() {
     }
 }
 
-/// SIGHUP re-reads the configured model path, like `POST /admin/reload` without a body.
+/// SIGHUP resolves the current model reference again (the start-up one, or the last one a
+/// `POST /admin/reload` named), like `POST /admin/reload` without a body.
 fn spawn_sighup(state: AppState) {
     #[cfg(unix)]
     tokio::spawn(async move {
@@ -250,10 +254,12 @@ fn spawn_sighup(state: AppState) {
         };
         while hup.recv().await.is_some() {
             match state.reload(None).await {
-                Ok((new, old)) => tracing::info!(
-                    model_version = %new,
-                    previous_version = %old,
-                    "SIGHUP: model reloaded"
+                Ok(r) => tracing::info!(
+                    model_version = %r.version,
+                    previous_version = %r.previous_version,
+                    model = %r.source.describe(),
+                    "SIGHUP: model reloaded: {}",
+                    r.source.describe()
                 ),
                 Err(e) => {
                     tracing::error!(error = %e, "SIGHUP: model refused; the old model keeps serving")

@@ -260,6 +260,7 @@ pub struct ModelInfo {
     #[schema(schema_with = free_object)]
     training_data: serde_json::Value,
     features: Vec<FeatureInfo>,
+    source: ModelSource,
 }
 
 /// A model artifact (`credit-default/scorecard`), as written by `credit train`.
@@ -293,10 +294,32 @@ impl ToSchema for ModelArtifact {
     }
 }
 
-/// Optional body of `POST /admin/reload`.
+/// Where the active model came from: `kind` is `registry` (an MLflow `models:/` reference, with
+/// the version it resolved to), `file` (with `path`) or `shipped` (compiled into the binary).
+#[derive(ToSchema)]
+pub struct ModelSource {
+    #[schema(pattern = "^(registry|file|shipped)$")]
+    kind: String,
+    /// File of a `file` model.
+    path: Option<String>,
+    /// The configured reference, e.g. `models:/credit-default@champion`.
+    reference: Option<String>,
+    registered_model: Option<String>,
+    /// The registry version the reference resolved to.
+    registry_version: Option<String>,
+    alias: Option<String>,
+    run_id: Option<String>,
+    /// The version's artifact location in the registry.
+    source_uri: Option<String>,
+}
+
+/// Optional body of `POST /admin/reload`: without it, the current reference is resolved again.
 #[derive(ToSchema)]
 pub struct ReloadRequest {
-    /// Artifact to load instead of the configured model path.
+    /// Model to load and keep as the current reference (later reloads and SIGHUP resolve it):
+    /// a file path or `models:/NAME/VERSION` / `models:/NAME@ALIAS`.
+    model: Option<String>,
+    /// Older spelling of `model`.
     path: Option<String>,
 }
 
@@ -304,6 +327,10 @@ pub struct ReloadRequest {
 pub struct ReloadResponse {
     model_version: String,
     previous_version: String,
+    /// The reference now current (null for the shipped model).
+    reference: Option<String>,
+    /// The registry version it resolved to (null unless a `models:/` reference).
+    registry_version: Option<String>,
 }
 
 /// The artifact was refused; `model_version` is the one still serving.
@@ -387,10 +414,10 @@ fn metrics() {}
         (status = 400, description = "Malformed body", body = ErrorResponse),
         (status = 401, description = "Missing or wrong token", body = ErrorResponse),
         (status = 404, description = "Admin routes are off (no CREDIT_ADMIN_TOKEN)", body = ErrorResponse),
-        (status = 409, description = "Artifact cannot be read; the old model keeps serving", body = ReloadRefused),
+        (status = 409, description = "Model cannot be had (file unreadable; registry unreachable, unknown alias or version, MLFLOW_TRACKING_URI unset); the old model keeps serving", body = ReloadRefused),
         (status = 413, description = "Body too large", body = ErrorResponse),
         (status = 415, description = "Content-Type is not JSON", body = ErrorResponse),
-        (status = 422, description = "Artifact refused (corrupt, wrong checksum or format); the old model keeps serving", body = ReloadRefused),
+        (status = 422, description = "Artifact refused (corrupt, wrong checksum or format), or a malformed model reference; the old model keeps serving", body = ReloadRefused),
     ))]
 fn admin_reload() {}
 
@@ -415,7 +442,7 @@ impl Modify for BearerAuth {
         license(name = "Apache-2.0")
     ),
     paths(predict, predict_batch, health, ready, model, model_artifact, metrics, admin_reload),
-    components(schemas(Applicant, Prediction, Reason, ErrorItem, ErrorResponse, BatchRequest, BatchResponse, BatchItem, BatchItemErrors, Health, Ready, OutboxInfo, ModelInfo, ModelArtifact, FeatureInfo, ReloadRequest, ReloadResponse, ReloadRefused)),
+    components(schemas(Applicant, Prediction, Reason, ErrorItem, ErrorResponse, BatchRequest, BatchResponse, BatchItem, BatchItemErrors, Health, Ready, OutboxInfo, ModelInfo, ModelSource, ModelArtifact, FeatureInfo, ReloadRequest, ReloadResponse, ReloadRefused)),
     modifiers(&BearerAuth),
     tags((name = "predict", description = "Scoring"), (name = "operations", description = "Health, readiness, model, metrics"), (name = "admin", description = "Model hot reload"))
 )]

@@ -4,34 +4,43 @@
 use super::config::ServeConfig;
 use super::log::{JournalHandle, ModelTag};
 use super::metrics::Metrics;
+use crate::model_ref::{ModelRef, ResolveError, Resolved, Source};
 use arc_swap::ArcSwap;
 use axum::body::Bytes;
 use credit_core::{ModelError, Scorecard, FEATURES, N_FEATURES};
 use serde_json::json;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Why a model artifact could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("refused: {0}")]
-    Invalid(#[from] ModelError),
+    /// The file cannot be read, or the registry cannot resolve or serve the reference.
+    #[error(transparent)]
+    Unavailable(#[from] ResolveError),
+    // `cause`, not `source`: the message already holds it (`{:#}` would print it twice).
+    #[error("{model} refused: {cause}")]
+    Invalid { model: String, cause: ModelError },
+    #[error("the loading task failed: {0}")]
+    Task(String),
 }
 
 impl LoadError {
     /// HTTP status for `/admin/reload`: 422 when the artifact itself is bad, 409 when it cannot be read.
     pub fn status(&self) -> u16 {
         match self {
-            LoadError::Read { .. } => 409,
-            LoadError::Invalid(_) => 422,
+            LoadError::Unavailable(_) | LoadError::Task(_) => 409,
+            LoadError::Invalid { .. } => 422,
         }
     }
+}
+
+/// What a successful reload swapped in.
+#[derive(Debug)]
+pub struct Reloaded {
+    pub version: String,
+    pub previous_version: String,
+    pub source: Source,
 }
 
 /// A model ready to serve, with what the handlers need precomputed.
@@ -49,15 +58,18 @@ pub struct LoadedModel {
     /// The artifact's text exactly as it was read: `GET /model/artifact` serves these bytes, so
     /// the browser page scores with the very model this instance serves.
     pub artifact: Bytes,
+    /// Where the artifact came from (`GET /model`'s `source`).
+    pub source: Source,
 }
 
-/// Reads, validates (checksum, schema) and compiles a model artifact (`None`: the shipped one).
-pub fn load_model(path: Option<&Path>) -> Result<LoadedModel, LoadError> {
-    let text = crate::model_file::read_text(path).map_err(|e| LoadError::Read {
-        path: e.path,
-        source: e.source,
+/// Resolves (file, shipped, registry), validates (checksum, schema) and compiles a model.
+/// Blocking: async callers run it on a blocking thread.
+pub fn load_model(model: &ModelRef) -> Result<LoadedModel, LoadError> {
+    let Resolved { text, source } = crate::model_ref::resolve(model)?;
+    let scorecard = Scorecard::from_json(&text).map_err(|e| LoadError::Invalid {
+        model: source.describe(),
+        cause: e,
     })?;
-    let scorecard = Scorecard::from_json(&text)?;
     let art = scorecard.artifact();
     let version = scorecard.model_version().to_owned();
     let checksum = art.checksum.clone().unwrap_or_default();
@@ -99,6 +111,7 @@ pub fn load_model(path: Option<&Path>) -> Result<LoadedModel, LoadError> {
         },
         "training_data": art.training_data,
         "features": features,
+        "source": source.to_json(),
     });
     Ok(LoadedModel {
         tag: Arc::new(ModelTag::new(version.clone(), reason_codes)),
@@ -109,6 +122,7 @@ pub fn load_model(path: Option<&Path>) -> Result<LoadedModel, LoadError> {
         checksum,
         scorecard,
         artifact: Bytes::from(text),
+        source,
     })
 }
 
@@ -118,8 +132,9 @@ struct Inner {
     journal: JournalHandle,
     metrics: Arc<Metrics>,
     draining: AtomicBool,
-    /// Serializes reloads (two admins reloading at once get a consistent previous_version).
-    reload_lock: tokio::sync::Mutex<()>,
+    /// Serializes reloads (two admins reloading at once get a consistent previous_version) and
+    /// holds the current model reference: the configured one until a reload names another.
+    reload_lock: tokio::sync::Mutex<ModelRef>,
 }
 
 /// Cheap to clone; shared by all handlers.
@@ -133,13 +148,14 @@ impl AppState {
         journal: JournalHandle,
         metrics: Arc<Metrics>,
     ) -> AppState {
+        let reference = config.model.clone();
         AppState(Arc::new(Inner {
             model: ArcSwap::from_pointee(model),
             config,
             journal,
             metrics,
             draining: AtomicBool::new(false),
-            reload_lock: tokio::sync::Mutex::new(()),
+            reload_lock: tokio::sync::Mutex::new(reference),
         }))
     }
 
@@ -168,23 +184,29 @@ impl AppState {
         self.0.draining.load(Ordering::SeqCst)
     }
 
-    /// Loads `path` (or the configured model path) and swaps it in; on error the old model stays.
-    /// Returns (new version, previous version).
-    pub async fn reload(&self, path: Option<PathBuf>) -> Result<(String, String), LoadError> {
-        let _guard = self.0.reload_lock.lock().await;
-        let path = path.or_else(|| self.0.config.model_path.clone());
-        let loaded = tokio::task::spawn_blocking(move || load_model(path.as_deref()))
+    /// Resolves `model` (or the current reference) and swaps it in; on error the old model and
+    /// reference stay. A model given here becomes the current reference, so a later SIGHUP or
+    /// bodiless reload re-resolves it rather than the start-up one. The lock is held across the
+    /// resolution: bounded, since every registry request has a timeout.
+    pub async fn reload(&self, model: Option<ModelRef>) -> Result<Reloaded, LoadError> {
+        let mut current = self.0.reload_lock.lock().await;
+        let reference = model.unwrap_or_else(|| current.clone());
+        let r = reference.clone();
+        let loaded = tokio::task::spawn_blocking(move || load_model(&r))
             .await
-            .map_err(|e| LoadError::Read {
-                path: PathBuf::new(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
+            .map_err(|e| LoadError::Task(e.to_string()))?;
         match loaded {
             Ok(m) => {
-                let new = m.version.clone();
+                let source = m.source.clone();
+                let version = m.version.clone();
                 let old = self.0.model.swap(Arc::new(m));
+                *current = reference;
                 self.0.metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
-                Ok((new, old.version.clone()))
+                Ok(Reloaded {
+                    version,
+                    previous_version: old.version.clone(),
+                    source,
+                })
             }
             Err(e) => {
                 self.0
