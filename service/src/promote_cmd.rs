@@ -149,7 +149,7 @@ impl Services {
         Ok(Serving {
             reference: text(&source["reference"]).or_else(|| text(&source["path"])),
             registry_version: text(&source["registry_version"]),
-            model_version: text(&v["version"]).unwrap_or_default(),
+            model_version: text(&v["model_version"]).unwrap_or_default(),
         })
     }
 

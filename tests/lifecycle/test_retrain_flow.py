@@ -150,7 +150,7 @@ def test_a_worse_challenger_is_rejected_on_unseen_rows(registry: dict[str, objec
     assert out["window"]["excluded_champion_rows"] == 0
     assert out["registered_version"] is None and out["mlflow_run_id"]
     assert alias_version(mlflow_server, "champion") == registry["shipped"]
-    assert svc.model()["version"] == before["version"]
+    assert svc.model()["model_version"] == before["model_version"]
     tags = {t["key"]: t["value"] for t in mlflow_get(mlflow_server, "runs/get", run_id=out["mlflow_run_id"])["run"]["data"]["tags"]}  # type: ignore[index]
     assert tags["decision"] == "rejected"
     assert tags["eval_rows"] == f"{out['window']['eval_range'][0]}:{n}"
@@ -170,7 +170,7 @@ def test_a_promotion_the_service_cannot_confirm_changes_nothing(registry: dict[s
     assert "401" in out["reason"] or "refused" in out["reason"], out["reason"]
     assert out["registered_version"]  # registered, never made champion
     assert alias_version(mlflow_server, "champion") == registry["shipped"]
-    assert svc.model()["version"] == before["version"]
+    assert svc.model()["model_version"] == before["model_version"]
 
 
 def test_a_better_challenger_is_promoted_through_every_service(registry: dict[str, object], mlflow_server: str) -> None:
@@ -185,7 +185,7 @@ def test_a_better_challenger_is_promoted_through_every_service(registry: dict[st
     assert alias_version(mlflow_server, "champion") == new
     assert alias_version(mlflow_server, "previous-champion") == registry["shipped"]
     served = svc.model()
-    assert served["version"] == out["challenger_version"]
+    assert served["model_version"] == out["challenger_version"]
     source = served["source"]
     assert isinstance(source, dict)
     assert source["registry_version"] == new
@@ -218,7 +218,7 @@ def test_a_better_challenger_is_promoted_through_every_service(registry: dict[st
         env=dict(os.environ, CREDIT_ADMIN_TOKEN=TOKEN),
     )  # fmt: skip
     assert alias_version(mlflow_server, "champion") == registry["shipped"]
-    assert svc.model()["version"] == Model.default().version
+    assert svc.model()["model_version"] == Model.default().version
 
 
 def test_the_window_leaves_out_rows_the_champion_was_fit_on(workdir: Path) -> None:
