@@ -89,8 +89,11 @@ def test_artifact_follows_reload(make_server: Any, workdir: Path, second_model: 
     assert new_etag == f'"{checksum_of(second_model)}"' != old_etag
     assert served(s, new_etag).status_code == 304
     assert s.post("/predict", SEED).json()["model_version"] == SECOND_VERSION
-    # Back to the configured model (empty body): the first artifact and ETag again.
+    # A bodiless reload re-reads the model the last reload named (it sticks): same bytes.
     assert s.post("/admin/reload", None, data=b"", headers=AUTH).status_code == 200
+    assert served(s).headers["etag"] == new_etag
+    # Back to the first model by naming it: the first artifact and ETag again.
+    assert s.post("/admin/reload", {"model": str(MODEL)}, headers=AUTH).status_code == 200
     back = served(s)
     assert back.content == first.content and back.headers["etag"] == old_etag
 
