@@ -9,6 +9,7 @@ loader, the signature enforcement and the URI resolution are tested in isolation
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,6 +147,9 @@ def registry(mlflow: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """A local tracking store + registry with version 1 of credit-default, alias champion."""
     tmp = tmp_path_factory.mktemp("mlflow")
     old = mlflow.get_tracking_uri()
+    # set_tracking_uri also sets MLFLOW_TRACKING_URI, which `credit train` in later tests of this
+    # process would inherit (and refuse: sqlite:// is no tracking server), so restore it exactly.
+    saved_env = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
     try:
         exp = mlflow.create_experiment("flavor-test", artifact_location=(tmp / "artifacts").as_uri())
@@ -158,6 +162,10 @@ def registry(mlflow: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield {"model": model, "version": mv.version, "run_id": run.info.run_id, "folder": folder}
     finally:
         mlflow.set_tracking_uri(old)
+        if saved_env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = saved_env
 
 
 def test_pyfunc_load_model_scores_like_the_package(mlflow: Any, registry: dict[str, Any]) -> None:
