@@ -298,51 +298,39 @@ impl ScoreDistribution {
         }
     }
 
-    /// Structural checks against the artifact it sits in; messages name the field.
+    /// Structural checks against the artifact it sits in; messages name the field. They are
+    /// fixed texts (no numbers formatted in): each formatted message costs the `.wasm` code.
     fn validate(&self, a: &ModelArtifact) -> Result<(), ModelError> {
-        let bad = |problem: &str| ModelError::Invalid(format!("score_distribution.{problem}"));
+        let bad = |problem: &str| Err(ModelError::Invalid(format!("score_distribution.{problem}")));
         if a.format_version < SCORE_DISTRIBUTION_VERSION {
-            return Err(ModelError::Invalid(format!(
-                "score_distribution needs format_version {SCORE_DISTRIBUTION_VERSION} or later \
-                 (found {})",
-                a.format_version
-            )));
+            return bad(
+                "*: the section needs format_version 2 or later (version 1 readers refuse it)",
+            );
         }
         if self.edges.is_empty() || self.edges.iter().any(|e| !e.is_finite()) {
-            return Err(bad("edges: need at least one edge, all finite"));
+            return bad("edges: need at least one edge, all finite");
         }
         if self.edges.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(bad("edges: not strictly increasing"));
+            return bad("edges: not strictly increasing");
         }
         let bands = self.edges.len() + 1;
         if self.counts.len() != bands || self.events.len() != bands {
-            return Err(bad(&format!(
-                "counts/events: {} edges need {bands} bands each, found {} and {}",
-                self.edges.len(),
-                self.counts.len(),
-                self.events.len()
-            )));
+            return bad("counts, events: need one entry per band (edges + 1 each)");
         }
         if self.events.iter().zip(&self.counts).any(|(e, c)| e > c) {
-            return Err(bad("events: more events than rows in a band"));
+            return bad("events: more events than rows in a band");
         }
-        let rows: u128 = self.counts.iter().map(|&c| u128::from(c)).sum();
+        // Sums in u64 (an overflowing sum is None and matches nothing).
+        let sum = |v: &[u64]| v.iter().try_fold(0u64, |a, &c| a.checked_add(c));
         let used = a
             .training_data
             .rows
             .checked_sub(a.training_data.rows_excluded);
-        if used.map(u128::from) != Some(rows) {
-            return Err(bad(&format!(
-                "counts: sum to {rows}, the training data has {} used rows",
-                used.map_or_else(|| "no".to_owned(), |u| u.to_string())
-            )));
+        if used.is_none() || sum(&self.counts) != used {
+            return bad("counts: do not sum to the used training rows (rows - rows_excluded)");
         }
-        let events: u128 = self.events.iter().map(|&e| u128::from(e)).sum();
-        if events != u128::from(a.metrics.cv.positives) {
-            return Err(bad(&format!(
-                "events: sum to {events}, metrics.cv has {} positives",
-                a.metrics.cv.positives
-            )));
+        if sum(&self.events) != Some(a.metrics.cv.positives) {
+            return bad("events: do not sum to metrics.cv.positives");
         }
         Ok(())
     }

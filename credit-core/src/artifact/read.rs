@@ -948,7 +948,7 @@ mod tests {
             // The section in a version-1 document (a version-1 reader would refuse it).
             (
                 mutate(&|v| v["format_version"] = 1.into()),
-                "needs format_version 2",
+                "needs format_version 2 or later",
             ),
             (
                 mutate(&|v| v["format_version"] = 3.into()),
@@ -977,7 +977,7 @@ mod tests {
                         .unwrap()
                         .pop();
                 }),
-                "bands each",
+                "one entry per band",
             ),
             (
                 mutate(&|v| {
@@ -986,21 +986,21 @@ mod tests {
                         .unwrap()
                         .push(0.into());
                 }),
-                "bands each",
+                "one entry per band",
             ),
             (
                 mutate(&|v| {
                     let c = v["score_distribution"]["counts"][20].as_u64().unwrap();
                     v["score_distribution"]["counts"][20] = (c + 1).into();
                 }),
-                "used rows",
+                "used training rows",
             ),
             (
                 mutate(&|v| {
                     let e = v["score_distribution"]["events"][20].as_u64().unwrap();
                     v["score_distribution"]["events"][20] = (e + 1).into();
                 }),
-                "positives",
+                "metrics.cv.positives",
             ),
             (
                 mutate(&|v| {
@@ -1014,7 +1014,7 @@ mod tests {
                     v["score_distribution"]["counts"][31] = u64::MAX.into();
                     v["score_distribution"]["counts"][30] = u64::MAX.into();
                 }),
-                "used rows",
+                "used training rows",
             ),
         ];
         for (text, want) in &refused {
