@@ -359,14 +359,18 @@ fn calibration_bin(n: &Node) -> Res<CalibrationBin> {
     })
 }
 
-fn score_distribution(n: &Node) -> Res<ScoreDistribution> {
+/// The optional `score_distribution` (absent or `null`: none).
+fn score_distribution(n: Option<&Node>) -> Res<Option<ScoreDistribution>> {
+    let Some(n) = n.filter(|n| !matches!(n, Node::Null)) else {
+        return Ok(None);
+    };
     const F: &[&str] = &["edges", "counts", "events"];
     let f = Fields::of(n, "ScoreDistribution", F)?;
-    Ok(ScoreDistribution {
+    Ok(Some(ScoreDistribution {
         edges: list(f.get(0)?, float)?,
         counts: list(f.get(1)?, uint)?,
         events: list(f.get(2)?, uint)?,
-    })
+    }))
 }
 
 fn artifact(n: &Node) -> Res<ModelArtifact> {
@@ -501,10 +505,7 @@ fn artifact(n: &Node) -> Res<ModelArtifact> {
         age_policy,
         training,
         metrics: model_metrics,
-        score_distribution: match f.opt(13) {
-            None | Some(Node::Null) => None,
-            Some(d) => Some(score_distribution(d)?),
-        },
+        score_distribution: score_distribution(f.opt(13))?,
         checksum: match f.opt(14) {
             None | Some(Node::Null) => None,
             Some(c) => Some(string(c)?),
