@@ -62,6 +62,11 @@ def test_artifact_round_trip(fitted: CreditScorecard, data: tuple[np.ndarray, np
     fitted.save(path)
     art = json.loads(path.read_text())
     assert art["format"] == "credit-default/scorecard" and art["training"]["folds"] == 3
+    # The score-drift baseline of `credit monitor`: the out-of-fold scores over fixed bands.
+    dist = art["score_distribution"]
+    assert art["format_version"] == 2 and len(dist["counts"]) == len(dist["edges"]) + 1
+    cv = art["metrics"]["cv"]
+    assert sum(dist["counts"]) == cv["rows"] and sum(dist["events"]) == cv["positives"]
     loaded = cd.Model.load(path)
     assert np.array_equal(loaded.predict_proba(x), fitted.predict_proba(x)[:, 1])
     assert loaded.version == fitted.model_.version

@@ -183,74 +183,108 @@ impl Applicant {
     where
         I: IntoIterator<Item = (&'a str, RawValue<'a>)>,
     {
-        let mut errors = Vec::new();
-        let mut values = [f64::NAN; N_FEATURES];
-        let mut seen: [Option<&'a str>; N_FEATURES] = [None; N_FEATURES];
+        // The generic part is only this loop: the checks live in one non-generic function, so
+        // each binding's iterator type does not get its own copy (a smaller `.wasm`).
+        let mut state = FieldsState::default();
         for (name, raw) in fields {
-            let Some(j) = feature_index(name) else {
-                errors.push(FieldError {
-                    field: name.to_owned(),
-                    code: ErrorCode::UnknownField,
-                    message: unknown_message(name),
-                    value: raw.to_json(),
-                });
-                continue;
-            };
-            let spec = &FEATURES[j];
-            if let Some(first) = seen[j] {
-                errors.push(FieldError {
-                    field: name.to_owned(),
-                    code: ErrorCode::DuplicateField,
-                    message: if first == name {
-                        "Field given more than once".to_owned()
-                    } else {
-                        format!(
-                            "Field given more than once (as {} and {})",
-                            Quoted(first),
-                            Quoted(name)
-                        )
-                    },
-                    value: raw.to_json(),
-                });
-                continue;
-            }
-            seen[j] = Some(name);
-            let v = match raw {
-                RawValue::Null if spec.optional => continue,
-                RawValue::Null => {
-                    errors.push(FieldError {
-                        field: name.to_owned(),
-                        code: ErrorCode::Missing,
-                        message: "Field required (null is allowed only for MonthlyIncome and NumberOfDependents)".to_owned(),
-                        value: Value::Null,
-                    });
-                    continue;
-                }
-                RawValue::Float(f) if f.is_nan() && spec.optional => continue,
-                RawValue::Float(f) => f,
-                RawValue::Int(i) => i as f64,
-                RawValue::UInt(u) => u as f64,
-                RawValue::Bool(_) | RawValue::Str(_) | RawValue::Other(_) => {
-                    let what = match raw {
-                        RawValue::Bool(_) => "a boolean".to_owned(),
-                        RawValue::Str(_) => "a string".to_owned(),
-                        RawValue::Other(t) => t.to_string(),
-                        _ => unreachable_kind(),
-                    };
-                    errors.push(FieldError {
-                        field: name.to_owned(),
-                        code: ErrorCode::NotANumber,
-                        message: format!("Input should be a number, got {what}"),
-                        value: raw.to_json(),
-                    });
-                    continue;
-                }
-            };
-            match classify(spec, v) {
-                None => values[j] = v,
-                Some(code) => errors.push(number_error(spec, name, code, v)),
-            }
+            state.field(name, raw);
         }
+        state.finish()
+    }
+}
+
+/// What [`Applicant::from_fields`] has seen so far.
+struct FieldsState<'a> {
+    errors: Vec<FieldError>,
+    values: [f64; N_FEATURES],
+    seen: [Option<&'a str>; N_FEATURES],
+}
+
+impl Default for FieldsState<'_> {
+    fn default() -> Self {
+        FieldsState {
+            errors: Vec::new(),
+            values: [f64::NAN; N_FEATURES],
+            seen: [None; N_FEATURES],
+        }
+    }
+}
+
+impl<'a> FieldsState<'a> {
+    #[inline(never)]
+    fn field(&mut self, name: &'a str, raw: RawValue<'a>) {
+        let (errors, values, seen) = (&mut self.errors, &mut self.values, &mut self.seen);
+        let Some(j) = feature_index(name) else {
+            errors.push(FieldError {
+                field: name.to_owned(),
+                code: ErrorCode::UnknownField,
+                message: unknown_message(name),
+                value: raw.to_json(),
+            });
+            return;
+        };
+        let spec = &FEATURES[j];
+        if let Some(first) = seen[j] {
+            errors.push(FieldError {
+                field: name.to_owned(),
+                code: ErrorCode::DuplicateField,
+                message: if first == name {
+                    "Field given more than once".to_owned()
+                } else {
+                    format!(
+                        "Field given more than once (as {} and {})",
+                        Quoted(first),
+                        Quoted(name)
+                    )
+                },
+                value: raw.to_json(),
+            });
+            return;
+        }
+        seen[j] = Some(name);
+        let v = match raw {
+            RawValue::Null if spec.optional => return,
+            RawValue::Null => {
+                errors.push(FieldError {
+                    field: name.to_owned(),
+                    code: ErrorCode::Missing,
+                    message: "Field required (null is allowed only for MonthlyIncome and NumberOfDependents)".to_owned(),
+                    value: Value::Null,
+                });
+                return;
+            }
+            RawValue::Float(f) if f.is_nan() && spec.optional => return,
+            RawValue::Float(f) => f,
+            RawValue::Int(i) => i as f64,
+            RawValue::UInt(u) => u as f64,
+            RawValue::Bool(_) | RawValue::Str(_) | RawValue::Other(_) => {
+                let what = match raw {
+                    RawValue::Bool(_) => "a boolean".to_owned(),
+                    RawValue::Str(_) => "a string".to_owned(),
+                    RawValue::Other(t) => t.to_string(),
+                    _ => unreachable_kind(),
+                };
+                errors.push(FieldError {
+                    field: name.to_owned(),
+                    code: ErrorCode::NotANumber,
+                    message: format!("Input should be a number, got {what}"),
+                    value: raw.to_json(),
+                });
+                return;
+            }
+        };
+        match classify(spec, v) {
+            None => values[j] = v,
+            Some(code) => errors.push(number_error(spec, name, code, v)),
+        }
+    }
+
+    fn finish(self) -> Result<Applicant, ValidationErrors> {
+        let FieldsState {
+            mut errors,
+            values,
+            seen,
+        } = self;
         for (j, spec) in FEATURES.iter().enumerate() {
             if seen[j].is_none() && !spec.optional {
                 errors.push(missing_error(spec));
@@ -262,7 +296,9 @@ impl Applicant {
             Err(ValidationErrors { errors })
         }
     }
+}
 
+impl Applicant {
     /// Parses and validates one applicant from JSON text (an object of the ten fields).
     pub fn from_json(text: &str) -> Result<Applicant, ValidationErrors> {
         let mut de = serde_json::Deserializer::from_str(text);

@@ -9,6 +9,18 @@
 //! `bin.points = -factor * bin.logit + (offset - factor * intercept) / 10`, so the score is
 //! `Σ bin.points = offset - factor * log_odds` with `factor = pdo / ln 2` and
 //! `offset = base_score - factor * ln(base_odds)`: higher scores mean lower risk.
+//!
+//! Versions (`format_version`): a change that a reader of the previous version would refuse
+//! (every struct is `deny_unknown_fields`, so any new field) bumps the version, and this build
+//! keeps reading every older version it knows. An older reader then refuses a newer artifact
+//! with a clear `WrongFormatVersion` instead of an "unknown field" complaint.
+//!
+//! * 1: the original layout.
+//! * 2: adds the optional [`ScoreDistribution`] (`score_distribution`), the out-of-fold score
+//!   histogram of the training rows over fixed bands: the score-PSI baseline of
+//!   `credit monitor`. A version-1 document must not carry it (a version-1 reader would refuse
+//!   it), and a version-2 document may omit it. Version-1 artifacts load unchanged and keep
+//!   their checksum: an absent section is not serialised, so their canonical JSON is the same.
 
 use crate::error::{ModelError, Quoted, Shown};
 use crate::schema::{FEATURES, N_FEATURES};
@@ -19,8 +31,26 @@ mod read;
 
 /// `format` field of every artifact.
 pub const FORMAT: &str = "credit-default/scorecard";
-/// The artifact layout this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The artifact layout this build writes (and the newest it reads); see the module docs.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest layout this build still reads.
+pub const MIN_FORMAT_VERSION: u32 = 1;
+/// The first version that may carry `score_distribution`.
+pub const SCORE_DISTRIBUTION_VERSION: u32 = 2;
+
+/// Fixed score bands of [`ScoreDistribution`], the same for every model so that histograms of
+/// different models and days line up: edges every [`SCORE_BAND_STEP`] points from
+/// [`SCORE_BAND_LOW`] to [`SCORE_BAND_HIGH`] (31 edges), plus open-ended bands below the first
+/// and from the last edge on (32 bands). Why these: the scaling puts 600 points at 50:1
+/// good:bad with 20 points per doubling of the odds, so a band is half a doubling; the shipped
+/// model's out-of-fold scores lie between 375 and 656 (99.8% between 429 and 646), which
+/// leaves about ten well-filled bands where the old first-day deciles had ten, and room for a
+/// retrained model to move without falling off either end.
+pub const SCORE_BAND_LOW: f64 = 400.0;
+/// Width of a score band, in points.
+pub const SCORE_BAND_STEP: f64 = 10.0;
+/// The last edge.
+pub const SCORE_BAND_HIGH: f64 = 700.0;
 
 /// Largest logit magnitude a bin (or the intercept) may have. An odds ratio of `e^50` is far
 /// beyond any credit model; the bound guarantees the scorer's product of eleven odds factors
@@ -45,6 +75,9 @@ pub struct ModelArtifact {
     pub age_policy: AgePolicy,
     pub training: TrainingConfigRecord,
     pub metrics: ModelMetrics,
+    /// Out-of-fold training score histogram (format version 2 on; absent in older artifacts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_distribution: Option<ScoreDistribution>,
     /// `sha256:<hex>` of the document's canonical JSON with this field removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<String>,
@@ -203,6 +236,104 @@ pub struct Metrics {
     pub ks: f64,
     pub brier: f64,
     pub log_loss: f64,
+}
+
+/// How the model scores the rows it was trained on, measured out of fold: every training row
+/// scored by the cross-validation model that did not see it (the same scores as the
+/// out-of-fold probabilities behind `metrics.cv`), counted per fixed score band. This is the
+/// score's training baseline for population stability; the per-feature bin counts cannot give
+/// it, because the score depends on the features' joint distribution.
+///
+/// Band rule, as for feature bins: a score `s` is in band `k` = the number of `edges <= s`, so
+/// `counts.len() == edges.len() + 1` and the first and last bands are open-ended. `counts` sum
+/// to the rows used for training and `events` (defaults per band) to `metrics.cv.positives`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreDistribution {
+    /// Strictly increasing, finite band edges in points (stored so no reader has to guess).
+    pub edges: Vec<f64>,
+    /// Training rows per band.
+    pub counts: Vec<u64>,
+    /// Defaults among them.
+    pub events: Vec<u64>,
+}
+
+impl ScoreDistribution {
+    /// The fixed band edges (see [`SCORE_BAND_LOW`]).
+    pub fn standard_edges() -> Vec<f64> {
+        let n = ((SCORE_BAND_HIGH - SCORE_BAND_LOW) / SCORE_BAND_STEP).round() as usize;
+        (0..=n)
+            .map(|k| SCORE_BAND_LOW + SCORE_BAND_STEP * k as f64)
+            .collect()
+    }
+
+    /// Band of a score under `edges` (the number of edges `<= score`).
+    pub fn band(edges: &[f64], score: f64) -> usize {
+        edges.partition_point(|&e| e <= score)
+    }
+
+    /// Counts of `scores` per band of `edges`.
+    pub fn count(edges: &[f64], scores: &[f64]) -> Vec<u64> {
+        let mut counts = vec![0u64; edges.len() + 1];
+        for &s in scores {
+            counts[ScoreDistribution::band(edges, s)] += 1;
+        }
+        counts
+    }
+
+    /// The histogram of `scores` with their 0/1 `labels` over the standard bands.
+    pub fn of_scores(scores: &[f64], labels: &[u8]) -> ScoreDistribution {
+        let edges = ScoreDistribution::standard_edges();
+        let mut counts = vec![0u64; edges.len() + 1];
+        let mut events = vec![0u64; edges.len() + 1];
+        for (&s, &y) in scores.iter().zip(labels) {
+            let k = ScoreDistribution::band(&edges, s);
+            counts[k] += 1;
+            events[k] += u64::from(y == 1);
+        }
+        ScoreDistribution {
+            edges,
+            counts,
+            events,
+        }
+    }
+
+    /// Structural checks against the artifact it sits in; messages name the field. They are
+    /// fixed texts (no numbers formatted in): each formatted message costs the `.wasm` code.
+    fn validate(&self, a: &ModelArtifact) -> Result<(), ModelError> {
+        let bad = |problem: &str| Err(ModelError::Invalid(format!("score_distribution.{problem}")));
+        if a.format_version < SCORE_DISTRIBUTION_VERSION {
+            return bad(
+                "*: the section needs format_version 2 or later (version 1 readers refuse it)",
+            );
+        }
+        if self.edges.is_empty() || self.edges.iter().any(|e| !e.is_finite()) {
+            return bad("edges: need at least one edge, all finite");
+        }
+        if self.edges.windows(2).any(|w| w[0] >= w[1]) {
+            return bad("edges: not strictly increasing");
+        }
+        let bands = self.edges.len() + 1;
+        if self.counts.len() != bands || self.events.len() != bands {
+            return bad("counts, events: need one entry per band (edges + 1 each)");
+        }
+        if self.events.iter().zip(&self.counts).any(|(e, c)| e > c) {
+            return bad("events: more events than rows in a band");
+        }
+        // Sums in u64 (an overflowing sum is None and matches nothing).
+        let sum = |v: &[u64]| v.iter().try_fold(0u64, |a, &c| a.checked_add(c));
+        let used = a
+            .training_data
+            .rows
+            .checked_sub(a.training_data.rows_excluded);
+        if used.is_none() || sum(&self.counts) != used {
+            return bad("counts: do not sum to the used training rows (rows - rows_excluded)");
+        }
+        if sum(&self.events) != Some(a.metrics.cv.positives) {
+            return bad("events: do not sum to metrics.cv.positives");
+        }
+        Ok(())
+    }
 }
 
 /// One row of a calibration table (equal-count bins of predicted probability).
@@ -388,7 +519,10 @@ impl ModelArtifact {
                 self.features[N_FEATURES].name.clone(),
             ));
         }
-        Ok(())
+        match &self.score_distribution {
+            Some(d) => d.validate(self),
+            None => Ok(()),
+        }
     }
 }
 
@@ -416,7 +550,7 @@ fn check_format(format: Option<&str>, version: Option<u32>) -> Result<(), ModelE
         }
     }
     match version {
-        Some(FORMAT_VERSION) => Ok(()),
+        Some(MIN_FORMAT_VERSION..=FORMAT_VERSION) => Ok(()),
         other => Err(ModelError::WrongFormatVersion {
             found: other.unwrap_or(0),
             expected: FORMAT_VERSION,

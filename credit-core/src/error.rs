@@ -97,7 +97,10 @@ pub enum ModelError {
         found: String,
         expected: &'static str,
     },
-    #[error("model artifact has format version {found}; this build reads version {expected}")]
+    #[error(
+        "model artifact has format version {found}; this build reads versions {} to {expected}",
+        crate::artifact::MIN_FORMAT_VERSION
+    )]
     WrongFormatVersion { found: u32, expected: u32 },
     #[error("model artifact checksum mismatch: stored {stored}, computed {computed} (the file was changed after it was written)")]
     ChecksumMismatch { stored: String, computed: String },

@@ -135,6 +135,17 @@ impl JsonWriter {
         self.raw(if v { "true" } else { "false" })
     }
 
+    /// `"key":[v0,v1,…]` of integers.
+    pub fn u64s(&mut self, key: &str, v: &[u64]) {
+        self.next(Some(key));
+        self.open("[");
+        for &x in v {
+            self.next(None);
+            let _ = write!(self.out, "{x}");
+        }
+        self.close("]")
+    }
+
     /// `"key":[v0,v1,…]`.
     pub fn f64s(&mut self, key: &str, v: &[f64]) {
         self.next(Some(key));

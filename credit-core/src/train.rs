@@ -14,7 +14,7 @@
 use crate::applicant::Applicant;
 use crate::artifact::{
     points_for, AgePolicy, Bin, DataFingerprint, FeatureCard, ModelArtifact, ModelMetrics, Scaling,
-    SpecialBin, Threshold, TrainingConfigRecord, FORMAT, FORMAT_VERSION,
+    ScoreDistribution, SpecialBin, Threshold, TrainingConfigRecord, FORMAT, FORMAT_VERSION,
 };
 use crate::metrics::{self, calibration};
 use crate::schema::{fmt_num, FeatureSpec, Kind, AGE, ELDERLY_AGE, FEATURES, N_FEATURES};
@@ -488,6 +488,7 @@ fn fit_one(
         age_policy,
         training: record(cfg),
         metrics: empty_metrics(),
+        score_distribution: None,
         checksum: None,
     };
     Ok((artifact, raw))
@@ -587,6 +588,9 @@ pub fn train(
     progress(TrainEvent::FinalFitStarted);
     let (mut art, warm) = fit_one(&rows, &labels, &all, &layout, &x_all, None, cfg)?;
     let mut oof = vec![f64::NAN; rows.len()];
+    // The score of each row by the fold model that did not see it: Σ points of that model's
+    // bins, computed by the scorer itself (`offset - factor * logit(oof)` up to rounding).
+    let mut oof_score = vec![f64::NAN; rows.len()];
     let mut fold_metrics = Vec::new();
     for f in 0..folds {
         progress(TrainEvent::FoldStarted { fold: f, folds });
@@ -607,6 +611,9 @@ pub fn train(
         for i in (0..rows.len()).filter(|&i| fold_of[i] == f) {
             let p = card.try_probability(&rows[i]).unwrap_or(f64::NAN);
             oof[i] = p;
+            oof_score[i] = card
+                .try_probability_and_score(&rows[i])
+                .map_or(f64::NAN, |(_, score)| score);
             p_fold.push(p);
             y_fold.push(labels[i]);
         }
@@ -664,6 +671,8 @@ pub fn train(
         train: metrics::metrics(&p_train, &labels),
         calibration: calibration(&oof, &labels, 10),
     };
+    // The score-PSI baseline of monitoring: what the model gives on rows it did not see.
+    art.score_distribution = Some(ScoreDistribution::of_scores(&oof_score, &labels));
     art.model_version = match &cfg.model_version {
         Some(v) => v.clone(),
         None => {

@@ -17,7 +17,10 @@
 //!   [`edit_shipped`]): three bytes each, which scalar of the document to replace and with
 //!   what. Byte-level mutations of a 75 KB document mostly break its JSON; these keep it a
 //!   model artifact with a few values changed (numbers nudged across the validation's bounds,
-//!   names swapped, types changed), which is where the two readers' rules could part.
+//!   names swapped, types changed), which is where the two readers' rules could part. The
+//!   shipped model carries every section, `score_distribution` included (its edges, counts
+//!   and events are scalars like the rest; the tokens include its field names, and a
+//!   `format_version` edit to 1 puts the section where version 1 forbids it).
 //! * Otherwise the rest is the artifact text itself (UTF-8).
 
 use credit_core::{ModelArtifact, ModelError, Scorecard};
@@ -178,6 +181,12 @@ const TOKENS: &[&str] = &[
     "\"special_bins\"",
     "\"codes\"",
     "\"format_version\"",
+    "\"score_distribution\"",
+    "\"edges\"",
+    "\"counts\"",
+    "\"events\"",
+    "400",
+    "700",
     "96",
     "98",
     "97",

@@ -3,20 +3,28 @@
 //! Features are compared with the training distribution stored in the model artifact (every
 //! bin carries its training count), so no training data is needed at monitoring time.
 //!
-//! The score is different: its training distribution cannot be recovered exactly from the
-//! artifact (bins only store per-feature marginal counts, and the score is a sum over features
-//! whose joint distribution is not stored). Rather than store an approximation, the score's
-//! baseline is the first day in the log with at least `--min-rows` records: its score deciles
-//! define ten bins, and every later day is compared with that day. The first day's score PSI is
-//! therefore 0 by construction; the score column says "has the scored population moved since
-//! monitoring began". Scores are recomputed from the logged inputs with `--model`, so a log that
-//! spans a model change still compares like with like.
+//! The score is compared with the artifact's `score_distribution` (format version 2 on): the
+//! out-of-fold score histogram of the training rows over fixed score bands, i.e. what the
+//! model gives on rows it did not see. Each day's scores are recomputed from the logged inputs
+//! with `--model` (so a log that spans a model change still compares like with like), counted
+//! in the same bands, and compared with the same PSI (and empty-band epsilon) as the features.
+//! The baseline is `--model`'s own distribution, not `--baseline-model`'s: another model's
+//! scores are on another footing.
+//!
+//! Older artifacts have no such section, and it cannot be rebuilt from them (bins store
+//! per-feature marginal counts only; the score depends on the features' joint distribution).
+//! Then the report says "score baseline missing" in every output and falls back to the old
+//! method, labelled as such: the first day with at least `--min-rows` records defines ten
+//! decile bins and later days are compared with it (that day's score PSI is 0 by
+//! construction; the column then means "has the scored population moved since monitoring
+//! began").
 //!
 //! Exit codes (for schedulers): 0 stable, 1 some day's PSI above `--psi-threshold`, 2 error.
 
 use crate::model_ref::ModelRef;
 use crate::score_cmd::load_model;
 use anyhow::{bail, Context, Result};
+use credit_core::artifact::ScoreDistribution;
 use credit_core::drift::{psi, psi_level, BinCounter};
 use credit_core::{Applicant, Scorecard, FEATURES, N_FEATURES};
 use serde::Serialize;
@@ -88,6 +96,30 @@ pub struct DayReport {
     scores: Vec<f64>,
 }
 
+/// What the score PSI is measured against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoreBaseline {
+    /// The artifact's out-of-fold training score distribution.
+    TrainingOutOfFold,
+    /// Fallback for artifacts without one: the score deciles of the first gated day.
+    FirstDayDeciles,
+}
+
+impl ScoreBaseline {
+    /// The score row's name in the text and HTML tables.
+    fn label(self) -> &'static str {
+        match self {
+            ScoreBaseline::TrainingOutOfFold => "score vs training",
+            ScoreBaseline::FirstDayDeciles => "score vs first day",
+        }
+    }
+}
+
+/// Said in every output when the artifact cannot give the score baseline.
+pub const SCORE_BASELINE_MISSING: &str = "score baseline missing: the model artifact has no \
+     training score distribution (retrain with this version)";
+
 /// Everything `credit monitor` found.
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -97,7 +129,11 @@ pub struct Report {
     pub psi_threshold: f64,
     pub min_rows: u64,
     pub records: u64,
-    /// Day whose score deciles are the score baseline.
+    /// What the score PSI compares with.
+    pub score_baseline: ScoreBaseline,
+    /// [`SCORE_BASELINE_MISSING`] when the artifact has no training score distribution.
+    pub score_baseline_missing: Option<&'static str>,
+    /// With the first-day fallback: the day whose score deciles are the score baseline.
     pub score_baseline_day: Option<String>,
     pub drift: bool,
     pub days: Vec<DayReport>,
@@ -269,14 +305,7 @@ pub fn analyse(args: &MonitorArgs) -> Result<(Report, Scorecard)> {
             d.features.insert(spec.name.to_owned(), p);
         }
     }
-    let score_base = days.iter().position(|d| d.gated);
-    let edges = score_base.map(|i| decile_edges(&days[i].scores));
-    if let (Some(i), Some(edges)) = (score_base, &edges) {
-        let base_counts = bucket_counts(edges, &days[i].scores);
-        for d in days.iter_mut().skip(i) {
-            d.score_psi = Some(psi(&base_counts, &bucket_counts(edges, &d.scores)));
-        }
-    }
+    let (score_baseline, score_base) = score_psi(&model, &mut days);
     let mut drift = false;
     for d in &mut days {
         d.max_psi = d
@@ -295,11 +324,51 @@ pub fn analyse(args: &MonitorArgs) -> Result<(Report, Scorecard)> {
         psi_threshold: args.psi_threshold,
         min_rows: args.min_rows,
         records: records.len() as u64 + invalid.values().sum::<u64>(),
+        score_baseline,
+        score_baseline_missing: (score_baseline == ScoreBaseline::FirstDayDeciles)
+            .then_some(SCORE_BASELINE_MISSING),
         score_baseline_day: score_base.map(|i| days[i].day.clone()),
         drift,
         days,
     };
     Ok((report, baseline))
+}
+
+/// Fills every day's score PSI: against the artifact's training score distribution when it
+/// has one, else against the first gated day's deciles (returned with that day's index).
+fn score_psi(model: &Scorecard, days: &mut [DayReport]) -> (ScoreBaseline, Option<usize>) {
+    if let Some(dist) = &model.artifact().score_distribution {
+        for d in days.iter_mut() {
+            let counts = ScoreDistribution::count(&dist.edges, &d.scores);
+            d.score_psi = Some(psi(&dist.counts, &counts));
+        }
+        return (ScoreBaseline::TrainingOutOfFold, None);
+    }
+    let score_base = days.iter().position(|d| d.gated);
+    if let Some(i) = score_base {
+        let edges = decile_edges(&days[i].scores);
+        let base_counts = bucket_counts(&edges, &days[i].scores);
+        for d in days.iter_mut().skip(i) {
+            d.score_psi = Some(psi(&base_counts, &bucket_counts(&edges, &d.scores)));
+        }
+    }
+    (ScoreBaseline::FirstDayDeciles, score_base)
+}
+
+/// The score baseline in words, for the text and HTML headers.
+fn score_baseline_words(r: &Report) -> String {
+    match r.score_baseline {
+        ScoreBaseline::TrainingOutOfFold => format!(
+            "out-of-fold training score distribution of {}",
+            r.model_version
+        ),
+        ScoreBaseline::FirstDayDeciles => format!(
+            "FALLBACK, deciles of the scores of {}",
+            r.score_baseline_day
+                .as_deref()
+                .unwrap_or("(no day with enough rows)")
+        ),
+    }
 }
 
 /// Runs the command; `Ok(true)` means drift (exit code 1).
@@ -337,14 +406,20 @@ pub fn text_table(r: &Report) -> String {
     let _ = writeln!(
         out,
         "prediction log {}: {} records over {} days; model {} (feature baseline: training bins of {}; \
-         score baseline: deciles of {})",
+         score baseline: {})",
         r.log,
         r.records,
         r.days.len(),
         r.model_version,
         r.baseline_model_version,
-        r.score_baseline_day.as_deref().unwrap_or("no day with enough rows")
+        score_baseline_words(r)
     );
+    if let Some(missing) = r.score_baseline_missing {
+        let _ = writeln!(
+            out,
+            "{missing}; score PSI falls back to the first day's deciles"
+        );
+    }
     if r.days.is_empty() {
         let _ = writeln!(out, "no records: nothing to compare");
         return out;
@@ -364,7 +439,7 @@ pub fn text_table(r: &Report) -> String {
         }
         out.push('\n');
     }
-    let _ = write!(out, "{:<name_w$}", "score");
+    let _ = write!(out, "{:<name_w$}", r.score_baseline.label());
     for d in shown {
         match d.score_psi {
             Some(p) => {
@@ -600,21 +675,24 @@ td,th{{border:1px solid #ddd;padding:3px 7px;text-align:right}}th:first-child,td
 <h1>Population stability of the prediction log</h1>
 <p class="verdict">Verdict: {verdict}</p>
 <p>Log <code>{}</code>: {} records over {} days. Model <code>{}</code>; feature baseline = training bins of
-<code>{}</code>; score baseline = deciles of the scores of {} (the training score distribution is not
-stored in the artifact). Threshold {}; days with fewer than {} rows are not gated.</p>
+<code>{}</code>; score baseline = {}. Threshold {}; days with fewer than {} rows are not gated.</p>
 "#,
         esc(&r.log),
         r.records,
         r.days.len(),
         esc(&r.model_version),
         esc(&r.baseline_model_version),
-        esc(r
-            .score_baseline_day
-            .as_deref()
-            .unwrap_or("(no day with enough rows)")),
+        esc(&score_baseline_words(r)),
         r.psi_threshold,
         r.min_rows
     );
+    if let Some(missing) = r.score_baseline_missing {
+        let _ = writeln!(
+            s,
+            r#"<p class="warn" style="background:#f9e2a8;padding:.5em"><b>{}</b>; the score row falls back to the first day's deciles.</p>"#,
+            esc(missing)
+        );
+    }
     if r.days.is_empty() {
         s.push_str("<p>No records.</p></body></html>\n");
         return s;
@@ -643,7 +721,7 @@ stored in the artifact). Threshold {}; days with fewer than {} rows are not gate
         }
         s.push_str("</tr>");
     }
-    s.push_str("<tr><td><b>score</b></td>");
+    let _ = write!(s, "<tr><td><b>{}</b></td>", r.score_baseline.label());
     for d in &r.days {
         cell(&mut s, d.score_psi);
     }

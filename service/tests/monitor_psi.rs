@@ -241,6 +241,68 @@ fn independent_age_psi(artifact: &Value, ages: &[f64]) -> f64 {
         .sum()
 }
 
+/// Scores of `apps` by the model in `path` (the core scorer; the binning of the score into
+/// bands is what [`independent_score_psi`] checks).
+fn rescore(path: &Path, apps: &[Map<String, Value>]) -> Vec<f64> {
+    let model = credit_core::Scorecard::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
+    apps.iter()
+        .map(|a| {
+            let a = Applicant::from_json_value(&Value::Object(a.clone())).unwrap();
+            model.predict(&a).score
+        })
+        .collect()
+}
+
+/// Score PSI against the artifact's `score_distribution`, from the JSON alone: band = number of
+/// edges <= score, the same 1e-4 floor for empty bands as the features.
+fn independent_score_psi(artifact: &Value, scores: &[f64]) -> f64 {
+    let d = &artifact["score_distribution"];
+    let edges: Vec<f64> = d["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_f64().unwrap())
+        .collect();
+    let expected: Vec<f64> = d["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_f64().unwrap())
+        .collect();
+    assert_eq!(expected.len(), edges.len() + 1);
+    let mut actual = vec![0.0; expected.len()];
+    for &s in scores {
+        actual[edges.iter().filter(|&&e| e <= s).count()] += 1.0;
+    }
+    let te: f64 = expected.iter().sum();
+    let ta: f64 = actual.iter().sum();
+    expected
+        .iter()
+        .zip(&actual)
+        .map(|(e, a)| {
+            let pe = (e / te).max(1e-4);
+            let pa = (a / ta).max(1e-4);
+            (pa - pe) * (pa / pe).ln()
+        })
+        .sum()
+}
+
+/// A copy of the artifact at `path` as a format-version-1 artifact without the training score
+/// distribution (what every artifact written before it existed looks like).
+fn without_score_distribution(path: &Path, dir: &Path) -> PathBuf {
+    let mut a =
+        credit_core::ModelArtifact::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(
+        a.score_distribution.is_some(),
+        "the baseline model has the section"
+    );
+    a.score_distribution = None;
+    a.format_version = 1;
+    let out = dir.join("no-score-distribution.json");
+    std::fs::write(&out, a.to_json().unwrap()).unwrap();
+    out
+}
+
 fn day_psi(report: &Value, day: usize, key: &str) -> f64 {
     let d = &report["days"][day];
     if key == "score" {
@@ -273,16 +335,26 @@ fn stable_log_passes_shifted_log_drifts_and_bad_logs_are_errors() {
     let report = report.unwrap();
     assert_eq!(report["drift"], false);
     assert_eq!(report["days"].as_array().unwrap().len(), 3);
-    assert_eq!(report["score_baseline_day"], "2026-03-01");
+    // The score baseline is the artifact's out-of-fold training distribution, not day 1.
+    assert_eq!(report["score_baseline"], "training_out_of_fold");
+    assert_eq!(report["score_baseline_missing"], Value::Null);
+    assert_eq!(report["score_baseline_day"], Value::Null);
+    assert!(!text.contains("score baseline missing"), "{text}");
     for d in 0..3 {
         assert_eq!(report["days"][d]["rows"], 2000);
         for f in FEATURES.iter() {
             let p = day_psi(&report, d, f.name);
             assert!((0.0..0.1).contains(&p), "day {d} {}: PSI {p}", f.name);
         }
-        assert!(day_psi(&report, d, "score") < 0.1);
+        // Near 0 (sampling noise of 2000 rows over 32 bands, and in-sample vs out-of-fold
+        // scores), and not 0 by construction on the first day as the old baseline was.
+        let p = day_psi(&report, d, "score");
+        assert!(p > 0.0 && p < 0.05, "day {d} score PSI {p}");
     }
-    assert!(day_psi(&report, 0, "score").abs() < 1e-12);
+    // The monitor's score PSI of day 2 equals one computed from the artifact JSON alone.
+    let scores = rescore(&model, &stable_days[1]);
+    let mine = independent_score_psi(&artifact, &scores);
+    assert!((day_psi(&report, 1, "score") - mine).abs() < 1e-9);
     // The monitor's age PSI equals one computed from the artifact JSON alone.
     let ages: Vec<f64> = stable_days[1]
         .iter()
@@ -326,8 +398,9 @@ fn stable_log_passes_shifted_log_drifts_and_bad_logs_are_errors() {
             day_psi(&report, 1, f)
         );
     }
-    // Untouched features stay stable; the score moves.
+    // Untouched features stay stable; the score moves away from its training distribution.
     assert!(day_psi(&report, 1, "NumberOfDependents") < 0.1);
+    assert!(day_psi(&report, 0, "score") < 0.05);
     assert!(day_psi(&report, 1, "score") > 0.25);
     assert!(text.contains("DRIFT"), "{text}");
 
@@ -375,6 +448,36 @@ fn stable_log_passes_shifted_log_drifts_and_bad_logs_are_errors() {
     );
     assert_eq!(code, Some(0));
     assert_eq!(report4.unwrap()["days"][1]["gated"], false);
+
+    // An artifact written before `score_distribution` existed: the score baseline is reported
+    // missing in every output and the score falls back to the first day's deciles.
+    let old_model = without_score_distribution(&model, &dir);
+    let (code, text, report5) = monitor(
+        &old_model,
+        &format!("jsonl://{}", jl.display()),
+        &dir,
+        "old-artifact",
+    );
+    assert_eq!(code, Some(1), "{text}");
+    let report5 = report5.unwrap();
+    let missing = "score baseline missing: the model artifact has no training score distribution \
+                   (retrain with this version)";
+    assert!(text.contains(missing), "{text}");
+    assert!(text.contains("score vs first day"), "{text}");
+    assert_eq!(report5["score_baseline_missing"], missing);
+    assert_eq!(report5["score_baseline"], "first_day_deciles");
+    assert_eq!(report5["score_baseline_day"], "2026-03-01");
+    assert!(day_psi(&report5, 0, "score").abs() < 1e-12);
+    let html = std::fs::read_to_string(dir.join("old-artifact.html")).unwrap();
+    assert!(
+        html.contains(missing),
+        "no missing-baseline note in the HTML"
+    );
+    // The features' PSI does not depend on the score baseline.
+    assert_eq!(
+        report5["days"][1]["features"],
+        report["days"][1]["features"]
+    );
 
     // Errors: a missing log, an unsupported sink, an empty log.
     let (code, text, _) = monitor(

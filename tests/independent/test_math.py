@@ -121,6 +121,35 @@ def test_reported_metrics_match_scikit_learn(trained):
         assert abs(roc_auc_score(yk, pk) - fold["auc"]) <= 1e-9
 
 
+def test_score_distribution_is_the_out_of_fold_score_histogram(trained):
+    """The artifact's score baseline, rebuilt from oof.csv alone: each out-of-fold probability
+    turned into points by the documented scaling (score = offset - factor * log-odds), counted
+    in the stored bands (band = bisect_right(edges, score)), with the defaults among them."""
+    model_path, report = trained
+    model = json.loads(model_path.read_text())
+    dist = model["score_distribution"]
+    edges = dist["edges"]
+    assert edges == [400.0 + 10.0 * k for k in range(31)]
+    with open(report / "oof.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    s = model["scaling"]
+    counts = [0] * (len(edges) + 1)
+    events = [0] * (len(edges) + 1)
+    for r in rows:
+        p = float(r["probability"])
+        score = s["offset"] - s["factor"] * math.log(p / (1.0 - p))
+        k = bisect.bisect_right(edges, score)
+        counts[k] += 1
+        events[k] += int(r["label"])
+    assert sum(dist["counts"]) == len(rows) == model["metrics"]["cv"]["rows"]
+    assert sum(dist["events"]) == model["metrics"]["cv"]["positives"]
+    # The trainer sums the fold model's points; the log-odds route may round a score that lies
+    # within 1e-9 of an edge to the other side: allow a row or two to move.
+    moved = sum(abs(a - b) for a, b in zip(counts, dist["counts"]))
+    assert moved <= 2, (counts, dist["counts"])
+    assert sum(abs(a - b) for a, b in zip(events, dist["events"])) <= 2
+
+
 def test_training_is_deterministic(credit, sample_csv, trained, work):
     first, _ = trained
     again = work / "sample-model-again.json"
