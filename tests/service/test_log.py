@@ -76,10 +76,12 @@ def test_concurrent_requests_exactly_n_rows(make_server: Any, workdir: Path) -> 
     check_each_answer_logged_once(load.answered, logged_sqlite(workdir / "p.db"))
     assert len(db_rows(workdir / "p.db")) == 2000
     assert metric(s, "credit_log_records_journaled_total") == 2000
-    # Group commit: 32 concurrent connections share transactions. One commit per request
-    # (2000) would mean the grouping is broken; two records per commit on average is a low bar.
+    # Group commit: 32 concurrent connections share transactions; one commit per request (2000)
+    # would mean the grouping is broken. How much they share depends on scheduling (a loaded
+    # 2-core CI machine gave 1.9 records per commit: 1063 commits), so no ratio is asserted here;
+    # the deterministic form is journal.rs's records_queued_together_share_one_commit.
     commits = metric(s, "credit_log_commits_total")
-    assert 0 < commits <= 1000, commits
+    assert 0 < commits < 2000, commits
 
 
 def test_reused_request_id_5000_times_is_logged_5000_times(make_server: Any, workdir: Path) -> None:

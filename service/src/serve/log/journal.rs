@@ -596,6 +596,46 @@ mod tests {
             .unwrap()
     }
 
+    /// Group commit, deterministically: 300 records already queued when the writer starts are
+    /// committed in one transaction (one commit per record would mean the grouping is broken).
+    /// The HTTP test of the same property depends on scheduling; this one does not.
+    #[test]
+    fn records_queued_together_share_one_commit() {
+        let (dir, path) = temp_journal("group");
+        let conn = open(&path, false).unwrap();
+        let (tx, rx) = mpsc::channel(1024);
+        let mut acks = Vec::new();
+        for k in 0..300 {
+            let (ack, done) = oneshot::channel();
+            tx.try_send(Msg::Write {
+                records: Records::One(record(&format!("r{k}"))),
+                ack: Some(ack),
+            })
+            .unwrap_or_else(|_| panic!("queue full"));
+            acks.push(done);
+        }
+        tx.try_send(Msg::Close)
+            .unwrap_or_else(|_| panic!("queue full"));
+        let metrics = Arc::new(Metrics::default());
+        let links = WriterLinks {
+            metrics: metrics.clone(),
+            healthy: Arc::new(AtomicBool::new(true)),
+            wake_shipper: None,
+            arriving: Arc::new(AtomicI64::new(0)),
+            wal_reset: Arc::new(WalReset::default()),
+        };
+        let written = spawn_writer(conn, PREDICTIONS_TABLE, rx, links)
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(written, 300);
+        assert_eq!(metrics.log_commits.load(Ordering::Relaxed), 1);
+        for done in acks {
+            assert_eq!(done.blocking_recv().unwrap(), Ok(()));
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     /// 1,000 records with one caller id (the old key gave up at 999 suffixes and failed the
     /// whole group): each is its own decision, stored once, with the caller's id kept as is.
     #[test]
