@@ -91,7 +91,7 @@ pub struct Client {
     auth: Option<String>,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -323,7 +323,7 @@ pub fn proxy_path(artifact_uri: &str) -> Result<String, MlflowError> {
     Ok(path.trim_matches('/').to_owned())
 }
 
-fn str_at(v: &Value, path: &[&str], endpoint: &str) -> Result<String, MlflowError> {
+pub(crate) fn str_at(v: &Value, path: &[&str], endpoint: &str) -> Result<String, MlflowError> {
     let mut cur = v;
     for k in path {
         cur = cur.get(k).ok_or_else(|| MlflowError::BadResponse {
@@ -547,11 +547,7 @@ fn fill_run(
         path: args.out.clone(),
         source,
     })?;
-    client.upload(artifact_uri, MODEL_ARTIFACT, &model_bytes)?;
-    // MLmodel & co. beside it, so that `mlflow.pyfunc.load_model` accepts the version.
-    for (name, text) in crate::mlflow_flavor::flavor_files(run_id, SystemTime::now()) {
-        client.upload(artifact_uri, &format!("model/{name}"), text.as_bytes())?;
-    }
+    upload_model(client, run_id, artifact_uri, &model_bytes)?;
     if let Some(dir) = &args.report {
         for (rel, path) in files_under(dir)? {
             let bytes = std::fs::read(&path).map_err(|source| MlflowError::Io {
@@ -562,20 +558,47 @@ fn fill_run(
         }
     }
 
-    register(client, run_id, artifact_uri, &a.model_version)
+    let tags = vec![json!({ "key": "model_version", "value": a.model_version })];
+    let description = format!("credit train, model_version {}", a.model_version);
+    register_version(
+        client,
+        REGISTERED_MODEL,
+        run_id,
+        artifact_uri,
+        tags,
+        &description,
+    )
 }
 
-/// Gets or creates the registered model and adds a version pointing at the run's `model/`.
-fn register(
+/// Uploads the model into the run's `model/` folder: the artifact bytes and, beside them, the
+/// pyfunc flavor's files (so that `mlflow.pyfunc.load_model` accepts the version).
+pub fn upload_model(
     client: &Client,
     run_id: &str,
     artifact_uri: &str,
-    model_version: &str,
+    model_bytes: &[u8],
+) -> Result<(), MlflowError> {
+    client.upload(artifact_uri, MODEL_ARTIFACT, model_bytes)?;
+    for (name, text) in crate::mlflow_flavor::flavor_files(run_id, SystemTime::now()) {
+        client.upload(artifact_uri, &format!("model/{name}"), text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Gets or creates the registered model `name` and adds a version pointing at the run's
+/// `model/` folder; returns the version number.
+pub fn register_version(
+    client: &Client,
+    name: &str,
+    run_id: &str,
+    artifact_uri: &str,
+    tags: Vec<Value>,
+    description: &str,
 ) -> Result<String, MlflowError> {
     match client.post(
         "registered-models/create",
         &json!({
-            "name": REGISTERED_MODEL,
+            "name": name,
             "description": "Credit-default scorecard (credit-core artifact JSON)",
         }),
     ) {
@@ -593,15 +616,25 @@ fn register(
     let ep = "model-versions/create";
     let v = client.post(
         ep,
-        &json!({
-            "name": REGISTERED_MODEL,
-            "source": source,
-            "run_id": run_id,
-            "tags": [ { "key": "model_version", "value": model_version } ],
-            "description": format!("credit train, model_version {model_version}"),
-        }),
+        &json!({ "name": name, "source": source, "run_id": run_id, "tags": tags,
+                 "description": description }),
     )?;
     str_at(&v, &["model_version", "version"], ep)
+}
+
+/// Points `alias` of the registered model `name` at `version`.
+pub fn set_alias(
+    client: &Client,
+    name: &str,
+    alias: &str,
+    version: &str,
+) -> Result<(), MlflowError> {
+    client
+        .post(
+            "registered-models/alias",
+            &json!({ "name": name, "alias": alias, "version": version }),
+        )
+        .map(|_| ())
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 //! had, and the alias stays where it was: nobody serves a version the registry does not name,
 //! and the registry never names a version nobody serves.
 
-use crate::mlflow::{Client, MlflowError, REGISTERED_MODEL};
+use crate::mlflow::{set_alias, Client, MlflowError, REGISTERED_MODEL};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -209,15 +209,6 @@ fn alias_version(client: &Client, name: &str, alias: &str) -> Result<Option<Stri
         }
         Err(e) => Err(e),
     }
-}
-
-fn set_alias(client: &Client, name: &str, alias: &str, version: &str) -> Result<(), MlflowError> {
-    client
-        .post(
-            "registered-models/alias",
-            &json!({ "name": name, "alias": alias, "version": version }),
-        )
-        .map(|_| ())
 }
 
 /// Checks the version exists before any service is touched.

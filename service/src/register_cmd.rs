@@ -6,11 +6,13 @@
 //! It never moves an alias unless `--alias` is given; with services running, use
 //! `credit promote --version N`, which checks that they serve it first.
 
-use crate::mlflow::{Client, MlflowError, DEFAULT_EXPERIMENT, MODEL_ARTIFACT, REGISTERED_MODEL};
+use crate::mlflow::{
+    now_ms, register_version, set_alias, str_at, upload_model, Client, MlflowError,
+    DEFAULT_EXPERIMENT, REGISTERED_MODEL,
+};
 use credit_core::Scorecard;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(clap::Args, Debug)]
 pub struct RegisterArgs {
@@ -82,27 +84,6 @@ pub struct Registered {
     pub run_id: String,
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-fn text_at(v: &Value, path: &[&str], endpoint: &str) -> Result<String, MlflowError> {
-    let mut cur = v;
-    for k in path {
-        cur = &cur[*k];
-    }
-    match cur {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        _ => Err(MlflowError::BadResponse {
-            endpoint: endpoint.to_owned(),
-            detail: format!("no {} in {v}", path.join(".")),
-        }),
-    }
-}
-
 fn kv(key: &str, value: impl ToString) -> Value {
     json!({ "key": key, "value": value.to_string() })
 }
@@ -118,7 +99,7 @@ fn run_for(
         let v = client.get(ep, &[("run_id", id)])?;
         return Ok((
             id.clone(),
-            text_at(&v, &["run", "info", "artifact_uri"], ep)?,
+            str_at(&v, &["run", "info", "artifact_uri"], ep)?,
         ));
     }
     let experiment_id = client.experiment_id(&a.experiment)?;
@@ -128,8 +109,8 @@ fn run_for(
         &json!({ "experiment_id": experiment_id, "run_name": "credit-register",
                  "start_time": now_ms(), "tags": tags }),
     )?;
-    let run_id = text_at(&created, &["run", "info", "run_id"], ep)?;
-    let uri = text_at(&created, &["run", "info", "artifact_uri"], ep)?;
+    let run_id = str_at(&created, &["run", "info", "run_id"], ep)?;
+    let uri = str_at(&created, &["run", "info", "artifact_uri"], ep)?;
     client.post(
         "runs/update",
         &json!({ "run_id": run_id, "status": "FINISHED", "end_time": now_ms() }),
@@ -155,37 +136,11 @@ pub fn register(a: &RegisterArgs) -> Result<Registered, RegisterError> {
     tags.extend(a.tags.iter().map(|(k, v)| kv(k, v)));
     let client = Client::new(&a.mlflow_uri)?;
     let (run_id, artifact_uri) = run_for(&client, a, &tags)?;
-    client.upload(&artifact_uri, MODEL_ARTIFACT, text.as_bytes())?;
-    // MLmodel & co. beside it, so that `mlflow.pyfunc.load_model` accepts the version.
-    for (name, file) in crate::mlflow_flavor::flavor_files(&run_id, SystemTime::now()) {
-        client.upload(&artifact_uri, &format!("model/{name}"), file.as_bytes())?;
-    }
-    match client.post(
-        "registered-models/create",
-        &json!({ "name": a.name, "description": "Credit-default scorecard (credit-core artifact JSON)" }),
-    ) {
-        Ok(_) => {}
-        Err(MlflowError::Api { code: Some(c), .. }) if c == "RESOURCE_ALREADY_EXISTS" => {}
-        Err(e) => return Err(e.into()),
-    }
-    let folder = MODEL_ARTIFACT.rsplit_once('/').map_or("", |(d, _)| d);
-    let ep = "model-versions/create";
-    let v = client.post(
-        ep,
-        &json!({
-            "name": a.name,
-            "source": format!("{}/{folder}", artifact_uri.trim_end_matches('/')),
-            "run_id": run_id,
-            "tags": tags,
-            "description": format!("credit register, model_version {}", art.model_version),
-        }),
-    )?;
-    let version = text_at(&v, &["model_version", "version"], ep)?;
+    upload_model(&client, &run_id, &artifact_uri, text.as_bytes())?;
+    let description = format!("credit register, model_version {}", art.model_version);
+    let version = register_version(&client, &a.name, &run_id, &artifact_uri, tags, &description)?;
     if let Some(alias) = &a.alias {
-        client.post(
-            "registered-models/alias",
-            &json!({ "name": a.name, "alias": alias, "version": version }),
-        )?;
+        set_alias(&client, &a.name, alias, &version)?;
     }
     Ok(Registered { version, run_id })
 }

@@ -9,33 +9,8 @@ mod lifecycle_support;
 
 use lifecycle_support::*;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
-
-fn mlflow_bin() -> PathBuf {
-    std::env::var_os("MLFLOW_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".venv/bin/mlflow"))
-}
-
-fn start_mlflow(dir: &Path) -> Server {
-    let port = free_port();
-    let mut cmd = Command::new(mlflow_bin());
-    cmd.args(["server", "--host", "127.0.0.1", "--port", &port.to_string()])
-        .arg("--backend-store-uri")
-        .arg(format!("sqlite:///{}", dir.join("mlflow.db").display()))
-        .arg("--serve-artifacts")
-        .arg("--artifacts-destination")
-        .arg(dir.join("artifacts"))
-        .args(["--workers", "1"])
-        .env("MLFLOW_DISABLE_TELEMETRY", "true")
-        .env("DO_NOT_TRACK", "true")
-        .current_dir(dir);
-    let mut s = Server::spawn(cmd, port, dir.join("mlflow.log"));
-    s.wait_ready("/health", Duration::from_secs(240));
-    s
-}
 
 fn get(base: &str, endpoint: &str, query: &[(&str, &str)]) -> Value {
     let mut req = ureq::get(&format!("{base}/api/2.0/mlflow/{endpoint}"));

@@ -17,12 +17,6 @@ use std::time::{Duration, Instant};
 
 const ADMIN: &str = "s3cret";
 
-fn mlflow_bin() -> PathBuf {
-    std::env::var_os("MLFLOW_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".venv/bin/mlflow"))
-}
-
 /// `credit` with no MLflow settings inherited from the caller's environment.
 fn credit() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_credit"));
@@ -187,24 +181,6 @@ fn a_model_named_by_reload_stays_across_sighup() {
     assert!(r.to_string().contains("empty alias"), "{r}");
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn start_mlflow(dir: &Path) -> Server {
-    let port = free_port();
-    let mut cmd = Command::new(mlflow_bin());
-    cmd.args(["server", "--host", "127.0.0.1", "--port", &port.to_string()])
-        .arg("--backend-store-uri")
-        .arg(format!("sqlite:///{}", dir.join("mlflow.db").display()))
-        .arg("--serve-artifacts")
-        .arg("--artifacts-destination")
-        .arg(dir.join("artifacts"))
-        .args(["--workers", "1"])
-        .env("MLFLOW_DISABLE_TELEMETRY", "true")
-        .env("DO_NOT_TRACK", "true")
-        .current_dir(dir);
-    let mut s = Server::spawn(cmd, port, dir.join("mlflow.log"));
-    s.wait_ready("/health", Duration::from_secs(240));
-    s
 }
 
 fn mlflow_post(base: &str, endpoint: &str, body: Value) -> Value {
