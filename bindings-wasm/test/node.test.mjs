@@ -108,6 +108,28 @@ test('bad inputs give CreditErrors, never a trap', () => {
   assert.equal(Model.fromJson(readFileSync(root + 'models/default.json', 'utf8')).version, vectors.model_version)
 })
 
+// Absurd sizes: scoreBatch used to copy the whole batch into wasm memory with an infallible
+// allocation, which aborted the module (a trap) when it did not fit; predictMany took any array
+// length. Both must throw a CreditError, and the module must keep working.
+test('scoreBatch and predictMany: absurd lengths throw a CreditError, the module keeps working', () => {
+  // 54,000,000 rows: 4.32 GB, more than 32-bit wasm memory can ever hold (the OS maps the zeros
+  // lazily: this costs no real memory).
+  const rows = 54_000_000
+  const huge = new Float64Array(rows * 10)
+  const e = creditError(() => model.scoreBatch(huge, rows), 'invalid_argument')
+  assert.equal(e.errors[0].field, 'data')
+  assert.match(e.message, /wasm memory/)
+  for (const n of [2 ** 32 - 1, 1_000_001]) {
+    const many = creditError(() => model.predictMany(new Array(n)), 'invalid_argument')
+    assert.equal(many.errors[0].field, 'applicants')
+    assert.match(many.message, /at most 1,000,000/)
+  }
+  const { failures } = checkVectors(Model, vectors, Batch)
+  assert.deepEqual(failures, [])
+  const ok = model.scoreBatch(new Float64Array(vectors.valid[0].row), 1)
+  assert.equal(ok.valid, 1)
+})
+
 test('Batch: rows in wasm memory, scored in place', () => {
   for (const n of [undefined, null, -1, 0.5, '3', 2 ** 32, NaN, Infinity, 5n, {}]) {
     const e = creditError(() => new Batch(n), 'invalid_argument')
