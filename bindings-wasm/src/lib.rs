@@ -625,7 +625,9 @@ impl Model {
 
     /// Probabilities of `nRows` applicants laid out row after row in a `Float64Array`
     /// (`nRows × 10`, model column order, NaN = missing) in one call. Invalid rows give NaN;
-    /// use `scoreBatch` to learn why.
+    /// use `scoreBatch` to learn why. The convenience form: it copies the rows into wasm memory
+    /// and the probabilities out (about half again the scoring time); `Batch` + `predictInto`
+    /// is the way to score batches.
     #[wasm_bindgen(js_name = predictBatch)]
     pub fn predict_batch(
         &self,
