@@ -68,8 +68,12 @@ test-node: $(NODE_ADDON)
 	cd bindings-node && node --test $(call NODE_JUNIT,node) test/
 	cd bindings-node && npx tsc --noEmit --strict --target es2022 --module nodenext --moduleResolution nodenext test/types-check.ts
 
+# The node tests run once per .wasm (one process holds one instance), then the fallback test
+# (a child Node with WebAssembly SIMD turned off).
 test-wasm: $(WASM_PKG) $(WASM_MODEL)
-	cd bindings-wasm && node --test $(call NODE_JUNIT,wasm) test/node.test.mjs
+	cd bindings-wasm && CREDIT_WASM=simd node --test $(call NODE_JUNIT,wasm) test/node.test.mjs
+	cd bindings-wasm && CREDIT_WASM=nosimd node --test $(call NODE_JUNIT,wasm-nosimd) test/node.test.mjs
+	cd bindings-wasm && node --test $(call NODE_JUNIT,wasm-fallback) test/fallback.test.mjs
 	cd bindings-wasm && npx tsc --noEmit --strict --target esnext --module esnext --moduleResolution bundler test/types-check.ts
 
 test-wasm-chromium: $(WASM_PKG) $(WASM_MODEL) js-chromium

@@ -14,6 +14,7 @@ rmSync(dist, { recursive: true, force: true })
 mkdirSync(dist + 'assets', { recursive: true })
 cpSync(web + 'src/index.html', dist + 'index.html')
 for (const f of readdirSync(web + 'src')) if (f !== 'index.html') cpSync(web + 'src/' + f, dist + 'assets/' + f)
-// The entry module, the wasm-bindgen glue it imports, the .wasm, the shipped model it fetches, types.
-for (const f of ['credit_default.js', 'credit_default_glue.js', 'credit_default_bg.wasm', 'default-model.json', 'credit_default.d.ts']) cpSync(pkg + f, dist + 'assets/' + f)
+// The entry module, the wasm-bindgen glue it imports, the two .wasm files (SIMD and non-SIMD: the
+// entry module picks one), the shipped model it fetches, types.
+for (const f of ['credit_default.js', 'credit_default_glue.js', 'credit_default_bg.wasm', 'credit_default_nosimd_bg.wasm', 'default-model.json', 'credit_default.d.ts']) cpSync(pkg + f, dist + 'assets/' + f)
 console.log('web/dist built')

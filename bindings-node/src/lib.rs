@@ -33,6 +33,15 @@ const INVALID_MODEL: &str = "invalid_model";
 /// Top-level `code` of a model file that could not be read.
 const IO_ERROR: &str = "io_error";
 
+/// Most applicants one `predictMany` call takes. Every result becomes a JS object with its
+/// reasons (about half a kilobyte of V8 heap), so a million is already a quarter of V8's default
+/// heap; a JS array's length costs its caller nothing (`new Array(2 ** 32 - 1)`), and results
+/// for more than this could not be held: the call throws instead of reserving them (which
+/// aborted the process). Larger batches go to `predictBatch`, or in parts.
+const MAX_MANY: u32 = 1_000_000;
+// The message of `predictMany` spells the limit out.
+const _: () = assert!(MAX_MANY == 1_000_000, "update predictMany's message");
+
 /// One problem with one field (`field` is empty for whole-input problems).
 #[napi(object)]
 pub struct FieldError {
@@ -542,6 +551,16 @@ impl Model {
         // SAFETY: checked above that the value is an array (an object).
         let arr: Object = unsafe { applicants.cast()? };
         let n = arr.get_array_length()?;
+        if n > MAX_MANY {
+            return Err(argument_error(
+                &env,
+                "applicants",
+                format!(
+                    "applicants has {n} elements; predictMany takes at most 1,000,000 per \
+                     call: pass them in parts, or as rows to predictBatch"
+                ),
+            ));
+        }
         let mut out = Vec::with_capacity(n as usize);
         for i in 0..n {
             let item: Unknown = arr.get_element(i)?;

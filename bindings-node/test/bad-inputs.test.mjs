@@ -123,6 +123,18 @@ test('predictMany: not an array, huge arrays, mixed items', () => {
   assert.equal(sparse[999].errors[0].code, 'not_an_object')
 })
 
+// A JS array's length is the caller's: new Array(2 ** 32 - 1) costs nothing to make, but its
+// results could never be held (reserving them aborted the process). predictMany takes at most
+// 1,000,000 applicants per call and says so with a catchable CreditError.
+test('predictMany: absurd lengths throw a CreditError and the process keeps working', () => {
+  for (const n of [2 ** 32 - 1, 2 ** 31, 1_000_001]) {
+    const e = creditError(() => model.predictMany(new Array(n)), 'invalid_argument')
+    assert.equal(e.errors[0].field, 'applicants')
+    assert.match(e.message, /at most 1,000,000/)
+  }
+  assert.equal(model.predictMany([seed])[0].probability, model.predict(seed).probability)
+})
+
 test('predictBatch / scoreBatch argument checks', () => {
   const ok = new Float64Array(vectors.valid[0].row)
   for (const [data, n] of [

@@ -4,13 +4,21 @@ import type { InitInput, InitOutput, SyncInitInput } from './credit_default_glue
 
 /** What `init()` loads. */
 export interface InitOptions {
-  /** The .wasm (URL, Response, bytes or a compiled module); default `credit_default_bg.wasm` next to this module. */
+  /** The .wasm (URL, Response, bytes or a compiled module); default `wasmUrl(simd)`, next to this module. */
   module_or_path?: InitInput | Promise<InitInput>
+  /** `true` / `false`: load the SIMD / non-SIMD module whatever `simdSupported()` says (default: detect). */
+  simd?: boolean
   /** Where the shipped model is; default `default-model.json` next to this module; `null`: do not load it. */
   defaultModelUrl?: string | URL | null
   /** The shipped model's JSON text itself (then nothing is fetched for it). */
   defaultModelJson?: string
 }
+
+/** Whether this engine runs WebAssembly SIMD (`init()` loads the non-SIMD module where it does not). */
+export function simdSupported(): boolean
+
+/** URL of the .wasm for an engine with (`simd` true) or without SIMD; default: the one this engine runs. */
+export function wasmUrl(simd?: boolean): URL
 
 /** What `initSync()` takes. */
 export interface InitSyncOptions {
@@ -26,5 +34,5 @@ export interface InitSyncOptions {
  */
 export default function init(options?: InitOptions | InitInput | Promise<InitInput>): Promise<InitOutput>
 
-/** Instantiates the module synchronously (e.g. in Node); pass `defaultModelJson` to use `Model.default()`. */
+/** Instantiates the module synchronously (e.g. in Node, with the bytes of `wasmUrl()`); pass `defaultModelJson` to use `Model.default()`. */
 export function initSync(options: InitSyncOptions | SyncInitInput): InitOutput

@@ -17,7 +17,7 @@
 use credit_core::json::JsonWriter;
 use credit_core::scorecard::ReasonDetail;
 use credit_core::{
-    Applicant, ErrorCode, FieldError, ModelArtifact, OwnedValue, RowMajor, Scorecard, Scored,
+    Applicant, ErrorCode, FieldError, ModelArtifact, OwnedValue, RowMajor, Scorecard,
     ValidationErrors, FEATURES, N_FEATURES,
 };
 use js_sys::{Array, Float64Array, Object, Reflect};
@@ -413,14 +413,6 @@ impl Model {
         json_js(w)
     }
 
-    /// Scores a `Float64Array` batch with the core.
-    fn run_batch(&self, data: &JsValue, n_rows: &JsValue) -> Result<Scored, JsValue> {
-        let data = Model::batch_data(data, n_rows)?;
-        RowMajor::new(&data, data.len() / N_FEATURES)
-            .and_then(|src| self.card.score_all(&src, 1, true))
-            .map_err(|e| argument_error("data", &e.to_string()))
-    }
-
     /// Checks a row-major batch argument (`n_rows × 10` values); returns the array and the row
     /// count.
     fn batch_arg<'a>(
@@ -443,12 +435,12 @@ impl Model {
         }
         Ok((arr, n))
     }
-
-    /// Checks a row-major batch argument and copies it into wasm memory.
-    fn batch_data(data: &JsValue, n_rows: &JsValue) -> Result<Vec<f64>, JsValue> {
-        Ok(Model::batch_arg(data, n_rows)?.0.to_vec())
-    }
 }
+
+/// Most applicants one `predictMany` call takes, as in the Node package: each result is a JS
+/// object with its reasons (about half a kilobyte of heap), and a JS array's length costs its
+/// caller nothing (`new Array(2 ** 32 - 1)`); more go to `predictBatch`, or in parts.
+const MAX_MANY: f64 = 1_000_000.0;
 
 /// Rows `predictBatch` copies into wasm memory at a time: 320 KB of values, which stay in the
 /// CPU's cache between the copy and the scoring (a whole 100,000-row batch would not).
@@ -609,7 +601,16 @@ impl Model {
         }
         let n = Reflect::get(&applicants, &"length".into())?
             .as_f64()
-            .unwrap_or(0.0) as u32;
+            .unwrap_or(0.0);
+        // As in the Node package: results for more could not be held (see `MAX_MANY`).
+        if n > MAX_MANY {
+            return Err(argument_error(
+                "applicants",
+                "applicants has more than 1,000,000 elements; predictMany takes at most \
+                 1,000,000 per call: pass them in parts, or as rows to predictBatch",
+            ));
+        }
+        let n = n as u32;
         let out = Array::new_with_length(n);
         for i in 0..n {
             let item = Reflect::get(&applicants, &JsValue::from(i))?;
@@ -624,7 +625,9 @@ impl Model {
 
     /// Probabilities of `nRows` applicants laid out row after row in a `Float64Array`
     /// (`nRows × 10`, model column order, NaN = missing) in one call. Invalid rows give NaN;
-    /// use `scoreBatch` to learn why.
+    /// use `scoreBatch` to learn why. The convenience form: it copies the rows into wasm memory
+    /// and the probabilities out (about half again the scoring time); `Batch` + `predictInto`
+    /// is the way to score batches.
     #[wasm_bindgen(js_name = predictBatch)]
     pub fn predict_batch(
         &self,
@@ -664,35 +667,56 @@ impl Model {
             .map_err(|e| argument_error("batch", &e.to_string()))
     }
 
-    /// Like `predictBatch`, also returning scores and the errors of every invalid row.
+    /// Like `predictBatch`, also returning scores and the errors of every invalid row. The
+    /// rows, probabilities and scores are held in wasm memory whole, each allocated fallibly: a
+    /// batch that does not fit throws an `invalid_argument` error (an infallible copy aborted the
+    /// module). The rows are scored `CHUNK_ROWS` at a time, so that the invalid rows' errors
+    /// are never held in wasm memory for more than one chunk.
     #[wasm_bindgen(js_name = scoreBatch, unchecked_return_type = "BatchResult")]
     pub fn score_batch(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Float64Array")] data: JsValue,
         #[wasm_bindgen(js_name = nRows, unchecked_param_type = "number")] n_rows: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let Scored {
-            probability,
-            score,
-            report,
-        } = self.run_batch(&data, &n_rows)?;
+        let (arr, n) = Model::batch_arg(&data, &n_rows)?;
+        let too_large = |_| {
+            argument_error(
+                "data",
+                "data does not fit in wasm memory: score it in parts, or with predictBatch",
+            )
+        };
+        // `n * 10` fits in `u32` (checked by `batch_arg`).
+        let mut rows = nan_vec(n * N_FEATURES).map_err(too_large)?;
+        let mut probability = nan_vec(n).map_err(too_large)?;
+        let mut score = nan_vec(n).map_err(too_large)?;
+        arr.copy_to(&mut rows);
+        let invalid = Array::new();
+        let mut valid = 0;
+        for start in (0..n).step_by(CHUNK_ROWS) {
+            let end = n.min(start + CHUNK_ROWS);
+            let report = RowMajor::new(&rows[start * N_FEATURES..end * N_FEATURES], end - start)
+                .and_then(|src| {
+                    self.card.score_batch(
+                        &src,
+                        &mut probability[start..end],
+                        Some(&mut score[start..end]),
+                    )
+                })
+                .map_err(|e| argument_error("data", &e.to_string()))?;
+            valid += report.valid;
+            for r in &report.invalid {
+                invalid.push(&obj(&[
+                    ("row", ((start + r.row) as f64).into()),
+                    ("errors", field_errors_js(&r.errors)),
+                ]));
+            }
+        }
         Ok(obj(&[
             ("probability", Float64Array::from(&probability[..]).into()),
-            (
-                "score",
-                Float64Array::from(score.as_deref().unwrap_or_default()).into(),
-            ),
-            ("rows", (report.rows as f64).into()),
-            ("valid", (report.valid as f64).into()),
-            (
-                "invalid",
-                array(&report.invalid, |r| {
-                    obj(&[
-                        ("row", (r.row as f64).into()),
-                        ("errors", field_errors_js(&r.errors)),
-                    ])
-                }),
-            ),
+            ("score", Float64Array::from(&score[..]).into()),
+            ("rows", (n as f64).into()),
+            ("valid", (valid as f64).into()),
+            ("invalid", invalid.into()),
         ]))
     }
 

@@ -69,8 +69,9 @@ function findChromium() {
 
 export const CHROMIUM = findChromium()
 
-/** Headless Chromium with the flags these machines need (playwright gives it a fresh profile). */
-export async function launchChromium() {
+/** Headless Chromium with the flags these machines need (playwright gives it a fresh profile),
+ * plus `extraArgs` (e.g. `--js-flags=...`). */
+export async function launchChromium(extraArgs = []) {
   if (!CHROMIUM) {
     throw new Error(
       `no Chromium found (${BROWSER_NAMES.join(', ')}): set CHROMIUM to its path, or run make js-chromium`,
@@ -82,6 +83,7 @@ export async function launchChromium() {
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ...extraArgs,
     ],
   })
   return { browser, close: () => browser.close() }

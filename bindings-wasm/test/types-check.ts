@@ -1,9 +1,14 @@
 // Compiled with `tsc --noEmit --strict` by `make test-wasm`: the generated .d.ts must describe the
 // API as used (a wrong or missing declaration fails).
-import init, { initSync, Batch, Model, type Applicant, type Prediction, type CreditError, type BatchResult, type Explanation, type Feature, type ModelMetrics, type InvalidApplicant } from '../pkg/credit_default.js'
+import init, { initSync, simdSupported, wasmUrl, Batch, Model, type Applicant, type Prediction, type CreditError, type BatchResult, type Explanation, type Feature, type ModelMetrics, type InvalidApplicant } from '../pkg/credit_default.js'
 
 await init()
 await init({ defaultModelUrl: null })
+await init({ simd: false, defaultModelUrl: null })
+const simd: boolean = simdSupported()
+const url: URL = wasmUrl(simd)
+const auto: URL = wasmUrl()
+initSync({ module: new Uint8Array(), defaultModelJson: String(url) + String(auto) })
 await init({ module_or_path: new URL('x.wasm', 'https://example.org/'), defaultModelUrl: new URL('m.json', 'https://example.org/') })
 initSync({ module: new Uint8Array() })
 initSync({ module: new Uint8Array(), defaultModelJson: '{}' })

@@ -282,8 +282,16 @@ impl Scorecard {
         Some(bins)
     }
 
-    /// The compiled tables (for the batch paths).
+    /// The compiled tables (for the batch paths' SIMD kernels: unused in a build that has none,
+    /// such as the browser package's non-SIMD `.wasm`).
     #[inline]
+    #[cfg_attr(
+        not(any(
+            target_arch = "x86_64",
+            all(target_arch = "wasm32", target_feature = "simd128")
+        )),
+        allow(dead_code)
+    )]
     pub(crate) fn kernel(&self) -> &Kernel {
         &self.kernel
     }

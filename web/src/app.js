@@ -34,9 +34,13 @@ const EXAMPLE = {
 
 const $ = (id) => document.getElementById(id)
 const pct = (p) => `${(100 * p).toFixed(2)}%`
-/** Absolute paths, like `/predict` below: the page is served at `/` and at `/gradio`. */
-const ARTIFACT_URL = new URL('/model/artifact', location.href)
-const MODEL_INFO_URL = new URL('/model', location.href)
+/**
+ * The server's URLs, relative to the page like its `assets/`: the page is served at `/` and at
+ * `/gradio`, and behind a gateway that adds a path prefix (`/credit/gradio` → `/credit/predict`).
+ */
+const PREDICT_URL = new URL('predict', location.href)
+const ARTIFACT_URL = new URL('model/artifact', location.href)
+const MODEL_INFO_URL = new URL('model', location.href)
 const BUNDLED_URL = new URL('default-model.json', import.meta.url)
 /** How often to ask the server whether its model changed; `?model-poll=<ms>` shortens it (tests). */
 const POLL_MS = Math.max(200, Number(new URLSearchParams(location.search).get('model-poll')) || 60_000)
@@ -51,6 +55,30 @@ let checking = false
 let features
 let serverTimer
 let serverSeq = 0
+
+/**
+ * What screen readers hear, through the page's one live region (#announce, polite): the result
+ * or what to fix, the server check's answer, a model switch. Written once typing pauses
+ * (ANNOUNCE_MS), and only when it says something new, so that typing is not interrupted by
+ * every keystroke's intermediate state; the field errors themselves are tied to their fields
+ * (aria-describedby, aria-invalid) and read when a field has focus.
+ */
+const ANNOUNCE_MS = 700
+const spoken = { result: '', server: '', note: '' }
+let announceTimer
+let lastAnnounced = ''
+
+function announce(part, text) {
+  spoken[part] = text
+  clearTimeout(announceTimer)
+  announceTimer = setTimeout(() => {
+    const text = [spoken.result, spoken.server, spoken.note].filter(Boolean).join(' ')
+    spoken.note = ''
+    if (text === lastAnnounced) return
+    lastAnnounced = text
+    $('announce').textContent = text
+  }, ANNOUNCE_MS)
+}
 
 function rangeText(f) {
   const what = f.kind === 'count' ? 'whole number' : 'number'
@@ -68,7 +96,7 @@ function buildForm() {
     wrap.innerHTML = `<label for="${id}"></label><span class="desc" id="${id}-desc"></span>
       <input id="${id}" name="${f.name}" type="text" inputmode="decimal" autocomplete="off"
         aria-describedby="${id}-desc ${id}-err">
-      <p class="error" id="${id}-err" role="alert"></p>`
+      <p class="error" id="${id}-err"></p>`
     wrap.querySelector('label').textContent = LABELS[f.name] ?? f.name
     wrap.querySelector('.desc').textContent = `${f.description}. Valid: ${rangeText(f)}.`
     box.append(wrap)
@@ -109,6 +137,10 @@ function showErrors(errors) {
     }
   }
   $('status').textContent = errors.length ? `Fix ${errors.length === 1 ? 'the field' : `${errors.length} fields`} marked in red to get a score.${general.length ? ' ' + general.join(' ') : ''}` : ''
+  if (errors.length) {
+    const names = [...new Set(errors.filter((e) => e.field).map((e) => LABELS[e.field] ?? e.field))]
+    announce('result', `No score yet: fix ${names.join(', ') || 'the input'}.${general.length ? ' ' + general.join(' ') : ''}`)
+  }
 }
 
 function render(applicant) {
@@ -133,6 +165,7 @@ function render(applicant) {
   $('score').dataset.value = String(e.score)
   $('gauge-fill').style.width = `${Math.min(100, 100 * e.probability)}%`
   $('gauge-text').textContent = `Probability ${pct(e.probability)}; the decision threshold is ${pct(e.threshold)}.`
+  announce('result', `Probability of default ${pct(e.probability)}: ${e.prediction === 1 ? 'high' : 'low'} risk, score ${e.score.toFixed(0)}.`)
   const reasonCodes = new Map(e.reasons.map((r) => [r.feature, r.code]))
   const losses = e.contributions
     .map((c) => ({ feature: c.feature, lost: c.maxPoints - c.points, bin: c.bin }))
@@ -162,7 +195,7 @@ async function askServer(applicant, localProbability) {
   out.className = ''
   out.textContent = 'Asking the server…'
   try {
-    const res = await fetch(new URL('/predict', location.href), {
+    const res = await fetch(PREDICT_URL, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(applicant),
@@ -174,17 +207,22 @@ async function askServer(applicant, localProbability) {
       out.className = same ? 'agree' : 'disagree'
       out.dataset.probability = String(body.probability)
       out.textContent = `Server: ${pct(body.probability)}, prediction ${body.prediction}, score ${body.score.toFixed(0)} (model ${body.model_version}) — ${same ? 'agrees with the page ✓' : 'differs from the page ✗'}`
+      announce('server', same ? 'The server agrees.' : `The server differs: ${pct(body.probability)}.`)
       // The server scored with another model than the page: it was reloaded since the last check.
       if (body.model_version !== model.version) recheckModel()
     } else if (res.status === 422) {
       const fields = (body.detail ?? []).map((d) => d.loc?.[1]).filter(Boolean)
       out.className = localProbability === undefined ? 'agree' : 'disagree'
       out.textContent = `Server: 422, invalid ${fields.join(', ')} — ${localProbability === undefined ? 'agrees with the page ✓' : 'differs from the page ✗'}`
+      announce('server', localProbability === undefined ? 'The server agrees.' : 'The server differs: it refused the applicant.')
     } else {
       out.textContent = `Server answered ${res.status}.`
+      announce('server', out.textContent)
     }
   } catch {
-    if (seq === serverSeq) out.textContent = 'No server answered (the page also works as a static site, scoring locally).'
+    if (seq !== serverSeq) return
+    out.textContent = 'No server answered (the page also works as a static site, scoring locally).'
+    announce('server', 'No server answered.')
   }
 }
 
@@ -198,6 +236,8 @@ function update() {
   } else {
     $('server-result').textContent = ''
   }
+  // The server's answer to the previous input no longer applies.
+  spoken.server = ''
 }
 
 /**
@@ -276,11 +316,13 @@ async function recheckModel() {
       next = Model.fromJson(served.text)
     } catch (err) {
       $('model-note').textContent = `The server's new model could not be loaded (${err.message ?? err}); still scoring with model ${before}.`
+      announce('note', $('model-note').textContent)
       return
     }
     await useModel(next, 'server', served.etag)
     $('model-note').textContent = `The server switched from model ${before} to ${model.version}; the page now scores with it.`
     update()
+    announce('note', $('model-note').textContent)
   } finally {
     checking = false
   }

@@ -8,6 +8,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, existsSync } from 'node:fs'
+import { createServer as createHttpServer, request as httpRequest } from 'node:http'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -116,6 +117,7 @@ test('the page at /gradio scores like POST /predict', { timeout: 180_000 }, asyn
     await page.waitForFunction(() => /422/.test(document.getElementById('server-result').textContent), null, { timeout: 15_000 })
     assert.match(await page.locator('#server-result').textContent(), /agrees/)
     await page.screenshot({ path: shots + 'gradio-invalid-age.png', fullPage: true })
+    await checkAnnouncements(page)
 
     // Phone width: no horizontal scrolling; keyboard: Tab reaches the first field.
     await page.setViewportSize({ width: 375, height: 800 })
@@ -131,6 +133,104 @@ test('the page at /gradio scores like POST /predict', { timeout: 180_000 }, asyn
     assert.deepEqual(errors, [])
   } finally {
     await chromium?.close()
+    await stop(child)
+  }
+})
+
+/**
+ * Screen readers hear the result politely, once: the page has exactly one live region (polite,
+ * atomic), the field errors are not live (they are tied to their field by aria-describedby and
+ * aria-invalid), and typing key by key does not announce each keystroke's state: the live region
+ * changes once, after typing pauses, with the result or what to fix.
+ */
+async function checkAnnouncements(page) {
+  const live = await page.evaluate(() => [...document.querySelectorAll('[aria-live], [role=alert], [role=status], [role=log], [role=marquee], [role=timer], output')]
+    .map((e) => ({ id: e.id, live: e.getAttribute('aria-live'), atomic: e.getAttribute('aria-atomic') })))
+  assert.deepEqual(live, [{ id: 'announce', live: 'polite', atomic: 'true' }], 'one polite live region')
+  const err = page.locator('#f-age-err')
+  assert.equal(await err.getAttribute('role'), null)
+  assert.match(await page.locator('#f-age').getAttribute('aria-describedby'), /\bf-age-err\b/)
+  // What the region says while and after an age is typed key by key, from a valid applicant and
+  // with the server check off (its answer would join the same announcement).
+  await page.locator('#server-check').uncheck()
+  await typeInto(page, 'age', '45')
+  await new Promise((r) => setTimeout(r, 1500))
+  await page.evaluate(() => {
+    window.__announced = []
+    new MutationObserver(() => window.__announced.push(document.getElementById('announce').textContent))
+      .observe(document.getElementById('announce'), { childList: true, characterData: true, subtree: true })
+  })
+  const age = page.locator('#f-age')
+  await age.fill('')
+  await age.pressSequentially('1x7a4', { delay: 40 })
+  await page.waitForFunction(() => window.__announced.length > 0, null, { timeout: 10_000 })
+  await new Promise((r) => setTimeout(r, 1500))
+  const invalid = await page.evaluate(() => window.__announced)
+  assert.equal(invalid.length, 1, `announced ${JSON.stringify(invalid)}`)
+  assert.match(invalid[0], /Age/)
+  assert.doesNotMatch(invalid[0], /%/)
+  await page.evaluate(() => (window.__announced = []))
+  await age.fill('')
+  await age.pressSequentially('52', { delay: 40 })
+  await page.waitForFunction(() => window.__announced.length > 0, null, { timeout: 10_000 })
+  await new Promise((r) => setTimeout(r, 1500))
+  const valid = await page.evaluate(() => window.__announced)
+  assert.equal(valid.length, 1, `announced ${JSON.stringify(valid)}`)
+  const shown = await page.locator('#probability').textContent()
+  assert.ok(valid[0].includes(shown), `${valid[0]} does not say ${shown}`)
+  assert.match(valid[0], /risk/)
+}
+
+/**
+ * A reverse proxy that serves `upstream` under `prefix` (`/prefix/x` → `upstream/x`) and answers
+ * 404 to everything else, as a path-prefix deployment behind a gateway does.
+ */
+async function prefixProxy(prefix, upstream) {
+  const target = new URL(upstream)
+  const server = createHttpServer((req, res) => {
+    if (!req.url.startsWith(prefix + '/')) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not under the prefix')
+      return
+    }
+    const up = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url.slice(prefix.length), headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode, r.headers)
+      r.pipe(res)
+    })
+    up.on('error', () => res.writeHead(502).end())
+    req.pipe(up)
+  })
+  await new Promise((r) => server.listen(0, '127.0.0.1', r))
+  return { url: `http://127.0.0.1:${server.address().port}${prefix}`, close: () => new Promise((r) => server.close(r)) }
+}
+
+test('behind a path prefix the page still reaches its server (relative URLs)', { timeout: 180_000 }, async () => {
+  assert.ok(existsSync(credit), `${credit} missing: make build`)
+  assert.ok(existsSync(root + 'web/dist/index.html'), 'web/dist missing: make web')
+  const { url, child } = await startServe()
+  const proxy = await prefixProxy('/credit', url)
+  let chromium
+  try {
+    chromium = await launchChromium()
+    const page = await chromium.browser.newPage()
+    const errors = []
+    page.on('pageerror', (e) => errors.push(String(e)))
+    const outside = []
+    page.on('request', (r) => !r.url().startsWith(proxy.url + '/') && outside.push(r.url()))
+    for (const path of ['/gradio', '/']) {
+      await page.goto(proxy.url + path)
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 })
+      // The model came from the server's /model/artifact under the prefix, not the bundled copy.
+      assert.equal(await page.locator('#model-info').getAttribute('data-source'), 'server', path)
+      await page.locator('#server-check').check()
+      await page.waitForSelector('#server-result.agree', { timeout: 15_000 })
+      const server = await predict(url, vectors.valid[0].input)
+      assert.equal(Number(await page.locator('#server-result').getAttribute('data-probability')), server.probability)
+    }
+    assert.deepEqual(outside, [], 'requests outside the prefix')
+    assert.deepEqual(errors, [])
+  } finally {
+    await chromium?.close()
+    await proxy.close()
     await stop(child)
   }
 })
