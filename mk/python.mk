@@ -22,9 +22,11 @@ $(VENV)/.stamp-python-wheel: $(PY_SRC) $(VENV)/.stamp-python | $(WORK)
 python: $(VENV)/.stamp-python-wheel
 
 # Unit tests, shared vectors, sklearn checks, CV AUC against `credit train`, the notebook
-# (nbconvert --execute) and the PySpark mapInArrow test.
+# (nbconvert --execute) and the PySpark mapInArrow test. mypy.stubtest compares the native
+# module's stubs (_native.pyi) with the built module: names, signatures, defaults, @final.
 test-python: $(CREDIT) $(VENV)/.stamp-python-wheel data | $(WORK)
 	$(VENV)/bin/ruff check bindings-python examples/python examples/spark benches/python
+	$(PY) -m mypy.stubtest credit_default._native
 	cd bindings-python && CREDIT=$(CREDIT) CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) \
 		SPARK_LOCAL_IP=127.0.0.1 $(PY) -m pytest -q -rs --junitxml=$(JUNIT)/python.xml tests
 
