@@ -482,6 +482,9 @@ def test_dataframe_row_ignores_the_columns_the_batch_ignores(
     for i in (0, 3):
         assert model.predict(df.iloc[i]).probability == expected[i]
         assert model.explain(df.iloc[i]).probability == expected[i]
+    # a Series is not a batch (pandas 3 gives it the Arrow PyCapsule interface)
+    with pytest.raises(ValueError, match=r"df\.iloc\[\[i\]\]"):
+        model.probability(df.iloc[0])
     # a plain dict is one applicant as the REST API sees it: an unknown field stays an error
     with pytest.raises(cd.ValidationError) as info:
         model.predict(df.iloc[0].to_dict())

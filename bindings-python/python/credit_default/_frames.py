@@ -142,16 +142,34 @@ def _from_capsule(x: Any) -> Any:
             f"{type(x).__module__}.{type(x).__qualname__} is read through the Arrow PyCapsule "
             "interface, which needs pyarrow: pip install 'credit-default[arrow]'"
         ) from None
-    if hasattr(type(x), "__arrow_c_stream__"):
-        return pa.RecordBatchReader.from_stream(x).read_all()
-    return pa.record_batch(x)
+    try:
+        if hasattr(type(x), "__arrow_c_stream__"):
+            return pa.RecordBatchReader.from_stream(x).read_all()
+        return pa.record_batch(x)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:  # a lone array: no named columns
+        raise TypeError(
+            f"expected a table (named columns) through the Arrow PyCapsule interface, got "
+            f"{type(x).__module__}.{type(x).__qualname__}: {e}"
+        ) from None
+
+
+def is_series(x: Any) -> bool:
+    """A pandas Series: one column, or one row of a DataFrame (``df.iloc[i]``); never a table,
+    although pandas 3 gives it the Arrow PyCapsule interface."""
+    return _instance(x, "pandas", "Series")
+
+
+SERIES_HINT = (
+    "got a pandas Series (one row of a DataFrame?): pass df.iloc[[i]] (a one-row DataFrame) "
+    "for row i, or score one applicant with Model.predict(df.iloc[i])"
+)
 
 
 def is_named(x: Any) -> bool:
     """Whether ``x`` is a table whose columns are matched to the features by name (a scipy
-    sparse matrix is not, even the ``dok`` kind, which is a dict)."""
+    sparse matrix is not, even the ``dok`` kind, which is a dict; nor is a pandas Series)."""
     sparse = sys.modules.get("scipy.sparse")
-    if sparse is not None and sparse.issparse(x):
+    if (sparse is not None and sparse.issparse(x)) or is_series(x):
         return False
     if _is_pandas_frame(x):
         return any(isinstance(c, str) for c in x.columns)
@@ -177,6 +195,8 @@ def column_names(x: Any) -> list[str] | None:
 
 def columns(x: Any) -> Named | np.ndarray[Any, Any]:
     """Named float64 columns of a DataFrame / Table / mapping, or an array for row input."""
+    if is_series(x):
+        raise ValueError(f"expected a 2-D batch, {SERIES_HINT}")
     if _is_pandas_frame(x):
         return _pandas(x)
     if _instance(x, "polars", "DataFrame"):
@@ -205,6 +225,6 @@ def applicant_items(x: Any) -> list[tuple[Any, Any]]:
     feature name and its other labels (an id, the target) are left out. Any other mapping is one
     applicant as the REST API sees it, where an unknown field is an error."""
     items = list(x.items())
-    if _instance(x, "pandas", "Series"):
+    if is_series(x):
         return [(k, v) for k, v in items if isinstance(k, str) and canonical_name(k) is not None]
     return items

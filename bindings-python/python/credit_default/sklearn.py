@@ -175,14 +175,10 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         by name, zero-copy where possible), anything else through scikit-learn's usual checks
         (sparse, complex, object, empty, 1-D input) as an ``n x 10`` float64 array. For
         fitting, named tables become that array too (the trainer takes rows)."""
+        if _frames.is_series(X):
+            raise ValueError(f"Expected a 2D table. Reshape your data: {_frames.SERIES_HINT}")
         if _frames.is_named(X):
             return np.ascontiguousarray(_native.to_rows(X), dtype=np.float64) if fitting else X
-        if _frames._instance(X, "pandas", "Series"):
-            raise ValueError(
-                "Expected a 2D table, got a pandas Series (one row of a DataFrame?). Reshape your "
-                "data: pass df.iloc[[i]] (a one-row DataFrame) for row i, or use "
-                "Model.predict(df.iloc[i]) for one applicant"
-            )
         arr = check_array(X, dtype=np.float64, ensure_all_finite=False, order="C")
         if arr.shape[1] != _N:
             raise ValueError(
