@@ -22,11 +22,38 @@ $(VENV)/.stamp-python-wheel: $(PY_SRC) $(VENV)/.stamp-python | $(WORK)
 python: $(VENV)/.stamp-python-wheel
 
 # Unit tests, shared vectors, sklearn checks, CV AUC against `credit train`, the notebook
-# (nbconvert --execute) and the PySpark mapInArrow test.
+# (nbconvert --execute) and the PySpark mapInArrow test. mypy.stubtest compares the native
+# module's stubs (_native.pyi) with the built module: names, signatures, defaults, @final.
 test-python: $(CREDIT) $(VENV)/.stamp-python-wheel data | $(WORK)
 	$(VENV)/bin/ruff check bindings-python examples/python examples/spark benches/python
+	$(PY) -m mypy.stubtest credit_default._native
 	cd bindings-python && CREDIT=$(CREDIT) CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) \
 		SPARK_LOCAL_IP=127.0.0.1 $(PY) -m pytest -q -rs --junitxml=$(JUNIT)/python.xml tests
+
+# The package in throwaway venvs (under $(WORK)/python-compat) with what the shared venv cannot
+# hold: pandas 3 (the shared venv keeps pandas < 3 for PySpark) and the lowest scikit-learn the
+# `sklearn` extra allows (read from pyproject.toml). Each runs the input, vector and estimator
+# tests (not the full-data fits, nor, on the floor, the estimator-check list, whose check names
+# follow the scikit-learn version).
+TESTS += test-python-compat
+.PHONY: test-python-compat
+PY_COMPAT := $(WORK)/python-compat
+SKLEARN_FLOOR = $(shell sed -n 's/.*"scikit-learn>=\([0-9.]*\)".*/\1/p' bindings-python/pyproject.toml)
+PY_COMPAT_TESTS := tests/test_inputs.py tests/test_vectors.py tests/test_sklearn.py
+
+test-python-compat: $(VENV)/.stamp-python-wheel | $(WORK)
+	@test -n "$(SKLEARN_FLOOR)" || { echo "no scikit-learn floor in bindings-python/pyproject.toml"; exit 1; }
+	$(PY) -m venv --clear $(PY_COMPAT)/pandas3
+	$(PY_COMPAT)/pandas3/bin/pip install -q "$$(ls $(PY_WHEELS)/credit_default-*.whl)[sklearn,arrow,polars]" \
+		"pandas>=3" pytest scipy duckdb
+	cd bindings-python && $(PY_COMPAT)/pandas3/bin/python -c "import pandas; assert pandas.__version__ >= '3', pandas.__version__" \
+		&& $(PY_COMPAT)/pandas3/bin/python -m pytest -q -p no:cacheprovider $(PY_COMPAT_TESTS) \
+		-k "not cv_auc and not exports_the_cli"
+	$(PY) -m venv --clear $(PY_COMPAT)/sklearn-floor
+	$(PY_COMPAT)/sklearn-floor/bin/pip install -q "$$(ls $(PY_WHEELS)/credit_default-*.whl)[arrow,polars]" \
+		"scikit-learn==$(SKLEARN_FLOOR)" "pandas<3" pytest scipy duckdb
+	cd bindings-python && $(PY_COMPAT)/sklearn-floor/bin/python -m pytest -q -p no:cacheprovider $(PY_COMPAT_TESTS) \
+		-k "not cv_auc and not exports_the_cli and not estimator_checks and not stated_reason"
 
 # Not part of `make test`: compares with scikit-learn, ONNX Runtime and optbinning.
 $(VENV)/.stamp-python-bench: $(VENV)/.stamp-python

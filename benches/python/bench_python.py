@@ -76,7 +76,7 @@ def load_rows(n: int) -> tuple[np.ndarray, np.ndarray, str]:
 
         x, y = synthetic(150_000, seed=3)
         source = "synthetic rows"
-    ok = ~np.isnan(model.predict_proba(x, errors="nan"))
+    ok = ~np.isnan(model.probability(x, errors="nan"))
     x, y = x[ok], y[ok]
     reps = -(-n // len(x))
     return np.ascontiguousarray(np.tile(x, (reps, 1))[:n]), np.tile(y, reps)[:n], source
@@ -113,11 +113,11 @@ def main() -> None:
 
     # --- credit_default -------------------------------------------------------------------
     results.append(("one applicant", "credit_default, from a dict (validation + reasons)", per_call(lambda: model.predict(applicant))))
-    results.append(("one applicant", "credit_default, 1×10 array", per_call(lambda: model.predict_proba(row))))
-    big = per_call(lambda: model.predict_proba(x, threads=1), target_s=1.0)
+    results.append(("one applicant", "credit_default, 1×10 array", per_call(lambda: model.probability(row))))
+    big = per_call(lambda: model.probability(x, threads=1), target_s=1.0)
     results.append((f"{args.rows:,} rows (numpy)", "credit_default", big))
     results.append(
-        (f"{args.rows:,} rows (numpy)", "credit_default, 2 threads", per_call(lambda: model.predict_proba(x, threads=2), target_s=1.0))
+        (f"{args.rows:,} rows (numpy)", "credit_default, 2 threads", per_call(lambda: model.probability(x, threads=2), target_s=1.0))
     )
 
     # --- scikit-learn -----------------------------------------------------------------------

@@ -17,7 +17,7 @@ use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayDescrMethods, PyArrayMethods, PyReadonlyArray1,
     PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyDeprecationWarning, PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -171,6 +171,38 @@ fn shape_error(e: &ShapeError) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
+/// `credit_default.InternalError` (an `Exception`) for a bug on the Rust side. Without this, a
+/// panic reaches Python as pyo3's `PanicException`, a `BaseException` that `except Exception`
+/// (a web handler, a notebook cell's retry) does not catch.
+fn internal_error(py: Python<'_>, what: &str) -> PyErr {
+    let message = format!(
+        "internal error in credit_default (a bug; please report it with this message): {what}"
+    );
+    match errors_module(py).and_then(|m| m.getattr("InternalError")) {
+        Ok(cls) => match cls.call1((message,)) {
+            Ok(v) => PyErr::from_value(v),
+            Err(err) => err,
+        },
+        Err(err) => err,
+    }
+}
+
+/// Runs one entry point, turning a panic (a bug: the core returns errors for every bad input)
+/// into `InternalError` instead of pyo3's `PanicException`.
+fn guarded<T>(py: Python<'_>, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic without a message".to_owned());
+            Err(internal_error(py, &what))
+        }
+    }
+}
+
 fn train_error(py: Python<'_>, e: &TrainError) -> PyErr {
     match e {
         TrainError::Model(m) => model_error(py, m),
@@ -255,7 +287,10 @@ fn applicant_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Result<Applicant, Valid
     let items: Vec<(Bound<'_, PyAny>, Bound<'_, PyAny>)> = if let Ok(d) = obj.cast::<PyDict>() {
         d.iter().collect()
     } else if !obj.is_instance_of::<PyString>() && obj.hasattr("items")? {
-        obj.call_method0("items")?
+        // Other mappings through the adapter, which leaves a DataFrame row's (a pandas Series')
+        // non-feature labels out, as the batch path ignores those columns.
+        frames_module(obj.py())?
+            .call_method1("applicant_items", (obj,))?
             .try_iter()?
             .map(|kv| kv.and_then(|kv| kv.extract()))
             .collect::<PyResult<_>>()?
@@ -779,22 +814,35 @@ struct Model {
 
 impl Model {
     fn from_text(py: Python<'_>, text: &str) -> PyResult<Model> {
-        Scorecard::from_json(text)
-            .map(|card| Model {
-                card: Arc::new(card),
-            })
-            .map_err(|e: ModelError| model_error(py, &e))
+        guarded(py, || {
+            Scorecard::from_json(text)
+                .map(|card| Model {
+                    card: Arc::new(card),
+                })
+                .map_err(|e: ModelError| model_error(py, &e))
+        })
     }
 
-    fn prediction(&self, a: &Applicant) -> Prediction {
-        Prediction {
-            card: Arc::clone(&self.card),
-            p: self.card.predict(a),
-        }
+    fn prediction(&self, py: Python<'_>, a: &Applicant) -> PyResult<Prediction> {
+        guarded(py, || {
+            Ok(Prediction {
+                card: Arc::clone(&self.card),
+                p: self.card.predict(a),
+            })
+        })
     }
 
     /// Validates the input layout and scores with the GIL released.
     fn run_batch(
+        &self,
+        x: &Bound<'_, PyAny>,
+        threads: Option<usize>,
+        want_score: bool,
+    ) -> PyResult<Scored> {
+        guarded(x.py(), || self.run_batch_unguarded(x, threads, want_score))
+    }
+
+    fn run_batch_unguarded(
         &self,
         x: &Bound<'_, PyAny>,
         threads: Option<usize>,
@@ -957,7 +1005,7 @@ impl Model {
     /// Raises `ValidationError` listing every problem.
     fn predict(&self, py: Python<'_>, applicant: &Bound<'_, PyAny>) -> PyResult<Prediction> {
         match applicant_from_py(applicant)? {
-            Ok(a) => Ok(self.prediction(&a)),
+            Ok(a) => self.prediction(py, &a),
             Err(e) => Err(applicant_error(py, &e)),
         }
     }
@@ -965,7 +1013,7 @@ impl Model {
     /// Validates and scores JSON text (an object of the ten fields; duplicate keys are refused).
     fn predict_json(&self, py: Python<'_>, text: &str) -> PyResult<Prediction> {
         match Applicant::from_json(text) {
-            Ok(a) => Ok(self.prediction(&a)),
+            Ok(a) => self.prediction(py, &a),
             Err(e) => Err(applicant_error(py, &e)),
         }
     }
@@ -999,7 +1047,7 @@ impl Model {
         let mut failed: Vec<(usize, ValidationErrors)> = Vec::new();
         for (i, item) in applicants.try_iter()?.enumerate() {
             match applicant_from_py(&item?)? {
-                Ok(a) => out.append(Bound::new(py, self.prediction(&a))?)?,
+                Ok(a) => out.append(Bound::new(py, self.prediction(py, &a)?)?)?,
                 Err(e) if raise => failed.push((i, e)),
                 Err(e) => out.append(applicant_error(py, &e).into_value(py))?,
             }
@@ -1022,17 +1070,20 @@ impl Model {
     /// Points per feature, bins and reasons for one applicant.
     fn explain(&self, py: Python<'_>, applicant: &Bound<'_, PyAny>) -> PyResult<Explanation> {
         match applicant_from_py(applicant)? {
-            Ok(a) => Ok(Explanation {
-                inner: self.card.explain(&a),
+            Ok(a) => guarded(py, || {
+                Ok(Explanation {
+                    inner: self.card.explain(&a),
+                })
             }),
             Err(e) => Err(applicant_error(py, &e)),
         }
     }
 
-    /// Probability of default per row of a numpy `n × 10` array (model column order), a pandas
-    /// or polars DataFrame, a pyarrow Table or a dict of columns (matched by name).
+    /// Probability of default per row (a 1-D array) of a numpy `n × 10` array (model column
+    /// order), or of a table matched by column name: a pandas or polars DataFrame, a pyarrow
+    /// Table, anything with the Arrow PyCapsule interface, or a dict of columns.
     #[pyo3(signature = (x, *, threads = 1, errors = "raise"))]
-    fn predict_proba<'py>(
+    fn probability<'py>(
         &self,
         x: &Bound<'py, PyAny>,
         threads: Option<usize>,
@@ -1046,7 +1097,27 @@ impl Model {
         Ok(r.probability.into_pyarray(x.py()))
     }
 
-    /// Score in points per row; same inputs and options as `predict_proba`.
+    /// Deprecated name of `probability` (same arguments and result). It kept scikit-learn's
+    /// method name with another shape (1-D, where `CreditScorecard.predict_proba` is `(n, 2)`).
+    #[pyo3(signature = (x, *, threads = 1, errors = "raise"))]
+    fn predict_proba<'py>(
+        &self,
+        x: &Bound<'py, PyAny>,
+        threads: Option<usize>,
+        errors: &str,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let py = x.py();
+        PyErr::warn(
+            py,
+            &py.get_type::<PyDeprecationWarning>(),
+            c"Model.predict_proba is deprecated, use Model.probability (the same 1-D result); \
+              CreditScorecard.predict_proba is scikit-learn's (n, 2) form",
+            1,
+        )?;
+        self.probability(x, threads, errors)
+    }
+
+    /// Score in points per row; same inputs and options as `probability`.
     #[pyo3(signature = (x, *, threads = 1, errors = "raise"))]
     fn score<'py>(
         &self,
@@ -1088,6 +1159,10 @@ impl Model {
 /// The batch input as an `n × 10` float64 array in model column order (columns matched by name).
 #[pyfunction]
 fn to_rows<'py>(x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    guarded(x.py(), || to_rows_unguarded(x))
+}
+
+fn to_rows_unguarded<'py>(x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray2<f64>>> {
     let py = x.py();
     let batch = batch_from_py(x)?;
     let n = batch.n_rows();
@@ -1176,9 +1251,10 @@ fn fit<'py>(
         model_id,
         model_version,
     };
-    let outcome = py
-        .detach(|| train(&set, &cfg, &mut |_| {}))
-        .map_err(|e| train_error(py, &e))?;
+    let outcome = guarded(py, || {
+        py.detach(|| train(&set, &cfg, &mut |_| {}))
+            .map_err(|e| train_error(py, &e))
+    })?;
     let to_u64 = |v: Vec<usize>| v.into_iter().map(|i| i as u64).collect::<Vec<u64>>();
     let card = Scorecard::new(outcome.artifact).map_err(|e| model_error(py, &e))?;
     Ok((
@@ -1189,6 +1265,13 @@ fn fit<'py>(
         to_u64(outcome.fold_of).into_pyarray(py),
         to_u64(outcome.used_rows).into_pyarray(py),
     ))
+}
+
+/// Panics inside the same guard as every entry point: the tests' only way to check that a Rust
+/// panic reaches Python as `credit_default.InternalError`.
+#[pyfunction]
+fn _panic_for_tests(py: Python<'_>, message: &str) -> PyResult<()> {
+    guarded(py, || -> PyResult<()> { panic!("{message}") })
 }
 
 /// Canonical feature name of a column name (seed or Kaggle spelling), `None` when unknown.
@@ -1208,6 +1291,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(to_rows, m)?)?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(canonical_name, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     let names: Vec<&str> = FEATURES.iter().map(|f| f.name).collect();
     m.add("FEATURES", names)?;
     m.add("CORE_VERSION", credit_core::VERSION)?;

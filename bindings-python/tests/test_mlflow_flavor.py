@@ -51,7 +51,7 @@ def test_load_pyfunc_returns_the_probability_series(tmp_path: Path) -> None:
     assert isinstance(got, pd.Series)
     assert got.name == "probability"
     assert list(got.index) == [10, 11, 12, 13, 14]
-    np.testing.assert_array_equal(got.to_numpy(), model.predict_proba(df))
+    np.testing.assert_array_equal(got.to_numpy(), model.probability(df))
     # The Kaggle spelling is matched by name too (outside MLflow's schema enforcement).
     kaggle = df.rename(columns={"NumberOfTime30_59DaysPastDueNotWorse": "NumberOfTime30-59DaysPastDueNotWorse"})
     np.testing.assert_array_equal(pyfunc.predict(kaggle).to_numpy(), got.to_numpy())
@@ -136,7 +136,7 @@ def test_save_model_writes_the_flavor_mlflow_reads(mlflow: Any, tmp_path: Path) 
     assert (ours / "model.json").read_text() == model.to_json()
     df = frame()
     got = mlflow.pyfunc.load_model(str(ours)).predict(df)
-    np.testing.assert_array_equal(got.to_numpy(), model.predict_proba(df))
+    np.testing.assert_array_equal(got.to_numpy(), model.probability(df))
     with pytest.raises(cd.ModelError):
         mlflow_flavor.save_model(tmp_path / "broken", "{}")
     assert not (tmp_path / "broken").exists()
@@ -172,11 +172,11 @@ def test_pyfunc_load_model_scores_like_the_package(mlflow: Any, registry: dict[s
     loaded = mlflow.pyfunc.load_model("models:/credit-default@champion")
     df = frame()
     got = loaded.predict(df)
-    np.testing.assert_allclose(got.to_numpy(), registry["model"].predict_proba(df), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got.to_numpy(), registry["model"].probability(df), rtol=0, atol=1e-12)
     # Optional columns may be left out entirely (missing = NaN = the model's missing bin).
     fewer = df.drop(columns=["MonthlyIncome", "NumberOfDependents"])
     np.testing.assert_allclose(
-        loaded.predict(fewer).to_numpy(), registry["model"].predict_proba(fewer), rtol=0, atol=1e-12
+        loaded.predict(fewer).to_numpy(), registry["model"].probability(fewer), rtol=0, atol=1e-12
     )
     bad = df.copy()
     bad.loc[10, "age"] = 7.0

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import inspect
 import json
 import os
+import re
 import subprocess
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +46,7 @@ def test_fit_predict(fitted: CreditScorecard, data: tuple[np.ndarray, np.ndarray
     x, y = data
     proba = fitted.predict_proba(x)
     assert proba.shape == (len(x), 2) and np.allclose(proba.sum(axis=1), 1.0)
-    assert np.array_equal(proba[:, 1], fitted.model_.predict_proba(x))
+    assert np.array_equal(proba[:, 1], fitted.model_.probability(x))
     assert set(np.unique(fitted.predict(x))) <= {0, 1}
     assert roc_auc_score(y, proba[:, 1]) > 0.7
     assert list(fitted.classes_) == [0, 1] and fitted.n_features_in_ == 10
@@ -68,7 +71,7 @@ def test_artifact_round_trip(fitted: CreditScorecard, data: tuple[np.ndarray, np
     cv = art["metrics"]["cv"]
     assert sum(dist["counts"]) == cv["rows"] and sum(dist["events"]) == cv["positives"]
     loaded = cd.Model.load(path)
-    assert np.array_equal(loaded.predict_proba(x), fitted.predict_proba(x)[:, 1])
+    assert np.array_equal(loaded.probability(x), fitted.predict_proba(x)[:, 1])
     assert loaded.version == fitted.model_.version
 
 
@@ -136,58 +139,336 @@ def test_invalid_rows_are_left_out_of_the_fit(data: tuple[np.ndarray, np.ndarray
     x, y = data
     bad = x.copy()
     bad[:100, 1] = 5  # age 5: refused at scoring time, so not used for fitting either
-    est = CreditScorecard(**FAST).fit(bad, y)
+    with pytest.warns(UserWarning, match="100 of"):
+        est = CreditScorecard(**FAST).fit(bad, y)
     assert len(est.used_rows_) == len(x) - 100 and est.used_rows_[0] == 100
     with pytest.raises(cd.ValidationError):
         est.predict(bad[:5])
 
 
+# --- the scikit-learn contract: predict is the argmax, the lender's cut is a FixedThreshold ----
+
+
+def test_predict_is_the_argmax_of_predict_proba(fitted: CreditScorecard, data: tuple[np.ndarray, np.ndarray]) -> None:
+    """scikit-learn's classifier contract; the lender's max-KS cut (about 0.06) must not leak in."""
+    x, _ = data
+    proba = fitted.predict_proba(x)
+    pred = fitted.predict(x)
+    assert np.array_equal(pred, fitted.classes_[np.argmax(proba, axis=1)])
+    assert np.array_equal(pred == fitted.classes_[1], fitted.decision_function(x) > 0)
+    # the cut is far below 0.5 on this data: the two rules disagree on many rows
+    assert ((proba[:, 1] >= fitted.decision_threshold_) != (pred == 1)).sum() > 100
+
+
+def test_lender_threshold_the_scikit_learn_way(fitted: CreditScorecard, data: tuple[np.ndarray, np.ndarray]) -> None:
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    x, _ = data
+    assert fitted.decision_threshold_ == fitted.model_.threshold
+    lender = (fitted.predict_proba(x)[:, 1] >= fitted.decision_threshold_).astype(int)
+    wrapped = FixedThresholdClassifier(fitted, threshold=fitted.decision_threshold_, response_method="predict_proba")
+    assert np.array_equal(wrapped.predict(x), lender)
+    policy = fitted.decision_policy()
+    assert isinstance(policy, FixedThresholdClassifier) and np.array_equal(policy.predict(x), lender)
+    # the same decision as the core's own (Prediction.prediction, the REST answer's "prediction")
+    for i in range(20):
+        one = fitted.model_.predict(dict(zip(cd.FEATURES, [None if np.isnan(v) else v for v in x[i]])))
+        assert one.prediction == lender[i]
+
+
+def test_tags_that_are_true() -> None:
+    from sklearn.utils import get_tags
+
+    tags = get_tags(CreditScorecard())
+    assert tags.input_tags.allow_nan  # NaN = missing MonthlyIncome / NumberOfDependents
+    assert tags.input_tags.positive_only  # every feature's domain starts at 0
+    assert not tags.input_tags.sparse and not tags.input_tags.string
+    assert tags.classifier_tags.multi_class is False and tags.target_tags.required
+
+
+def test_wrong_feature_count_has_scikit_learn_s_message(fitted: CreditScorecard, data: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = data
+    msg = r"^X has 3 features, but CreditScorecard is expecting 10 features as input\."
+    for method in (fitted.predict, fitted.predict_proba, fitted.decision_function):
+        with pytest.raises(ValueError, match=msg):
+            method(x[:, :3])
+    with pytest.raises(ValueError, match=msg):
+        CreditScorecard(**FAST).fit(x[:, :3], y)
+
+
+def test_one_dimensional_input_says_how_to_reshape(fitted: CreditScorecard, data: tuple[np.ndarray, np.ndarray]) -> None:
+    pd = pytest.importorskip("pandas")
+    x, _ = data
+    with pytest.raises(ValueError, match="Reshape your data"):
+        fitted.predict(x[0])
+    df = pd.DataFrame(x, columns=cd.FEATURES).assign(SeriousDlqin2yrs=0)
+    with pytest.raises(ValueError, match=r"df\.iloc\[\[i\]\]"):
+        fitted.predict_proba(df.iloc[0])
+    assert np.array_equal(fitted.predict_proba(df.iloc[[0]]), fitted.predict_proba(x[:1]))
+
+
+# --- errors="raise" | "nan"; fit reports the rows it leaves out --------------------------------
+
+
+def test_errors_raise_or_nan(fitted: CreditScorecard, data: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = data
+    bad = x[:50].copy()
+    bad[7, 1] = 0  # age 0, as one row of the Kaggle data
+    with pytest.raises(cd.ValidationError) as info:
+        fitted.predict_proba(bad)
+    assert info.value.errors()[0]["loc"] == (7, "age") and "errors=" in str(info.value)
+    lenient = clone(fitted).set_params(errors="nan").fit(x, y)
+    p = lenient.predict_proba(bad)
+    assert np.isnan(p[7]).all() and np.isnan(lenient.decision_function(bad)[7])
+    ok = np.delete(np.arange(50), 7)
+    assert np.array_equal(p[ok], fitted.predict_proba(bad[ok]))
+    with pytest.raises(cd.ValidationError, match="class label"):
+        lenient.predict(bad)  # a class label cannot be NaN: predict refuses the row
+    with pytest.raises(ValueError, match="errors"):
+        CreditScorecard(**FAST, errors="ignore").fit(x, y)
+
+
+def test_cross_val_score_with_a_refused_row(data: tuple[np.ndarray, np.ndarray]) -> None:
+    """errors="raise": the failing fold names the row (not a silent NaN score); errors="nan" with
+    a NaN-aware scorer scores every fold."""
+    from credit_default.sklearn import roc_auc_of_scored_rows
+
+    x, y = data
+    bad = x.copy()
+    bad[11, 1] = 0
+    with pytest.raises(cd.ValidationError, match="age"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the fold that fits on the row leaves it out
+        cross_val_score(CreditScorecard(**FAST), bad, y, cv=2, scoring="roc_auc", error_score="raise")
+    with pytest.warns(UserWarning, match="1 of 3000 rows left out"):
+        scores = cross_val_score(CreditScorecard(**FAST, errors="nan"), bad, y, cv=2, scoring=roc_auc_of_scored_rows)
+    assert np.isfinite(scores).all() and (scores > 0.65).all()
+
+
+def test_fit_warns_with_the_count_of_rows_it_leaves_out(data: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = data
+    bad = x.copy()
+    bad[:100, 1] = 5
+    with pytest.warns(UserWarning, match=f"100 of {len(x)} rows"):
+        CreditScorecard(**FAST).fit(bad, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        CreditScorecard(**FAST).fit(x, y)  # nothing left out: no warning
+
+
 # --- sklearn.utils.estimator_checks -----------------------------------------------------------
-# The checks feed random matrices (often 2-5 columns, negative values, non-integer counts,
-# ages below 18) that the scorecard refuses by design: it scores exactly the ten bureau
-# features within their documented ranges. Those checks are expected to fail, with the reason.
-RANGE = "random data outside the features' domain (ranges / whole-number counts) is refused"
-SHAPE = "the scorecard has exactly 10 named features; the check uses another number of columns"
+# Every check runs. The ones listed here fit random matrices of another width (2 to 5 columns:
+# iris, blobs, uniform noise) or values outside the features' domain; the scorecard reads exactly
+# the ten bureau features, so they cannot apply. They are strict xfails (a check that starts
+# passing fails the run) and their assertions run below on credit-shaped data
+# (`test_check_on_credit_data_*`).
+
+
+def _width(n: int, covered_by: str) -> str:
+    return (f"fits {n}-column random data; the scorecard reads exactly the 10 bureau features "
+            f"(assertions run on credit-shaped data in {covered_by})")
+
+
 EXPECTED_FAILED: dict[str, str] = {
-    name: SHAPE
-    for name in [
-        "check_fit_score_takes_y",
-        "check_estimators_overwrite_params",
-        "check_dont_overwrite_parameters",
-        "check_estimators_fit_returns_self",
-        "check_readonly_memmap_input",
-        "check_n_features_in_after_fitting",
-        "check_positive_only_tag_during_fit",
-        "check_estimators_dtypes",
-        "check_pipeline_consistency",
-        "check_estimators_nan_inf",
-        "check_estimators_pickle",
-        "check_f_contiguous_array_estimator",
-        "check_classifier_data_not_an_array",
-        "check_classifiers_one_label",
-        "check_classifiers_classes",
-        "check_classifiers_train",
-        "check_supervised_y_2d",
-        "check_decision_proba_consistency",
-        "check_methods_sample_order_invariance",
-        "check_methods_subset_invariance",
-        "check_dict_unchanged",
-        "check_fit_idempotent",
-        "check_fit_check_is_fitted",
-        "check_n_features_in",
-        "check_fit2d_predict1d",
-    ]
+    "check_fit_score_takes_y": _width(3, "test_check_on_credit_data_fit_and_score"),
+    "check_estimators_overwrite_params": _width(2, "test_check_on_credit_data_params_untouched"),
+    "check_dont_overwrite_parameters": _width(3, "test_check_on_credit_data_params_untouched"),
+    "check_estimators_fit_returns_self": _width(2, "test_check_on_credit_data_fit_and_score"),
+    "check_readonly_memmap_input": _width(2, "test_check_on_credit_data_memmap_and_pickle"),
+    "check_n_features_in_after_fitting": _width(4, "test_wrong_feature_count_has_scikit_learn_s_message"),
+    "check_positive_only_tag_during_fit": (
+        "fits iris (4 columns); the scorecard reads exactly the 10 bureau features. On credit-shaped "
+        "data, negative values are refused by the core and fit leaves those rows out with a warning "
+        "(test_fit_warns_with_the_count_of_rows_it_leaves_out), as `credit train` does"),
+    "check_estimators_dtypes": _width(5, "test_check_on_credit_data_dtypes_and_layouts"),
+    "check_dtype_object": (
+        "uniform [0, 1) noise in 10 columns: every row is outside the domain (age < 18, "
+        "fractional counts), so no row is left to fit (test_check_on_credit_data_dtypes_and_layouts)"),
+    "check_pipeline_consistency": _width(3, "test_check_on_credit_data_fit_and_score"),
+    "check_estimators_pickle": _width(3, "test_check_on_credit_data_memmap_and_pickle"),
+    "check_estimators_pickle(readonly_memmap=True)": _width(3, "test_check_on_credit_data_memmap_and_pickle"),
+    "check_f_contiguous_array_estimator": _width(3, "test_check_on_credit_data_dtypes_and_layouts"),
+    "check_classifier_data_not_an_array": _width(2, "test_check_on_credit_data_dtypes_and_layouts"),
+    "check_classifiers_classes": _width(2, "test_string_labels_and_frames"),
+    "check_classifiers_train": _width(2, "test_check_on_credit_data_classifier_train"),
+    "check_classifiers_train(readonly_memmap=True)": _width(2, "test_check_on_credit_data_memmap_and_pickle"),
+    "check_classifiers_train(readonly_memmap=True,X_dtype=float32)": _width(
+        2, "test_check_on_credit_data_memmap_and_pickle"),
+    "check_supervised_y_2d": _width(3, "test_check_on_credit_data_y_2d"),
+    "check_decision_proba_consistency": _width(2, "test_check_on_credit_data_classifier_train"),
+    "check_methods_sample_order_invariance": _width(3, "test_check_on_credit_data_invariances"),
+    "check_methods_subset_invariance": _width(3, "test_check_on_credit_data_invariances"),
+    "check_dict_unchanged": _width(3, "test_check_on_credit_data_params_untouched"),
+    "check_fit_idempotent": _width(2, "test_check_on_credit_data_invariances"),
+    "check_fit_check_is_fitted": _width(2, "test_check_on_credit_data_fit_and_score"),
+    "check_n_features_in": _width(2, "test_check_on_credit_data_fit_and_score"),
+    "check_fit2d_predict1d": _width(3, "test_one_dimensional_input_says_how_to_reshape"),
 }
-EXPECTED_FAILED["check_dtype_object"] = RANGE
 
 
 def _expected_failed(est: Any) -> dict[str, str]:
     return EXPECTED_FAILED
 
 
-@parametrize_with_checks([CreditScorecard(**FAST)], expected_failed_checks=_expected_failed)
+# strict whatever the pytest configuration (scikit-learn >= 1.7 takes the argument; the pytest
+# configuration of this package makes xfails strict for the older ones)
+_STRICT = {"xfail_strict": True} if "xfail_strict" in inspect.signature(parametrize_with_checks).parameters else {}
+
+
+@parametrize_with_checks([CreditScorecard(**FAST)], expected_failed_checks=_expected_failed, **_STRICT)
 def test_sklearn_estimator_checks(estimator: Any, check: Any) -> None:
     check(estimator)
+
+
+def test_expected_failures_fail_for_the_stated_reason() -> None:
+    """Each listed check fails on the width (or domain) of its data, not on something else."""
+    from sklearn.utils.estimator_checks import check_estimator
+
+    results = check_estimator(CreditScorecard(**FAST), on_fail=None)
+    seen: dict[str, list[str]] = {}
+    for r in results:
+        if r["status"] == "failed":
+            name = r["check_name"]
+            seen.setdefault(name, []).append(str(r["exception"]))
+    assert set(seen) == {n.split("(")[0] for n in EXPECTED_FAILED}
+    for name, messages in seen.items():
+        for m in messages:
+            if name == "check_dtype_object":
+                assert "too few usable rows (0)" in m, m
+            else:
+                assert re.search(r"(^|Got )X has [2-5] features, but CreditScorecard is expecting 10", m), (name, m)
+
+
+# --- the checks' assertions on credit-shaped data ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def split(data: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x, y = data
+    return x[:4000], y[:4000], x[4000:]
+
+
+def _outputs(est: CreditScorecard, x: Any) -> dict[str, np.ndarray]:
+    return {m: getattr(est, m)(x) for m in ("predict", "predict_proba", "decision_function")}
+
+
+def _assert_same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    assert a.keys() == b.keys()
+    for k, v in a.items():
+        assert np.array_equal(v, b[k]), k
+
+
+def test_check_on_credit_data_fit_and_score(split: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    from sklearn.exceptions import NotFittedError
+    from sklearn.pipeline import make_pipeline
+    from sklearn.utils.validation import check_is_fitted
+
+    x, y, test = split
+    est = CreditScorecard(**FAST)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
+    assert est.fit(x, y) is est
+    check_is_fitted(est)
+    assert est.n_features_in_ == 10 and not hasattr(est, "feature_names_in_")
+    assert 0.5 < est.score(test[:500], est.predict(test[:500])) <= 1.0  # fit-score-takes-y's calls
+    _assert_same(_outputs(make_pipeline(clone(est)).fit(x, y), test), _outputs(est, test))
+
+
+def test_check_on_credit_data_params_untouched(split: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    import copy
+
+    x, y, test = split
+    est = CreditScorecard(**FAST)
+    params = copy.deepcopy(est.get_params())
+    public = {k: v for k, v in vars(est).items() if not k.endswith("_")}
+    est.fit(x, y)
+    assert est.get_params() == params
+    assert {k: v for k, v in vars(est).items() if not k.endswith("_") and not k.startswith("_")} == public
+    before = copy.deepcopy({k: v for k, v in vars(est).items() if k != "model_"})
+    json_before = est.to_json()
+    _outputs(est, test)
+    after = {k: v for k, v in vars(est).items() if k != "model_"}
+    assert before.keys() == after.keys() and est.to_json() == json_before
+    for k, v in before.items():
+        a, b = np.asarray(v), np.asarray(after[k])
+        assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), k
+
+
+def test_check_on_credit_data_dtypes_and_layouts(split: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    from sklearn.utils.estimator_checks import _NotAnArray
+
+    x, y, test = split
+    ref = CreditScorecard(**FAST).fit(x, y)
+    want = _outputs(ref, test)
+    filled = np.nan_to_num(x, nan=0.0)
+    for dtype in (np.float32, np.int64, np.int32):
+        est = CreditScorecard(**FAST).fit(filled.astype(dtype), y)
+        _outputs(est, np.nan_to_num(test).astype(dtype))
+    assert np.array_equal(_outputs(ref, test.astype(np.float32))["predict_proba"],
+                          _outputs(ref, test.astype(np.float32).astype(np.float64))["predict_proba"])
+    _assert_same(_outputs(CreditScorecard(**FAST).fit(np.asfortranarray(x), y), np.asfortranarray(test)), want)
+    _assert_same(_outputs(CreditScorecard(**FAST).fit(_NotAnArray(x), _NotAnArray(y)), _NotAnArray(test)), want)
+    _assert_same(_outputs(CreditScorecard(**FAST).fit(x.astype(object), y), test.astype(object)), want)
+    _assert_same(_outputs(CreditScorecard(**FAST).fit(x.tolist(), y.tolist()), test.tolist()), want)
+    strings = x.astype(object)
+    strings[0, 0] = {"foo": "bar"}
+    with pytest.raises(Exception, match="argument must be a string.* number"):
+        CreditScorecard(**FAST).fit(strings, y)
+
+
+def test_check_on_credit_data_memmap_and_pickle(split: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    import pickle
+
+    from sklearn.utils._testing import create_memmap_backed_data
+
+    x, y, test = split
+    want = _outputs(CreditScorecard(**FAST).fit(x, y), test)
+    for dtype in (np.float64, np.float32):
+        xm, ym, tm = create_memmap_backed_data([x.astype(dtype), y, test.astype(dtype)])
+        assert not xm.flags.writeable and isinstance(xm, np.memmap)
+        est = CreditScorecard(**FAST).fit(xm, ym)
+        got = _outputs(est, tm)
+        if dtype is np.float64:
+            _assert_same(got, want)
+        again = pickle.loads(pickle.dumps(est))
+        _assert_same(_outputs(again, tm), got)
+        assert again.to_json() == est.to_json() and type(again).__module__ == "credit_default.sklearn"
+
+
+def test_check_on_credit_data_classifier_train(split: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    from scipy.stats import rankdata
+
+    x, y, test = split
+    est = CreditScorecard(**FAST).fit(x, y)
+    out = _outputs(est, test)
+    n = len(test)
+    assert out["predict"].shape == (n,) and out["decision_function"].shape == (n,)
+    assert out["predict_proba"].shape == (n, 2) and np.allclose(out["predict_proba"].sum(axis=1), 1)
+    assert np.array_equal(out["predict"], est.classes_[(out["decision_function"] > 0).astype(int)])
+    assert np.array_equal(out["predict"], est.classes_[np.argmax(out["predict_proba"], axis=1)])
+    assert np.array_equal(rankdata(out["decision_function"]), rankdata(out["predict_proba"][:, 1]))
+    assert np.mean(est.predict(x) == y) > 0.83  # check_classifiers_train's accuracy bar
+
+
+def test_check_on_credit_data_invariances(split: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    x, y, test = split
+    est = CreditScorecard(**FAST).fit(x, y)
+    whole = _outputs(est, test)
+    order = np.random.default_rng(0).permutation(len(test))
+    for k, v in _outputs(est, test[order]).items():
+        assert np.array_equal(v, whole[k][order]), k
+    for chunk in np.array_split(np.arange(len(test)), 7):
+        for k, v in _outputs(est, test[chunk]).items():
+            assert np.array_equal(v, whole[k][chunk]), k
+    _assert_same(_outputs(est.fit(x, y), test), whole)  # fit idempotent
+
+
+def test_check_on_credit_data_y_2d(split: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    from sklearn.exceptions import DataConversionWarning
+
+    x, y, test = split
+    with pytest.warns(DataConversionWarning):
+        est = CreditScorecard(**FAST).fit(x, y[:, None])
+    _assert_same(_outputs(est, test), _outputs(CreditScorecard(**FAST).fit(x, y), test))
 
 
 # --- cross-validated AUC on the training data equals `credit train` ---------------------------

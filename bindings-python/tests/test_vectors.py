@@ -86,7 +86,7 @@ def test_predict_json_valid(vectors: dict[str, Any], model: cd.Model) -> None:
 
 
 def test_numpy_rows(vectors: dict[str, Any], model: cd.Model, valid_rows: np.ndarray) -> None:
-    proba = model.predict_proba(valid_rows)
+    proba = model.probability(valid_rows)
     score = model.score(valid_rows)
     assert proba.dtype == np.float64 and proba.shape == (len(vectors["valid"]),)
     for i, case in enumerate(vectors["valid"]):
@@ -95,11 +95,11 @@ def test_numpy_rows(vectors: dict[str, Any], model: cd.Model, valid_rows: np.nda
 
 def test_numpy_rows_threads(vectors: dict[str, Any], model: cd.Model, valid_rows: np.ndarray) -> None:
     big = np.tile(valid_rows, (200, 1))  # > 4096 rows: the parallel path really splits
-    one = model.predict_proba(big, threads=1)
-    assert np.array_equal(model.predict_proba(big, threads=2), one)
-    assert np.array_equal(model.predict_proba(big, threads=None), one)
+    one = model.probability(big, threads=1)
+    assert np.array_equal(model.probability(big, threads=2), one)
+    assert np.array_equal(model.probability(big, threads=None), one)
     assert np.array_equal(model.score(big, threads=3), model.score(big))
-    assert np.array_equal(one[: len(valid_rows)], model.predict_proba(valid_rows))
+    assert np.array_equal(one[: len(valid_rows)], model.probability(valid_rows))
 
 
 def _frame_dict(vectors: dict[str, Any], valid_rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -115,26 +115,26 @@ def _check(vectors: dict[str, Any], proba: np.ndarray, score: np.ndarray) -> Non
 def test_pandas(vectors: dict[str, Any], model: cd.Model, valid_rows: np.ndarray) -> None:
     pd = pytest.importorskip("pandas")
     df = pd.DataFrame(_frame_dict(vectors, valid_rows))
-    _check(vectors, model.predict_proba(df), model.score(df))
+    _check(vectors, model.probability(df), model.score(df))
 
 
 def test_polars(vectors: dict[str, Any], model: cd.Model, valid_rows: np.ndarray) -> None:
     pl = pytest.importorskip("polars")
     df = pl.DataFrame(_frame_dict(vectors, valid_rows))
-    _check(vectors, model.predict_proba(df), model.score(df))
+    _check(vectors, model.probability(df), model.score(df))
 
 
 def test_pyarrow(vectors: dict[str, Any], model: cd.Model, valid_rows: np.ndarray) -> None:
     pa = pytest.importorskip("pyarrow")
     table = pa.table(_frame_dict(vectors, valid_rows))
-    _check(vectors, model.predict_proba(table), model.score(table))
+    _check(vectors, model.probability(table), model.score(table))
     batch = table.to_batches()[0]
-    _check(vectors, model.predict_proba(batch), model.score(batch))
+    _check(vectors, model.probability(batch), model.score(batch))
 
 
 def test_mapping_of_columns(vectors: dict[str, Any], model: cd.Model, valid_rows: np.ndarray) -> None:
     cols = _frame_dict(vectors, valid_rows)
-    _check(vectors, model.predict_proba(cols), model.score(cols))
+    _check(vectors, model.probability(cols), model.score(cols))
 
 
 def test_invalid_rows(vectors: dict[str, Any], model: cd.Model, valid_rows: np.ndarray) -> None:
@@ -147,13 +147,13 @@ def test_invalid_rows(vectors: dict[str, Any], model: cd.Model, valid_rows: np.n
     assert res.rows == len(x) and res.valid == 2
     assert res.invalid_rows == list(range(1, len(bad) + 1))
     assert np.isnan(res.probability[1:-1]).all() and np.isnan(res.score[1:-1]).all()
-    assert res.probability[0] == res.probability[-1] == model.predict_proba(valid_rows[:1])[0]
+    assert res.probability[0] == res.probability[-1] == model.probability(valid_rows[:1])[0]
     errs = res.errors()
     for i, case in enumerate(vectors["invalid_rows"], start=1):
         expected = sorted((e["field"], e["code"]) for e in case["errors"])
         assert codes(errs, row=i) == expected, case["name"]
     with pytest.raises(cd.ValidationError) as info:
-        model.predict_proba(x)
+        model.probability(x)
     assert codes(info.value.errors()) == codes(errs)
-    nan = model.predict_proba(x, errors="nan")
+    nan = model.probability(x, errors="nan")
     assert np.array_equal(nan, res.probability, equal_nan=True)

@@ -67,7 +67,7 @@ for case in vectors["invalid"]:
     out["invalid"].append({"name": case["name"], "errors": got})
 
 rows = np.array([[cell(v) for v in c["row"]] for c in vectors["valid"]], dtype=np.float64)
-out["rows"] = [float(x).hex() for x in model.predict_proba(rows)]
+out["rows"] = [float(x).hex() for x in model.probability(rows)]
 cols = {name: rows[:, j] for j, name in enumerate(cd.FEATURES)}
 if "frames" in checks:
     import pandas as pd
@@ -75,7 +75,7 @@ if "frames" in checks:
     import pyarrow as pa
     for kind, frame in (("pandas", pd.DataFrame(cols)), ("polars", pl.DataFrame(cols)),
                         ("arrow", pa.table(cols)), ("arrow-batch", pa.table(cols).to_batches()[0])):
-        out[kind] = [float(x).hex() for x in model.predict_proba(frame)]
+        out[kind] = [float(x).hex() for x in model.probability(frame)]
 if "sklearn" in checks:
     from sklearn.base import clone
     from sklearn.model_selection import cross_val_score
@@ -297,7 +297,7 @@ def _check_vectors(out: dict, vectors: dict, what: str) -> None:
                 f"{case['name']}: probability {got['probability']} != {want_p}"
             )
         if row_p != want_p:
-            problems.append(f"{case['name']}: predict_proba(rows) {row_p} != {want_p}")
+            problems.append(f"{case['name']}: probability(rows) {row_p} != {want_p}")
         if got["score"] != want_s:
             problems.append(f"{case['name']}: score {got['score']} != {want_s}")
         if got["prediction"] != exp["prediction"]:
@@ -605,7 +605,7 @@ def test_lowest_allowed_versions_work(dist, vectors, outside, clean_env) -> None
     for kind in ("pandas", "polars", "arrow", "arrow-batch"):
         if out[kind] != out["rows"]:
             pytest.fail(
-                f"{what}: predict_proba({kind}) {out[kind]} != numpy rows {out['rows']}"
+                f"{what}: probability({kind}) {out[kind]} != numpy rows {out['rows']}"
             )
     sk = out["sklearn"]
     if sk["proba_shape"] != [len(vectors["valid"]), 2] or not all(

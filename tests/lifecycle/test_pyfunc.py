@@ -101,7 +101,7 @@ def test_pyfunc_load_model_scores_like_credit_score(trained: dict[str, Any]) -> 
     fewer = df.drop(columns=["MonthlyIncome", "NumberOfDependents"])
     np.testing.assert_allclose(
         loaded.predict(fewer).to_numpy(),
-        cd.Model.load(trained["model"]).predict_proba(fewer),
+        cd.Model.load(trained["model"]).probability(fewer),
         rtol=0, atol=1e-12,
     )
 
@@ -122,7 +122,7 @@ def test_model_load_of_the_champion_uri(trained: dict[str, Any]) -> None:
     m = cd.Model.load(CHAMPION)
     assert m.checksum == cd.Model.load(trained["model"]).checksum
     assert m.version == "9.4.0-pyfunc"
-    np.testing.assert_allclose(m.predict_proba(df), expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(m.probability(df), expected, rtol=0, atol=1e-12)
     v = cd.Model.load(f"models:/credit-default/{trained['version']}")
     assert v.checksum == m.checksum
 

@@ -208,7 +208,7 @@ def test_a_better_challenger_is_promoted_through_every_service(registry: dict[st
     pyfunc = mlflow.pyfunc.load_model(retrain_flow.DEFAULT_CHAMPION)
     np.testing.assert_allclose(
         pyfunc.predict(pd.DataFrame(x, columns=retrain_flow.feature_names()), params={"errors": "nan"}).to_numpy(),
-        Model.load(str(out["challenger_path"])).predict_proba(x, errors="nan"),
+        Model.load(str(out["challenger_path"])).probability(x, errors="nan"),
         rtol=0, atol=1e-12, equal_nan=True,
     )  # fmt: skip
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ErrorDetails, ModelError, ValidationError
+from ._errors import ErrorDetails, InternalError, ModelError, ValidationError
 from ._native import (
     CORE_VERSION,
     FEATURES,
@@ -44,6 +44,7 @@ __all__ = [
     "CreditScorecard",
     "ErrorDetails",
     "Explanation",
+    "InternalError",
     "Model",
     "ModelError",
     "Prediction",

@@ -36,3 +36,8 @@ class ValidationError(ValueError):
 
 class ModelError(ValueError):
     """A model artifact that cannot be used (bad JSON, wrong format, checksum mismatch, ...)."""
+
+
+class InternalError(Exception):
+    """A bug on the Rust side (a panic), reported as an ordinary ``Exception`` so that
+    ``except Exception`` handlers see it. Not a ``ValueError``: the input was not the problem."""

@@ -1,4 +1,4 @@
-"""Column extraction for batch inputs, per library.
+"""Column extraction for batch inputs.
 
 The native module calls :func:`columns` for anything that is not a numpy array. It returns the
 names and contiguous float64 columns of the table (only columns whose name is one of the ten
@@ -6,10 +6,19 @@ features, in either spelling; other columns are never converted), or a numpy arr
 row-shaped input. Matching the names to features, and every check of the values, is done by
 the Rust core. Conversions are zero-copy where the library allows it (a float64 pandas or
 polars column without nulls, a single-chunk float64 Arrow column without nulls).
+
+Tables are recognised by type (``isinstance``, so subclasses count) for pandas, polars and
+pyarrow, and otherwise by protocol: any object with the Arrow PyCapsule interface
+(``__arrow_c_stream__`` or ``__arrow_c_array__``: DuckDB relations, pandas >= 2.2, polars,
+Narwhals, ...) is imported with pyarrow and read by column name. The import is done here rather
+than in Rust (arrow-rs's FFI) because pyarrow already handles every Arrow type, chunking and
+casting that the columns can arrive in, while the native module stays a thin converter of
+contiguous float64 buffers with no second Arrow implementation to build and keep in step.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -107,16 +116,95 @@ def _mapping(m: Mapping[Any, Any]) -> Named:
     return names, arrays, n or 0
 
 
+def _instance(x: Any, module: str, *names: str) -> bool:
+    """``isinstance(x, module.name)`` without importing the library (absent: not an instance)."""
+    mod = sys.modules.get(module)
+    if mod is None:
+        return False
+    return isinstance(x, tuple(getattr(mod, n) for n in names if hasattr(mod, n)))
+
+
+def _is_pandas_frame(x: Any) -> bool:
+    return _instance(x, "pandas", "DataFrame")
+
+
+def _has_capsule(x: Any) -> bool:
+    t = type(x)
+    return hasattr(t, "__arrow_c_stream__") or hasattr(t, "__arrow_c_array__")
+
+
+def _from_capsule(x: Any) -> Any:
+    """A pyarrow Table or RecordBatch of an object with the Arrow PyCapsule interface."""
+    try:
+        import pyarrow as pa
+    except ImportError:
+        raise TypeError(
+            f"{type(x).__module__}.{type(x).__qualname__} is read through the Arrow PyCapsule "
+            "interface, which needs pyarrow: pip install 'credit-default[arrow]'"
+        ) from None
+    try:
+        if hasattr(type(x), "__arrow_c_stream__"):
+            return pa.RecordBatchReader.from_stream(x).read_all()
+        return pa.record_batch(x)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:  # a lone array: no named columns
+        raise TypeError(
+            f"expected a table (named columns) through the Arrow PyCapsule interface, got "
+            f"{type(x).__module__}.{type(x).__qualname__}: {e}"
+        ) from None
+
+
+def is_series(x: Any) -> bool:
+    """A pandas Series: one column, or one row of a DataFrame (``df.iloc[i]``); never a table,
+    although pandas 3 gives it the Arrow PyCapsule interface."""
+    return _instance(x, "pandas", "Series")
+
+
+SERIES_HINT = (
+    "got a pandas Series (one row of a DataFrame?): pass df.iloc[[i]] (a one-row DataFrame) "
+    "for row i, or score one applicant with Model.predict(df.iloc[i])"
+)
+
+
+def is_named(x: Any) -> bool:
+    """Whether ``x`` is a table whose columns are matched to the features by name (a scipy
+    sparse matrix is not, even the ``dok`` kind, which is a dict; nor is a pandas Series)."""
+    sparse = sys.modules.get("scipy.sparse")
+    if (sparse is not None and sparse.issparse(x)) or is_series(x):
+        return False
+    if _is_pandas_frame(x):
+        return any(isinstance(c, str) for c in x.columns)
+    return (
+        _instance(x, "polars", "DataFrame")
+        or _instance(x, "pyarrow", "Table", "RecordBatch")
+        or _has_capsule(x)
+        or isinstance(x, Mapping)
+    )
+
+
+def column_names(x: Any) -> list[str] | None:
+    """The column names of a named table, when all of them are strings (else ``None``)."""
+    names = getattr(x, "columns", None)
+    if names is None:
+        names = getattr(x, "column_names", None)
+    if names is None and isinstance(x, Mapping):
+        names = list(x)
+    if names is None or not all(isinstance(c, str) for c in names):
+        return None
+    return list(names)
+
+
 def columns(x: Any) -> Named | np.ndarray[Any, Any]:
     """Named float64 columns of a DataFrame / Table / mapping, or an array for row input."""
-    top = type(x).__module__.split(".")[0]
-    kind = type(x).__name__
-    if top == "pandas" and kind == "DataFrame":
+    if is_series(x):
+        raise ValueError(f"expected a 2-D batch, {SERIES_HINT}")
+    if _is_pandas_frame(x):
         return _pandas(x)
-    if top == "polars" and kind == "DataFrame":
+    if _instance(x, "polars", "DataFrame"):
         return _polars(x)
-    if top == "pyarrow" and kind in ("Table", "RecordBatch"):
+    if _instance(x, "pyarrow", "Table", "RecordBatch"):
         return _arrow(x)
+    if _has_capsule(x):
+        return _arrow(_from_capsule(x))
     if isinstance(x, Mapping):
         return _mapping(x)
     if isinstance(x, (list, tuple)):
@@ -124,6 +212,19 @@ def columns(x: Any) -> Named | np.ndarray[Any, Any]:
     if hasattr(x, "__array__"):
         return np.asarray(x)
     raise TypeError(
-        "expected a numpy array, a pandas or polars DataFrame, a pyarrow Table or a mapping "
-        f"of columns, got {type(x).__module__}.{type(x).__qualname__}"
+        "expected a numpy array, a DataFrame or table (pandas, polars, pyarrow, or any object "
+        "with the Arrow PyCapsule interface) or a mapping of columns, got "
+        f"{type(x).__module__}.{type(x).__qualname__}"
     )
+
+
+def applicant_items(x: Any) -> list[tuple[Any, Any]]:
+    """The (name, value) pairs of one applicant given as a mapping other than a dict.
+
+    A pandas Series is a row of a table (``df.iloc[i]``): like the batch path, it is read by
+    feature name and its other labels (an id, the target) are left out. Any other mapping is one
+    applicant as the REST API sees it, where an unknown field is an error."""
+    items = list(x.items())
+    if is_series(x):
+        return [(k, v) for k, v in items if isinstance(k, str) and canonical_name(k) is not None]
+    return items

@@ -2,22 +2,39 @@
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, final
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import deprecated
 
 from ._errors import ErrorDetails, ValidationError
 
+__all__ = [
+    "CORE_VERSION",
+    "FEATURES",
+    "TRAIN_DEFAULTS",
+    "BatchResult",
+    "Explanation",
+    "Model",
+    "Prediction",
+    "Reason",
+    "_panic_for_tests",
+    "canonical_name",
+    "fit",
+    "to_rows",
+]
 FEATURES: list[str]
 CORE_VERSION: str
 TRAIN_DEFAULTS: dict[str, Any]
 
-Float64Array: TypeAlias = npt.NDArray[np.float64]
-# numpy arrays (n x 10, model column order), pandas / polars DataFrames, pyarrow Tables or
-# RecordBatches, or a mapping of column name -> values (columns matched by name).
-BatchInput: TypeAlias = Any
+_Float64Array: TypeAlias = npt.NDArray[np.float64]
+# numpy arrays (n x 10, model column order), or tables matched by column name: pandas / polars
+# DataFrames, pyarrow Tables or RecordBatches, any object with the Arrow PyCapsule interface
+# (__arrow_c_stream__ / __arrow_c_array__: DuckDB relations, ...), a mapping of name -> values.
+_BatchInput: TypeAlias = Any
 
+@final
 class Reason:
     @property
     def code(self) -> str: ...
@@ -28,6 +45,7 @@ class Reason:
     @property
     def points_lost(self) -> float: ...
 
+@final
 class Prediction:
     @property
     def probability(self) -> float: ...
@@ -43,6 +61,7 @@ class Prediction:
     def model_version(self) -> str: ...
     def to_dict(self) -> dict[str, Any]: ...
 
+@final
 class Explanation:
     @property
     def probability(self) -> float: ...
@@ -63,11 +82,12 @@ class Explanation:
     def to_dict(self) -> dict[str, Any]: ...
     def _repr_html_(self) -> str: ...
 
+@final
 class BatchResult:
     @property
-    def probability(self) -> Float64Array: ...
+    def probability(self) -> _Float64Array: ...
     @property
-    def score(self) -> Float64Array: ...
+    def score(self) -> _Float64Array: ...
     @property
     def rows(self) -> int: ...
     @property
@@ -76,6 +96,7 @@ class BatchResult:
     def invalid_rows(self) -> list[int]: ...
     def errors(self) -> list[ErrorDetails]: ...
 
+@final
 class Model:
     @staticmethod
     def load(path: str | os.PathLike[str]) -> Model:
@@ -107,26 +128,36 @@ class Model:
         errors: Literal["raise", "return"] = "raise",
     ) -> list[Prediction | ValidationError]: ...
     def explain(self, applicant: Mapping[str, Any]) -> Explanation: ...
+    def probability(
+        self,
+        x: _BatchInput,
+        *,
+        threads: int | None = 1,
+        errors: Literal["raise", "nan"] = "raise",
+    ) -> _Float64Array:
+        """Probability of default per row, a 1-D array (``CreditScorecard.predict_proba`` is
+        scikit-learn's ``(n, 2)`` form)."""
+    @deprecated("Model.predict_proba is deprecated, use Model.probability (the same 1-D result)")
     def predict_proba(
         self,
-        x: BatchInput,
+        x: _BatchInput,
         *,
         threads: int | None = 1,
         errors: Literal["raise", "nan"] = "raise",
-    ) -> Float64Array: ...
+    ) -> _Float64Array: ...
     def score(
         self,
-        x: BatchInput,
+        x: _BatchInput,
         *,
         threads: int | None = 1,
         errors: Literal["raise", "nan"] = "raise",
-    ) -> Float64Array: ...
-    def score_batch(self, x: BatchInput, *, threads: int | None = 1) -> BatchResult: ...
+    ) -> _Float64Array: ...
+    def score_batch(self, x: _BatchInput, *, threads: int | None = 1) -> BatchResult: ...
 
-def to_rows(x: BatchInput) -> Float64Array: ...
+def to_rows(x: _BatchInput) -> _Float64Array: ...
 def canonical_name(name: str) -> str | None: ...
 def fit(
-    x: Float64Array,
+    x: _Float64Array,
     y: npt.NDArray[np.uint8],
     *,
     max_bins: int,
@@ -141,4 +172,6 @@ def fit(
     model_id: str,
     model_version: str | None,
     sha256: str,
-) -> tuple[Model, Float64Array, npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
+) -> tuple[Model, _Float64Array, npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
+def _panic_for_tests(message: str) -> None:
+    """Panics inside the entry points' guard: raises ``InternalError`` (for the tests)."""

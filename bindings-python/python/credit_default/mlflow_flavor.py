@@ -63,14 +63,14 @@ class PyfuncModel:
     ) -> pd.Series[float] | Any:
         """Probability of default per row.
 
-        ``model_input``: a pandas DataFrame (or anything ``Model.predict_proba`` takes: a dict
+        ``model_input``: a pandas DataFrame (or anything ``Model.probability`` takes: a dict
         of columns, a polars DataFrame, an ``n x 10`` array). Columns are matched by name, in
         either spelling; other columns are ignored. ``params``: ``{"errors": "raise" | "nan"}``.
         Returns a pandas Series named ``probability`` with the input's index for a pandas
         DataFrame, else a numpy array.
         """
         errors = str((params or {}).get("errors") or "raise")
-        p = self.model.predict_proba(model_input, errors=errors)  # type: ignore[arg-type]
+        p = self.model.probability(model_input, errors=errors)  # type: ignore[arg-type]
         if type(model_input).__module__.split(".")[0] == "pandas":
             import pandas as pd
 

@@ -5,26 +5,35 @@ regression, cross-validates it (``folds`` deterministic stratified folds) and ex
 versioned JSON artifact as ``credit train``. Use it in ``Pipeline``, ``cross_val_score`` and
 ``GridSearchCV`` like any classifier; hand ``to_json()`` to production.
 
-``X`` is a DataFrame / Table (columns matched by name, seed or Kaggle spelling) or an
-``n x 10`` array in model column order. Rows that the scorecard would refuse at scoring time
-are left out of the fit (as the CLI does); ``predict`` raises ``ValidationError`` for them.
+``X`` is a DataFrame / table (columns matched by name, seed or Kaggle spelling: pandas, polars,
+pyarrow, any object with the Arrow PyCapsule interface, a dict of columns) or an ``n x 10``
+array in model column order. Rows that the scorecard would refuse at scoring time are left out
+of the fit (as the CLI does), with a warning that counts them.
+
+``predict`` is scikit-learn's: the class with the larger probability. The lender's decision
+(default when the probability reaches the model's max-KS cut, ``decision_threshold_``) is
+applied the scikit-learn way, with ``FixedThresholdClassifier`` (``decision_policy()`` builds it).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics import make_scorer, roc_auc_score
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
-from . import _native
+from . import _frames, _native
+from ._errors import ValidationError
 from ._native import Model
 
 # The core trainer's defaults, which are also `credit train`'s.
 _D = _native.TRAIN_DEFAULTS
+_N = len(_native.FEATURES)
 
 
 class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
@@ -34,11 +43,16 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     ``l2_alpha`` (``--alpha``), ``folds`` (``--folds``), ``max_iterations``
     (``--max-iterations``), ``tol`` (``--tolerance``), the points scaling (``base_score``,
     ``base_odds``, ``pdo``), ``model_id`` and ``model_version`` (``None``: derived from the
-    fitted content).
+    fitted content). ``errors``: what ``predict_proba`` / ``decision_function`` do with a row
+    the scorecard refuses (an age of 0, a negative count): ``"raise"`` a ``ValidationError``
+    naming every such row, or give ``"nan"`` for it (``predict`` always raises: a class label
+    cannot be NaN).
 
     Fitted attributes: ``model_`` (a :class:`credit_default.Model`), ``classes_``,
-    ``n_features_in_``, ``oof_proba_`` (out-of-fold probability of every used row),
-    ``fold_of_``, ``used_rows_`` and ``cv_auc_`` (mean AUC over the folds, as the CLI reports).
+    ``n_features_in_``, ``feature_names_in_`` (when ``X`` has string column names),
+    ``decision_threshold_`` (the lender's cut on the probability of ``classes_[1]``),
+    ``oof_proba_`` (out-of-fold probability of every used row), ``fold_of_``, ``used_rows_`` and
+    ``cv_auc_`` (mean AUC over the folds, as the CLI reports).
     """
 
     def __init__(
@@ -55,6 +69,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         pdo: float = _D["pdo"],
         model_id: str = _D["model_id"],
         model_version: str | None = None,
+        errors: str = "raise",
     ) -> None:
         self.max_bins = max_bins
         self.min_bin_count = min_bin_count
@@ -67,34 +82,22 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.pdo = pdo
         self.model_id = model_id
         self.model_version = model_version
+        self.errors = errors
 
     def fit(self, X: Any, y: Any, *, data_sha256: str = "") -> CreditScorecard:
         """Fits on ``X``, ``y`` (two classes; the larger label is "default").
 
         ``data_sha256`` is recorded in the artifact as the training data's fingerprint (the CLI
-        records the sha256 of the CSV bytes it read).
+        records the sha256 of the CSV bytes it read). Rows the scorecard refuses are left out,
+        with a ``UserWarning`` that counts them (``Model.score_batch(X).errors()`` says why).
         """
-        if y is None:
+        if self.errors not in ("raise", "nan"):
+            raise ValueError(f'errors must be "raise" or "nan", got {self.errors!r}')
+        classes, y_enc = self._labels(y)
+        rows = self._rows(X, fitting=True)
+        if len(y_enc) != len(rows):
             raise ValueError(
-                "requires y to be passed, but the target y is None: CreditScorecard is supervised"
-            )
-        y_arr = column_or_1d(y, warn=True)
-        check_classification_targets(y_arr)
-        if type_of_target(y_arr) == "multiclass":
-            raise ValueError(
-                "Only binary classification is supported. The type of the target is multiclass "
-                "(CreditScorecard needs exactly 2 classes: default / no default)."
-            )
-        rows = self._rows(X)
-        if len(y_arr) != len(rows):
-            raise ValueError(
-                f"X and y have inconsistent numbers of samples: {len(rows)} and {len(y_arr)}"
-            )
-        classes, y_enc = np.unique(y_arr, return_inverse=True)
-        if len(classes) != 2:
-            raise ValueError(
-                f"CreditScorecard needs samples of exactly 2 classes, got {len(classes)} class(es): "
-                f"{classes!r}"
+                f"X and y have inconsistent numbers of samples: {len(rows)} and {len(y_enc)}"
             )
         model, oof, fold_of, used = _native.fit(
             rows,
@@ -112,59 +115,126 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             model_version=self.model_version,
             sha256=data_sha256,
         )
+        if len(used) < len(rows):
+            warnings.warn(
+                f"{len(rows) - len(used)} of {len(rows)} rows left out of the fit: the scorecard "
+                "refuses them (out-of-range or missing required values; "
+                "Model.default().score_batch(X).errors() lists why)",
+                UserWarning,
+                stacklevel=2,
+            )
         self.model_: Model = model
         self.classes_ = classes
-        self.n_features_in_ = len(_native.FEATURES)
-        names = getattr(X, "columns", None)
-        if names is not None and all(isinstance(c, str) for c in names):
-            self.feature_names_in_ = np.asarray(list(names), dtype=object)
+        self.n_features_in_ = _N
+        names = _frames.column_names(X) if _frames.is_named(X) else None
+        if names is not None:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.decision_threshold_: float = float(model.threshold)
         self.oof_proba_ = oof
         self.fold_of_ = fold_of
         self.used_rows_ = used
         self.cv_auc_: float = float(model.metrics["cv_auc_mean"])
         return self
 
+    @staticmethod
+    def _labels(y: Any) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
+        """The two classes and ``y`` encoded as 0 / 1 (checked before ``X``, whose width is
+        fixed, so that a wrong target is reported as such)."""
+        if y is None:
+            raise ValueError(
+                "requires y to be passed, but the target y is None: CreditScorecard is supervised"
+            )
+        y_arr = column_or_1d(y, warn=True)
+        check_classification_targets(y_arr)
+        if type_of_target(y_arr) == "multiclass":
+            raise ValueError(
+                "Only binary classification is supported. The type of the target is multiclass "
+                "(CreditScorecard needs exactly 2 classes: default / no default)."
+            )
+        classes, y_enc = np.unique(y_arr, return_inverse=True)
+        if len(classes) != 2:
+            raise ValueError(
+                f"CreditScorecard needs samples of exactly 2 classes, got {len(classes)} class(es): "
+                f"{classes!r}"
+            )
+        return classes, y_enc
+
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False  # default vs. no default: binary only
+        # NaN is a missing value (MonthlyIncome, NumberOfDependents may be missing; a missing
+        # required value makes the row refused, not an error of the whole input)
+        tags.input_tags.allow_nan = True
+        tags.input_tags.positive_only = True  # every feature's domain starts at 0
         return tags
 
-    @staticmethod
-    def _rows(X: Any) -> npt.NDArray[np.float64]:
-        """Rows in model column order: named columns are matched by the core; anything else goes
-        through scikit-learn's usual checks (sparse, complex, object, empty, 1-D input)."""
-        top = type(X).__module__.split(".")[0]
-        positional = top == "pandas" and not any(isinstance(c, str) for c in X.columns)
-        if (top in ("pandas", "polars", "pyarrow") and not positional) or type(X) is dict:
-            return np.ascontiguousarray(_native.to_rows(X), dtype=np.float64)
+    def _rows(self, X: Any, *, fitting: bool = False) -> Any:
+        """What the native model scores: a named table as it is (the core matches its columns
+        by name, zero-copy where possible), anything else through scikit-learn's usual checks
+        (sparse, complex, object, empty, 1-D input) as an ``n x 10`` float64 array. For
+        fitting, named tables become that array too (the trainer takes rows)."""
+        if _frames.is_series(X):
+            raise ValueError(f"Expected a 2D table. Reshape your data: {_frames.SERIES_HINT}")
+        if _frames.is_named(X):
+            return np.ascontiguousarray(_native.to_rows(X), dtype=np.float64) if fitting else X
         arr = check_array(X, dtype=np.float64, ensure_all_finite=False, order="C")
-        n = len(_native.FEATURES)
-        if arr.shape[1] != n:
+        if arr.shape[1] != _N:
             raise ValueError(
-                f"X has {arr.shape[1]} feature(s), but CreditScorecard is expecting {n} features "
-                "as input (the ten bureau features in model column order)"
+                f"X has {arr.shape[1]} features, but CreditScorecard is expecting {_N} features "
+                "as input. It reads the ten bureau features: a DataFrame (columns matched by "
+                "name) or an n x 10 array in model column order (credit_default.FEATURES); got "
+                f"n_features = {arr.shape[1]}."
             )
         return arr
 
-    def _proba(self, X: Any) -> npt.NDArray[np.float64]:
+    def _proba(self, X: Any, errors: str | None = None) -> npt.NDArray[np.float64]:
         check_is_fitted(self, "model_")
-        return self.model_.predict_proba(self._rows(X))
+        how = errors or self.errors
+        return self.model_.probability(self._rows(X), errors=how)  # type: ignore[arg-type]
 
     def predict_proba(self, X: Any) -> npt.NDArray[np.float64]:
-        """``[P(classes_[0]), P(classes_[1])]`` per row; raises ``ValidationError`` for bad rows."""
+        """``[P(classes_[0]), P(classes_[1])]`` per row. A refused row raises
+        ``ValidationError`` (``errors="raise"``) or is ``[nan, nan]`` (``errors="nan"``)."""
         p = self._proba(X)
         return np.column_stack([1.0 - p, p])
 
     def decision_function(self, X: Any) -> npt.NDArray[np.float64]:
-        """Log-odds of ``classes_[1]``."""
+        """Log-odds of ``classes_[1]`` (``> 0`` exactly where ``predict`` gives ``classes_[1]``)."""
         p = self._proba(X)
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             return np.log(p) - np.log1p(-p)
 
     def predict(self, X: Any) -> npt.NDArray[Any]:
-        """``classes_[1]`` where the probability reaches the model's threshold (max-KS cut)."""
-        p = self._proba(X)
-        return self.classes_[(p >= self.model_.threshold).astype(np.intp)]
+        """The more probable class, ``classes_[argmax(predict_proba(X))]`` (scikit-learn's
+        contract). For the lender's decision use :meth:`decision_policy`. A refused row raises
+        ``ValidationError`` whatever ``errors`` is: a class label cannot be NaN."""
+        try:
+            p = self._proba(X, errors="raise")
+        except ValidationError as e:
+            if self.errors == "nan":
+                raise type(e)(
+                    f"{e}\n(predict has no class label for a refused row, even with "
+                    'errors="nan"; predict_proba gives NaN for it)',
+                    e.errors(),
+                ) from None
+            raise
+        proba = np.column_stack([1.0 - p, p])
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def decision_policy(self, threshold: float | None = None) -> Any:
+        """The lender's decision as a scikit-learn classifier: ``classes_[1]`` where the
+        probability of ``classes_[1]`` reaches ``threshold`` (default ``decision_threshold_``,
+        the model's max-KS cut: the ``prediction`` of ``Model.predict`` and the REST API).
+
+        It is ``FixedThresholdClassifier(self, threshold=..., response_method="predict_proba")``
+        around this fitted estimator, usable without another fit."""
+        from sklearn.model_selection import FixedThresholdClassifier
+
+        check_is_fitted(self, "model_")
+        cut = self.decision_threshold_ if threshold is None else float(threshold)
+        return FixedThresholdClassifier(self, threshold=cut, response_method="predict_proba")
 
     def to_json(self) -> str:
         """The fitted artifact: the same JSON ``credit train`` writes."""
@@ -175,3 +245,14 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         """Writes :meth:`to_json` to ``path`` (load it with ``Model.load`` or ``credit serve``)."""
         with open(path, "w", encoding="utf-8") as f:
             f.write(self.to_json())
+
+
+def _roc_auc_of_scored(y_true: Any, y_score: Any) -> float:
+    keep = ~np.isnan(np.asarray(y_score, dtype=np.float64))
+    return float(roc_auc_score(np.asarray(y_true)[keep], np.asarray(y_score)[keep]))
+
+
+roc_auc_of_scored_rows = make_scorer(_roc_auc_of_scored, response_method="predict_proba")
+"""ROC AUC over the rows the scorecard scored: for ``cross_val_score(CreditScorecard(errors="nan"),
+X, y, scoring=roc_auc_of_scored_rows)`` on data with refused rows (the Kaggle file has one row
+with age 0), which ``scoring="roc_auc"`` would turn into a NaN fold."""
