@@ -50,7 +50,7 @@ pub fn output_schema_json() -> String {
 }
 
 /// The one inference parameter: `errors` = `"raise"` (an invalid row raises the package's
-/// `ValidationError`, the default) or `"nan"` (its probability is NaN), as `predict_proba`.
+/// `ValidationError`, the default) or `"nan"` (its probability is NaN), as `Model.probability`.
 pub fn params_schema_json() -> String {
     r#"[{"name": "errors", "default": "raise", "shape": null, "type": "string"}]"#.to_owned()
 }
