@@ -71,6 +71,17 @@ impl Dialect {
         }
     }
 
+    /// Postgres inlines a CTE referenced once, copying each column's expression into every
+    /// place that names it: the ranks name each loss nine times, each loss names its bin, each
+    /// bin the validity of all ten features... which turned seconds into many minutes. Written
+    /// `MATERIALIZED`, each step is computed once per row.
+    fn materialized(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "MATERIALIZED ",
+            _ => "",
+        }
+    }
+
     fn double_type(self) -> &'static str {
         match self {
             Dialect::Duckdb | Dialect::Spark => "DOUBLE",
@@ -487,11 +498,12 @@ fn validation_ctes(d: Dialect, table: &str) -> Result<String, ExportError> {
         .collect::<Vec<_>>()
         .join(" AND ");
     Ok(format!(
-        "typed AS (\n  -- The ten features as doubles.\n  SELECT src.{id} AS id,\n    {casts}\n  FROM {table} AS src\n),\n\
-         present AS (\n  -- NaN is missing, as in the core's numeric rows and `credit score`'s NaN cells.\n  SELECT id,\n    {nan_free}\n  FROM typed\n),\n\
-         checked AS (\n  -- The core's validation: each feature's error code, NULL when valid.\n  SELECT id,\n    {xs},\n    {checks}\n  FROM present\n),\n\
-         judged AS (\n  SELECT id,\n    {xs},\n    ({valid}) AS is_valid,\n    {errors} AS errors\n  FROM checked\n)",
+        "typed AS {m}(\n  -- The ten features as doubles.\n  SELECT src.{id} AS id,\n    {casts}\n  FROM {table} AS src\n),\n\
+         present AS {m}(\n  -- NaN is missing, as in the core's numeric rows and `credit score`'s NaN cells.\n  SELECT id,\n    {nan_free}\n  FROM typed\n),\n\
+         checked AS {m}(\n  -- The core's validation: each feature's error code, NULL when valid.\n  SELECT id,\n    {xs},\n    {checks}\n  FROM present\n),\n\
+         judged AS {m}(\n  SELECT id,\n    {xs},\n    ({valid}) AS is_valid,\n    {errors} AS errors\n  FROM checked\n)",
         id = d.ident("id"),
+        m = d.materialized(),
         errors = errors_expr(d, &format!("({valid})"))?,
     ))
 }
@@ -525,9 +537,10 @@ fn scoring_ctes(d: Dialect, model: &ModelArtifact) -> String {
         .join(", ");
     let ranks = columns(|j| format!("{} AS k{j}", rank_expr(j)));
     format!(
-        "binned AS (\n  -- Each feature's bin, in the artifact's order (range bins, missing, bureau codes).\n  SELECT id, errors, x{AGE},\n    {bins}\n  FROM judged\n),\n\
-         scored AS (\n  -- Per feature: odds factor exp(-logit), points, points lost when a reason.\n  SELECT id, errors,\n    {odds},\n    {points},\n    {lost}\n  FROM binned\n),\n\
-         ranked AS (\n  SELECT id, errors,\n    {probability} AS probability,\n    {score} AS score,\n    {ls},\n    {ranks}\n  FROM scored\n)",
+        "binned AS {m}(\n  -- Each feature's bin, in the artifact's order (range bins, missing, bureau codes).\n  SELECT id, errors, x{AGE},\n    {bins}\n  FROM judged\n),\n\
+         scored AS {m}(\n  -- Per feature: odds factor exp(-logit), points, points lost when a reason.\n  SELECT id, errors,\n    {odds},\n    {points},\n    {lost}\n  FROM binned\n),\n\
+         ranked AS {m}(\n  SELECT id, errors,\n    {probability} AS probability,\n    {score} AS score,\n    {ls},\n    {ranks}\n  FROM scored\n)",
+        m = d.materialized(),
         probability = probability_expr(d, model.intercept),
         score = score_expr(),
     )
