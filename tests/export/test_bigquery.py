@@ -5,6 +5,7 @@ rows, and the README's query over the prediction log's table shape."""
 
 from __future__ import annotations
 
+import math
 import sys
 import uuid
 from collections.abc import Iterator
@@ -12,10 +13,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from export_helpers import FEATURES, ROOT, compare, cli_score, export_sql, write_csv
+from export_helpers import FEATURES, ROOT, cli_score, compare, export_sql, write_csv
 
 sys.path.insert(0, str(ROOT / "tests" / "service"))
-from serve_helpers import BigQueryEmulator  # noqa: E402
+from serve_helpers import BigQueryEmulator
 
 DATASET = "credit"
 
@@ -49,7 +50,7 @@ def query(bq: BigQueryEmulator, sql: str) -> list[tuple]:
 def sql_number(v: float | None) -> str:
     if v is None:
         return "NULL"
-    if v != v or v in (float("inf"), float("-inf")):
+    if not math.isfinite(v):
         return f"CAST('{v}' AS FLOAT64)"
     return repr(v)
 
@@ -87,7 +88,7 @@ def test_readme_query_over_the_prediction_log(bq: BigQueryEmulator, vectors: tup
     bq.create_table(DATASET, "predictions")
     rows, cli_all = vectors
     # The log holds answered requests, a missing value as null.
-    logged = [(f"d{i}", [None if v is None or v != v else v for v in vals])
+    logged = [(f"d{i}", [None if v is None or math.isnan(v) else v for v in vals])
               for i, vals in rows if cli_all[str(i)]["errors"] == ""]
     body = {"rows": [{"insertId": rid, "json": {
         "decision_id": rid, "request_id": str(uuid.uuid4()), "ts": "2026-01-01T00:00:00Z", "model_version": "1.0.0",

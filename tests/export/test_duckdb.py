@@ -29,7 +29,7 @@ def arrow_table(rows: list) -> pa.Table:
 def run_duckdb(sql: str, rows: list) -> list[tuple]:
     con = duckdb.connect()
     try:
-        applicants = arrow_table(rows)  # noqa: F841 (DuckDB reads the local by name)
+        applicants = arrow_table(rows)
         con.register("applicants", applicants)
         return con.execute(sql).fetchall()
     finally:

@@ -55,7 +55,7 @@ def pg() -> Iterator[str]:
     if prefix:
         shutil.chown(d, "postgres", "postgres")
     data = d / "data"
-    run = lambda *cmd: subprocess.run([*prefix, *map(str, cmd)], check=True, capture_output=True, text=True)  # noqa: E731
+    run = lambda *cmd: subprocess.run([*prefix, *map(str, cmd)], check=True, capture_output=True, text=True)
     try:
         run(bindir / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
         opts = f"-k {d} -c listen_addresses='' -F"
