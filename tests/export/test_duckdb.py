@@ -13,9 +13,11 @@ from export_helpers import (
     FEATURES,
     UNREPRESENTABLE_CODES,
     VECTORS,
+    cli_score,
     compare,
     export_sql,
     vector_rows,
+    write_csv,
 )
 
 
@@ -100,3 +102,14 @@ def test_model_with_16_bins(model16: Path, model16_rows: tuple[list, dict]) -> N
 def test_table_may_be_quoted_or_a_subquery(table: str, vectors: tuple[list, dict]) -> None:
     rows, cli = vectors
     compare(run_duckdb(export_sql("duckdb", table), rows), cli)
+
+
+def test_documented_spelling_difference(tmp_path: Path) -> None:
+    """The README's one difference: DuckDB pads a negative exponent (`-1e-07`), the CLI does not
+    (`-1e-7`); field, code, message and every other byte agree."""
+    row = [0.5, 45.0, 0.0, -1e-7, 9120.0, 13.0, 0.0, 6.0, 0.0, 2.0]
+    cli = cli_score(write_csv(tmp_path / "v.csv", [(0, row)]), tmp_path / "out.csv")
+    (got,) = run_duckdb(export_sql("duckdb", "applicants"), [(0, row)])
+    want = cli["0"]["errors"]
+    assert '"value":-1e-7}' in want
+    assert got[-1] == want.replace("-1e-7", "-1e-07")
