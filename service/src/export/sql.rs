@@ -1,0 +1,785 @@
+//! `credit export --to sql`: the scorecard as one SQL `SELECT` (DuckDB, BigQuery, Postgres,
+//! Spark SQL) that validates and scores a table of applicants exactly as the core does.
+//!
+//! Everything model-specific is read from the artifact (edges, range/missing/special bins, the
+//! intercept, threshold, reason codes), never assumed; everything about validation comes from
+//! the schema and from the core itself (its error messages are asked from
+//! [`Applicant::from_fields`], so they cannot drift apart). Why each step has the shape it has:
+//!
+//! * **Bins**: a `CASE` per feature in the artifact's bin order (range bins, missing, special),
+//!   the range bin being the number of edges `<=` the value (first `x < edge` wins).
+//! * **Probability**: the kernel's own arithmetic, `1 / (1 + exp(-intercept) * Π odds)` with the
+//!   per-bin odds `exp(-logit)` precomputed here with the same `libm::exp` and multiplied in the
+//!   kernel's product tree, every number a literal of 17 significant digits (which reads back
+//!   as the same double). IEEE multiplication being exactly rounded, an engine that computes in
+//!   binary64 gets the core's probability bit for bit, not only to 1e-12.
+//! * **Score**: the bins' points summed in feature order, as the kernel sums them (unrounded;
+//!   `credit score` prints it with two decimals).
+//! * **Reasons**: the core's rule (points lost against the feature's best bin, more than 1e-9,
+//!   age never for applicants of 62 or more when the artifact says so), ranked by a pairwise
+//!   count: a feature's rank is how many features lost more, or as much with a smaller index.
+//!   That is the core's order (largest loss first, ties by feature order) without window
+//!   functions or arrays, so the same text works in all four engines.
+//! * **Errors**: the JSON array `credit score` writes in its `errors` column, object by object
+//!   (`field`, `code`, `message`, `value`), in feature order.
+
+use super::ExportError;
+use credit_core::artifact::FeatureCard;
+use credit_core::schema::{Kind, AGE, ELDERLY_AGE};
+use credit_core::{
+    Applicant, ErrorCode, FieldError, ModelArtifact, RawValue, Shown, FEATURES, MAX_REASONS,
+    N_FEATURES,
+};
+
+/// The kernel's product tree below names ten odds factors.
+const _: () = assert!(N_FEATURES == 10, "probability_expr lists ten features");
+
+/// A loss of points counts as a reason above this (the core's rule in `Scorecard::predict`).
+const MIN_REASON_LOSS: f64 = 1e-9;
+
+/// Whole numbers start here: every double at or beyond 2^52 in magnitude is one, and the
+/// core's JSON writes whole values below 9e15 as integers.
+const WHOLE_JSON_LIMIT: f64 = 9.0e15;
+
+/// The SQL engines the export speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Dialect {
+    Duckdb,
+    Bigquery,
+    Postgres,
+    Spark,
+}
+
+impl Dialect {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Duckdb => "duckdb",
+            Dialect::Bigquery => "bigquery",
+            Dialect::Postgres => "postgres",
+            Dialect::Spark => "spark",
+        }
+    }
+
+    /// A double literal with 17 significant digits, in a form each engine reads as binary64
+    /// (an exponent makes it a double in DuckDB, BigQuery and Spark; Postgres would read it as
+    /// `numeric`, so it is cast, which parses the text once with `strtod`).
+    pub fn lit(self, v: f64) -> String {
+        let digits = format!("{v:.16e}");
+        match self {
+            Dialect::Postgres => format!("'{digits}'::float8"),
+            _ => digits,
+        }
+    }
+
+    /// Postgres inlines a CTE referenced once, copying each column's expression into every
+    /// place that names it: the ranks name each loss nine times, each loss names its bin, each
+    /// bin the validity of all ten features... which turned seconds into many minutes. Written
+    /// `MATERIALIZED`, each step is computed once per row.
+    fn materialized(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "MATERIALIZED ",
+            _ => "",
+        }
+    }
+
+    fn double_type(self) -> &'static str {
+        match self {
+            Dialect::Duckdb | Dialect::Spark => "DOUBLE",
+            Dialect::Bigquery => "FLOAT64",
+            Dialect::Postgres => "DOUBLE PRECISION",
+        }
+    }
+
+    fn string_type(self) -> &'static str {
+        match self {
+            Dialect::Duckdb => "VARCHAR",
+            Dialect::Bigquery | Dialect::Spark => "STRING",
+            Dialect::Postgres => "TEXT",
+        }
+    }
+
+    fn bigint_type(self) -> &'static str {
+        match self {
+            Dialect::Bigquery => "INT64",
+            _ => "BIGINT",
+        }
+    }
+
+    /// A column name as written in the input table (Postgres folds unquoted names to lower case).
+    fn ident(self, name: &str) -> String {
+        match self {
+            Dialect::Duckdb | Dialect::Postgres => format!("\"{name}\""),
+            Dialect::Bigquery | Dialect::Spark => format!("`{name}`"),
+        }
+    }
+
+    /// True when `e` is NaN (BigQuery compares NaN unequal to itself; the others equal).
+    fn is_nan(self, e: &str) -> String {
+        match self {
+            Dialect::Duckdb | Dialect::Spark => format!("isnan({e})"),
+            Dialect::Bigquery => format!("IS_NAN({e})"),
+            Dialect::Postgres => format!("{e} = 'NaN'::float8"),
+        }
+    }
+
+    /// True when the finite value `e` has a fractional part. Spark's `FLOOR` returns a BIGINT
+    /// (which overflows for large doubles), so Spark takes the remainder instead.
+    fn fractional(self, e: &str) -> String {
+        match self {
+            Dialect::Spark => format!("{e} % {} <> {}", self.lit(1.0), self.lit(0.0)),
+            _ => format!("{e} <> FLOOR({e})"),
+        }
+    }
+
+    /// The engine's own text of a double (see the README for where it differs from the core's).
+    fn float_text(self, e: &str) -> String {
+        format!("CAST({e} AS {})", self.string_type())
+    }
+
+    /// `parts` joined by commas, NULLs left out.
+    fn join_non_null(self, parts: &[String]) -> String {
+        match self {
+            Dialect::Bigquery => format!("ARRAY_TO_STRING([{}], ',')", parts.join(", ")),
+            _ => format!("CONCAT_WS(',', {})", parts.join(", ")),
+        }
+    }
+
+    /// A string literal. DuckDB and Postgres (standard strings) double the quote; BigQuery and
+    /// Spark read backslash escapes. Control characters have no portable spelling: refused.
+    fn str_lit(self, what: &str, s: &str) -> Result<String, ExportError> {
+        if s.chars().any(char::is_control) {
+            return Err(ExportError::BadText {
+                what: what.to_owned(),
+                value: s.to_owned(),
+            });
+        }
+        Ok(match self {
+            Dialect::Duckdb | Dialect::Postgres => format!("'{}'", s.replace('\'', "''")),
+            Dialect::Bigquery | Dialect::Spark => {
+                format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+            }
+        })
+    }
+}
+
+/// What the core says about feature `j` holding `raw` while the other nine are valid (each at
+/// its minimum): the error it reports for `j`, if any.
+fn core_error(j: usize, raw: RawValue<'_>) -> Option<FieldError> {
+    let fields = FEATURES.iter().enumerate().map(|(i, spec)| {
+        let v = if i == j {
+            raw
+        } else {
+            RawValue::Float(spec.min)
+        };
+        (spec.name, v)
+    });
+    Applicant::from_fields(fields)
+        .err()?
+        .errors
+        .into_iter()
+        .find(|e| e.field == FEATURES[j].name)
+}
+
+/// Stands for a value the SQL fills in while an error object is serialised (no core message
+/// contains it, and JSON needs no escaping for it).
+const HOLE: &str = "@@HOLE@@";
+
+/// An error object as `credit score` writes it (serde_json's `Value`: keys in sorted order).
+fn object_text(e: &FieldError) -> Result<String, ExportError> {
+    serde_json::to_value(e)
+        .map(|v| v.to_string())
+        .map_err(|err| ExportError::Unsupported(format!("error object not serialisable: {err}")))
+}
+
+/// The text of an error object cut where its value (and, for `not_an_integer`, the number at
+/// the end of its message) goes: the pieces between the holes, in order. Serialising the
+/// core's own object keeps key order, escaping and wording exactly as `credit score` has them.
+fn object_pieces(e: &FieldError, message: Option<&str>) -> Result<Vec<String>, ExportError> {
+    let mut e = e.clone();
+    if let Some(words) = message {
+        e.message = format!("{words}{HOLE}");
+    }
+    e.value = serde_json::Value::String(HOLE.to_owned());
+    let text = object_text(&e)?;
+    // The value is a JSON string, so its hole is quoted; the message's hole sits inside one.
+    let pieces: Vec<String> = text
+        .split(&format!("\"{HOLE}\""))
+        .flat_map(|p| p.split(HOLE))
+        .map(str::to_owned)
+        .collect();
+    let want = if message.is_some() { 3 } else { 2 };
+    if pieces.len() != want {
+        return Err(ExportError::Unsupported(format!(
+            "cannot place values in {text}"
+        )));
+    }
+    Ok(pieces)
+}
+
+/// The core's error for a value, checked to carry the code the SQL assigns it.
+fn expected_error(j: usize, raw: RawValue<'_>, code: ErrorCode) -> Result<FieldError, ExportError> {
+    match core_error(j, raw) {
+        Some(e) if e.code == code => Ok(e),
+        other => Err(ExportError::Unsupported(format!(
+            "the core's validation of {} changed ({code} expected, got {:?}); this exporter needs updating",
+            FEATURES[j].name,
+            other.map(|e| e.code)
+        ))),
+    }
+}
+
+/// The error code of feature `j`'s value `x` (a double, NULL when missing), NULL when valid:
+/// the core's checks in its order (not finite, not whole, out of range unless a bureau code).
+fn check_expr(d: Dialect, j: usize) -> String {
+    let spec = &FEATURES[j];
+    let x = format!("x{j}");
+    let mut s = String::from("CASE");
+    if spec.optional {
+        s += &format!(" WHEN {x} IS NULL THEN NULL");
+    } else {
+        s += &format!(" WHEN {x} IS NULL THEN 'missing'");
+    }
+    s += &format!(" WHEN ABS({x}) > {} THEN 'not_finite'", d.lit(f64::MAX));
+    if spec.kind == Kind::Count {
+        s += &format!(" WHEN {} THEN 'not_an_integer'", d.fractional(&x));
+    }
+    let mut range = format!("({x} < {} OR {x} > {})", d.lit(spec.min), d.lit(spec.max));
+    if !spec.special_codes.is_empty() {
+        let codes: Vec<String> = spec.special_codes.iter().map(|&c| d.lit(c)).collect();
+        range = format!("{range} AND {x} NOT IN ({})", codes.join(", "));
+    }
+    s += &format!(" WHEN {range} THEN 'out_of_range' END");
+    s
+}
+
+/// The core's JSON for a number (`float_json`): whole values below 9e15 as integers, other
+/// values in the engine's own text.
+fn number_json(d: Dialect, x: &str) -> String {
+    format!(
+        "CASE WHEN NOT ({}) AND ABS({x}) < {} THEN CAST(CAST({x} AS {}) AS {}) ELSE {} END",
+        d.fractional(x),
+        d.lit(WHOLE_JSON_LIMIT),
+        d.bigint_type(),
+        d.string_type(),
+        d.float_text(x)
+    )
+}
+
+/// Feature `j`'s error object as text (NULL when its value is valid).
+fn error_object_expr(d: Dialect, j: usize) -> Result<String, ExportError> {
+    let spec = &FEATURES[j];
+    let (x, c) = (format!("x{j}"), format!("c{j}"));
+    let lit = |t: &str| d.str_lit("error text", t);
+    let mut s = format!("CASE {c}");
+    if !spec.optional {
+        let e = expected_error(j, RawValue::Null, ErrorCode::Missing)?;
+        s += &format!(" WHEN 'missing' THEN {}", lit(&object_text(&e)?)?);
+    }
+    let pos = expected_error(j, RawValue::Float(f64::INFINITY), ErrorCode::NotFinite)?;
+    let neg = expected_error(j, RawValue::Float(f64::NEG_INFINITY), ErrorCode::NotFinite)?;
+    s += &format!(
+        " WHEN 'not_finite' THEN CASE WHEN {x} > 0 THEN {} ELSE {} END",
+        lit(&object_text(&pos)?)?,
+        lit(&object_text(&neg)?)?
+    );
+    if spec.kind == Kind::Count {
+        // The message ends with the value as the core prints it; keep the words before it.
+        let probe = spec.min + 0.5;
+        let e = expected_error(j, RawValue::Float(probe), ErrorCode::NotAnInteger)?;
+        let words = e
+            .message
+            .strip_suffix(&Shown(probe).to_string())
+            .ok_or_else(|| {
+                ExportError::Unsupported(format!("unexpected message {:?}", e.message))
+            })?;
+        let p = object_pieces(&e, Some(words))?;
+        s += &format!(
+            " WHEN 'not_an_integer' THEN {} || {} || {} || {} || {}",
+            lit(&p[0])?,
+            d.float_text(&x),
+            lit(&p[1])?,
+            number_json(d, &x),
+            lit(&p[2])?
+        );
+    }
+    let e = expected_error(j, RawValue::Float(spec.min - 1.0), ErrorCode::OutOfRange)?;
+    let p = object_pieces(&e, None)?;
+    s += &format!(
+        " WHEN 'out_of_range' THEN {} || {} || {} END",
+        lit(&p[0])?,
+        number_json(d, &x),
+        lit(&p[1])?
+    );
+    Ok(s)
+}
+
+/// The whole `errors` value: NULL for a valid row (`valid` true), else the JSON array of its
+/// errors.
+fn errors_expr(d: Dialect, valid: &str) -> Result<String, ExportError> {
+    let objects = (0..N_FEATURES)
+        .map(|j| error_object_expr(d, j))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(format!(
+        "CASE WHEN {valid} THEN NULL ELSE '[' || {} || ']' END",
+        d.join_non_null(&objects)
+    ))
+}
+
+/// Feature `j`'s bin (index in the artifact's bin order) for a valid value.
+fn bin_case(d: Dialect, j: usize, card: &FeatureCard) -> String {
+    let spec = &FEATURES[j];
+    let x = format!("x{j}");
+    let n_range = card.range_bins.len();
+    let mut s = String::from("CASE");
+    if spec.optional && card.missing_bin.is_some() {
+        s += &format!(" WHEN {x} IS NULL THEN {n_range}");
+    }
+    if spec.kind == Kind::Count {
+        // The kernel looks bureau codes up before the range bins (and only for counts).
+        let base = n_range + usize::from(card.missing_bin.is_some());
+        for (k, sb) in card.special_bins.iter().enumerate() {
+            let codes: Vec<String> = sb.codes.iter().map(|&c| d.lit(c)).collect();
+            s += &format!(" WHEN {x} IN ({}) THEN {}", codes.join(", "), base + k);
+        }
+    }
+    for (k, &edge) in card.edges.iter().enumerate() {
+        s += &format!(" WHEN {x} < {} THEN {k}", d.lit(edge));
+    }
+    s += &format!(" ELSE {} END", card.edges.len());
+    s
+}
+
+/// A value per bin of feature `j` (`None`: NULL), looked up by its bin index `b{j}`.
+fn per_bin(d: Dialect, j: usize, values: &[Option<f64>]) -> String {
+    let arms: Vec<String> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(k, v)| v.map(|v| format!(" WHEN {k} THEN {}", d.lit(v))))
+        .collect();
+    if arms.is_empty() {
+        return format!("CAST(NULL AS {})", d.double_type());
+    }
+    format!("CASE b{j}{} END", arms.concat())
+}
+
+/// Per bin of a feature: its odds factor `exp(-logit)`, its points, and the points it loses
+/// against the feature's best bin when that is a reason (else `None`).
+struct BinNumbers {
+    odds: Vec<Option<f64>>,
+    points: Vec<Option<f64>>,
+    lost: Vec<Option<f64>>,
+}
+
+fn bin_numbers(card: &FeatureCard) -> BinNumbers {
+    let best = card
+        .all_bins()
+        .map(|b| b.points)
+        .fold(f64::NEG_INFINITY, f64::max);
+    BinNumbers {
+        odds: card.all_bins().map(|b| Some(libm::exp(-b.logit))).collect(),
+        points: card.all_bins().map(|b| Some(b.points)).collect(),
+        lost: card
+            .all_bins()
+            .map(|b| Some(best - b.points).filter(|&l| l > MIN_REASON_LOSS))
+            .collect(),
+    }
+}
+
+/// The probability in the kernel's product tree: `((io·o0)·(o1·o2)) · ((o3·o4)·(o5·o6))`
+/// times `(o7·o8)·o9`, then `1 / (1 + q)`.
+fn probability_expr(d: Dialect, intercept: f64) -> String {
+    let a = format!("(({} * o0) * (o1 * o2))", d.lit(libm::exp(-intercept)));
+    let b = "((o3 * o4) * (o5 * o6))";
+    let c = "((o7 * o8) * o9)";
+    let one = d.lit(1.0);
+    format!("{one} / ({one} + (({a} * {b}) * {c}))")
+}
+
+/// Points summed in feature order, as the kernel sums them.
+fn score_expr() -> String {
+    (1..N_FEATURES).fold("p0".to_owned(), |acc, j| format!("({acc} + p{j})"))
+}
+
+/// How many features rank before feature `j`: a larger loss, or the same loss and a smaller
+/// index (NULL losses compare to nothing and count for nothing).
+fn rank_expr(j: usize) -> String {
+    let terms: Vec<String> = (0..N_FEATURES)
+        .filter(|&i| i != j)
+        .map(|i| {
+            let op = if i < j { ">=" } else { ">" };
+            format!("CASE WHEN l{i} {op} l{j} THEN 1 ELSE 0 END")
+        })
+        .collect();
+    format!("({})", terms.join(" + "))
+}
+
+/// The code of the reason in position `k` (0-based), NULL when fewer reasons.
+fn reason_expr(d: Dialect, model: &ModelArtifact, k: usize) -> Result<String, ExportError> {
+    let mut s = String::from("CASE");
+    for (j, card) in model.features.iter().enumerate() {
+        let code = d.str_lit("reason code", &card.reason_code)?;
+        s += &format!(" WHEN l{j} IS NOT NULL AND k{j} = {k} THEN {code}");
+    }
+    Ok(s + " END")
+}
+
+/// Rejects a `--table` that would break the statement around it.
+fn check_table(table: &str) -> Result<(), ExportError> {
+    let bad = |reason| {
+        Err(ExportError::BadTable {
+            table: table.to_owned(),
+            reason,
+        })
+    };
+    if table.trim().is_empty() {
+        return bad("empty");
+    }
+    if table.contains(';') || table.contains("--") || table.chars().any(char::is_control) {
+        return bad("a table name or a parenthesised subquery, without ';', '--' or line breaks");
+    }
+    Ok(())
+}
+
+/// Text safe inside a `--` comment line.
+fn comment_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+/// The leading comment: which model (version, checksum) and dialect, and what comes out.
+fn header(model: &ModelArtifact, d: Dialect) -> Result<String, ExportError> {
+    let checksum = match &model.checksum {
+        Some(c) => c.clone(),
+        None => model
+            .compute_checksum()
+            .map_err(|e| ExportError::Load(e.into()))?,
+    };
+    Ok(format!(
+        "-- credit export: scorecard {} version {}, checksum {}, dialect {}\n\
+         -- Generated by credit {}; re-export rather than edit. Reads a table with `id` and the ten\n\
+         -- features (seed names) and returns per row: id, probability, prediction, score,\n\
+         -- reason_1..reason_{MAX_REASONS}, errors (NULL when valid; else the JSON `credit score` writes).\n",
+        comment_safe(&model.model_id),
+        comment_safe(&model.model_version),
+        comment_safe(&checksum),
+        d.name(),
+        env!("CARGO_PKG_VERSION"),
+    ))
+}
+
+/// Lines `prefix{j} AS name{j}` or any per-feature column list.
+fn columns(f: impl Fn(usize) -> String) -> String {
+    (0..N_FEATURES).map(f).collect::<Vec<_>>().join(",\n    ")
+}
+
+/// The CTEs up to the validation verdict: typed values, NaN as missing, error codes, errors.
+fn validation_ctes(d: Dialect, table: &str) -> Result<String, ExportError> {
+    let casts = columns(|j| {
+        format!(
+            "CAST(src.{} AS {}) AS x{j}",
+            d.ident(FEATURES[j].name),
+            d.double_type()
+        )
+    });
+    let nan_free = columns(|j| {
+        format!(
+            "CASE WHEN {} THEN NULL ELSE x{j} END AS x{j}",
+            d.is_nan(&format!("x{j}"))
+        )
+    });
+    let checks = columns(|j| format!("{} AS c{j}", check_expr(d, j)));
+    let xs = (0..N_FEATURES)
+        .map(|j| format!("x{j}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let valid = (0..N_FEATURES)
+        .map(|j| format!("c{j} IS NULL"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    Ok(format!(
+        "typed AS {m}(\n  -- The ten features as doubles.\n  SELECT src.{id} AS id,\n    {casts}\n  FROM {table} AS src\n),\n\
+         present AS {m}(\n  -- NaN is missing, as in the core's numeric rows and `credit score`'s NaN cells.\n  SELECT id,\n    {nan_free}\n  FROM typed\n),\n\
+         checked AS {m}(\n  -- The core's validation: each feature's error code, NULL when valid.\n  SELECT id,\n    {xs},\n    {checks}\n  FROM present\n),\n\
+         judged AS {m}(\n  SELECT id,\n    {xs},\n    ({valid}) AS is_valid,\n    {errors} AS errors\n  FROM checked\n)",
+        id = d.ident("id"),
+        m = d.materialized(),
+        errors = errors_expr(d, &format!("({valid})"))?,
+    ))
+}
+
+/// The CTEs from bins to ranks: bin per feature, its odds/points/loss, probability and score.
+fn scoring_ctes(d: Dialect, model: &ModelArtifact) -> String {
+    let bins = columns(|j| {
+        format!(
+            "CASE WHEN is_valid THEN {} END AS b{j}",
+            bin_case(d, j, &model.features[j])
+        )
+    });
+    let numbers: Vec<BinNumbers> = model.features.iter().map(bin_numbers).collect();
+    let odds = columns(|j| format!("{} AS o{j}", per_bin(d, j, &numbers[j].odds)));
+    let points = columns(|j| format!("{} AS p{j}", per_bin(d, j, &numbers[j].points)));
+    let lost = columns(|j| {
+        let l = per_bin(d, j, &numbers[j].lost);
+        if j == AGE && model.age_policy.suppress_reason_for_elderly {
+            // Regulation B: age is never a reason for applicants of 62 or more.
+            format!(
+                "CASE WHEN x{AGE} >= {} THEN NULL ELSE {l} END AS l{j}",
+                d.lit(ELDERLY_AGE)
+            )
+        } else {
+            format!("{l} AS l{j}")
+        }
+    });
+    let ls = (0..N_FEATURES)
+        .map(|j| format!("l{j}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let ranks = columns(|j| format!("{} AS k{j}", rank_expr(j)));
+    format!(
+        "binned AS {m}(\n  -- Each feature's bin, in the artifact's order (range bins, missing, bureau codes).\n  SELECT id, errors, x{AGE},\n    {bins}\n  FROM judged\n),\n\
+         scored AS {m}(\n  -- Per feature: odds factor exp(-logit), points, points lost when a reason.\n  SELECT id, errors,\n    {odds},\n    {points},\n    {lost}\n  FROM binned\n),\n\
+         ranked AS {m}(\n  SELECT id, errors,\n    {probability} AS probability,\n    {score} AS score,\n    {ls},\n    {ranks}\n  FROM scored\n)",
+        m = d.materialized(),
+        probability = probability_expr(d, model.intercept),
+        score = score_expr(),
+    )
+}
+
+/// The statement: header, CTEs and the final projection.
+pub fn export(model: &ModelArtifact, d: Dialect, table: &str) -> Result<String, ExportError> {
+    check_table(table)?;
+    let reasons = (0..MAX_REASONS)
+        .map(|k| Ok(format!("{} AS reason_{}", reason_expr(d, model, k)?, k + 1)))
+        .collect::<Result<Vec<_>, ExportError>>()?
+        .join(",\n  ");
+    Ok(format!(
+        "{header}WITH\n{validation},\n{scoring}\n\
+         SELECT id,\n  probability,\n  CASE WHEN probability >= {t} THEN 1 WHEN probability IS NOT NULL THEN 0 END AS prediction,\n  score,\n  {reasons},\n  errors\nFROM ranked\n",
+        header = header(model, d)?,
+        validation = validation_ctes(d, table)?,
+        scoring = scoring_ctes(d, model),
+        t = d.lit(model.threshold.probability),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use credit_core::shipped::MODEL_JSON;
+
+    const ALL: [Dialect; 4] = [
+        Dialect::Duckdb,
+        Dialect::Bigquery,
+        Dialect::Postgres,
+        Dialect::Spark,
+    ];
+
+    fn shipped() -> ModelArtifact {
+        ModelArtifact::from_json(MODEL_JSON).expect("shipped model")
+    }
+
+    /// Every numeric literal of a statement: the 17-digit mantissa-exponent tokens.
+    fn literals(sql: &str) -> Vec<String> {
+        sql.split(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | 'e' | '-')))
+            .filter(|t| t.contains('e') && t.contains('.') && t.len() > 18)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn literals_read_back_as_the_same_double() {
+        let awkward = [
+            0.0,
+            -0.0,
+            0.1,
+            1.0 / 3.0,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+            0.38375479931168255,
+            9.0e15,
+            123_456_789.123_456_79,
+            -2.5e-300,
+        ];
+        for d in ALL {
+            for v in awkward {
+                let text = d.lit(v);
+                let digits = text.trim_start_matches('\'').split('\'').next().unwrap();
+                let back: f64 = digits.parse().unwrap();
+                assert_eq!(back.to_bits(), v.to_bits(), "{d:?} {v} -> {text}");
+            }
+        }
+        // And every literal in a whole export: many, all parse, all finite.
+        let sql = export(&shipped(), Dialect::Duckdb, "applicants").unwrap();
+        let lits = literals(&sql);
+        assert!(lits.len() > 500, "{} literals", lits.len());
+        for l in &lits {
+            let v: f64 = l.parse().unwrap_or_else(|_| panic!("{l}"));
+            assert!(v.is_finite(), "{l}");
+            assert_eq!(d17(v), *l);
+        }
+    }
+
+    fn d17(v: f64) -> String {
+        format!("{v:.16e}")
+    }
+
+    #[test]
+    fn odds_points_and_edges_of_every_bin_are_in_the_text() {
+        let m = shipped();
+        let sql = export(&m, Dialect::Duckdb, "applicants").unwrap();
+        let lits: std::collections::HashSet<String> = literals(&sql).into_iter().collect();
+        for card in &m.features {
+            for b in card.all_bins() {
+                assert!(lits.contains(&d17(libm::exp(-b.logit))), "{} odds", b.label);
+                assert!(lits.contains(&d17(b.points)), "{} points", b.label);
+            }
+            for e in &card.edges {
+                assert!(lits.contains(&d17(*e)), "{} edge {e}", card.name);
+            }
+        }
+        assert!(lits.contains(&d17(libm::exp(-m.intercept))));
+        assert!(lits.contains(&d17(m.threshold.probability)));
+    }
+
+    #[test]
+    fn header_records_model_version_checksum_and_dialect() {
+        let m = shipped();
+        let checksum = m.checksum.clone().unwrap();
+        for d in ALL {
+            let sql = export(&m, d, "applicants").unwrap();
+            let first = sql.lines().next().unwrap();
+            assert!(first.starts_with("-- credit export"), "{first}");
+            assert!(first.contains(&checksum), "{first}");
+            assert!(first.contains(&format!("version {}", m.model_version)));
+            assert!(first.contains(&format!("dialect {}", d.name())), "{first}");
+            assert!(sql.contains("FROM applicants AS src"));
+        }
+    }
+
+    /// The exporter follows the artifact: a feature with other edges gets other arms.
+    #[test]
+    fn bins_come_from_the_artifact_not_the_shipped_shape() {
+        let mut m = shipped();
+        let card = &mut m.features[0];
+        card.edges.truncate(3);
+        card.range_bins.truncate(4);
+        let sql = export(&m, Dialect::Postgres, "t").unwrap();
+        assert_eq!(sql.matches(" WHEN x0 < ").count(), 3);
+        let arms = bin_case(Dialect::Duckdb, 0, &m.features[0]);
+        assert!(arms.ends_with("ELSE 3 END"), "{arms}");
+        // Bureau codes and the missing bin come before the range bins.
+        let past_due = bin_case(Dialect::Duckdb, 2, &m.features[2]);
+        assert!(past_due.starts_with("CASE WHEN x2 IN (9.6"), "{past_due}");
+        let income = bin_case(Dialect::Duckdb, 4, &m.features[4]);
+        let n = m.features[4].range_bins.len();
+        assert!(income.starts_with(&format!("CASE WHEN x4 IS NULL THEN {n} ")));
+    }
+
+    /// Each error object the SQL assembles is the text `credit score` writes.
+    #[test]
+    fn error_pieces_rebuild_the_cores_objects() {
+        for (j, spec) in FEATURES.iter().enumerate() {
+            let v = spec.min - 1.0;
+            let e = core_error(j, RawValue::Float(v)).unwrap();
+            let p = object_pieces(&e, None).unwrap();
+            let whole = format!("{}{}{}", p[0], e.value, p[1]);
+            assert_eq!(whole, object_text(&e).unwrap());
+            assert!(
+                whole.starts_with("{\"code\":\"out_of_range\",\"field\":"),
+                "{whole}"
+            );
+            if spec.kind == Kind::Count {
+                let v = spec.min + 2.25;
+                let e = core_error(j, RawValue::Float(v)).unwrap();
+                let shown = Shown(v).to_string();
+                let words = e.message.strip_suffix(&shown).unwrap();
+                let p = object_pieces(&e, Some(words)).unwrap();
+                let whole = format!("{}{shown}{}{}{}", p[0], p[1], e.value, p[2]);
+                assert_eq!(whole, object_text(&e).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn errors_list_every_feature_and_code() {
+        let sql = export(&shipped(), Dialect::Spark, "t").unwrap();
+        for spec in FEATURES {
+            assert!(
+                sql.contains(&format!("\"field\":\"{}\"", spec.name)),
+                "{}",
+                spec.name
+            );
+        }
+        for code in ["missing", "not_finite", "not_an_integer", "out_of_range"] {
+            assert!(sql.contains(&format!("\"code\":\"{code}\"")), "{code}");
+        }
+        // Optional features are never "missing".
+        assert!(!sql.contains("\"field\":\"MonthlyIncome\",\"message\":\"Field required"));
+    }
+
+    #[test]
+    fn ranks_break_ties_by_feature_order() {
+        let r = rank_expr(3);
+        assert!(r.contains("l0 >= l3") && r.contains("l2 >= l3"), "{r}");
+        assert!(r.contains("l4 > l3") && !r.contains("l4 >= l3"), "{r}");
+        assert_eq!(r.matches("CASE").count(), N_FEATURES - 1);
+        assert_eq!(
+            score_expr(),
+            "(((((((((p0 + p1) + p2) + p3) + p4) + p5) + p6) + p7) + p8) + p9)"
+        );
+    }
+
+    #[test]
+    fn strings_are_escaped_per_dialect_and_control_characters_refused() {
+        assert_eq!(Dialect::Duckdb.str_lit("x", "it's").unwrap(), "'it''s'");
+        assert_eq!(Dialect::Postgres.str_lit("x", "a\\b").unwrap(), "'a\\b'");
+        assert_eq!(Dialect::Bigquery.str_lit("x", "it's").unwrap(), "'it\\'s'");
+        assert_eq!(Dialect::Spark.str_lit("x", "a\\b").unwrap(), "'a\\\\b'");
+        for d in ALL {
+            assert!(matches!(
+                d.str_lit("reason code", "R\n1"),
+                Err(ExportError::BadText { .. })
+            ));
+        }
+        let mut m = shipped();
+        m.features[5].reason_code = "R\u{7}".into();
+        assert!(export(&m, Dialect::Duckdb, "t").is_err());
+    }
+
+    #[test]
+    fn table_names_that_break_the_statement_are_refused() {
+        for bad in ["", "  ", "t; DROP TABLE t", "t -- x", "t\nu"] {
+            assert!(
+                matches!(
+                    export(&shipped(), Dialect::Duckdb, bad),
+                    Err(ExportError::BadTable { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        for good in [
+            "applicants",
+            "`p-1.d.t`",
+            "\"S\".\"T\"",
+            "(SELECT * FROM x)",
+        ] {
+            assert!(
+                export(&shipped(), Dialect::Bigquery, good).is_ok(),
+                "{good}"
+            );
+        }
+    }
+
+    #[test]
+    fn elderly_age_suppression_follows_the_artifact() {
+        let mut m = shipped();
+        m.age_policy.suppress_reason_for_elderly = true;
+        let on = export(&m, Dialect::Duckdb, "t").unwrap();
+        assert!(on.contains("CASE WHEN x1 >= 6.2000000000000000e1 THEN NULL"));
+        m.age_policy.suppress_reason_for_elderly = false;
+        let off = export(&m, Dialect::Duckdb, "t").unwrap();
+        assert!(!off.contains("x1 >= 6.2"));
+    }
+}

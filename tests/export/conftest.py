@@ -1,0 +1,76 @@
+"""Fixtures of tests/export: the rows every engine scores and `credit score`'s answers for them
+(computed once per session), and a model trained with other bins."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import pytest
+from export_helpers import (
+    cli_score,
+    credit,
+    data_path,
+    run,
+    training_rows,
+    vector_rows,
+    write_csv,
+)
+
+
+@pytest.fixture(scope="session")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = os.environ.get("CREDIT_WORK")
+    if base:
+        d = Path(base) / "pytest-export"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+    return tmp_path_factory.mktemp("export")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def built() -> None:
+    if not credit().exists():
+        pytest.fail(f"{credit()} not built; run `make build`")
+
+
+@pytest.fixture(scope="session")
+def vectors(work: Path) -> tuple[list, dict]:
+    """The vector rows and `credit score`'s output for them."""
+    rows, _ = vector_rows()
+    csv_path = write_csv(work / "vectors.csv", rows)
+    return rows, cli_score(csv_path, work / "vectors.scored.csv")
+
+
+@pytest.fixture(scope="session")
+def training(work: Path) -> tuple[list, dict]:
+    """Every training row (120,000 on the real data) and `credit score`'s output, scored from the
+    data file itself (the CSV as downloaded)."""
+    path = data_path()
+    if not path.exists():
+        pytest.fail(f"training data not found at {path}; set CREDIT_DATA (see README, Data)")
+    return training_rows(path), cli_score(path, work / "training.scored.csv")
+
+
+@pytest.fixture(scope="session")
+def model16(work: Path) -> Path:
+    """A model trained with `--max-bins 16` on the first 20,000 training rows."""
+    sample = work / "sample-20k.csv"
+    with gzip.open(data_path(), "rb") as f, open(sample, "wb") as g:
+        for i, line in enumerate(f):
+            if i > 20_000:
+                break
+            g.write(line)
+    out = work / "model-16-bins.json"
+    r = run([credit(), "train", "--data", sample, "--out", out, "--max-bins", "16", "--quiet"])
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def model16_rows(work: Path, model16: Path, vectors: tuple[list, dict]) -> tuple[list, dict]:
+    """The vector rows and 20,000 training rows, and `credit score`'s output with the 16-bin model."""
+    rows = vectors[0] + [(100_000 + i, v) for i, v in training_rows(data_path(), limit=20_000)]
+    csv_path = write_csv(work / "model16-rows.csv", rows)
+    return rows, cli_score(csv_path, work / "model16-rows.scored.csv", model=model16)
