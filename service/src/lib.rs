@@ -4,6 +4,7 @@
 
 pub mod data;
 pub mod explain_cmd;
+pub mod export;
 pub mod mlflow;
 pub mod mlflow_flavor;
 pub mod model_file;

@@ -2,7 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use credit_service::{
-    explain_cmd, monitor_cmd, promote_cmd, register_cmd, score_cmd, serve, train_cmd, vectors_cmd,
+    explain_cmd, export, monitor_cmd, promote_cmd, register_cmd, score_cmd, serve, train_cmd,
+    vectors_cmd,
 };
 
 #[derive(Parser, Debug)]
@@ -35,6 +36,8 @@ enum Command {
     Promote(promote_cmd::PromoteArgs),
     /// Go back to the previous champion (or --to VERSION) the same way.
     Rollback(promote_cmd::RollbackArgs),
+    /// Export the scorecard to another runtime (ONNX).
+    Export(export::ExportArgs),
     /// Regenerate the shared test vectors (testdata/vectors.json) from a model.
     Vectors(vectors_cmd::VectorsArgs),
 }
@@ -55,6 +58,7 @@ fn main() -> std::process::ExitCode {
         Command::Promote(a) => promote_cmd::run_promote(a).map_err(anyhow::Error::from),
         Command::Rollback(a) => promote_cmd::run_rollback(a).map_err(anyhow::Error::from),
         Command::Vectors(a) => vectors_cmd::run(a),
+        Command::Export(a) => export::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
