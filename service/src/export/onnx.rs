@@ -288,22 +288,25 @@ impl Builder {
     }
 }
 
-/// Slot `[N, 1]` (int64) of a real feature's column `x` (`[N, 1]`, float64): the number of
-/// edges `<= x` (the artifact's bin rule), or the invalid slot outside `[min, max]` or NaN.
-fn real_slot(
-    b: &mut Builder,
-    x: &str,
-    spec: &FeatureSpec,
-    card: &FeatureCard,
-    t: &Tables,
-) -> String {
-    // With no edges every valid value is in bin 0; an infinite edge keeps the graph's shapes
-    // non-empty and counts no finite value.
-    let edges = if card.edges.is_empty() {
+/// The edges a real feature's column is compared with. With no edges every valid value is in
+/// bin 0; an infinite edge keeps the graph's shapes non-empty and counts no finite value.
+fn compared_edges(card: &FeatureCard, float32: bool) -> Vec<f64> {
+    if card.edges.is_empty() {
         vec![f64::INFINITY]
+    } else if float32 {
+        // Rounding is monotonic: `x <= e` implies `f32(x) <= f32(e)`, so comparing the rounded
+        // input with the rounded edge keeps every value that sits exactly on an edge (the
+        // trainer's edges are data values) in the core's bin; only a value strictly above an
+        // edge but within the same float32 can still fall one bin low.
+        card.edges.iter().map(|&e| f64::from(e as f32)).collect()
     } else {
         card.edges.clone()
-    };
+    }
+}
+
+/// Slot `[N, 1]` (int64) of a real feature's column `x` (`[N, 1]`, float64): the number of
+/// `edges <= x` (the artifact's bin rule), or the invalid slot outside `[min, max]` or NaN.
+fn real_slot(b: &mut Builder, x: &str, spec: &FeatureSpec, edges: Vec<f64>, t: &Tables) -> String {
     let e = b.f64s("edges", &[1, edges.len() as i64], edges);
     let le = b.op("LessOrEqual", &[&e, x], vec![]);
     let ones = b.op("Cast", &[&le], vec![int_attr("to", i64::from(INT64))]);
@@ -330,10 +333,16 @@ fn count_slot(b: &mut Builder, x: &str, spec: &FeatureSpec, t: &Tables) -> Strin
 }
 
 /// Per-feature odds and points `[N, 1]` of column `x`.
-fn feature(b: &mut Builder, x: &str, spec: &FeatureSpec, card: &FeatureCard) -> (String, String) {
+fn feature(
+    b: &mut Builder,
+    x: &str,
+    spec: &FeatureSpec,
+    card: &FeatureCard,
+    float32: bool,
+) -> (String, String) {
     let t = tables(spec, card);
     let mut slot = match spec.kind {
-        Kind::Real => real_slot(b, x, spec, card, &t),
+        Kind::Real => real_slot(b, x, spec, compared_edges(card, float32), &t),
         Kind::Count => count_slot(b, x, spec, &t),
     };
     if spec.optional {
@@ -422,7 +431,7 @@ fn graph(model: &ModelArtifact, float32: bool) -> GraphProto {
         .iter()
         .zip(&model.features)
         .zip(&columns)
-        .map(|((spec, card), col)| feature(&mut b, col, spec, card))
+        .map(|((spec, card), col)| feature(&mut b, col, spec, card, float32))
         .unzip();
     let p = probability(&mut b, model.intercept, &odds);
     let s = score(&mut b, &points);
@@ -565,7 +574,7 @@ mod tests {
     #[test]
     fn a_tampered_artifact_is_refused() {
         let mut model = shipped();
-        model.intercept += 0.25;
+        model.model_version = "9.9.9".to_owned();
         match export(&model, false) {
             Err(ExportError::Model(ModelError::ChecksumMismatch { .. })) => {}
             other => panic!("expected a checksum mismatch, got {other:?}"),
