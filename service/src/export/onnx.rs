@@ -11,9 +11,12 @@
 //! Why the graph looks the way it does: the core does not compute `exp` per row; it looks up
 //! per-slot odds `exp(-logit)` (computed once with the portable `libm::exp`) and multiplies
 //! them in a fixed tree, `p = 1 / (1 + exp(-intercept) · Π odds)`. The graph does the same
-//! lookups (a slot index per feature, then `Gather` from a float64 table filled here with the
-//! same `libm::exp`) and the same multiplications in the same order, so IEEE 754 gives the same
-//! bits; the score is the points summed in feature order, as the core sums them. Invalid values
+//! lookups (a slot index per value: a count is its own slot, a real value's bin comes from the
+//! kernel's binary search over its edges; then `Gather` from float64 tables filled here with
+//! the same `libm::exp`) and the same multiplications in the same order, so IEEE 754 gives the
+//! same bits; the score is the points summed over the features. The graph works on `X`
+//! transposed (one row per feature), so each step broadcasts a per-feature constant over one
+//! long row, which ONNX Runtime does far faster than ten-wide spans. Invalid values
 //! land in a slot whose odds and points are NaN, as in the core's kernel, so NaN *is* the
 //! refusal. Only plain tensor operators of opset 13 are used (no `ai.onnx.ml` domain, no
 //! control flow), the form that converters for BigQuery ML and older runtimes also emit.
@@ -23,7 +26,7 @@ mod proto;
 use self::proto::{
     AttributeProto, Dimension, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
     StringStringEntryProto, TensorProto, TensorShapeProto, TensorTypeProto, TypeProto,
-    ValueInfoProto, ATTR_INT, DOUBLE, FLOAT, INT64,
+    ValueInfoProto, ATTR_INT, ATTR_INTS, BOOL, DOUBLE, FLOAT, INT64,
 };
 use super::ExportError;
 use credit_core::artifact::{Bin, FeatureCard};
@@ -75,7 +78,7 @@ pub fn export(model: &ModelArtifact, float32: bool) -> Result<Vec<u8>, ExportErr
              per applicant; NaN for an applicant the scorecard refuses.",
             model.model_version, computed
         )),
-        graph: Some(graph(model, float32)),
+        graph: Some(graph(model, float32)?),
         metadata_props: metadata(model, &computed, float32),
     };
     Ok(proto.encode_to_vec())
@@ -199,6 +202,15 @@ struct Builder {
     next: usize,
 }
 
+fn ints_attr(name: &str, v: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: Some(name.to_owned()),
+        r#type: Some(ATTR_INTS),
+        i: None,
+        ints: v.to_vec(),
+    }
+}
+
 fn int_attr(name: &str, i: i64) -> AttributeProto {
     AttributeProto {
         name: Some(name.to_owned()),
@@ -274,26 +286,90 @@ impl Builder {
         self.f64s(hint, &[], vec![v])
     }
 
-    fn scalar_i64(&mut self, hint: &str, v: i64) -> String {
-        self.i64s(hint, &[], vec![v])
+    fn bools(&mut self, hint: &str, data: &[bool]) -> String {
+        // Stored as int64 0/1 and cast: TensorProto keeps bools in int32_data, which this
+        // subset of the messages leaves out.
+        let ints: Vec<i64> = data.iter().map(|&v| i64::from(v)).collect();
+        let ints = self.i64s(hint, &[data.len() as i64, 1], ints);
+        self.op("Cast", &[&ints], vec![int_attr("to", i64::from(BOOL))])
     }
 
-    /// `lo <= x <= hi` (false for NaN).
-    fn in_range(&mut self, x: &str, lo: f64, hi: f64) -> String {
-        let lo = self.scalar("min", lo);
-        let hi = self.scalar("max", hi);
-        let ge = self.op("GreaterOrEqual", &[x, &lo], vec![]);
-        let le = self.op("LessOrEqual", &[x, &hi], vec![]);
-        self.op("And", &[&ge, &le], vec![])
+    /// Rows `rows` of a `[k, N]` tensor, as `[rows.len(), N]` (contiguous copies).
+    fn rows(&mut self, x: &str, rows: &[i64]) -> String {
+        let idx = self.i64s("rows", &[rows.len() as i64], rows.to_vec());
+        self.op("Gather", &[x, &idx], vec![int_attr("axis", 0)])
+    }
+
+    /// A per-feature column `[k, 1]` of constants (broadcast along the rows' axis).
+    fn per_feature(&mut self, hint: &str, v: &[f64]) -> String {
+        self.f64s(hint, &[v.len() as i64, 1], v.to_vec())
+    }
+
+    fn mul(&mut self, x: &str, y: &str) -> String {
+        self.op("Mul", &[x, y], vec![])
     }
 }
 
-/// The edges a real feature's column is compared with. With no edges every valid value is in
-/// bin 0; an infinite edge keeps the graph's shapes non-empty and counts no finite value.
+/// Width of a real feature's edge table: the core's (at most 63 edges), so that a six-step
+/// binary search finds any slot.
+const SEARCH_WIDTH: usize = 64;
+
+/// Per-column constants of the graph and the flat lookup tables, in feature order.
+#[derive(Default)]
+struct Layout {
+    /// Lowest valid value.
+    lo: Vec<f64>,
+    /// Highest valid value (a count's bureau codes included).
+    hi: Vec<f64>,
+    is_real: Vec<bool>,
+    optional: Vec<bool>,
+    /// Where each feature's slots start in `odds` / `points`.
+    base: Vec<f64>,
+    /// Local slot of a refused value, and of a missing one.
+    invalid: Vec<f64>,
+    missing: Vec<f64>,
+    odds: Vec<f64>,
+    points: Vec<f64>,
+    /// The real features' columns, and their edges each padded with +inf to [`SEARCH_WIDTH`].
+    reals: Vec<i64>,
+    edges: Vec<f64>,
+}
+
+fn layout(model: &ModelArtifact, float32: bool) -> Result<Layout, ExportError> {
+    let mut l = Layout::default();
+    for (j, (spec, card)) in FEATURES.iter().zip(&model.features).enumerate() {
+        let t = tables(spec, card);
+        let real = spec.kind == Kind::Real;
+        l.lo.push(spec.min);
+        l.hi.push(if real { spec.max } else { count_top(spec) });
+        l.is_real.push(real);
+        l.optional.push(spec.optional);
+        l.base.push(l.odds.len() as f64);
+        l.invalid.push(t.invalid() as f64);
+        l.missing.push(t.missing() as f64);
+        l.odds.extend(&t.odds);
+        l.points.extend(&t.points);
+        if real {
+            if card.edges.len() >= SEARCH_WIDTH {
+                return Err(ExportError::Unsupported(format!(
+                    "{}: {} edges; a real feature may have at most {}",
+                    spec.name,
+                    card.edges.len(),
+                    SEARCH_WIDTH - 1
+                )));
+            }
+            l.reals.push(j as i64);
+            let mut e = compared_edges(card, float32);
+            e.resize(SEARCH_WIDTH, f64::INFINITY);
+            l.edges.extend(e);
+        }
+    }
+    Ok(l)
+}
+
+/// The edges a real feature's values are compared with.
 fn compared_edges(card: &FeatureCard, float32: bool) -> Vec<f64> {
-    if card.edges.is_empty() {
-        vec![f64::INFINITY]
-    } else if float32 {
+    if float32 {
         // Rounding is monotonic: `x <= e` implies `f32(x) <= f32(e)`, so comparing the rounded
         // input with the rounded edge keeps every value that sits exactly on an edge (the
         // trainer's edges are data values) in the core's bin; only a value strictly above an
@@ -304,90 +380,102 @@ fn compared_edges(card: &FeatureCard, float32: bool) -> Vec<f64> {
     }
 }
 
-/// Slot `[N, 1]` (int64) of a real feature's column `x` (`[N, 1]`, float64): the number of
-/// `edges <= x` (the artifact's bin rule), or the invalid slot outside `[min, max]` or NaN.
-fn real_slot(b: &mut Builder, x: &str, spec: &FeatureSpec, edges: Vec<f64>, t: &Tables) -> String {
-    let e = b.f64s("edges", &[1, edges.len() as i64], edges);
-    let le = b.op("LessOrEqual", &[&e, x], vec![]);
-    let ones = b.op("Cast", &[&le], vec![int_attr("to", i64::from(INT64))]);
-    let axes = b.i64s("axes", &[1], vec![1]);
-    let k = b.op("ReduceSum", &[&ones, &axes], vec![int_attr("keepdims", 1)]);
-    let valid = b.in_range(x, spec.min, spec.max);
-    let invalid = b.scalar_i64("invalid", t.invalid());
-    b.op("Where", &[&valid, &k, &invalid], vec![])
+/// Range bin `[R, N]` (float64 holding whole numbers) of the real features `xr` (`[R, N]`): the
+/// number of edges `<= x`, by the core's branch-free binary search over the padded table
+/// (`k += step · (edge[k + step - 1] <= x)` for steps 32 … 1), six lookups instead of 63
+/// comparisons. NaN compares false (bin 0; the range check refuses it).
+fn real_bins(b: &mut Builder, xr: &str, l: &Layout) -> String {
+    let table = b.f64s("edges", &[l.edges.len() as i64], l.edges.clone());
+    let n = l.reals.len();
+    let starts: Vec<f64> = (0..n).map(|r| (r * SEARCH_WIDTH) as f64).collect();
+    let mut k = b.per_feature("bin0", &vec![0.0; n]);
+    let zero = b.scalar("zero", 0.0);
+    let mut step = SEARCH_WIDTH / 2;
+    while step > 0 {
+        let at: Vec<f64> = starts.iter().map(|s| s + (step - 1) as f64).collect();
+        let at = b.per_feature("probe", &at);
+        let pos = b.op("Add", &[&k, &at], vec![]);
+        let pos = b.op("Cast", &[&pos], vec![int_attr("to", i64::from(INT64))]);
+        let edge = b.op("Gather", &[&table, &pos], vec![int_attr("axis", 0)]);
+        let below = b.op("LessOrEqual", &[&edge, xr], vec![]);
+        let inc = b.scalar("step", step as f64);
+        let add = b.op("Where", &[&below, &inc, &zero], vec![]);
+        k = b.op("Add", &[&k, &add], vec![]);
+        step /= 2;
+    }
+    k
 }
 
-/// Slot `[N, 1]` (int64) of a count feature: the value minus the minimum when it is a whole
-/// number in range (codes included), else the invalid slot. The value is replaced before the
-/// cast, so NaN or infinity never reaches the integer conversion.
-fn count_slot(b: &mut Builder, x: &str, spec: &FeatureSpec, t: &Tables) -> String {
+/// `lo <= x <= hi` per column, and a whole number where the feature is a count (false for NaN).
+fn valid(b: &mut Builder, x: &str, lo: &str, l: &Layout) -> String {
+    let hi = b.per_feature("hi", &l.hi);
+    let ge = b.op("GreaterOrEqual", &[x, lo], vec![]);
+    let le = b.op("LessOrEqual", &[x, &hi], vec![]);
+    let in_range = b.op("And", &[&ge, &le], vec![]);
     let floor = b.op("Floor", &[x], vec![]);
     let whole = b.op("Equal", &[&floor, x], vec![]);
-    let in_range = b.in_range(x, spec.min, count_top(spec));
-    let valid = b.op("And", &[&whole, &in_range], vec![]);
-    let min = b.scalar("min", spec.min);
-    let offset = b.op("Sub", &[x, &min], vec![]);
-    let invalid = b.scalar("invalid", t.invalid() as f64);
-    let safe = b.op("Where", &[&valid, &offset, &invalid], vec![]);
-    b.op("Cast", &[&safe], vec![int_attr("to", i64::from(INT64))])
+    let is_real = b.bools("is_real", &l.is_real);
+    let form_ok = b.op("Or", &[&whole, &is_real], vec![]);
+    b.op("And", &[&in_range, &form_ok], vec![])
 }
 
-/// Per-feature odds and points `[N, 1]` of column `x`.
-fn feature(
-    b: &mut Builder,
-    x: &str,
-    spec: &FeatureSpec,
-    card: &FeatureCard,
-    float32: bool,
-) -> (String, String) {
-    let t = tables(spec, card);
-    let mut slot = match spec.kind {
-        Kind::Real => real_slot(b, x, spec, compared_edges(card, float32), &t),
-        Kind::Count => count_slot(b, x, spec, &t),
-    };
-    if spec.optional {
-        let nan = b.op("IsNaN", &[x], vec![]);
-        let missing = b.scalar_i64("missing", t.missing());
-        slot = b.op("Where", &[&nan, &missing, &slot], vec![]);
-    }
-    let n = t.odds.len() as i64;
-    let odds = b.f64s("odds_table", &[n], t.odds);
-    let points = b.f64s("points_table", &[n], t.points);
-    let o = b.op("Gather", &[&odds, &slot], vec![int_attr("axis", 0)]);
-    let p = b.op("Gather", &[&points, &slot], vec![int_attr("axis", 0)]);
-    (o, p)
+/// Global slot `[10, N]` (int64) of every value of `x` (`[10, N]`, one row per feature): the feature's base plus its ordinary slot (a
+/// count's value minus its minimum, a real's range bin) when valid, the missing slot for NaN
+/// in an optional feature, else the invalid slot. NaN and infinities are replaced before the
+/// cast to integers.
+fn slots(b: &mut Builder, x: &str, l: &Layout) -> String {
+    let lo = b.per_feature("lo", &l.lo);
+    let valid = valid(b, x, &lo, l);
+    // Ordinary slots: the real bins above `x - lo`, then each feature's own row.
+    let xr = b.rows(x, &l.reals);
+    let bins = real_bins(b, &xr, l);
+    let offset = b.op("Sub", &[x, &lo], vec![]);
+    let both = b.op("Concat", &[&bins, &offset], vec![int_attr("axis", 0)]);
+    let pick: Vec<i64> = (0..N_FEATURES as i64)
+        .map(|j| match l.reals.iter().position(|&r| r == j) {
+            Some(r) => r as i64,
+            None => l.reals.len() as i64 + j,
+        })
+        .collect();
+    let ordinary = b.rows(&both, &pick);
+    let invalid = b.per_feature("invalid", &l.invalid);
+    let local = b.op("Where", &[&valid, &ordinary, &invalid], vec![]);
+    let nan = b.op("IsNaN", &[x], vec![]);
+    let optional = b.bools("optional", &l.optional);
+    let missing_here = b.op("And", &[&nan, &optional], vec![]);
+    let missing = b.per_feature("missing", &l.missing);
+    let local = b.op("Where", &[&missing_here, &missing, &local], vec![]);
+    let base = b.per_feature("base", &l.base);
+    let global = b.op("Add", &[&local, &base], vec![]);
+    b.op("Cast", &[&global], vec![int_attr("to", i64::from(INT64))])
 }
 
-/// `1 / (1 + exp(-intercept) · Π odds)` with the core kernel's multiplication tree
-/// (`Kernel::probability`), so that the rounding is the same.
-fn probability(b: &mut Builder, intercept: f64, o: &[String]) -> String {
-    let io = b.scalar("intercept_odds", libm::exp(-intercept));
-    let mut mul = |x: &str, y: &str| b.op("Mul", &[x, y], vec![]);
-    let a0 = mul(&io, &o[0]);
-    let a1 = mul(&o[1], &o[2]);
-    let a = mul(&a0, &a1);
-    let b0 = mul(&o[3], &o[4]);
-    let b1 = mul(&o[5], &o[6]);
-    let bb = mul(&b0, &b1);
-    let c0 = mul(&o[7], &o[8]);
-    let c = mul(&c0, &o[9]);
-    let ab = mul(&a, &bb);
-    let q = mul(&ab, &c);
+/// `1 / (1 + exp(-intercept) · Π odds)` `[1, N]` from the odds `[10, N]`, with the core
+/// kernel's multiplication tree (`Kernel::probability`) so that the rounding is the same:
+/// `q = (((io·o0)·(o1·o2)) · ((o3·o4)·(o5·o6))) · ((o7·o8)·o9)`.
+fn probability(b: &mut Builder, intercept: f64, odds: &str) -> String {
+    let mut first = vec![1.0; N_FEATURES];
+    first[0] = libm::exp(-intercept);
+    let first = b.per_feature("intercept_odds", &first);
+    let l = b.mul(odds, &first); // io·o0; the others times 1, exactly
+    let left = b.rows(&l, &[1, 3, 5, 7]);
+    let right = b.rows(&l, &[2, 4, 6, 8]);
+    let pairs = b.mul(&left, &right); // o1·o2, o3·o4, o5·o6, o7·o8
+    let all = b.op("Concat", &[&l, &pairs], vec![int_attr("axis", 0)]);
+    let left = b.rows(&all, &[0, 11, 13]); // io·o0, o3·o4, o7·o8
+    let right = b.rows(&all, &[10, 12, 9]); // o1·o2, o5·o6, o9
+    let abc = b.mul(&left, &right); // a, b, c
+    let a = b.rows(&abc, &[0]);
+    let bb = b.rows(&abc, &[1]);
+    let c = b.rows(&abc, &[2]);
+    let ab = b.mul(&a, &bb);
+    let q = b.mul(&ab, &c);
     let one = b.scalar("one", 1.0);
     let denominator = b.op("Add", &[&one, &q], vec![]);
     b.op("Div", &[&one, &denominator], vec![])
 }
 
-/// Points summed in feature order (`Kernel::points`).
-fn score(b: &mut Builder, p: &[String]) -> String {
-    let mut sum = p[0].clone();
-    for x in &p[1..] {
-        sum = b.op("Add", &[&sum, x], vec![]);
-    }
-    sum
-}
-
-/// Flattens `[N, 1]` into the named output `[N]`, cast to float32 if asked.
+/// Names output `name` (`[N]`) after `v`, cast to float32 if asked.
 fn output(b: &mut Builder, v: &str, name: &str, float32: bool) {
     let v = if float32 {
         b.op("Cast", &[v], vec![int_attr("to", i64::from(FLOAT))])
@@ -418,23 +506,30 @@ fn rows_dim() -> Dimension {
     }
 }
 
-fn graph(model: &ModelArtifact, float32: bool) -> GraphProto {
+fn graph(model: &ModelArtifact, float32: bool) -> Result<GraphProto, ExportError> {
+    let l = layout(model, float32)?;
     let mut b = Builder::default();
     let x = if float32 {
         b.op("Cast", &[INPUT], vec![int_attr("to", i64::from(DOUBLE))])
     } else {
         INPUT.to_owned()
     };
-    let columns: Vec<String> = (0..N_FEATURES).map(|j| b.fresh(&format!("x{j}"))).collect();
-    b.node_into("Split", &[&x], vec![int_attr("axis", 1)], columns.clone());
-    let (odds, points): (Vec<String>, Vec<String>) = FEATURES
-        .iter()
-        .zip(&model.features)
-        .zip(&columns)
-        .map(|((spec, card), col)| feature(&mut b, col, spec, card, float32))
-        .unzip();
+    // One row per feature: every elementwise step then broadcasts a per-feature constant over
+    // a long contiguous row (fast in ONNX Runtime), where `[N, 10]` would be N short spans.
+    let xt = b.op("Transpose", &[&x], vec![ints_attr("perm", &[1, 0])]);
+    let slot = slots(&mut b, &xt, &l);
+    let odds_table = b.f64s("odds_table", &[l.odds.len() as i64], l.odds.clone());
+    let points_table = b.f64s("points_table", &[l.points.len() as i64], l.points.clone());
+    let odds = b.op("Gather", &[&odds_table, &slot], vec![int_attr("axis", 0)]);
+    let points = b.op("Gather", &[&points_table, &slot], vec![int_attr("axis", 0)]);
     let p = probability(&mut b, model.intercept, &odds);
-    let s = score(&mut b, &points);
+    // Each applicant's points summed over the features, as `Kernel::points` sums them.
+    let axes = b.i64s("axes", &[1], vec![0]);
+    let s = b.op(
+        "ReduceSum",
+        &[&points, &axes],
+        vec![int_attr("keepdims", 0)],
+    );
     output(&mut b, &p, PROBABILITY, float32);
     output(&mut b, &s, SCORE, float32);
     let elem = if float32 { FLOAT } else { DOUBLE };
@@ -442,7 +537,7 @@ fn graph(model: &ModelArtifact, float32: bool) -> GraphProto {
         dim_value: Some(N_FEATURES as i64),
         dim_param: None,
     };
-    GraphProto {
+    Ok(GraphProto {
         node: b.nodes,
         name: Some("credit_default_scorecard".to_owned()),
         initializer: b.initializers,
@@ -462,7 +557,7 @@ fn graph(model: &ModelArtifact, float32: bool) -> GraphProto {
             ),
             tensor_info(SCORE, elem, &[rows_dim()], "score in points; NaN = refused"),
         ],
-    }
+    })
 }
 
 #[cfg(test)]

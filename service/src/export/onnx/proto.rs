@@ -9,6 +9,8 @@
 
 /// `TensorProto.DataType.FLOAT`.
 pub const FLOAT: i32 = 1;
+/// `TensorProto.DataType.BOOL`.
+pub const BOOL: i32 = 9;
 /// `TensorProto.DataType.INT64`.
 pub const INT64: i32 = 7;
 /// `TensorProto.DataType.DOUBLE`.
@@ -16,6 +18,8 @@ pub const DOUBLE: i32 = 11;
 
 /// `AttributeProto.AttributeType.INT`.
 pub const ATTR_INT: i32 = 2;
+/// `AttributeProto.AttributeType.INTS`.
+pub const ATTR_INTS: i32 = 7;
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ModelProto {
