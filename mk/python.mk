@@ -28,11 +28,20 @@ test-python: $(CREDIT) $(VENV)/.stamp-python-wheel data | $(WORK)
 	cd bindings-python && CREDIT=$(CREDIT) CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) \
 		SPARK_LOCAL_IP=127.0.0.1 $(PY) -m pytest -q -rs --junitxml=$(JUNIT)/python.xml tests
 
-# Not part of `make test`: compares with scikit-learn, ONNX Runtime and optbinning.
+# Not part of `make test`. Every peer runs the same scorecard: ONNX Runtime on `credit export --to
+# onnx`, DuckDB on `credit export --to sql --dialect duckdb` (skipped, with the reason printed, while
+# the export refuses it), credit_default on numpy / pandas / polars / Arrow; scikit-learn and
+# optbinning stay as the models a user would otherwise build. BLAS/OpenMP pinned with threadpoolctl.
 $(VENV)/.stamp-python-bench: $(VENV)/.stamp-python
-	$(PIP) install -q skl2onnx onnxruntime optbinning
+	$(PIP) install -q onnxruntime duckdb optbinning threadpoolctl
 	@touch $@
 
+# Writes $(WORK)/bench/python-<UTC time>.json (machine, load average, versions, raw timings) and
+# $(WORK)/bench/python-table.md (the README table, generated from that JSON). Nothing tracked is
+# rewritten: copying a result into benches/results/ is a maintainer's deliberate step.
 # OPENBLAS_* are unset for this command alone so scikit-learn / numpy use their fast kernels.
-bench-python: $(VENV)/.stamp-python-wheel $(VENV)/.stamp-python-bench data
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE CREDIT_DATA=$(DATA) $(PY) benches/python/bench_python.py
+BENCH_PYTHON_ARGS ?=
+bench-python: $(CREDIT) $(VENV)/.stamp-python-wheel $(VENV)/.stamp-python-bench data | $(WORK)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE CREDIT=$(CREDIT) CREDIT_DATA=$(DATA) \
+		$(PY) benches/python/bench_python.py --out $(WORK)/bench $(BENCH_PYTHON_ARGS)
+	$(PY) benches/python/results_table.py -o $(WORK)/bench/python-table.md
