@@ -362,8 +362,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work = args.out
     work.mkdir(parents=True, exist_ok=True)
     onnx_file, onnx_why = export(args.model, work / "scorecard.onnx", "--to", "onnx")
-    sql_file, sql_why = export(args.model, work / "scorecard.duckdb.sql", "--to", "sql", "--dialect", "duckdb",
-                               "--table", "applicants")
+    if args.sql:
+        sql_file, sql_why = args.sql, ""
+    else:
+        sql_file, sql_why = export(args.model, work / "scorecard.duckdb.sql", "--to", "sql", "--dialect", "duckdb",
+                                   "--table", "applicants")
     b = Bench(args.repeat)
     fit_n = min(args.fit_rows, len(x))
     with threadpool_limits(limits=1):
@@ -376,6 +379,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         optbinning_peer(b, x, y, fit_n)
     return {"model": {"path": str(args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model),
                       "version": model.version, "checksum": model.checksum},
+            "sql": args.sql.name if args.sql else "credit export --to sql --dialect duckdb",
             "rows": len(x), "rows_source": source, "fit_rows": fit_n, "repeat": args.repeat,
             "results": b.results, "skipped": b.skipped, "same_model_check": b.checks,
             "targets": targets(b.results), "threadpools_pinned": pools}
@@ -387,6 +391,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="timed repeats per case (best and median kept)")
     ap.add_argument("--fit-rows", type=int, default=150_000, help="rows to fit the scikit-learn and optbinning models on")
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "default.json")
+    ap.add_argument("--sql", type=Path, help="an exported DuckDB SQL file (over table `applicants`) instead of "
+                    "running `credit export --to sql`, e.g. to compare exporter versions")
     ap.add_argument("--out", type=Path, default=ROOT / ".work" / "bench", help="where the JSON (and exports) go")
     args = ap.parse_args()
     args.model = args.model.resolve()

@@ -64,6 +64,8 @@ def notes(doc: dict[str, Any]) -> str:
         "Same model: largest |Δ probability| to credit_default on the benchmark rows: "
         + (", ".join(f"{k} {v:.1g}" for k, v in doc["same_model_check"].items()) or "none checked") + ".",
     ]
+    if "sql" in doc:
+        out.append(f"DuckDB's SQL: {doc['sql']}.")
     for name, why in doc.get("skipped", {}).items():
         out.append(f"Skipped {name}: {why}.")
     for t in doc["targets"]:
