@@ -55,11 +55,20 @@ test-python-compat: $(VENV)/.stamp-python-wheel | $(WORK)
 	cd bindings-python && $(PY_COMPAT)/sklearn-floor/bin/python -m pytest -q -p no:cacheprovider $(PY_COMPAT_TESTS) \
 		-k "not cv_auc and not exports_the_cli and not estimator_checks and not stated_reason"
 
-# Not part of `make test`: compares with scikit-learn, ONNX Runtime and optbinning.
+# Not part of `make test`. Every peer runs the same scorecard: ONNX Runtime on `credit export --to
+# onnx`, DuckDB on `credit export --to sql --dialect duckdb`, credit_default on numpy, pandas, polars
+# and Arrow; scikit-learn and
+# optbinning stay as the models a user would otherwise build. BLAS/OpenMP pinned with threadpoolctl.
 $(VENV)/.stamp-python-bench: $(VENV)/.stamp-python
-	$(PIP) install -q skl2onnx onnxruntime optbinning
+	$(PIP) install -q onnxruntime duckdb optbinning threadpoolctl
 	@touch $@
 
+# Writes $(WORK)/bench/python-<UTC time>.json (machine, load average, versions, raw timings) and
+# $(WORK)/bench/python-table.md (the README table, generated from that JSON). Nothing tracked is
+# rewritten: copying a result into benches/results/ is a maintainer's deliberate step.
 # OPENBLAS_* are unset for this command alone so scikit-learn / numpy use their fast kernels.
-bench-python: $(VENV)/.stamp-python-wheel $(VENV)/.stamp-python-bench data
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE CREDIT_DATA=$(DATA) $(PY) benches/python/bench_python.py
+BENCH_PYTHON_ARGS ?=
+bench-python: $(CREDIT) $(VENV)/.stamp-python-wheel $(VENV)/.stamp-python-bench data | $(WORK)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE CREDIT=$(CREDIT) CREDIT_DATA=$(DATA) \
+		$(PY) benches/python/bench_python.py --out $(WORK)/bench $(BENCH_PYTHON_ARGS)
+	$(PY) benches/python/results_table.py -o $(WORK)/bench/python-table.md

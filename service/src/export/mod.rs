@@ -70,6 +70,9 @@ pub enum ExportError {
     BadText { what: String, value: String },
     #[error("{0}")]
     Unsupported(String),
+    /// The artifact is not exportable (fails validation, or its checksum does not match).
+    #[error("model artifact refused: {0}")]
+    Model(#[from] credit_core::ModelError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
