@@ -1,4 +1,4 @@
-"""The prediction log's promise at volume (`make test-slow`, part of `make test`, ~25 s):
+"""The prediction log's promise at volume (`make test-crash`, part of `make test`, ~25 s; also `make test-slow`):
 100,000 answered decisions per run, a `kill -9` or a SIGTERM in the middle, and
 every answered decision id counted in the log: 0 missing, none twice, none renamed."""
 

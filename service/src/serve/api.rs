@@ -23,9 +23,19 @@ pub const PREDICT_BODY_LIMIT: usize = 64 * 1024;
 /// Bytes allowed per applicant in a batch body.
 pub const BATCH_BYTES_PER_ITEM: usize = 2048;
 
-/// All routes of the service.
+/// All routes of the service. `POST /admin/reload` exists only with an admin token, and
+/// `/openapi.json` describes exactly the routes and limits of this configuration.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let config = state.config();
+    let doc = Bytes::from(openapi::document_json(openapi::DocOptions {
+        admin: config.admin_token.is_some(),
+        max_batch: config.max_batch,
+    }));
+    let mut router = Router::new();
+    if config.admin_token.is_some() {
+        router = router.route("/admin/reload", post(admin_reload));
+    }
+    router
         .route("/predict", post(predict))
         .route("/predict/batch", post(predict_batch))
         .route("/health", get(health))
@@ -33,10 +43,12 @@ pub fn router(state: AppState) -> Router {
         .route("/model", get(model_info))
         .route("/model/artifact", get(super::artifact::model_artifact))
         .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi_json))
+        .route(
+            "/openapi.json",
+            get(move |state: State<AppState>| openapi_json(state, doc.clone())),
+        )
         .route("/docs", get(docs))
         .route("/docs/", get(docs))
-        .route("/admin/reload", post(admin_reload))
         .route("/", get(web::index))
         .route("/gradio", get(web::index))
         .route("/gradio/", get(web::index))
@@ -536,9 +548,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
     r
 }
 
-async fn openapi_json(State(state): State<AppState>) -> Response {
+async fn openapi_json(State(state): State<AppState>, doc: Bytes) -> Response {
     state.metrics().count_request(Route::OpenApi, 200);
-    json_response(StatusCode::OK, openapi::document_json(), None)
+    json_response(StatusCode::OK, doc, None)
 }
 
 async fn docs(State(state): State<AppState>) -> Response {
@@ -546,7 +558,8 @@ async fn docs(State(state): State<AppState>) -> Response {
     web::docs_page()
 }
 
-/// `{"model": "<path or models:/ URI>"}`; `path` is the older spelling of `model`.
+/// `{"model": "<path or models:/ URI>"}`; `path` is the older spelling of `model`. Only an
+/// object (serde would also take `["a", "b"]` for a struct), as `ReloadRequest` documents.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReloadIn {
@@ -555,13 +568,24 @@ struct ReloadIn {
 }
 
 impl ReloadIn {
-    /// The reference asked for, if any (422 for both fields at once or a malformed one).
+    /// Parses a reload body: a JSON object of `model` / `path`, else a 400 message.
+    fn parse(bytes: &[u8]) -> Result<ReloadIn, String> {
+        let expected = |e: &dyn std::fmt::Display| format!("Expected {{\"model\": \"...\"}}: {e}");
+        let v: Value = serde_json::from_slice(bytes).map_err(|e| expected(&e))?;
+        if !v.is_object() {
+            return Err(expected(&"the body is not a JSON object"));
+        }
+        serde_json::from_value(v).map_err(|e| expected(&e))
+    }
+
+    /// The reference asked for, if any (422 for both fields at once, as the document's
+    /// `ReloadRequest` says, or a malformed one).
     fn reference(self) -> Result<Option<ModelRef>, String> {
         let given = match (self.model, self.path) {
-            (Some(m), Some(p)) if m != p => {
+            (Some(_), Some(_)) => {
                 return Err("Give \"model\" or its older spelling \"path\", not both".into())
             }
-            (Some(m), _) | (None, Some(m)) => m,
+            (Some(m), None) | (None, Some(m)) => m,
             (None, None) => return Ok(None),
         };
         given
@@ -591,7 +615,7 @@ fn token_matches(given: &[u8], expected: &[u8]) -> bool {
     diff == 0
 }
 
-/// `POST /admin/reload`: swap the model (bearer token; off without `CREDIT_ADMIN_TOKEN`).
+/// `POST /admin/reload`: swap the model (bearer token; not routed without `CREDIT_ADMIN_TOKEN`).
 async fn admin_reload(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let response = admin_reload_inner(&state, &headers, body).await;
     let response = match response {
@@ -641,8 +665,7 @@ async fn admin_reload_inner(
         None
     } else {
         check_json_content_type(headers)?;
-        let r: ReloadIn = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::invalid_json(format!("Expected {{\"model\": \"...\"}}: {e}")))?;
+        let r = ReloadIn::parse(&bytes).map_err(ApiError::invalid_json)?;
         match r.reference() {
             Ok(m) => m,
             Err(msg) => {
@@ -742,6 +765,28 @@ mod tests {
             HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
         assert!(check_json_content_type(&h).is_err());
+    }
+
+    /// Only an object of `model` / `path` (serde alone takes an array for a struct), and never
+    /// both names at once: what the document's `ReloadRequest` says.
+    #[test]
+    fn reload_bodies() {
+        for bad in [
+            "[null, null]",
+            "[\"a\"]",
+            "null",
+            "1",
+            "\"a\"",
+            "{\"other\": 1}",
+        ] {
+            assert!(ReloadIn::parse(bad.as_bytes()).is_err(), "{bad}");
+        }
+        let r = ReloadIn::parse(br#"{"model": "a", "path": "a"}"#).unwrap();
+        assert!(r.reference().is_err());
+        let r = ReloadIn::parse(br#"{"model": null, "path": "a.json"}"#).unwrap();
+        assert!(matches!(r.reference(), Ok(Some(ModelRef::Path(_)))));
+        let r = ReloadIn::parse(b"{}").unwrap();
+        assert!(matches!(r.reference(), Ok(None)));
     }
 
     #[test]

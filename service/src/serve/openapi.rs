@@ -1,15 +1,21 @@
 //! The OpenAPI 3.1 document (utoipa), served at `/openapi.json` and rendered by `/docs`.
-//! The applicant schema is built from `credit_core::FEATURES`, so names, types and ranges in
-//! the documentation can never drift from what the validator enforces.
+//!
+//! It is the server's truth, since client generators build clients from it: a request body its
+//! schema accepts is one the server accepts, and the other way round. So the request schemas
+//! the validator decides (`Applicant`, `ApplicantKaggleNames`, `BatchRequest`, `ReloadRequest`)
+//! are written as JSON here from `credit_core::FEATURES` and the reference grammar, in the
+//! JSON Schema keywords utoipa's builders lack (`anyOf` on a property, `not`, `allOf` of
+//! `oneOf`s), and the document follows the configuration: `maxItems` is `--max-batch`, and
+//! `POST /admin/reload` is in it only when the route is on. `tests/service/
+//! test_openapi_contract.py` and Schemathesis (`--checks all`) hold it to that.
 
 #![allow(dead_code)] // the path functions exist only to carry their documentation
 
-use credit_core::{Kind, FEATURES};
-use serde_json::json;
+use credit_core::{FeatureSpec, Kind, FEATURES};
+use serde_json::{json, Map, Value};
 use std::borrow::Cow;
-use std::sync::OnceLock;
 use utoipa::openapi::schema::{
-    AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+    ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::RefOr;
@@ -31,46 +37,13 @@ pub fn seed_example() -> serde_json::Value {
     })
 }
 
-/// One applicant: the ten features of the seed API (Kaggle spellings with `-` are accepted too).
+/// One applicant: the ten features under their canonical names. Only its name comes from
+/// utoipa (for `$ref`s): [`document_json`] puts [`applicant_schema`] in its place.
 pub struct Applicant;
 
 impl PartialSchema for Applicant {
     fn schema() -> RefOr<Schema> {
-        let mut b = ObjectBuilder::new()
-            .description(Some(
-                "The applicant's ten credit-bureau features. Counts must be whole numbers; \
-                 MonthlyIncome and NumberOfDependents may be null or absent (missing). \
-                 The Kaggle spellings NumberOfTime30-59DaysPastDueNotWorse and \
-                 NumberOfTime60-89DaysPastDueNotWorse are accepted as aliases.",
-            ))
-            .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)))
-            .examples([seed_example()]);
-        for f in FEATURES.iter() {
-            let ty = match f.kind {
-                Kind::Real => Type::Number,
-                Kind::Count => Type::Integer,
-            };
-            let st = if f.optional {
-                SchemaType::from_iter([ty, Type::Null])
-            } else {
-                SchemaType::new(ty)
-            };
-            let max = f.special_codes.iter().fold(f.max, |m, c| m.max(*c));
-            let mut desc = format!("{} (valid: {})", f.description, f.range_text());
-            if !f.special_codes.is_empty() {
-                desc.push_str("; bureau codes 96 and 98 are accepted");
-            }
-            let prop = ObjectBuilder::new()
-                .schema_type(st)
-                .minimum(Some(f.min))
-                .maximum(Some(max))
-                .description(Some(desc));
-            b = b.property(f.name, prop);
-            if !f.optional {
-                b = b.required(f.name);
-            }
-        }
-        RefOr::T(Schema::Object(b.build()))
+        RefOr::T(Schema::Object(ObjectBuilder::new().build()))
     }
 }
 
@@ -158,11 +131,11 @@ pub struct ErrorResponse {
     detail: Vec<ErrorItem>,
 }
 
-/// Request of `POST /predict/batch`.
+/// Request of `POST /predict/batch`. Its schema is [`batch_request_schema`] (the name only
+/// comes from here).
 #[derive(ToSchema)]
 pub struct BatchRequest {
-    /// The applicants (at most `--max-batch`, default 1000).
-    applicants: Vec<Applicant>,
+    applicants: Vec<Value>,
 }
 
 /// An applicant of a batch that failed validation.
@@ -202,7 +175,10 @@ pub struct BatchResponse {
 
 #[derive(ToSchema)]
 pub struct Health {
+    /// `ok`, or `journal_lost` (503).
     status: String,
+    /// Why the instance must be replaced (only with `journal_lost`).
+    detail: Option<String>,
 }
 
 #[derive(ToSchema)]
@@ -313,14 +289,11 @@ pub struct ModelSource {
     source_uri: Option<String>,
 }
 
-/// Optional body of `POST /admin/reload`: without it, the current reference is resolved again.
+/// Optional body of `POST /admin/reload`. Its schema is [`reload_request_schema`] (the name
+/// only comes from here).
 #[derive(ToSchema)]
 pub struct ReloadRequest {
-    /// Model to load and keep as the current reference (later reloads and SIGHUP resolve it):
-    /// a file path or `models:/NAME/VERSION` / `models:/NAME@ALIAS`.
     model: Option<String>,
-    /// Older spelling of `model`.
-    path: Option<String>,
 }
 
 #[derive(ToSchema)]
@@ -340,10 +313,11 @@ pub struct ReloadRefused {
     model_version: String,
 }
 
-/// Score one applicant (the seed API: `prediction` is 0 or 1).
+/// Score one applicant (the seed API: `prediction` is 0 or 1). The body is an `Applicant`, or
+/// the same with the Kaggle spellings of the past-due counts (`ApplicantKaggleNames`).
 #[utoipa::path(post, path = "/predict", tag = "predict",
     request_body(content = Applicant, content_type = "application/json"),
-    params(("X-Request-Id" = Option<String>, Header, description = "Caller's request id: echoed and logged for correlation (it may repeat; each decision gets its own decision_id)")),
+    params(("X-Request-Id" = Option<String>, Header, description = "Caller's request id: echoed and logged for correlation (it may repeat; each decision gets its own decision_id). At most 128 characters of A-Z a-z 0-9 - _ . : / + = @; any other value is replaced by a generated id, not refused")),
     responses(
         (status = 200, description = "Decision (recorded in the prediction log before it is sent)", body = Prediction,
             headers(("X-Decision-Id" = String, description = "The decision's id (UUIDv7), as in the body"))),
@@ -352,11 +326,13 @@ pub struct ReloadRefused {
         (status = 415, description = "Content-Type is not JSON", body = ErrorResponse),
         (status = 422, description = "Validation errors, all at once (FastAPI's shape)", body = ErrorResponse),
         (status = 503, description = "The prediction log cannot record, so no decision is given; with Retry-After when the outbox of a remote sink is full", body = ErrorResponse,
-            headers(("Retry-After" = Option<u32>, description = "Seconds to wait (outbox full)"))),
+            headers(("Retry-After" = u32, description = "Seconds to wait (only when the outbox is full)"))),
     ))]
 fn predict() {}
 
-/// Score many applicants; each gets a result or its own errors.
+/// Score many applicants; each gets a result or its own errors. Any item is accepted: one that
+/// is not a valid applicant gets its errors in its own result (type `BatchItemErrors`) and does
+/// not stop the others from being scored.
 #[utoipa::path(post, path = "/predict/batch", tag = "predict",
     request_body(content = BatchRequest, content_type = "application/json"),
     responses(
@@ -364,15 +340,16 @@ fn predict() {}
         (status = 400, description = "Malformed JSON", body = ErrorResponse),
         (status = 413, description = "Body too large", body = ErrorResponse),
         (status = 415, description = "Content-Type is not JSON", body = ErrorResponse),
-        (status = 422, description = "Not {\"applicants\": [...]}, or more applicants than the maximum", body = ErrorResponse),
+        (status = 422, description = "Not {\"applicants\": [...]}, or more applicants than the maximum (maxItems)", body = ErrorResponse),
         (status = 503, description = "The prediction log cannot record; with Retry-After when the outbox of a remote sink is full", body = ErrorResponse,
-            headers(("Retry-After" = Option<u32>, description = "Seconds to wait (outbox full)"))),
+            headers(("Retry-After" = u32, description = "Seconds to wait (only when the outbox is full)"))),
     ))]
 fn predict_batch() {}
 
 /// Liveness.
 #[utoipa::path(get, path = "/health", tag = "operations",
-    responses((status = 200, description = "Alive", body = Health)))]
+    responses((status = 200, description = "Alive", body = Health),
+              (status = 503, description = "With --journal-dir: another instance adopted this instance's journal (its lease went stale); replace this instance", body = Health)))]
 fn health() {}
 
 /// Readiness: model loaded and prediction log writable.
@@ -405,19 +382,21 @@ fn model_artifact() {}
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 fn metrics() {}
 
-/// Swap the model atomically (bearer token; 404 when no token is configured).
+/// Swap the model atomically (bearer token). Served, and in this document, only when the
+/// service has an admin token (`CREDIT_ADMIN_TOKEN`). Without a body the current reference is
+/// resolved again.
 #[utoipa::path(post, path = "/admin/reload", tag = "admin",
-    request_body(content = Option<ReloadRequest>, content_type = "application/json"),
+    request_body(content = ReloadRequest, content_type = "application/json"),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "New model serving", body = ReloadResponse),
-        (status = 400, description = "Malformed body", body = ErrorResponse),
-        (status = 401, description = "Missing or wrong token", body = ErrorResponse),
-        (status = 404, description = "Admin routes are off (no CREDIT_ADMIN_TOKEN)", body = ErrorResponse),
+        (status = 400, description = "Malformed body (not a JSON object of model / path)", body = ErrorResponse),
+        (status = 401, description = "Missing or wrong token", body = ErrorResponse,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 409, description = "Model cannot be had (file unreadable; registry unreachable, unknown alias or version, MLFLOW_TRACKING_URI unset); the old model keeps serving", body = ReloadRefused),
         (status = 413, description = "Body too large", body = ErrorResponse),
         (status = 415, description = "Content-Type is not JSON", body = ErrorResponse),
-        (status = 422, description = "Artifact refused (corrupt, wrong checksum or format), or a malformed model reference; the old model keeps serving", body = ReloadRefused),
+        (status = 422, description = "Artifact refused (corrupt, wrong checksum or format), or a malformed model reference, or both model and path given; the old model keeps serving", body = ReloadRefused),
     ))]
 fn admin_reload() {}
 
@@ -448,23 +427,313 @@ impl Modify for BearerAuth {
 )]
 pub struct ApiDoc;
 
-/// The document as JSON text (built once).
-pub fn document_json() -> &'static str {
-    static DOC: OnceLock<String> = OnceLock::new();
-    DOC.get_or_init(|| {
-        let mut doc = ApiDoc::openapi();
-        doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-        doc.to_pretty_json().unwrap_or_else(|_| "{}".to_owned())
+/// What the document depends on: the served routes and limits of this configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct DocOptions {
+    /// `POST /admin/reload` is served (an admin token is configured).
+    pub admin: bool,
+    /// `--max-batch`: the batch request's `maxItems`.
+    pub max_batch: usize,
+}
+
+/// The document of a configuration, as JSON text (the router builds it once).
+pub fn document_json(opts: DocOptions) -> String {
+    let doc = document(opts);
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// utoipa's document with the hand-written request schemas put in, and what this
+/// configuration does not serve taken out.
+pub fn document(opts: DocOptions) -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|_| json!({}));
+    doc["info"]["version"] = Value::from(env!("CARGO_PKG_VERSION"));
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["Applicant"] = applicant_schema(false);
+    schemas["ApplicantKaggleNames"] = applicant_schema(true);
+    schemas["BatchRequest"] = batch_request_schema(opts.max_batch);
+    schemas["ReloadRequest"] = reload_request_schema();
+    let body = &mut doc["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"];
+    body["schema"] = json!({"anyOf": [
+        {"$ref": "#/components/schemas/Applicant"},
+        {"$ref": "#/components/schemas/ApplicantKaggleNames"},
+    ]});
+    doc["paths"]["/admin/reload"]["post"]["requestBody"]["required"] = Value::Bool(false);
+    headers_are_never_null(&mut doc["paths"]);
+    if !opts.admin {
+        without_admin(&mut doc);
+    }
+    doc
+}
+
+/// utoipa types an optional header (`Option<String>`) as `["string", "null"]`; a header is
+/// absent or a string, never JSON null, so the `null` goes (optional is `required: false`).
+fn headers_are_never_null(paths: &mut Value) {
+    // `get_mut`, not `[]`: indexing a JSON object mutably inserts the missing keys as null.
+    fn strip(schema: Option<&mut Value>) {
+        let Some(schema) = schema else { return };
+        let Some(types) = schema.get("type").and_then(Value::as_array) else {
+            return;
+        };
+        let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+        if let [one] = kept.as_slice() {
+            schema["type"] = one.clone();
+        }
+    }
+    fn objects(v: Option<&mut Value>) -> impl Iterator<Item = &mut Value> {
+        v.and_then(Value::as_object_mut)
+            .into_iter()
+            .flat_map(|m| m.values_mut())
+    }
+    for item in objects(Some(paths)) {
+        for op in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|m| m.values_mut())
+        {
+            let params = op.get_mut("parameters").and_then(Value::as_array_mut);
+            for p in params.into_iter().flatten() {
+                strip(p.get_mut("schema"));
+            }
+            for r in objects(op.get_mut("responses")) {
+                for h in objects(r.get_mut("headers")) {
+                    strip(h.get_mut("schema"));
+                }
+            }
+        }
+    }
+}
+
+/// Takes `POST /admin/reload` out, with its schemas, tag and security scheme: the route is not
+/// served without an admin token, so a client generated from this document must not offer it.
+fn without_admin(doc: &mut Value) {
+    let remove = |v: &mut Value, key: &str| {
+        if let Some(m) = v.as_object_mut() {
+            m.remove(key);
+        }
+    };
+    remove(&mut doc["paths"], "/admin/reload");
+    for name in ["ReloadRequest", "ReloadResponse", "ReloadRefused"] {
+        remove(&mut doc["components"]["schemas"], name);
+    }
+    remove(&mut doc["components"], "securitySchemes");
+    if let Some(tags) = doc["tags"].as_array_mut() {
+        tags.retain(|t| t["name"] != "admin");
+    }
+}
+
+/// A bound as JSON: whole numbers as integers (`18`, not `18.0`).
+fn bound(v: f64) -> Value {
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        Value::from(v as i64)
+    } else {
+        Value::from(v)
+    }
+}
+
+/// One feature's value: its JSON type (whole numbers for counts, null for the optional ones),
+/// its range and, for the past-due counts, the bureau codes above it: 0–95 or 96 or 98, so 97
+/// is refused here as the validator refuses it. For a count that is `0..=98` minus the whole
+/// numbers between the range and the codes (`not: {enum: [97]}`): a generator keeps the field
+/// a plain integer (openapi-python-client 0.29 turns `anyOf: [range, enum]` into
+/// `Any | IntEnum`), while validators refuse 97. `anyOf` remains for real-valued features.
+fn feature_schema(f: &FeatureSpec) -> Value {
+    let ty = match f.kind {
+        Kind::Real => "number",
+        Kind::Count => "integer",
+    };
+    let top = f.special_codes.iter().fold(f.max, |m, c| m.max(*c));
+    let mut s = json!({
+        "type": if f.optional { json!([ty, "null"]) } else { json!(ty) },
+        "minimum": bound(f.min),
+        "maximum": bound(top),
+        "description": format!("{} (valid: {}{})", f.description, f.range_text(),
+            if f.optional { "; null or absent when missing" } else { "" }),
+    });
+    if f.special_codes.is_empty() {
+        return s;
+    }
+    match between_range_and_codes(f) {
+        Some(gaps) => s["not"] = json!({ "enum": gaps }),
+        None => {
+            let codes: Vec<Value> = f.special_codes.iter().map(|c| bound(*c)).collect();
+            s["anyOf"] = json!([{"maximum": bound(f.max)}, {"enum": codes}]);
+        }
+    }
+    s
+}
+
+/// The whole numbers above a count's range, up to its largest code, that are not codes (`[97]`
+/// for the past-due counts); `None` for a real-valued feature or an unreasonably long list.
+fn between_range_and_codes(f: &FeatureSpec) -> Option<Vec<Value>> {
+    if f.kind != Kind::Count {
+        return None;
+    }
+    let top = f.special_codes.iter().fold(f.max, |m, c| m.max(*c));
+    let (from, to) = (f.max.floor() as i64 + 1, top as i64);
+    if to - from > 1000 {
+        return None;
+    }
+    let gaps = (from..=to)
+        .filter(|v| !f.is_special(*v as f64))
+        .map(Value::from)
+        .collect();
+    Some(gaps)
+}
+
+/// The applicant object. With `kaggle`, each past-due count may be spelled the Kaggle CSV way
+/// instead (`NumberOfTime30-59DaysPastDueNotWorse`), never both ways at once (a duplicate);
+/// without, only the canonical names: the model a generated client builds.
+fn applicant_schema(kaggle: bool) -> Value {
+    let mut props = Map::new();
+    let mut required = Vec::new();
+    let mut one_spelling = Vec::new();
+    for f in FEATURES.iter() {
+        props.insert(f.name.to_owned(), feature_schema(f));
+        match f.alias.filter(|_| kaggle) {
+            Some(alias) => {
+                let mut a = feature_schema(f);
+                a["description"] = Value::from(format!("Kaggle CSV spelling of {}", f.name));
+                props.insert(alias.to_owned(), a);
+                one_spelling.push(spelling_rule(f.name, alias, f.optional));
+            }
+            None if !f.optional => required.push(Value::from(f.name)),
+            None => {}
+        }
+    }
+    let mut s = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": props,
+        "required": required,
+        "description": if kaggle { KAGGLE_TEXT } else { APPLICANT_TEXT },
+        "examples": [seed_example()],
+    });
+    if !one_spelling.is_empty() {
+        s["allOf"] = Value::Array(one_spelling);
+    }
+    s
+}
+
+const APPLICANT_TEXT: &str = "The applicant's ten credit-bureau features. Counts are whole \
+    numbers (2.0 is 2); MonthlyIncome and NumberOfDependents may be null or absent (missing). \
+    POST /predict also takes the Kaggle CSV spellings of the past-due counts \
+    (ApplicantKaggleNames).";
+const KAGGLE_TEXT: &str = "An Applicant in which the past-due counts may use the Kaggle CSV \
+    spellings (NumberOfTime30-59DaysPastDueNotWorse, NumberOfTime60-89DaysPastDueNotWorse): \
+    each under one of its two names, not both.";
+
+/// A field given under exactly one of its two names (at most one when it is optional).
+fn spelling_rule(name: &str, alias: &str, optional: bool) -> Value {
+    if optional {
+        json!({"not": {"required": [name, alias]}})
+    } else {
+        json!({"oneOf": [{"required": [name]}, {"required": [alias]}]})
+    }
+}
+
+/// `{"applicants": [...]}`, at most `max` items. An item may be anything: the batch scores the
+/// valid applicants and answers each other item with its own errors (in a 200), so a bad row
+/// of an extract does not cost the other rows their decisions; the schema says exactly that
+/// rather than promising a refusal the server does not make.
+fn batch_request_schema(max: usize) -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["applicants"],
+        "properties": {"applicants": {
+            "type": "array",
+            "maxItems": max,
+            "description": format!("The applicants (at most {max}, the service's --max-batch)."),
+            "items": {
+                "anyOf": [{"$ref": "#/components/schemas/Applicant"}, {}],
+                "description": "An applicant (Applicant, or ApplicantKaggleNames). Any other \
+                    value is accepted too and answered in its own result with its errors \
+                    (BatchItemErrors); the other items are scored.",
+            },
+        }},
+        "examples": [{"applicants": [seed_example()]}],
     })
+}
+
+/// `{"model": ...}` (or its older spelling `path`, not both), each a well-formed reference.
+fn reload_request_schema() -> Value {
+    let reference = |what: &str| {
+        json!({
+            "type": ["string", "null"],
+            "pattern": reference_pattern(),
+            "description": what,
+        })
+    };
+    let mut path = reference("Older spelling of `model`.");
+    path["deprecated"] = Value::Bool(true);
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "description": "Without a body, or with both fields null or absent, the current \
+            reference is resolved again.",
+        "properties": {
+            "model": reference("Model to load and keep as the current reference (later \
+                reloads and SIGHUP resolve it): a file path, `models:/NAME/VERSION` or \
+                `models:/NAME@ALIAS`."),
+            "path": path,
+        },
+        "not": {
+            "required": ["model", "path"],
+            "properties": {"model": {"type": "string"}, "path": {"type": "string"}},
+        },
+    })
+}
+
+/// The grammar of `crate::model_ref::ModelRef` (`FromStr`) as an ECMA-262 pattern: a file path
+/// (not empty, not starting with `models:`), `models:/NAME@ALIAS` (both not empty; the name
+/// ends at the first `@`) or `models:/NAME/VERSION` (no `@`; VERSION digits, 1 to u64::MAX,
+/// leading zeros allowed). `(?![\s\S])` ends the text: `$` would also match before a final
+/// newline in some engines (Python's).
+pub fn reference_pattern() -> String {
+    format!(
+        r"^(?:(?!models:)[\s\S]+|models:/[^@]+@[\s\S]+|models:/[^@]+/0*(?:{}))(?![\s\S])",
+        at_most(u64::MAX)
+    )
+}
+
+/// A pattern for the decimal numbers from 1 to `max` without leading zeros.
+fn at_most(max: u64) -> String {
+    let digits: Vec<u32> = max
+        .to_string()
+        .bytes()
+        .map(|b| u32::from(b - b'0'))
+        .collect();
+    let n = digits.len();
+    // Fewer digits than `max`: anything.
+    let mut alts = Vec::new();
+    if n > 1 {
+        alts.push(format!("[1-9][0-9]{{0,{}}}", n - 2));
+    }
+    // As many digits: a prefix of `max`, then a smaller digit, then anything.
+    for i in 0..n {
+        let low = u32::from(i == 0);
+        if digits[i] > low {
+            let prefix: String = digits[..i].iter().map(|d| d.to_string()).collect();
+            let rest = n - i - 1;
+            alts.push(format!("{prefix}[{low}-{}][0-9]{{{rest}}}", digits[i] - 1));
+        }
+    }
+    alts.push(max.to_string());
+    alts.join("|")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const ON: DocOptions = DocOptions {
+        admin: true,
+        max_batch: 1000,
+    };
+
     #[test]
     fn document_has_routes_and_applicant_ranges() {
-        let v: serde_json::Value = serde_json::from_str(document_json()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&document_json(ON)).unwrap();
         assert!(v["openapi"].as_str().unwrap().starts_with("3."));
         for p in [
             "/predict",
@@ -480,6 +749,11 @@ mod tests {
         }
         let a = &v["components"]["schemas"]["Applicant"];
         assert_eq!(a["properties"]["age"]["minimum"], 18.0);
+        assert_eq!(a["properties"]["age"]["type"], "integer");
+        assert_eq!(
+            a["properties"]["MonthlyIncome"]["type"],
+            json!(["number", "null"])
+        );
         assert_eq!(a["additionalProperties"], false);
         let req: Vec<&str> = a["required"]
             .as_array()
@@ -489,5 +763,65 @@ mod tests {
             .collect();
         assert_eq!(req.len(), 8);
         assert!(!req.contains(&"MonthlyIncome"));
+    }
+
+    /// 97 is neither in 0–95 nor a bureau code: the schema must refuse it as the core does.
+    #[test]
+    fn past_due_counts_are_the_range_or_a_code() {
+        let v = document(ON);
+        let p = &v["components"]["schemas"]["Applicant"]["properties"]["NumberOfTimes90DaysLate"];
+        assert_eq!(p["maximum"], 98);
+        assert_eq!(p["minimum"], 0);
+        assert_eq!(p["not"], json!({"enum": [97]}), "{p}");
+        let k = &v["components"]["schemas"]["ApplicantKaggleNames"];
+        assert!(k["properties"]["NumberOfTime30-59DaysPastDueNotWorse"].is_object());
+        assert_eq!(k["allOf"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn optional_headers_are_strings_not_null() {
+        let v = document(ON);
+        let p = &v["paths"]["/predict"]["post"];
+        assert_eq!(p["parameters"][0]["schema"]["type"], "string");
+        assert_eq!(p["parameters"][0]["required"], false);
+        let retry = &p["responses"]["503"]["headers"]["Retry-After"];
+        assert_eq!(retry["schema"]["type"], "integer", "{retry}");
+        let inm = &v["paths"]["/model/artifact"]["get"]["parameters"][0];
+        assert_eq!(inm["schema"]["type"], "string", "{inm}");
+    }
+
+    #[test]
+    fn admin_route_only_when_on() {
+        let off = document(DocOptions {
+            admin: false,
+            max_batch: 7,
+        });
+        assert!(off["paths"].get("/admin/reload").is_none());
+        assert!(off["components"].get("securitySchemes").is_none());
+        assert!(off["components"]["schemas"].get("ReloadRequest").is_none());
+        assert!(!off.to_string().contains("#/components/schemas/Reload"));
+        let batch = &off["components"]["schemas"]["BatchRequest"];
+        assert_eq!(batch["properties"]["applicants"]["maxItems"], 7);
+        let on = document(ON);
+        assert!(on["paths"]["/admin/reload"]["post"].is_object());
+        assert_eq!(
+            on["paths"]["/admin/reload"]["post"]["requestBody"]["required"],
+            false
+        );
+    }
+
+    #[test]
+    fn version_numbers_up_to_u64_max() {
+        assert_eq!(at_most(9), "[1-8][0-9]{0}|9");
+        assert_eq!(at_most(10), "[1-9][0-9]{0,0}|10");
+        assert_eq!(
+            at_most(250),
+            "[1-9][0-9]{0,1}|[1-1][0-9]{2}|2[0-4][0-9]{1}|250"
+        );
+        // The u64 pattern: every digit string of at most 19 digits, and 20-digit ones up to
+        // the maximum, as `ModelRef` parses them.
+        let p = at_most(u64::MAX);
+        assert!(p.starts_with("[1-9][0-9]{0,18}|"), "{p}");
+        assert!(p.ends_with("|18446744073709551615"), "{p}");
     }
 }
