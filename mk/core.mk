@@ -3,8 +3,10 @@
 TESTS += test-rust test-core-python
 
 # The output is kept in $(JUNIT)/rust.log for `make test-summary` (libtest has no stable JUnit).
+# The benches crate and the wasm binding have no Rust tests (theirs run under criterion and in
+# JS); leaving them out spares compiling criterion and wasm-bindgen for the host in release.
 test-rust: $(CREDIT) data
-	set -o pipefail; CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) $(CARGO) test --workspace --release 2>&1 | tee $(JUNIT)/rust.log
+	set -o pipefail; CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) $(CARGO) test --workspace --release --exclude credit-benches --exclude credit-default-wasm 2>&1 | tee $(JUNIT)/rust.log
 
 $(VENV)/.stamp-core: requirements/core.txt | $(VENV)/bin/python
 	$(PIP) install -q -r requirements/core.txt

@@ -10,7 +10,8 @@ $(VENV)/.stamp-export: requirements/export.txt | $(VENV)/bin/python
 	$(PIP) install -q -r requirements/export.txt
 	@touch $@
 
-test-export: $(CREDIT) $(VENV)/.stamp-export data | $(WORK)
+# The wheel: test_onnx compares full-precision scores with the Python package (same core).
+test-export: $(CREDIT) $(VENV)/.stamp-export $(VENV)/.stamp-python-wheel data | $(WORK)
 	$(VENV)/bin/ruff check tests/export
 	scripts/apt-ensure.sh postgresql || echo "test-export: PostgreSQL not installable here; its test will skip"
 	CREDIT=$(CREDIT) CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) SPARK_LOCAL_IP=127.0.0.1 \

@@ -25,10 +25,12 @@ FUZZ_CARGO := $(CARGO) +$(FUZZ_TOOLCHAIN)
 
 # The fuzz crate is its own workspace (not a member of the root one), hence --manifest-path.
 # Lint is here too: the root `lint` target covers the workspace only.
+# They share the root target directory: `make lint`'s clippy has already checked the
+# dependencies there, so the fuzz crate's clippy re-checks only what its features change.
 test-fuzz-replay:
 	$(CARGO) fmt --manifest-path fuzz/Cargo.toml --check
-	$(CARGO) clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
-	$(CARGO) test --manifest-path fuzz/Cargo.toml
+	CARGO_TARGET_DIR=$(ROOT)/target $(CARGO) clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+	CARGO_TARGET_DIR=$(ROOT)/target $(CARGO) test --manifest-path fuzz/Cargo.toml
 
 # A laptop's rustup may lack nightly: say what to install instead of failing in cargo's words.
 fuzz-tools:

@@ -31,24 +31,28 @@ test-python: $(CREDIT) $(VENV)/.stamp-python-wheel data | $(WORK)
 		SPARK_LOCAL_IP=127.0.0.1 $(PY) -m pytest -q -rs --junitxml=$(JUNIT)/python.xml tests
 
 # The package in throwaway venvs (under $(WORK)/python-compat) with what the shared venv cannot
-# hold: pandas 3 (the shared venv keeps pandas < 3 for PySpark) and the lowest scikit-learn the
-# `sklearn` extra allows (read from pyproject.toml). Each runs the input, vector and estimator
-# tests (not the full-data fits, nor, on the floor, the estimator-check list, whose check names
-# follow the scikit-learn version).
+# hold. Each runs the input, vector and estimator tests (not the full-data fits).
+#   test-python-compat  pandas 3 (the shared venv keeps pandas < 3 for PySpark); in `make test`.
+#   test-python-floor   the lowest scikit-learn the `sklearn` extra allows (read from
+#                       pyproject.toml), without the estimator-check list, whose check names follow
+#                       the scikit-learn version; in `make test-slow` (about 2 minutes, mostly pip).
 TESTS += test-python-compat
-.PHONY: test-python-compat
+.PHONY: test-python-compat test-python-floor
 PY_COMPAT := $(WORK)/python-compat
 SKLEARN_FLOOR = $(shell sed -n 's/.*"scikit-learn>=\([0-9.]*\)".*/\1/p' bindings-python/pyproject.toml)
 PY_COMPAT_TESTS := tests/test_inputs.py tests/test_vectors.py tests/test_sklearn.py
 
 test-python-compat: $(VENV)/.stamp-python-wheel | $(WORK)
-	@test -n "$(SKLEARN_FLOOR)" || { echo "no scikit-learn floor in bindings-python/pyproject.toml"; exit 1; }
 	$(PY) -m venv --clear $(PY_COMPAT)/pandas3
 	$(PY_COMPAT)/pandas3/bin/pip install -q "$$(ls $(PY_WHEELS)/credit_default-*.whl)[sklearn,arrow,polars]" \
 		"pandas>=3" pytest scipy duckdb
 	cd bindings-python && $(PY_COMPAT)/pandas3/bin/python -c "import pandas; assert pandas.__version__ >= '3', pandas.__version__" \
 		&& $(PY_COMPAT)/pandas3/bin/python -m pytest -q -p no:cacheprovider $(PY_COMPAT_TESTS) \
 		-k "not cv_auc and not exports_the_cli"
+
+test-slow: test-python-floor
+test-python-floor: $(VENV)/.stamp-python-wheel | $(WORK)
+	@test -n "$(SKLEARN_FLOOR)" || { echo "no scikit-learn floor in bindings-python/pyproject.toml"; exit 1; }
 	$(PY) -m venv --clear $(PY_COMPAT)/sklearn-floor
 	$(PY_COMPAT)/sklearn-floor/bin/pip install -q "$$(ls $(PY_WHEELS)/credit_default-*.whl)[arrow,polars]" \
 		"scikit-learn==$(SKLEARN_FLOOR)" "pandas<3" pytest scipy duckdb

@@ -178,8 +178,10 @@ def test_training_rows(credit, data_path, onnx64, tmp_path):
     cli_p, cli_s = cli_score(credit, data_path, tmp_path / "scored.csv")
     assert len(cli_p) == len(x)
     assert_same_as_cli(p, s, cli_p, cli_s)
-    # The full-precision score through the Python package (same core), when it is installed.
-    cd = pytest.importorskip("credit_default")
+    # The full-precision score through the Python package (same core; `make test-export` builds
+    # and installs it first).
+    import credit_default as cd
+
     core_s = cd.Model.load(str(MODEL)).score(x, errors="nan")
     np.testing.assert_array_equal(np.isnan(core_s), np.isnan(s))
     assert np.nanmax(np.abs(core_s - s)) <= 1e-9
