@@ -37,6 +37,26 @@ def portfolio(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
+def single_machine(model: cd.Model, portfolio: Path):  # type: ignore[no-untyped-def]
+    """The portfolio scored by the package on this machine, in id order."""
+    table = pa.concat_tables(pq.read_table(p) for p in sorted(portfolio.glob("*.parquet")))
+    return model.score_batch(table)
+
+
+def assert_equals_single_machine(out, local) -> None:  # type: ignore[no-untyped-def]
+    """Spark's output (an Arrow table) holds every id once and, row by row, the single-machine
+    scores: null (invalid row) becomes NaN here; every valid row is bit-identical."""
+    assert out.num_rows == N
+    out = out.sort_by("id")
+    assert np.array_equal(out.column("id").to_numpy(), np.arange(N))
+    valid = out.column("valid").to_numpy(zero_copy_only=False)
+    assert np.array_equal(valid, ~np.isnan(local.probability))
+    proba = out.column("probability").to_numpy(zero_copy_only=False).astype(np.float64)
+    score = out.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
+    assert np.array_equal(proba, local.probability, equal_nan=True)
+    assert np.array_equal(score, local.score, equal_nan=True)
+
+
 def test_map_in_arrow_equals_single_machine(portfolio: Path) -> None:
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     model = cd.Model.default()
@@ -46,17 +66,6 @@ def test_map_in_arrow_equals_single_machine(portfolio: Path) -> None:
         out = score_portfolio.score_frame(df, model.to_json(), key="id").toArrow()
     finally:
         spark.stop()
-    assert out.num_rows == N
-    out = out.sort_by("id")
-    assert np.array_equal(out.column("id").to_numpy(), np.arange(N))
-
-    table = pa.concat_tables(pq.read_table(p) for p in sorted(portfolio.glob("*.parquet")))
-    local = model.score_batch(table)
+    local = single_machine(model, portfolio)
     assert local.rows == N and 0 < N - local.valid < N // 100
-    valid = out.column("valid").to_numpy(zero_copy_only=False)
-    assert np.array_equal(valid, ~np.isnan(local.probability))
-    proba = out.column("probability").to_numpy(zero_copy_only=False).astype(np.float64)
-    score = out.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
-    # null (invalid row) becomes NaN here; every valid row is bit-identical
-    assert np.array_equal(proba, local.probability, equal_nan=True)
-    assert np.array_equal(score, local.score, equal_nan=True)
+    assert_equals_single_machine(out, local)

@@ -28,7 +28,7 @@ pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 pyspark = pytest.importorskip("pyspark")
 
-from test_spark import N, portfolio  # noqa: F401  (the same 1,000,000-row portfolio)
+from test_spark import N, assert_equals_single_machine, portfolio, single_machine  # noqa: F401  (the same 1,000,000-row portfolio)
 
 SPARK_BIN = Path(pyspark.__file__).parent / "bin"
 JOB = ROOT / "examples" / "spark" / "score_portfolio.py"
@@ -173,22 +173,11 @@ def test_spark_submit_on_a_standalone_cluster(cluster: dict[str, object], packed
     output = tmp_path / "scored.parquet"
     stdout = submit(cluster, packed_env, portfolio, output)
 
-    model = cd.Model.default()
-    table = pa.concat_tables(pq.read_table(p) for p in sorted(portfolio.glob("*.parquet")))
-    local = model.score_batch(table)
+    local = single_machine(cd.Model.default(), portfolio)
     invalid = N - local.valid
     assert 0 < invalid < N // 100
     assert f"scored {local.valid} valid and {invalid} invalid rows" in stdout, stdout
-
-    out = pq.read_table(output).sort_by("id")
-    assert out.num_rows == N
-    assert np.array_equal(out.column("id").to_numpy(), np.arange(N))
-    valid = out.column("valid").to_numpy(zero_copy_only=False)
-    assert np.array_equal(valid, ~np.isnan(local.probability))
-    proba = out.column("probability").to_numpy(zero_copy_only=False).astype(np.float64)
-    score = out.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
-    assert np.array_equal(proba, local.probability, equal_nan=True)
-    assert np.array_equal(score, local.score, equal_nan=True)
+    assert_equals_single_machine(pq.read_table(output), local)
 
     # Both workers ran an executor of the job (the standalone worker keeps each executor's
     # directory, with the unpacked archive in it).
