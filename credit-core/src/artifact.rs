@@ -21,6 +21,10 @@
 //!   `credit monitor`. A version-1 document must not carry it (a version-1 reader would refuse
 //!   it), and a version-2 document may omit it. Version-1 artifacts load unchanged and keep
 //!   their checksum: an absent section is not serialised, so their canonical JSON is the same.
+//! * 3: adds the optional [`Interaction`]s (`interactions`): pairwise interaction cells, a coarse
+//!   grid over two features' bins whose points add to the features' points. A document without
+//!   cells is still written as version 2 (the lowest version that expresses it), so every older
+//!   reader keeps reading additive models; a version-1 or -2 document must not carry cells.
 
 use crate::error::{ModelError, Quoted, Shown};
 use crate::schema::{FEATURES, N_FEATURES};
@@ -32,11 +36,13 @@ mod read;
 /// `format` field of every artifact.
 pub const FORMAT: &str = "credit-default/scorecard";
 /// The artifact layout this build writes (and the newest it reads); see the module docs.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest layout this build still reads.
 pub const MIN_FORMAT_VERSION: u32 = 1;
 /// The first version that may carry `score_distribution`.
 pub const SCORE_DISTRIBUTION_VERSION: u32 = 2;
+/// The first version that may carry `interactions`.
+pub const INTERACTIONS_VERSION: u32 = 3;
 
 /// Fixed score bands of [`ScoreDistribution`], the same for every model so that histograms of
 /// different models and days line up: edges every [`SCORE_BAND_STEP`] points from
@@ -78,6 +84,9 @@ pub struct ModelArtifact {
     /// Out-of-fold training score histogram (format version 2 on; absent in older artifacts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score_distribution: Option<ScoreDistribution>,
+    /// Pairwise interaction cells (format version 3 on; absent, i.e. empty, in additive models).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interactions: Vec<Interaction>,
     /// `sha256:<hex>` of the document's canonical JSON with this field removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<String>,
@@ -128,6 +137,31 @@ pub struct Bin {
     /// Defaults among them.
     pub events: u64,
     pub event_rate: f64,
+}
+
+/// A pairwise interaction: a coarse grid over two features whose cells add points (and log-odds)
+/// on top of the two features' own bins.
+///
+/// The grid is defined on the features' *bins*, not on raw values, so that a cell is always a
+/// union of whole bins: every front door (and the SQL export) first finds each feature's bin as
+/// for the additive model, then maps it to its coarse group. For a row whose first feature is in
+/// group `r` and second in group `c`, the cell is `cells[r * n_cols + c]` with
+/// `n_cols = 1 + max(groups[1])`. The log-odds become
+/// `intercept + Σ bin.logit + Σ cell.logit` and the score `Σ bin.points + Σ cell.points`, with
+/// `cell.points = -factor * cell.logit` (the offset is already shared among the bins).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interaction {
+    /// The two features' names, in schema order (the first comes first in the schema).
+    pub features: [String; 2],
+    /// Per axis, the coarse group of each of that feature's bins, in [`FeatureCard::all_bins`]
+    /// order (range bins, then the missing bin, then special bins). Groups are numbered from 0
+    /// with none unused.
+    pub groups: [Vec<u16>; 2],
+    /// Per axis, a label for each coarse group (for explanations and reports).
+    pub group_labels: [Vec<String>; 2],
+    /// The cells, row-major: first feature's group is the row.
+    pub cells: Vec<Bin>,
 }
 
 /// A bureau special code and its bin.
@@ -519,10 +553,27 @@ impl ModelArtifact {
                 self.features[N_FEATURES].name.clone(),
             ));
         }
-        match &self.score_distribution {
-            Some(d) => d.validate(self),
-            None => Ok(()),
+        if let Some(d) = &self.score_distribution {
+            d.validate(self)?;
         }
+        self.validate_interactions()
+    }
+
+    /// Interaction cells need format version 3. Scoring them is not built yet, so this build
+    /// refuses a model that has them rather than scoring it as if it were additive.
+    fn validate_interactions(&self) -> Result<(), ModelError> {
+        if self.interactions.is_empty() {
+            return Ok(());
+        }
+        if self.format_version < INTERACTIONS_VERSION {
+            return Err(ModelError::Invalid(
+                "interactions: the section needs format_version 3 or later (older readers refuse it)"
+                    .into(),
+            ));
+        }
+        Err(ModelError::Invalid(
+            "interactions: this build does not score interaction cells yet".into(),
+        ))
     }
 }
 

@@ -14,7 +14,8 @@
 use crate::applicant::Applicant;
 use crate::artifact::{
     points_for, AgePolicy, Bin, DataFingerprint, FeatureCard, ModelArtifact, ModelMetrics, Scaling,
-    ScoreDistribution, SpecialBin, Threshold, TrainingConfigRecord, FORMAT, FORMAT_VERSION,
+    ScoreDistribution, SpecialBin, Threshold, TrainingConfigRecord, FORMAT,
+    SCORE_DISTRIBUTION_VERSION,
 };
 use crate::metrics::{self, calibration};
 use crate::schema::{fmt_num, FeatureSpec, Kind, AGE, ELDERLY_AGE, FEATURES, N_FEATURES};
@@ -465,7 +466,8 @@ fn fit_one(
     }
     let artifact = ModelArtifact {
         format: FORMAT.to_owned(),
-        format_version: FORMAT_VERSION,
+        // Additive models stay at version 2 so that every deployed reader keeps reading them.
+        format_version: SCORE_DISTRIBUTION_VERSION,
         model_id: cfg.model_id.clone(),
         model_version: String::new(),
         created_by: format!("credit-core {}", crate::VERSION),
@@ -489,6 +491,7 @@ fn fit_one(
         training: record(cfg),
         metrics: empty_metrics(),
         score_distribution: None,
+        interactions: Vec::new(),
         checksum: None,
     };
     Ok((artifact, raw))

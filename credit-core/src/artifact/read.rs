@@ -509,6 +509,7 @@ fn artifact(n: &Node) -> Res<ModelArtifact> {
         training,
         metrics: model_metrics,
         score_distribution: score_distribution(f.opt(13))?,
+        interactions: Vec::new(),
         checksum: match f.opt(14) {
             None | Some(Node::Null) => None,
             Some(c) => Some(string(c)?),
@@ -878,7 +879,10 @@ mod tests {
         assert_eq!(checksum(&a).unwrap(), a.compute_checksum().unwrap());
         let h = header(MODEL).unwrap();
         assert_eq!(h.format.as_deref(), Some(crate::artifact::FORMAT));
-        assert_eq!(h.format_version, Some(crate::artifact::FORMAT_VERSION));
+        assert_eq!(
+            h.format_version,
+            Some(crate::artifact::SCORE_DISTRIBUTION_VERSION)
+        );
     }
 
     /// The shipped model as it was before `score_distribution` existed (format version 1).
@@ -900,7 +904,10 @@ mod tests {
     #[test]
     fn score_distribution_round_trips_through_both_readers() {
         let a = ModelArtifact::from_json(MODEL).unwrap();
-        assert_eq!(a.format_version, crate::artifact::FORMAT_VERSION);
+        assert_eq!(
+            a.format_version,
+            crate::artifact::SCORE_DISTRIBUTION_VERSION
+        );
         let d = a.score_distribution.clone().unwrap();
         assert_eq!(d.edges, ScoreDistribution::standard_edges());
         assert_eq!(d.counts.len(), d.edges.len() + 1);
@@ -955,8 +962,8 @@ mod tests {
                 "needs format_version 2 or later",
             ),
             (
-                mutate(&|v| v["format_version"] = 3.into()),
-                "format version 3",
+                mutate(&|v| v["format_version"] = 4.into()),
+                "format version 4",
             ),
             (
                 mutate(&|v| v["score_distribution"]["edges"][1] = 399.0.into()),
