@@ -171,39 +171,82 @@ impl fmt::Display for Shown {
         if v == 0.0 {
             return f.write_str("0");
         }
-        let (d, e) = shortest(v.abs());
-        // The digits of `d` (at most 17), most significant first.
-        let mut buf = [0u8; 20];
-        let mut n = 0;
-        let mut x = d;
-        while x > 0 && n < buf.len() {
-            buf[n] = b'0' + (x % 10) as u8;
-            x /= 10;
-            n += 1;
+        // Whole numbers below 2^53 (counts, ages, incomes: most of an applicant) are their
+        // integer's digits in `Display`; writing the integer skips the shortest-digits search.
+        let a = v.abs();
+        if a < 9_007_199_254_740_992.0 && a == a.trunc() {
+            return write!(f, "{}", a as u64);
         }
-        buf[..n].reverse();
-        let digits = std::str::from_utf8(&buf[..n]).map_err(|_| fmt::Error)?;
-        // Digits before the decimal point.
-        let point = n as i32 + e;
-        if e >= 0 {
-            f.write_str(digits)?;
-            for _ in 0..e {
-                f.write_str("0")?;
-            }
-        } else if point > 0 {
-            let (int, frac) = digits.split_at(point as usize);
-            f.write_str(int)?;
-            f.write_str(".")?;
-            f.write_str(frac)?;
-        } else {
-            f.write_str("0.")?;
-            for _ in 0..-point {
-                f.write_str("0")?;
-            }
-            f.write_str(digits)?;
+        let (d, e) = shortest(a);
+        // The whole text on the stack and one `write_str`: a number costs one call through
+        // the formatter rather than one per part. Zeros to pad fit for any value below 1e40.
+        let mut out = [b'0'; 64];
+        match fixed_notation(d, e, &mut out) {
+            Some(n) => f.write_str(std::str::from_utf8(&out[..n]).map_err(|_| fmt::Error)?),
+            None => write_long(f, d, e),
         }
-        Ok(())
     }
+}
+
+/// [`fixed_notation`] for the magnitudes that do not fit its buffer, part by part.
+fn write_long(f: &mut fmt::Formatter<'_>, d: u64, e: i32) -> fmt::Result {
+    let text = d.to_string();
+    let point = text.len() as i32 + e;
+    if e >= 0 {
+        f.write_str(&text)?;
+        for _ in 0..e {
+            f.write_str("0")?;
+        }
+    } else if point > 0 {
+        let (int, frac) = text.split_at(point as usize);
+        f.write_str(int)?;
+        f.write_str(".")?;
+        f.write_str(frac)?;
+    } else {
+        f.write_str("0.")?;
+        for _ in 0..-point {
+            f.write_str("0")?;
+        }
+        f.write_str(&text)?;
+    }
+    Ok(())
+}
+
+/// `d · 10^e` in `Display`'s fixed notation into `out` (pre-filled with `'0'`); the length, or
+/// `None` when it does not fit (a magnitude of 1e40 or more, or a tiny one: 64 bytes).
+fn fixed_notation(d: u64, e: i32, out: &mut [u8; 64]) -> Option<usize> {
+    // The digits of `d` (at most 17), most significant first.
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    let mut x = d;
+    while x > 0 && n < digits.len() {
+        digits[n] = b'0' + (x % 10) as u8;
+        x /= 10;
+        n += 1;
+    }
+    digits[..n].reverse();
+    let digits = &digits[..n];
+    let point = n as i32 + e;
+    if e >= 0 {
+        // Digits, then `e` zeros (already in `out`).
+        let len = n + e as usize;
+        out.get_mut(..n)?.copy_from_slice(digits);
+        return (len <= out.len()).then_some(len);
+    }
+    if point > 0 {
+        let p = point as usize;
+        let len = n + 1;
+        out.get_mut(..p)?.copy_from_slice(&digits[..p]);
+        *out.get_mut(p)? = b'.';
+        out.get_mut(p + 1..len)?.copy_from_slice(&digits[p..]);
+        return Some(len);
+    }
+    // `0.`, then -point zeros, then the digits.
+    let zeros = (-point) as usize;
+    let len = 2 + zeros + n;
+    out.get_mut(..2)?.copy_from_slice(b"0.");
+    out.get_mut(2 + zeros..len)?.copy_from_slice(digits);
+    Some(len)
 }
 
 /// The shortest digits `d` (no trailing zero) and exponent `e` with `d · 10^e` reading back as
@@ -211,15 +254,13 @@ impl fmt::Display for Shown {
 /// printer picks (serde_json's, like ryu, picks the even one: `84418043664819.125` is
 /// `…819.13` in Rust, `…819.12` in serde_json).
 pub(crate) fn shortest(v: f64) -> (u64, i32) {
-    let Some(n) = serde_json::Number::from_f64(v) else {
-        return (0, 0); // not finite: the caller has written it already
-    };
-    // The printer's text on the stack (at most 24 bytes): no allocation per number.
-    let mut text = Text::default();
-    if fmt::Write::write_fmt(&mut text, format_args!("{n}")).is_err() {
-        return (0, 0);
+    if !v.is_finite() {
+        return (0, 0); // the caller has written it already
     }
-    let s = text.as_str();
+    // serde_json's printer itself (zmij), called directly: the same digits as through
+    // `Number`'s `Display`, without a trip through `core::fmt` per number.
+    let mut text = zmij::Buffer::new();
+    let s = text.format_finite(v);
     // `1.5`, `15.0`, `1e16`, `1.5e-7`: digits, maybe a point, maybe an exponent.
     let (mantissa, exp) = match s.split_once('e') {
         Some((m, x)) => (m, x.parse::<i32>().unwrap_or(0)),
@@ -253,31 +294,6 @@ pub(crate) fn shortest(v: f64) -> (u64, i32) {
         }
     }
     (d, e)
-}
-
-/// A small stack buffer for one number's text.
-#[derive(Default)]
-struct Text {
-    buf: [u8; 32],
-    len: usize,
-}
-
-impl Text {
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
-    }
-}
-
-impl fmt::Write for Text {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        self.buf
-            .get_mut(self.len..end)
-            .ok_or(fmt::Error)?
-            .copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
 }
 
 /// Whether `v` lies exactly halfway between `d · 10^e` and `(d + 1) · 10^e`, that is whether
@@ -455,6 +471,36 @@ mod tests {
             same((x >> 11) as f64 / (1u64 << 53) as f64);
             same(((x >> 11) as f64 / (1u64 << 53) as f64) * 1000.0);
             same((x % 100_000_000) as f64 / 100.0);
+        }
+    }
+
+    /// Whole numbers take the integer shortcut below 2^53 and the digit search from there on.
+    #[test]
+    fn shown_writes_what_display_writes_for_whole_numbers() {
+        let two53 = 9_007_199_254_740_992.0_f64;
+        for v in [
+            1.0,
+            7.0,
+            98.0,
+            1e15,
+            two53 - 1.0,
+            two53,
+            two53 + 2.0,
+            1e16,
+            1e22,
+            1e300,
+        ] {
+            same(v);
+            same(-v);
+        }
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            same((x % 1_000_000) as f64);
+            same((x >> 11) as f64);
+            same(-((x >> 8) as f64));
         }
     }
 
