@@ -29,18 +29,25 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
-/// Installs the JSON logger. Calling it twice is harmless.
+/// Installs the JSON logger. Calling it twice is harmless (the second call returns `None`).
 ///
 /// Precedence: `level` (`--log-level` / `CREDIT_LOG_LEVEL`, the service's own setting) over
 /// `RUST_LOG` over `info`. The service's setting wins because a `RUST_LOG` is often set by an
 /// image or a shell for other programs; `RUST_LOG` still serves for per-crate directives.
-pub fn init(level: Option<&str>) {
+///
+/// Lines go to stdout, the access lines in batches (see [`super::stdout`]); keep the returned
+/// flusher until the end of the service, whose drop writes what is still buffered.
+pub fn init(level: Option<&str>) -> Option<super::stdout::Flusher> {
     let filter = match level {
         Some(level) => EnvFilter::try_new(level).ok(),
         None => EnvFilter::try_from_default_env().ok(),
     }
     .unwrap_or_else(|| EnvFilter::new("info"));
-    let _ = subscriber(filter, CloudLogging::from_env(), std::io::stdout).try_init();
+    let (stdout, flusher) = super::stdout::Stdout::start();
+    subscriber(filter, CloudLogging::from_env(), stdout)
+        .try_init()
+        .ok()
+        .and(flusher)
 }
 
 /// The logger `init` installs, writing to `writer` (tests give a buffer).

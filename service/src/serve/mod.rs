@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod reqid;
 pub mod state;
+pub mod stdout;
 pub mod timefmt;
 pub mod web;
 
@@ -124,7 +125,8 @@ const DRAIN_BUDGET: Duration = Duration::from_secs(4);
 
 /// Runs the server until SIGTERM / SIGINT, then drains and returns.
 pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
-    logging::init(args.log_level.as_deref());
+    // Dropped last (after the drain's log lines): writes the buffered access lines.
+    let _flush_logs = logging::init(args.log_level.as_deref());
     let config = ServeConfig::from_args(args).map_err(ServeError::Config)?;
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
