@@ -42,6 +42,10 @@ fn usage() -> ! {
     std::process::exit(2)
 }
 
+/// The allocator of `credit serve` (see its `main.rs`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::io::Result<()> {
     let mut host = String::from("127.0.0.1");
     let mut port: Option<u16> = None;
