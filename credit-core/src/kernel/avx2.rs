@@ -15,7 +15,9 @@
 //!   (8.5 against 10.7 ns per row in cache);
 //! - reading each table with one vector gather (`GATHER = true`), or with four scalar loads
 //!   from the lanes' indices put together into a vector (`false`): sixteen table reads per
-//!   four rows, which on AMD Zen cores (microcoded gathers) cost more than all the rest.
+//!   four rows, which on AMD Zen cores (microcoded gathers) cost more than all the rest. The
+//!   loads take more instructions (callgrind, 1M rows: ~102 per row against ~76 with
+//!   gathers), each a cheap one; where gathers are fast (Intel) the gathers win.
 //!
 //! It runs only where the kernel's path says so ([`Kernel::avx2`]; the path is one this CPU
 //! supports), and only for kernels whose real features all have bucket tables; everything else
@@ -109,24 +111,40 @@ unsafe fn score<const G: bool>(
     points: Option<&mut [f64]>,
     invalid: &mut Vec<usize>,
 ) -> usize {
+    // With and without points: two loops, each without a branch on it.
+    match points {
+        Some(points) => layout::<G, true>(k, input, probability, points, invalid),
+        None => layout::<G, false>(k, input, probability, &mut [], invalid),
+    }
+}
+
+/// [`score`] for one layout; points (into `points`) when `P`.
+#[inline(always)]
+unsafe fn layout<const G: bool, const P: bool>(
+    k: &Kernel,
+    input: Layout<'_>,
+    probability: &mut [f64],
+    points: &mut [f64],
+    invalid: &mut Vec<usize>,
+) -> usize {
     match input {
-        Layout::RowMajor(data) => row_major::<G>(k, data, probability, points, invalid),
-        Layout::Columns(cols) => columns::<G>(k, &cols, probability, points, invalid),
+        Layout::RowMajor(data) => row_major::<G, P>(k, data, probability, points, invalid),
+        Layout::Columns(cols) => columns::<G, P>(k, &cols, probability, points, invalid),
         Layout::Other => 0,
     }
 }
 
 #[inline(always)]
-unsafe fn row_major<const G: bool>(
+unsafe fn row_major<const G: bool, const P: bool>(
     k: &Kernel,
     data: &[f64],
     probability: &mut [f64],
-    mut points: Option<&mut [f64]>,
+    points: &mut [f64],
     invalid: &mut Vec<usize>,
 ) -> usize {
     let blocks = data.as_chunks::<{ LANES * N_FEATURES }>().0;
     let n = blocks.len().min(probability.len() / LANES);
-    let n = points.as_ref().map_or(n, |s| n.min(s.len() / LANES));
+    let n = if P { n.min(points.len() / LANES) } else { n };
     const _: () = assert!(N_FEATURES.is_multiple_of(2));
     for (b, block) in blocks.iter().enumerate().take(n) {
         // A 4 × 10 transpose, two features at a time: rows 0 and 2 (1 and 3) of features
@@ -146,22 +164,22 @@ unsafe fn row_major<const G: bool>(
             v[j] = _mm256_unpacklo_pd(even, odd);
             v[j + 1] = _mm256_unpackhi_pd(even, odd);
         }
-        store::<G>(k, &v, b, probability, points.as_deref_mut(), invalid);
+        store::<G, P>(k, &v, b, probability, points, invalid);
     }
     n * LANES
 }
 
 #[inline(always)]
-unsafe fn columns<const G: bool>(
+unsafe fn columns<const G: bool, const P: bool>(
     k: &Kernel,
     cols: &[&[f64]; N_FEATURES],
     probability: &mut [f64],
-    mut points: Option<&mut [f64]>,
+    points: &mut [f64],
     invalid: &mut Vec<usize>,
 ) -> usize {
     let len = cols.iter().map(|c| c.len()).min().unwrap_or(0);
     let n = (len / LANES).min(probability.len() / LANES);
-    let n = points.as_ref().map_or(n, |s| n.min(s.len() / LANES));
+    let n = if P { n.min(points.len() / LANES) } else { n };
     for b in 0..n {
         let mut v = [_mm256_setzero_pd(); N_FEATURES];
         for (v, c) in v.iter_mut().zip(cols) {
@@ -170,24 +188,23 @@ unsafe fn columns<const G: bool>(
             // SAFETY: `four` holds four values.
             *v = unsafe { _mm256_loadu_pd(four.as_ptr()) };
         }
-        store::<G>(k, &v, b, probability, points.as_deref_mut(), invalid);
+        store::<G, P>(k, &v, b, probability, points, invalid);
     }
     n * LANES
 }
 
-/// Scores block `b` (values `v`, one vector per feature) into the outputs.
+/// Scores block `b` (values `v`, one vector per feature) into the outputs (`points` when `P`).
 #[inline(always)]
-unsafe fn store<const G: bool>(
+unsafe fn store<const G: bool, const P: bool>(
     k: &Kernel,
     v: &[__m256d; N_FEATURES],
     b: usize,
     probability: &mut [f64],
-    points: Option<&mut [f64]>,
+    points: &mut [f64],
     invalid: &mut Vec<usize>,
 ) {
-    let slots = slots::<G>(k, v);
     let range = b * LANES..(b + 1) * LANES;
-    let p = probability4::<G>(k, &slots);
+    let (p, score) = block::<G, P>(k, v);
     let nan_mask = _mm256_cmp_pd::<_CMP_UNORD_Q>(p, p);
     let nan = _mm256_movemask_pd(nan_mask);
     // An invalid row gets the same NaN (`f64::NAN`, bit for bit) as on the scalar path.
@@ -204,9 +221,9 @@ unsafe fn store<const G: bool>(
     // SAFETY: `out` holds four values.
     unsafe { _mm256_storeu_pd(out.as_mut_ptr(), p) };
     probability[range.clone()].copy_from_slice(&out);
-    if let Some(points) = points {
+    if P {
         // An invalid row's points are NaN like its probability, whatever the tables hold.
-        let score = _mm256_blendv_pd(points4::<G>(k, &slots), canonical, nan_mask);
+        let score = _mm256_blendv_pd(score, canonical, nan_mask);
         // SAFETY: `out` holds four values.
         unsafe { _mm256_storeu_pd(out.as_mut_ptr(), score) };
         points[range].copy_from_slice(&out);
@@ -235,44 +252,39 @@ unsafe fn lanes(v: __m256i) -> [u64; LANES] {
     out
 }
 
-/// `1 / (1 + exp(-intercept) · Π odds)` with the scalar kernel's product tree.
+/// The four rows' probabilities, `1 / (1 + exp(-intercept) · Π odds)` with the scalar kernel's
+/// product tree, and when `P` their points (each slot's points added in feature order,
+/// from 0, as [`Kernel::points`] does; else zero). Each feature's odds and points are read as
+/// soon as its slot is known, so that few slots are live at once: with scalar loads, reading
+/// all slots first kept forty indices live and spilled them.
 #[inline(always)]
-unsafe fn probability4<const G: bool>(k: &Kernel, s: &[__m256i; N_FEATURES]) -> __m256d {
-    let o = |j: usize| lookup::<G>(&k.odds, s[j]);
-    let mul = |a, b| _mm256_mul_pd(a, b);
-    let a = mul(mul(_mm256_set1_pd(k.intercept_odds), o(0)), mul(o(1), o(2)));
-    let b = mul(mul(o(3), o(4)), mul(o(5), o(6)));
-    let c = mul(mul(o(7), o(8)), o(9));
-    let q = mul(mul(a, b), c);
-    let one = _mm256_set1_pd(1.0);
-    _mm256_div_pd(one, _mm256_add_pd(one, q))
-}
-
-/// Points: each slot's points added in feature order, from 0, as [`Kernel::points`] does.
-#[inline(always)]
-unsafe fn points4<const G: bool>(k: &Kernel, s: &[__m256i; N_FEATURES]) -> __m256d {
-    let mut p = _mm256_setzero_pd();
-    for &s in s {
-        p = _mm256_add_pd(p, lookup::<G>(&k.points, s));
-    }
-    p
-}
-
-/// Slots of the four rows, feature by feature.
-#[inline(always)]
-unsafe fn slots<const G: bool>(k: &Kernel, v: &[__m256d; N_FEATURES]) -> [__m256i; N_FEATURES] {
-    const _: () = assert!(N_FEATURES == 10, "avx2::slots lists the ten features");
-    let mut s = [_mm256_setzero_si256(); N_FEATURES];
+unsafe fn block<const G: bool, const P: bool>(
+    k: &Kernel,
+    v: &[__m256d; N_FEATURES],
+) -> (__m256d, __m256d) {
+    const _: () = assert!(N_FEATURES == 10, "avx2::block lists the ten features");
+    let mut o = [_mm256_setzero_pd(); N_FEATURES];
+    let mut score = _mm256_setzero_pd();
     macro_rules! features {
         ($($j:literal)*) => {$(
-            s[$j] = match FEATURES[$j].kind {
+            let s = match FEATURES[$j].kind {
                 Kind::Count => count_slots::<$j>(v[$j]),
                 Kind::Real => real_slots::<G, $j>(k, v[$j]),
             };
+            o[$j] = lookup::<G>(&k.odds, s);
+            if P {
+                score = _mm256_add_pd(score, lookup::<G>(&k.points, s));
+            }
         )*};
     }
     features!(0 1 2 3 4 5 6 7 8 9);
-    s
+    let mul = |a, b| _mm256_mul_pd(a, b);
+    let a = mul(mul(_mm256_set1_pd(k.intercept_odds), o[0]), mul(o[1], o[2]));
+    let b = mul(mul(o[3], o[4]), mul(o[5], o[6]));
+    let c = mul(mul(o[7], o[8]), o[9]);
+    let q = mul(mul(a, b), c);
+    let one = _mm256_set1_pd(1.0);
+    (_mm256_div_pd(one, _mm256_add_pd(one, q)), score)
 }
 
 /// Mask of the lanes whose value lies in `lo..=hi` (false for NaN).

@@ -9,9 +9,9 @@
 //!   and the AVX-512 build (compares into mask registers, one-instruction blends) wins again.
 //! - AMD cores of families 15h (Excavator), 17h (Zen 1, Zen+, Zen 2), 18h (Hygon Dhyana, a
 //!   Zen 1) and 19h (Zen 3, Zen 4) run gathers as long microcoded sequences: there the batch
-//!   is bound by its sixteen gathers per four rows (16 ms per million rows on an AVX2-only
-//!   EPYC, 3.2 times the time it takes to read those rows), while scalar loads go through the
-//!   load ports at two or three per cycle. These get the gather-free build (the AVX-512 one
+//!   is bound by its sixteen gathers per four rows (issue #16: 16 ms per million rows on an
+//!   AVX2-only EPYC, 3.2 times the time it takes to read those rows), while scalar loads go
+//!   through the load ports at two or three per cycle. These get the gather-free build (the AVX-512 one
 //!   on Zen 4, which has AVX-512).
 //! - Other AMD families (1Ah, Zen 5, rebuilt the gather unit) and other vendors keep the
 //!   gathers: nothing measured says otherwise.
@@ -144,12 +144,16 @@ fn slow_gathers() -> bool {
     use std::arch::x86_64::__cpuid;
     // Leaf 0: the vendor string in EBX, EDX, ECX. Leaf 1: the family in EAX (the base family
     // in bits 8-11; when that is 0Fh, plus the extended family in bits 20-27).
-    let leaf0 = __cpuid(0);
+    // `__cpuid` is a safe function in recent Rust (1.95 here) but unsafe in older releases, and
+    // this crate builds from 1.89: the block is needed there and redundant here.
+    // SAFETY: every x86-64 CPU has the `cpuid` instruction.
+    #[allow(unused_unsafe)]
+    let (leaf0, leaf1) = unsafe { (__cpuid(0), __cpuid(1)) };
     let mut vendor = [0u8; 12];
     vendor[..4].copy_from_slice(&leaf0.ebx.to_le_bytes());
     vendor[4..8].copy_from_slice(&leaf0.edx.to_le_bytes());
     vendor[8..].copy_from_slice(&leaf0.ecx.to_le_bytes());
-    let eax = __cpuid(1).eax;
+    let eax = leaf1.eax;
     let base = (eax >> 8) & 0xf;
     let family = if base == 0xf {
         base + ((eax >> 20) & 0xff)
@@ -160,6 +164,7 @@ fn slow_gathers() -> bool {
 }
 
 /// The rule itself, apart from the `cpuid` that feeds it (so that it can be tested).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 fn gathers_slow_on(vendor: &[u8; 12], family: u32) -> bool {
     let amd = vendor == b"AuthenticAMD" || vendor == b"HygonGenuine";
     amd && matches!(family, 0x15 | 0x17 | 0x18 | 0x19)
