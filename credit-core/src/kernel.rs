@@ -22,7 +22,7 @@ use crate::schema::{FeatureSpec, Kind, FEATURES, N_FEATURES};
 pub(crate) mod avx2;
 /// Which batch kernel runs (chosen per CPU).
 pub(crate) mod path;
-pub use path::KernelPath;
+pub use path::{KernelPath, UnknownKernelPath};
 /// The browser's batch kernel, in a `.wasm` built with SIMD128 (WASM has no run-time feature
 /// detection, so the build decides).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]

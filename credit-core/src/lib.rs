@@ -41,7 +41,7 @@ pub use batch::{BatchReport, Columns, Layout, RowError, RowMajor, RowSource, Sco
 pub use error::{ErrorCode, FieldError, ModelError, Quoted, ShapeError, Shown, ValidationErrors};
 /// Not a stable API: lets benches and tests force a batch kernel (see `Scorecard::with_kernel_path`).
 #[doc(hidden)]
-pub use kernel::KernelPath;
+pub use kernel::{KernelPath, UnknownKernelPath};
 pub use schema::{feature_index, FeatureSpec, Kind, FEATURES, N_FEATURES};
 pub use scorecard::{Explanation, Prediction, Reason, Scorecard, MAX_REASONS};
 
