@@ -1,10 +1,15 @@
 //! Criterion benches of credit-core scoring against the README's targets:
 //! one applicant (validation + probability ≤ 50 ns; with reasons ≤ 200 ns) and
-//! batch throughput (≥ 40 M rows/s on one core).
+//! batch throughput (≥ 40 M rows/s on one core), and each batch kernel path against the memory
+//! floor (reading the same rows), the target being 1.5 times the floor on every CPU.
+//!
+//! `CREDIT_KERNEL_PATH` (scalar, avx2-gather, avx2-loads, avx512-gather, avx512-loads) forces
+//! the path of the `single` and `batch` groups, e.g. to see what a Zen core would run.
 
 use credit_core::batch::{Columns, RowMajor};
-use credit_core::{Applicant, Scorecard, N_FEATURES};
+use credit_core::{Applicant, KernelPath, Scorecard, N_FEATURES};
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::time::{Duration, Instant};
 
 const MODEL: &str = include_str!("../../models/default.json");
 
@@ -40,8 +45,21 @@ fn rows(n: usize) -> Vec<[f64; N_FEATURES]> {
         .collect()
 }
 
-fn single(c: &mut Criterion) {
+/// The shipped model on the path `CREDIT_KERNEL_PATH` names, else on this CPU's own.
+fn model() -> Scorecard {
     let m = Scorecard::from_json(MODEL).expect("model");
+    let Ok(name) = std::env::var("CREDIT_KERNEL_PATH") else {
+        return m;
+    };
+    let path: KernelPath = name
+        .parse()
+        .unwrap_or_else(|e| panic!("CREDIT_KERNEL_PATH: {e}"));
+    m.with_kernel_path(path)
+        .unwrap_or_else(|| panic!("CREDIT_KERNEL_PATH: this CPU cannot run {path}"))
+}
+
+fn single(c: &mut Criterion) {
+    let m = model();
     let data = rows(1024);
     let mut g = c.benchmark_group("single");
     let mut i = 0;
@@ -66,7 +84,8 @@ fn single(c: &mut Criterion) {
 }
 
 fn batch(c: &mut Criterion) {
-    let m = Scorecard::from_json(MODEL).expect("model");
+    let m = model();
+    eprintln!("batch: kernel path {}", m.kernel_path());
     let n = 1_000_000;
     let data = rows(n);
     let flat: Vec<f64> = data.iter().flatten().copied().collect();
@@ -109,5 +128,95 @@ fn batch(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, single, batch);
+/// The memory floor: every value of `data` read once, summed in sixteen independent lanes so
+/// that the additions keep up with memory (one chain would be bound by the add latency).
+fn sum(data: &[f64]) -> f64 {
+    let (chunks, rest) = data.as_chunks::<16>();
+    let mut acc = [0.0; 16];
+    for c in chunks {
+        for (a, x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    acc.iter().sum::<f64>() + rest.iter().sum::<f64>()
+}
+
+/// Times `iters` runs of `f` for criterion and keeps the time per run in `log`.
+fn timed(iters: u64, log: &mut Vec<Duration>, mut f: impl FnMut()) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    let took = start.elapsed();
+    log.push(took / u32::try_from(iters.max(1)).unwrap_or(u32::MAX));
+    took
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+/// One million rows, row-major, probabilities only, on every kernel path this CPU can run,
+/// and the floor: the time it takes to read the same 80 MB. Prints each path's ratio to the
+/// floor (medians of the per-run times of this run, warm-up included).
+fn paths(c: &mut Criterion) {
+    let n = 1_000_000;
+    let flat: Vec<f64> = rows(n).iter().flatten().copied().collect();
+    let src = RowMajor::new(&flat, n).expect("shape");
+    let mut out = vec![0.0; n];
+    let mut g = c.benchmark_group("kernel paths");
+    g.throughput(Throughput::Elements(n as u64));
+    g.sample_size(20);
+    let mut times: Vec<(String, Vec<Duration>)> = Vec::new();
+    let mut log = Vec::new();
+    g.bench_function(BenchmarkId::new("floor (read the rows)", n), |b| {
+        b.iter_custom(|iters| {
+            timed(iters, &mut log, || {
+                black_box(sum(black_box(&flat)));
+            })
+        })
+    });
+    times.push(("floor".into(), log));
+    let base = Scorecard::from_json(MODEL).expect("model");
+    for path in KernelPath::ALL {
+        let Some(m) = base.clone().with_kernel_path(path) else {
+            eprintln!("kernel paths: {path} skipped (this CPU lacks its instructions)");
+            continue;
+        };
+        let mut log = Vec::new();
+        g.bench_function(BenchmarkId::new(path.name(), n), |b| {
+            b.iter_custom(|iters| {
+                timed(iters, &mut log, || {
+                    black_box(m.score_batch(&src, &mut out, None).expect("ok"));
+                })
+            })
+        });
+        times.push((path.name().into(), log));
+    }
+    g.finish();
+    report(times);
+}
+
+/// Prints each path's median time per million rows and its ratio to the floor's.
+fn report(times: Vec<(String, Vec<Duration>)>) {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let chosen = Scorecard::from_json(MODEL).expect("model").kernel_path();
+    println!(
+        "\nkernel paths, 1M rows row-major (this CPU's own path: {chosen}; load {})",
+        load.trim()
+    );
+    let mut floor = None;
+    for (name, log) in times {
+        let t = median(log);
+        let floor = *floor.get_or_insert(t);
+        let ratio = t.as_secs_f64() / floor.as_secs_f64().max(1e-12);
+        println!(
+            "  {name:<14} {:>7.2} ms  {ratio:>5.2}x floor",
+            t.as_secs_f64() * 1e3
+        );
+    }
+}
+
+criterion_group!(benches, single, batch, paths);
 criterion_main!(benches);

@@ -1,8 +1,19 @@
 //! Quick throughput probe (not a benchmark of record; `cargo bench` is): scores 1M rows once.
+//! Under callgrind it counts instructions per row, which the machine's load does not change;
+//! `CREDIT_KERNEL_PATH` (e.g. `avx2-loads`) picks the batch kernel, as in the benches.
 use credit_core::batch::RowMajor;
-use credit_core::Scorecard;
+use credit_core::{KernelPath, Scorecard};
 fn main() {
     let m = Scorecard::from_json(include_str!("../../models/default.json")).expect("model");
+    let m = match std::env::var("CREDIT_KERNEL_PATH") {
+        Ok(name) => {
+            let path: KernelPath = name.parse().unwrap_or_else(|e| panic!("{e}"));
+            m.with_kernel_path(path)
+                .unwrap_or_else(|| panic!("this CPU cannot run {path}"))
+        }
+        Err(_) => m,
+    };
+    eprintln!("kernel path {}", m.kernel_path());
     let n = 1_000_000;
     let mut flat = Vec::with_capacity(n * 10);
     for i in 0..n {

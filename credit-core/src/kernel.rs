@@ -20,6 +20,9 @@ use crate::schema::{FeatureSpec, Kind, FEATURES, N_FEATURES};
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
+/// Which batch kernel runs (chosen per CPU).
+pub(crate) mod path;
+pub use path::{KernelPath, UnknownKernelPath};
 /// The browser's batch kernel, in a `.wasm` built with SIMD128 (WASM has no run-time feature
 /// detection, so the build decides).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -241,6 +244,8 @@ pub(crate) struct Kernel {
     pub points: [f64; SLOTS],
     /// The artifact's bin index of each slot ([`INVALID`] for invalid slots).
     pub bin: [u16; SLOTS],
+    /// The batch kernel to run, always one this CPU supports (see [`path`]).
+    path: KernelPath,
 }
 
 impl Kernel {
@@ -254,6 +259,7 @@ impl Kernel {
             odds: [f64::NAN; SLOTS],
             points: [f64::NAN; SLOTS],
             bin: [INVALID; SLOTS],
+            path: KernelPath::detect(),
         })
     }
 

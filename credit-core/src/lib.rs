@@ -39,6 +39,9 @@ pub use applicant::{Applicant, OwnedValue, RawValue};
 pub use artifact::ModelArtifact;
 pub use batch::{BatchReport, Columns, Layout, RowError, RowMajor, RowSource, Scored, View};
 pub use error::{ErrorCode, FieldError, ModelError, Quoted, ShapeError, Shown, ValidationErrors};
+/// Not a stable API: lets benches and tests force a batch kernel (see `Scorecard::with_kernel_path`).
+#[doc(hidden)]
+pub use kernel::{KernelPath, UnknownKernelPath};
 pub use schema::{feature_index, FeatureSpec, Kind, FEATURES, N_FEATURES};
 pub use scorecard::{Explanation, Prediction, Reason, Scorecard, MAX_REASONS};
 

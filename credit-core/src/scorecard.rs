@@ -296,6 +296,20 @@ impl Scorecard {
         &self.kernel
     }
 
+    /// The same scorecard with its batch kernel forced to `path`; `None` when this CPU lacks
+    /// the path's instructions. Not a stable API: for the benches and tests that compare the
+    /// paths on one machine; users get the path chosen for their CPU when the model loads.
+    #[doc(hidden)]
+    pub fn with_kernel_path(mut self, path: crate::kernel::KernelPath) -> Option<Scorecard> {
+        self.kernel.set_path(path).then_some(self)
+    }
+
+    /// The batch kernel this scorecard runs (see [`Scorecard::with_kernel_path`]).
+    #[doc(hidden)]
+    pub fn kernel_path(&self) -> crate::kernel::KernelPath {
+        self.kernel.path()
+    }
+
     /// Validation and probability in one pass over a numeric row (NaN = missing);
     /// `None` when the row is invalid (see [`Applicant::from_row`] for why).
     #[inline]

@@ -1,5 +1,5 @@
 //! The batch kernel on AVX2: four rows per step, every feature's slot found for the four rows
-//! in one set of vector instructions and every table read as one gather.
+//! in one set of vector instructions.
 //!
 //! The scalar kernel spends most of its ~230 instructions per row on per-feature index
 //! arithmetic that is the same for every row; here one instruction does it for four rows. The
@@ -9,14 +9,24 @@
 //! probability and score is bit-identical to [`Kernel::probabilities`] and [`Kernel::points`]
 //! (asserted by the tests below and by the shared test vectors).
 //!
-//! It runs only where the CPU reports AVX2 at run time, and only for kernels whose real
-//! features all have bucket tables (see [`Kernel::avx2`]); everything else keeps the scalar
-//! path. Where the CPU also has AVX-512 (F, VL, DQ), the loops are compiled a second
-//! time with those features: the same 256-bit code, but compares into mask registers and
-//! one-instruction blends, about 20% faster here (8.5 against 10.7 ns per row in cache). `unsafe` is confined to the gathers: each gathered index is in bounds by
-//! construction (masked with `MASK`, clamped to `last`, or below 64), as the comments say.
+//! The code is compiled four times (see `kernel::path` for which build runs where):
+//! - with AVX2 alone, or with AVX-512 (F, VL, DQ) too: the same 256-bit code, but compares
+//!   into mask registers and one-instruction blends, about 20% faster on an AVX-512 Xeon
+//!   (8.5 against 10.7 ns per row in cache);
+//! - reading each table with one vector gather (`GATHER = true`), or with four scalar loads
+//!   from the lanes' indices put together into a vector (`false`): sixteen table reads per
+//!   four rows, which on AMD Zen cores (microcoded gathers) cost more than all the rest. The
+//!   loads take more instructions (callgrind, 1M rows: ~102 per row against ~76 with
+//!   gathers), each a cheap one; where gathers are fast (Intel) the gathers win.
+//!
+//! It runs only where the kernel's path says so ([`Kernel::avx2`]; the path is one this CPU
+//! supports), and only for kernels whose real features all have bucket tables; everything else
+//! keeps the scalar path. `unsafe` is confined to the gathers and to calling the
+//! `#[target_feature]` functions: each gathered index is in bounds by construction (masked
+//! with `MASK`, clamped to `last`, or below 64), as the comments say; the scalar loads index
+//! the tables with masked indices, checked by the compiler.
 
-use super::{Kernel, BASE, BUCKETS, MASK, N, REAL, SEARCH_WIDTH};
+use super::{Kernel, KernelPath, BASE, BUCKETS, MASK, N, REAL, SEARCH_WIDTH, SLOTS};
 use crate::batch::Layout;
 use crate::schema::{Kind, FEATURES, N_FEATURES};
 use std::arch::x86_64::*;
@@ -24,18 +34,17 @@ use std::arch::x86_64::*;
 /// Rows per step.
 pub(crate) const LANES: usize = 4;
 
-/// A kernel that may score on AVX2 (the CPU has it and every real feature is bucketed).
+/// A kernel that may score on AVX2: its path is a vector one (which it only is where the CPU
+/// has the instructions) and every real feature is bucketed.
 #[derive(Clone, Copy)]
-pub(crate) struct Avx2<'k>(&'k Kernel, bool);
+pub(crate) struct Avx2<'k>(&'k Kernel, KernelPath);
 
 impl Kernel {
-    /// The AVX2 batch kernel, when this CPU and this model allow it.
+    /// The AVX2 batch kernel, when this kernel's path and its model allow it.
     pub(crate) fn avx2(&self) -> Option<Avx2<'_>> {
-        let usable = std::is_x86_feature_detected!("avx2") && self.reals.iter().all(|t| t.bucketed);
-        let evex = std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512vl")
-            && std::is_x86_feature_detected!("avx512dq");
-        usable.then_some(Avx2(self, evex))
+        let vector = self.path != KernelPath::Scalar;
+        let usable = vector && self.reals.iter().all(|t| t.bucketed);
+        usable.then_some(Avx2(self, self.path))
     }
 }
 
@@ -51,17 +60,22 @@ impl Avx2<'_> {
         points: Option<&mut [f64]>,
         invalid: &mut Vec<usize>,
     ) -> usize {
-        if self.1 {
-            // SAFETY: `Kernel::avx2` checked that the CPU has AVX-512 F, VL and DQ.
-            return unsafe { score_evex(self.0, input, probability, points, invalid) };
+        let (k, p, s, bad) = (self.0, probability, points, invalid);
+        // SAFETY (all four): a kernel's path is always one its CPU supports (`set_path` and
+        // `detect` see to it): AVX2 for the `Avx2` paths, AVX2 and AVX-512 F, VL, DQ for the
+        // `Avx512` ones.
+        match self.1 {
+            KernelPath::Avx2Gather => unsafe { score_avx2::<true>(k, input, p, s, bad) },
+            KernelPath::Avx2Loads => unsafe { score_avx2::<false>(k, input, p, s, bad) },
+            KernelPath::Avx512Gather => unsafe { score_evex::<true>(k, input, p, s, bad) },
+            KernelPath::Avx512Loads => unsafe { score_evex::<false>(k, input, p, s, bad) },
+            KernelPath::Scalar => 0,
         }
-        // SAFETY: `Kernel::avx2` checked that the CPU has AVX2.
-        unsafe { score_avx2(self.0, input, probability, points, invalid) }
     }
 }
 
 #[target_feature(enable = "avx2")]
-fn score_avx2(
+fn score_avx2<const GATHER: bool>(
     k: &Kernel,
     input: Layout<'_>,
     probability: &mut [f64],
@@ -69,11 +83,11 @@ fn score_avx2(
     invalid: &mut Vec<usize>,
 ) -> usize {
     // SAFETY: this function has AVX2.
-    unsafe { score(k, input, probability, points, invalid) }
+    unsafe { score::<GATHER>(k, input, probability, points, invalid) }
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq")]
-fn score_evex(
+fn score_evex<const GATHER: bool>(
     k: &Kernel,
     input: Layout<'_>,
     probability: &mut [f64],
@@ -81,7 +95,7 @@ fn score_evex(
     invalid: &mut Vec<usize>,
 ) -> usize {
     // SAFETY: this function has AVX2 (and more).
-    unsafe { score(k, input, probability, points, invalid) }
+    unsafe { score::<GATHER>(k, input, probability, points, invalid) }
 }
 
 // The functions below are `unsafe` because they use AVX2 without enabling it themselves:
@@ -90,31 +104,47 @@ fn score_evex(
 // and so compiled with those entry points' features.
 
 #[inline(always)]
-unsafe fn score(
+unsafe fn score<const G: bool>(
     k: &Kernel,
     input: Layout<'_>,
     probability: &mut [f64],
     points: Option<&mut [f64]>,
     invalid: &mut Vec<usize>,
 ) -> usize {
+    // With and without points: two loops, each without a branch on it.
+    match points {
+        Some(points) => layout::<G, true>(k, input, probability, points, invalid),
+        None => layout::<G, false>(k, input, probability, &mut [], invalid),
+    }
+}
+
+/// [`score`] for one layout; points (into `points`) when `P`.
+#[inline(always)]
+unsafe fn layout<const G: bool, const P: bool>(
+    k: &Kernel,
+    input: Layout<'_>,
+    probability: &mut [f64],
+    points: &mut [f64],
+    invalid: &mut Vec<usize>,
+) -> usize {
     match input {
-        Layout::RowMajor(data) => row_major(k, data, probability, points, invalid),
-        Layout::Columns(cols) => columns(k, &cols, probability, points, invalid),
+        Layout::RowMajor(data) => row_major::<G, P>(k, data, probability, points, invalid),
+        Layout::Columns(cols) => columns::<G, P>(k, &cols, probability, points, invalid),
         Layout::Other => 0,
     }
 }
 
 #[inline(always)]
-unsafe fn row_major(
+unsafe fn row_major<const G: bool, const P: bool>(
     k: &Kernel,
     data: &[f64],
     probability: &mut [f64],
-    mut points: Option<&mut [f64]>,
+    points: &mut [f64],
     invalid: &mut Vec<usize>,
 ) -> usize {
     let blocks = data.as_chunks::<{ LANES * N_FEATURES }>().0;
     let n = blocks.len().min(probability.len() / LANES);
-    let n = points.as_ref().map_or(n, |s| n.min(s.len() / LANES));
+    let n = if P { n.min(points.len() / LANES) } else { n };
     const _: () = assert!(N_FEATURES.is_multiple_of(2));
     for (b, block) in blocks.iter().enumerate().take(n) {
         // A 4 × 10 transpose, two features at a time: rows 0 and 2 (1 and 3) of features
@@ -134,22 +164,22 @@ unsafe fn row_major(
             v[j] = _mm256_unpacklo_pd(even, odd);
             v[j + 1] = _mm256_unpackhi_pd(even, odd);
         }
-        store(k, &v, b, probability, points.as_deref_mut(), invalid);
+        store::<G, P>(k, &v, b, probability, points, invalid);
     }
     n * LANES
 }
 
 #[inline(always)]
-unsafe fn columns(
+unsafe fn columns<const G: bool, const P: bool>(
     k: &Kernel,
     cols: &[&[f64]; N_FEATURES],
     probability: &mut [f64],
-    mut points: Option<&mut [f64]>,
+    points: &mut [f64],
     invalid: &mut Vec<usize>,
 ) -> usize {
     let len = cols.iter().map(|c| c.len()).min().unwrap_or(0);
     let n = (len / LANES).min(probability.len() / LANES);
-    let n = points.as_ref().map_or(n, |s| n.min(s.len() / LANES));
+    let n = if P { n.min(points.len() / LANES) } else { n };
     for b in 0..n {
         let mut v = [_mm256_setzero_pd(); N_FEATURES];
         for (v, c) in v.iter_mut().zip(cols) {
@@ -158,24 +188,23 @@ unsafe fn columns(
             // SAFETY: `four` holds four values.
             *v = unsafe { _mm256_loadu_pd(four.as_ptr()) };
         }
-        store(k, &v, b, probability, points.as_deref_mut(), invalid);
+        store::<G, P>(k, &v, b, probability, points, invalid);
     }
     n * LANES
 }
 
-/// Scores block `b` (values `v`, one vector per feature) into the outputs.
+/// Scores block `b` (values `v`, one vector per feature) into the outputs (`points` when `P`).
 #[inline(always)]
-unsafe fn store(
+unsafe fn store<const G: bool, const P: bool>(
     k: &Kernel,
     v: &[__m256d; N_FEATURES],
     b: usize,
     probability: &mut [f64],
-    points: Option<&mut [f64]>,
+    points: &mut [f64],
     invalid: &mut Vec<usize>,
 ) {
-    let slots = slots(k, v);
     let range = b * LANES..(b + 1) * LANES;
-    let p = probability4(k, &slots);
+    let (p, score) = block::<G, P>(k, v);
     let nan_mask = _mm256_cmp_pd::<_CMP_UNORD_Q>(p, p);
     let nan = _mm256_movemask_pd(nan_mask);
     // An invalid row gets the same NaN (`f64::NAN`, bit for bit) as on the scalar path.
@@ -192,65 +221,70 @@ unsafe fn store(
     // SAFETY: `out` holds four values.
     unsafe { _mm256_storeu_pd(out.as_mut_ptr(), p) };
     probability[range.clone()].copy_from_slice(&out);
-    if let Some(points) = points {
+    if P {
         // An invalid row's points are NaN like its probability, whatever the tables hold.
-        let score = _mm256_blendv_pd(points4(k, &slots), canonical, nan_mask);
+        let score = _mm256_blendv_pd(score, canonical, nan_mask);
         // SAFETY: `out` holds four values.
         unsafe { _mm256_storeu_pd(out.as_mut_ptr(), score) };
         points[range].copy_from_slice(&out);
     }
 }
 
-/// Gathers `table[slot]` for the four slots.
+/// `table[slot]` for the four slots: one gather (`G`), or four scalar loads put together.
 #[inline(always)]
-unsafe fn gather(table: &[f64; super::SLOTS], slot: __m256i) -> __m256d {
-    // SAFETY: every slot is masked with `MASK`, so it is below `SLOTS`, the table's length.
-    unsafe {
-        _mm256_i64gather_pd::<8>(
-            table.as_ptr(),
-            _mm256_and_si256(slot, _mm256_set1_epi64x(MASK as i64)),
-        )
+unsafe fn lookup<const G: bool>(table: &[f64; SLOTS], slot: __m256i) -> __m256d {
+    let slot = _mm256_and_si256(slot, _mm256_set1_epi64x(MASK as i64));
+    if G {
+        // SAFETY: every slot is masked with `MASK`, so it is below `SLOTS`, the table's length.
+        unsafe { _mm256_i64gather_pd::<8>(table.as_ptr(), slot) }
+    } else {
+        let [a, b, c, d] = lanes(slot).map(|i| table[i as usize & MASK]);
+        _mm256_set_pd(d, c, b, a)
     }
 }
 
-/// `1 / (1 + exp(-intercept) · Π odds)` with the scalar kernel's product tree.
+/// The four 64-bit lanes of `v`, lowest first.
 #[inline(always)]
-unsafe fn probability4(k: &Kernel, s: &[__m256i; N_FEATURES]) -> __m256d {
-    let o = |j: usize| gather(&k.odds, s[j]);
-    let mul = |a, b| _mm256_mul_pd(a, b);
-    let a = mul(mul(_mm256_set1_pd(k.intercept_odds), o(0)), mul(o(1), o(2)));
-    let b = mul(mul(o(3), o(4)), mul(o(5), o(6)));
-    let c = mul(mul(o(7), o(8)), o(9));
-    let q = mul(mul(a, b), c);
-    let one = _mm256_set1_pd(1.0);
-    _mm256_div_pd(one, _mm256_add_pd(one, q))
+unsafe fn lanes(v: __m256i) -> [u64; LANES] {
+    let mut out = [0u64; LANES];
+    // SAFETY: `out` holds four 64-bit values.
+    unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast::<__m256i>(), v) };
+    out
 }
 
-/// Points: each slot's points added in feature order, from 0, as [`Kernel::points`] does.
+/// The four rows' probabilities, `1 / (1 + exp(-intercept) · Π odds)` with the scalar kernel's
+/// product tree, and when `P` their points (each slot's points added in feature order,
+/// from 0, as [`Kernel::points`] does; else zero). Each feature's odds and points are read as
+/// soon as its slot is known, so that few slots are live at once: with scalar loads, reading
+/// all slots first kept forty indices live and spilled them.
 #[inline(always)]
-unsafe fn points4(k: &Kernel, s: &[__m256i; N_FEATURES]) -> __m256d {
-    let mut p = _mm256_setzero_pd();
-    for &s in s {
-        p = _mm256_add_pd(p, gather(&k.points, s));
-    }
-    p
-}
-
-/// Slots of the four rows, feature by feature.
-#[inline(always)]
-unsafe fn slots(k: &Kernel, v: &[__m256d; N_FEATURES]) -> [__m256i; N_FEATURES] {
-    const _: () = assert!(N_FEATURES == 10, "avx2::slots lists the ten features");
-    let mut s = [_mm256_setzero_si256(); N_FEATURES];
+unsafe fn block<const G: bool, const P: bool>(
+    k: &Kernel,
+    v: &[__m256d; N_FEATURES],
+) -> (__m256d, __m256d) {
+    const _: () = assert!(N_FEATURES == 10, "avx2::block lists the ten features");
+    let mut o = [_mm256_setzero_pd(); N_FEATURES];
+    let mut score = _mm256_setzero_pd();
     macro_rules! features {
         ($($j:literal)*) => {$(
-            s[$j] = match FEATURES[$j].kind {
+            let s = match FEATURES[$j].kind {
                 Kind::Count => count_slots::<$j>(v[$j]),
-                Kind::Real => real_slots::<$j>(k, v[$j]),
+                Kind::Real => real_slots::<G, $j>(k, v[$j]),
             };
+            o[$j] = lookup::<G>(&k.odds, s);
+            if P {
+                score = _mm256_add_pd(score, lookup::<G>(&k.points, s));
+            }
         )*};
     }
     features!(0 1 2 3 4 5 6 7 8 9);
-    s
+    let mul = |a, b| _mm256_mul_pd(a, b);
+    let a = mul(mul(_mm256_set1_pd(k.intercept_odds), o[0]), mul(o[1], o[2]));
+    let b = mul(mul(o[3], o[4]), mul(o[5], o[6]));
+    let c = mul(mul(o[7], o[8]), o[9]);
+    let q = mul(mul(a, b), c);
+    let one = _mm256_set1_pd(1.0);
+    (_mm256_div_pd(one, _mm256_add_pd(one, q)), score)
 }
 
 /// Mask of the lanes whose value lies in `lo..=hi` (false for NaN).
@@ -308,7 +342,7 @@ unsafe fn count_slots<const J: usize>(v: __m256d) -> __m256i {
 /// A real feature's slots: the bucket table's answer (see `RealTable::upper_bound`) where
 /// `min <= v <= max`, else invalid.
 #[inline(always)]
-unsafe fn real_slots<const J: usize>(k: &Kernel, v: __m256d) -> __m256i {
+unsafe fn real_slots<const G: bool, const J: usize>(k: &Kernel, v: __m256d) -> __m256i {
     let spec = &FEATURES[J];
     let t = &k.reals[REAL[J] % super::N_REAL];
     // |v|'s bits less the origin, saturating at 0: both are below 2^63, so a negative
@@ -330,16 +364,17 @@ unsafe fn real_slots<const J: usize>(k: &Kernel, v: __m256d) -> __m256i {
         _mm256_castsi256_pd(last),
         _mm256_castsi256_pd(_mm256_cmpgt_epi64(bucket, last)),
     ));
-    const _: () = assert!(BUCKETS + 3 <= u32::MAX as usize);
-    // SAFETY: `bucket <= last < BUCKETS` (clamped just above; `last < BUCKETS` when the table
-    // is built), and the gather reads four bytes at `bucket`: `first` has `BUCKETS + 3` bytes.
-    let first = unsafe { _mm256_i64gather_epi32::<1>(t.first.as_ptr().cast::<i32>(), bucket) };
-    let first = _mm256_cvtepu32_epi64(_mm_and_si128(first, _mm_set1_epi32(0xff)));
-    // SAFETY: `first` holds edge counts `<= MAX_REAL_EDGES < SEARCH_WIDTH`; masked anyway.
-    let edge = unsafe {
-        _mm256_i64gather_pd::<8>(
-            t.edges.as_ptr(),
-            _mm256_and_si256(first, _mm256_set1_epi64x(SEARCH_WIDTH as i64 - 1)),
+    let (first, edge) = if G {
+        first_and_edge_gathered(t, bucket)
+    } else {
+        // Four loads from `first`, then four from `edges`: indices in bounds (`% BUCKETS`,
+        // `% SEARCH_WIDTH`; powers of two, so each is one `and`).
+        let f = lanes(bucket).map(|b| t.first[b as usize % BUCKETS]);
+        let e = f.map(|f| t.edges[usize::from(f) % SEARCH_WIDTH]);
+        let [f0, f1, f2, f3] = f.map(i64::from);
+        (
+            _mm256_set_epi64x(f3, f2, f1, f0),
+            _mm256_set_pd(e[3], e[2], e[1], e[0]),
         )
     };
     // `edge <= v` is all ones (-1) in a lane where true: subtracting it adds one.
@@ -350,11 +385,34 @@ unsafe fn real_slots<const J: usize>(k: &Kernel, v: __m256d) -> __m256i {
     finish::<J>(v, slot, within(v, spec.min, spec.max))
 }
 
+/// The bucket table's entry for each lane's bucket (`bucket <= last`), and the edge it
+/// points at, by gathers.
+#[inline(always)]
+unsafe fn first_and_edge_gathered(t: &super::RealTable, bucket: __m256i) -> (__m256i, __m256d) {
+    const _: () = assert!(BUCKETS + 3 <= u32::MAX as usize);
+    // SAFETY: `bucket <= last < BUCKETS` (clamped by the caller; `last < BUCKETS` when the
+    // table is built), and the gather reads four bytes at `bucket`: `first` has `BUCKETS + 3` bytes.
+    let first = unsafe { _mm256_i64gather_epi32::<1>(t.first.as_ptr().cast::<i32>(), bucket) };
+    let first = _mm256_cvtepu32_epi64(_mm_and_si128(first, _mm_set1_epi32(0xff)));
+    // SAFETY: `first` holds edge counts `<= MAX_REAL_EDGES < SEARCH_WIDTH`; masked anyway.
+    let edge = unsafe {
+        _mm256_i64gather_pd::<8>(
+            t.edges.as_ptr(),
+            _mm256_and_si256(first, _mm256_set1_epi64x(SEARCH_WIDTH as i64 - 1)),
+        )
+    };
+    (first, edge)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::LANES;
     use crate::batch::{Columns, Layout, RowMajor};
-    use crate::schema::{FEATURES, N_FEATURES};
+    use crate::kernel::KernelPath;
+    use crate::schema::{Kind, FEATURES, N_FEATURES};
     use crate::Scorecard;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
     fn model() -> Scorecard {
         Scorecard::from_json(include_str!("../../model/default.json")).expect("model")
@@ -425,151 +483,202 @@ mod tests {
         rows
     }
 
-    #[test]
-    fn avx2_equals_the_scalar_kernel_bit_for_bit() {
-        let m = model();
-        let Some(simd) = m.kernel().avx2() else {
-            // No AVX2 here: nothing to compare (the scalar path is what runs).
-            assert!(
-                !std::is_x86_feature_detected!("avx2"),
-                "shipped model not bucketed"
-            );
-            return;
+    /// The shipped model on every vector path this CPU can run.
+    fn vector_paths(m: &Scorecard) -> Vec<Scorecard> {
+        let paths: Vec<Scorecard> = KernelPath::ALL
+            .into_iter()
+            .filter(|&p| p != KernelPath::Scalar)
+            .filter_map(|p| m.clone().with_kernel_path(p))
+            .collect();
+        // A CPU with AVX2 runs both AVX2 builds, one with AVX-512 all four: none goes untested.
+        let want = match (
+            std::is_x86_feature_detected!("avx2"),
+            std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("avx512dq"),
+        ) {
+            (false, _) => 0,
+            (true, false) => 2,
+            (true, true) => 4,
         };
-        let rows = rows(&m);
-        let n = rows.len() / 4 * 4;
-        let flat: Vec<f64> = rows[..n].iter().flatten().copied().collect();
-        let mut p = vec![0.0; n];
-        let mut s = vec![0.0; n];
-        let mut bad = Vec::new();
-        assert_eq!(
-            simd.score(Layout::RowMajor(&flat), &mut p, Some(&mut s), &mut bad),
-            n
-        );
-        // Both instruction sets, whichever `score` picked on this CPU.
-        let (mut p2, mut s2, mut bad2) = (vec![0.0; n], vec![0.0; n], Vec::new());
-        // SAFETY: `avx2()` returned Some, so the CPU has AVX2.
-        let done = unsafe {
-            super::score_avx2(
-                simd.0,
-                Layout::RowMajor(&flat),
-                &mut p2,
-                Some(&mut s2),
-                &mut bad2,
-            )
-        };
-        assert_eq!((done, &bad2), (n, &bad));
-        if simd.1 {
-            let (mut p3, mut s3, mut bad3) = (vec![0.0; n], vec![0.0; n], Vec::new());
-            // SAFETY: `simd.1`: the CPU has AVX-512 F, VL and DQ.
-            let done = unsafe {
-                super::score_evex(
-                    simd.0,
-                    Layout::RowMajor(&flat),
-                    &mut p3,
-                    Some(&mut s3),
-                    &mut bad3,
-                )
-            };
-            assert_eq!((done, &bad3), (n, &bad));
-            assert!(p2.iter().zip(&p3).all(|(a, b)| a.to_bits() == b.to_bits()));
-            assert!(s2.iter().zip(&s3).all(|(a, b)| a.to_bits() == b.to_bits()));
-        }
-        assert!(p2.iter().zip(&p).all(|(a, b)| a.to_bits() == b.to_bits()));
-        assert!(s2.iter().zip(&s).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert_eq!(paths.len(), want);
+        paths
+    }
+
+    /// The vector kernel of `m`'s path alone on `rows` (a multiple of four), row-major with
+    /// points and columns without; both layouts must agree. Probabilities, points, invalid rows.
+    fn vector_scores(
+        m: &Scorecard,
+        rows: &[[f64; N_FEATURES]],
+    ) -> (Vec<f64>, Vec<f64>, Vec<usize>) {
+        let simd = m
+            .kernel()
+            .avx2()
+            .expect("a vector path, and the model is bucketed");
+        let n = rows.len();
+        let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+        let (mut p, mut s, mut bad) = (vec![0.0; n], vec![0.0; n], Vec::new());
+        let done = simd.score(Layout::RowMajor(&flat), &mut p, Some(&mut s), &mut bad);
+        assert_eq!(done, n, "{}", m.kernel_path());
         let cols: Vec<Vec<f64>> = (0..N_FEATURES)
-            .map(|j| rows[..n].iter().map(|r| r[j]).collect())
+            .map(|j| rows.iter().map(|r| r[j]).collect())
             .collect();
         let col_refs: [&[f64]; N_FEATURES] = std::array::from_fn(|j| cols[j].as_slice());
-        let mut pc = vec![0.0; n];
-        let mut bad_c = Vec::new();
-        assert_eq!(
-            simd.score(Layout::Columns(col_refs), &mut pc, None, &mut bad_c),
-            n
-        );
-        assert_eq!(bad, bad_c);
-        let (mut pc2, mut bad_c2) = (vec![0.0; n], Vec::new());
-        // SAFETY: `avx2()` returned Some, so the CPU has AVX2.
-        let done = unsafe {
-            super::score_avx2(
-                simd.0,
-                Layout::Columns(col_refs),
-                &mut pc2,
-                None,
-                &mut bad_c2,
-            )
-        };
-        assert_eq!((done, &bad_c2), (n, &bad));
-        assert!(pc2.iter().zip(&p).all(|(a, b)| a.to_bits() == b.to_bits()));
-        let nan: Vec<usize> = (0..n).filter(|&i| p[i].is_nan()).collect();
-        assert_eq!(bad, nan);
+        let (mut pc, mut bad_c) = (vec![0.0; n], Vec::new());
+        let done = simd.score(Layout::Columns(col_refs), &mut pc, None, &mut bad_c);
+        assert_eq!((done, &bad_c), (n, &bad), "{}", m.kernel_path());
+        assert_eq!(bits(&p), bits(&pc), "{}", m.kernel_path());
+        (p, s, bad)
+    }
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    #[test]
+    fn every_vector_path_equals_the_scalar_kernel_bit_for_bit() {
+        let m = model();
+        let rows = rows(&m);
+        let n = rows.len() / LANES * LANES;
+        let rows = &rows[..n];
         let mut invalid = 0;
-        for (i, row) in rows[..n].iter().enumerate() {
-            match m.try_probability_and_score(row) {
-                Some((want_p, want_s)) => {
-                    assert_eq!(p[i].to_bits(), want_p.to_bits(), "row {i} {row:?}");
-                    assert_eq!(s[i].to_bits(), want_s.to_bits(), "row {i} {row:?}");
-                }
-                None => {
-                    invalid += 1;
-                    assert_eq!(p[i].to_bits(), f64::NAN.to_bits(), "row {i} {row:?}");
-                    assert_eq!(s[i].to_bits(), f64::NAN.to_bits(), "row {i} {row:?}");
-                }
+        for m in vector_paths(&m) {
+            let (p, s, bad) = vector_scores(&m, rows);
+            let path = m.kernel_path();
+            let nan: Vec<usize> = (0..n).filter(|&i| p[i].is_nan()).collect();
+            assert_eq!(bad, nan, "{path}");
+            invalid = 0;
+            for (i, row) in rows.iter().enumerate() {
+                let (want_p, want_s) = m
+                    .try_probability_and_score(row)
+                    .unwrap_or((f64::NAN, f64::NAN));
+                invalid += usize::from(want_p.is_nan());
+                assert_eq!(p[i].to_bits(), want_p.to_bits(), "{path} row {i} {row:?}");
+                assert_eq!(s[i].to_bits(), want_s.to_bits(), "{path} row {i} {row:?}");
             }
-            assert_eq!(p[i].to_bits(), pc[i].to_bits(), "columns, row {i}");
         }
-        // The probes must exercise both verdicts.
+        // The probes must exercise both verdicts (where there is a vector path to probe).
         assert!(
-            invalid > 100 && invalid < n - 1000,
+            !std::is_x86_feature_detected!("avx2") || (invalid > 100 && invalid < n - 1000),
             "{invalid} of {n} invalid"
         );
     }
 
-    /// The batch entry points take the vector path and still match the row-by-row answer,
-    /// for lengths that leave a remainder.
+    /// `score_batch` on `m` (its path's vector kernel, then the scalar loops for the rest),
+    /// row-major with and without points and by columns, against the row-by-row answer:
+    /// probabilities and points bit for bit, the canonical NaN and a report entry for each
+    /// invalid row. Returns the number of invalid rows.
+    fn check_batch(m: &Scorecard, rows: &[[f64; N_FEATURES]]) -> Result<usize, TestCaseError> {
+        let n = rows.len();
+        let path = m.kernel_path();
+        let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+        let src = RowMajor::new(&flat, n).expect("shape");
+        let (mut p, mut s, mut p2, mut p3) =
+            (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        let report = m.score_batch(&src, &mut p, Some(&mut s)).expect("batch");
+        let report2 = m.score_batch(&src, &mut p2, None).expect("batch");
+        let cols: Vec<Vec<f64>> = (0..N_FEATURES)
+            .map(|j| rows.iter().map(|r| r[j]).collect())
+            .collect();
+        let col_refs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
+        let cols = Columns::new(&col_refs).expect("cols");
+        let report3 = m.score_batch(&cols, &mut p3, None).expect("batch");
+        prop_assert_eq!(&report, &report2, "{}", path);
+        prop_assert_eq!(&report, &report3, "{}", path);
+        let mut bad = Vec::new();
+        for (i, row) in rows.iter().enumerate() {
+            let (wp, ws) = m
+                .try_probability_and_score(row)
+                .unwrap_or((f64::NAN, f64::NAN));
+            if wp.is_nan() {
+                bad.push(i);
+            }
+            prop_assert_eq!(p[i].to_bits(), wp.to_bits(), "{} row {} {:?}", path, i, row);
+            prop_assert_eq!(s[i].to_bits(), ws.to_bits(), "{} row {} {:?}", path, i, row);
+            prop_assert_eq!(p2[i].to_bits(), wp.to_bits(), "{} row {}", path, i);
+            prop_assert_eq!(p3[i].to_bits(), wp.to_bits(), "{} row {}", path, i);
+        }
+        let listed: Vec<usize> = report.invalid.iter().map(|e| e.row).collect();
+        prop_assert_eq!(&listed, &bad, "{} n = {}", path, n);
+        prop_assert_eq!(report.valid, n - bad.len());
+        Ok(bad.len())
+    }
+
+    /// Every path (the scalar one too) through the batch entry points, for lengths that leave
+    /// a remainder.
     #[test]
     fn batch_paths_match_single_rows() {
         let m = model();
         let rows = rows(&m);
-        for n in [0, 1, 3, 4, 5, 7, 8, 9, 4099] {
-            let rows = &rows[..n.min(rows.len())];
-            let n = rows.len();
-            let flat: Vec<f64> = rows.iter().flatten().copied().collect();
-            let mut p = vec![0.0; n];
-            let mut s = vec![0.0; n];
-            let src = RowMajor::new(&flat, n).expect("shape");
-            let report = m.score_batch(&src, &mut p, Some(&mut s)).expect("batch");
-            let mut p2 = vec![0.0; n];
-            m.score_batch(&src, &mut p2, None).expect("batch");
-            let cols: Vec<Vec<f64>> = (0..N_FEATURES)
-                .map(|j| rows.iter().map(|r| r[j]).collect())
-                .collect();
-            let col_refs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
-            let mut p3 = vec![0.0; n];
-            let report3 = m
-                .score_batch(&Columns::new(&col_refs).expect("cols"), &mut p3, None)
-                .expect("batch");
-            assert_eq!(report, report3);
-            let mut bad = Vec::new();
-            for (i, row) in rows.iter().enumerate() {
-                let want = m.try_probability_and_score(row);
-                match want {
-                    Some((wp, ws)) => {
-                        assert_eq!(p[i].to_bits(), wp.to_bits());
-                        assert_eq!(s[i].to_bits(), ws.to_bits());
-                    }
-                    None => {
-                        assert_eq!(p[i].to_bits(), f64::NAN.to_bits());
-                        assert_eq!(s[i].to_bits(), f64::NAN.to_bits());
-                        bad.push(i);
-                    }
-                }
-                assert_eq!(p[i].to_bits(), p2[i].to_bits());
-                assert_eq!(p[i].to_bits(), p3[i].to_bits());
+        let mut paths = vector_paths(&m);
+        paths.push(
+            m.clone()
+                .with_kernel_path(KernelPath::Scalar)
+                .expect("scalar"),
+        );
+        for m in &paths {
+            for n in [0, 1, 3, 4, 5, 7, 8, 9, 4099] {
+                let rows = &rows[..n.min(rows.len())];
+                check_batch(m, rows).unwrap_or_else(|e| panic!("{e}"));
             }
-            let listed: Vec<usize> = report.invalid.iter().map(|e| e.row).collect();
-            assert_eq!(listed, bad, "n = {n}");
-            assert_eq!(report.valid, n - bad.len());
         }
+    }
+
+    /// Feature `j`'s values for the property test: mostly valid ones (whole numbers in range
+    /// for a count, any real in range for a real), else the probes (edges and their
+    /// neighbours, range ends, special codes, signed zeros, NaN, infinities), any bit pattern
+    /// (NaNs with payloads and either sign, subnormals) or whole numbers around the range.
+    /// About a third of the rows come out valid.
+    fn value(m: &Scorecard, j: usize) -> BoxedStrategy<f64> {
+        let spec = &FEATURES[j];
+        let (lo, hi) = (spec.min, spec.max.min(1e7));
+        let valid = match spec.kind {
+            Kind::Count => (lo as i64..=hi as i64).prop_map(|x| x as f64).boxed(),
+            Kind::Real => (lo..=hi).boxed(),
+        };
+        prop_oneof![
+            16 => valid,
+            2 => proptest::sample::select(probes(m, j)),
+            1 => any::<u64>().prop_map(f64::from_bits),
+            1 => ((lo - 3.0) as i64..=(hi + 3.0) as i64).prop_map(|x| x as f64),
+        ]
+        .boxed()
+    }
+
+    /// Random batches, mostly with some invalid and missing values, score alike on every path,
+    /// bit for bit, and each path agrees with the scalar row-by-row answer.
+    #[test]
+    fn random_rows_score_alike_on_every_path() {
+        let m = model();
+        let mut paths = vector_paths(&m);
+        paths.push(
+            m.clone()
+                .with_kernel_path(KernelPath::Scalar)
+                .expect("scalar"),
+        );
+        let row: [BoxedStrategy<f64>; N_FEATURES] = std::array::from_fn(|j| value(&m, j));
+        let batch = proptest::collection::vec(row, 0..48);
+        let mut runner = TestRunner::new(Config {
+            cases: 512,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let (valid, invalid) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
+        runner
+            .run(&batch, |rows| {
+                for m in &paths {
+                    let bad = check_batch(m, &rows)?;
+                    invalid.set(invalid.get() + bad);
+                    valid.set(valid.get() + rows.len() - bad);
+                }
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Both verdicts occur often enough to mean something.
+        let (valid, invalid) = (valid.get(), invalid.get());
+        assert!(
+            valid > 1000 && invalid > 1000,
+            "{valid} valid, {invalid} invalid"
+        );
     }
 }
