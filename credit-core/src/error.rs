@@ -162,60 +162,63 @@ impl fmt::Display for Shown {
         if v.is_nan() {
             return f.write_str("NaN");
         }
+        let mut out = Chunks {
+            f,
+            buf: [0; 64],
+            len: 0,
+        };
         if v.is_sign_negative() {
-            f.write_str("-")?;
+            out.push(b'-')?;
         }
-        if v.is_infinite() {
-            return f.write_str("inf");
-        }
-        if v == 0.0 {
-            return f.write_str("0");
-        }
-        // Whole numbers below 2^53 (counts, ages, incomes: most of an applicant) are their
-        // integer's digits in `Display`; writing the integer skips the shortest-digits search.
         let a = v.abs();
-        if a < 9_007_199_254_740_992.0 && a == a.trunc() {
-            return write!(f, "{}", a as u64);
+        if a.is_infinite() {
+            out.push_all(b"inf")?;
+        } else if a == 0.0 {
+            out.push(b'0')?;
+        } else if a < 9_007_199_254_740_992.0 && a == a.trunc() {
+            // Whole numbers below 2^53 (counts, ages, incomes: most of an applicant) are their
+            // integer's digits; no shortest-digits search.
+            fixed_notation(a as u64, 0, &mut out)?;
+        } else {
+            let (d, e) = shortest(a);
+            fixed_notation(d, e, &mut out)?;
         }
-        let (d, e) = shortest(a);
-        // The whole text on the stack and one `write_str`: a number costs one call through
-        // the formatter rather than one per part. Zeros to pad fit for any value below 1e40.
-        let mut out = [b'0'; 64];
-        match fixed_notation(d, e, &mut out) {
-            Some(n) => f.write_str(std::str::from_utf8(&out[..n]).map_err(|_| fmt::Error)?),
-            None => write_long(f, d, e),
-        }
+        out.flush()
     }
 }
 
-/// [`fixed_notation`] for the magnitudes that do not fit its buffer, part by part.
-fn write_long(f: &mut fmt::Formatter<'_>, d: u64, e: i32) -> fmt::Result {
-    let text = d.to_string();
-    let point = text.len() as i32 + e;
-    if e >= 0 {
-        f.write_str(&text)?;
-        for _ in 0..e {
-            f.write_str("0")?;
-        }
-    } else if point > 0 {
-        let (int, frac) = text.split_at(point as usize);
-        f.write_str(int)?;
-        f.write_str(".")?;
-        f.write_str(frac)?;
-    } else {
-        f.write_str("0.")?;
-        for _ in 0..-point {
-            f.write_str("0")?;
-        }
-        f.write_str(&text)?;
-    }
-    Ok(())
+/// Bytes gathered on the stack and handed to the formatter 64 at a time: a number costs one
+/// call through the formatter (a long one, such as `1e300` written out, a few).
+struct Chunks<'a, 'b> {
+    f: &'a mut fmt::Formatter<'b>,
+    buf: [u8; 64],
+    len: usize,
 }
 
-/// `d · 10^e` in `Display`'s fixed notation into `out` (pre-filled with `'0'`); the length, or
-/// `None` when it does not fit (a magnitude of 1e40 or more, or a tiny one: 64 bytes).
-fn fixed_notation(d: u64, e: i32, out: &mut [u8; 64]) -> Option<usize> {
-    // The digits of `d` (at most 17), most significant first.
+impl Chunks<'_, '_> {
+    fn push(&mut self, b: u8) -> fmt::Result {
+        if self.len == self.buf.len() {
+            self.flush()?;
+        }
+        self.buf[self.len] = b;
+        self.len += 1;
+        Ok(())
+    }
+
+    fn push_all(&mut self, bytes: &[u8]) -> fmt::Result {
+        bytes.iter().try_for_each(|&b| self.push(b))
+    }
+
+    fn flush(&mut self) -> fmt::Result {
+        let text = std::str::from_utf8(&self.buf[..self.len]).map_err(|_| fmt::Error)?;
+        self.len = 0;
+        self.f.write_str(text)
+    }
+}
+
+/// `d · 10^e` in `Display`'s fixed notation: never an exponent, zeros written out.
+fn fixed_notation(d: u64, e: i32, out: &mut Chunks<'_, '_>) -> fmt::Result {
+    // The digits of `d` (at most 20), most significant first.
     let mut digits = [0u8; 20];
     let mut n = 0;
     let mut x = d;
@@ -228,25 +231,18 @@ fn fixed_notation(d: u64, e: i32, out: &mut [u8; 64]) -> Option<usize> {
     let digits = &digits[..n];
     let point = n as i32 + e;
     if e >= 0 {
-        // Digits, then `e` zeros (already in `out`).
-        let len = n + e as usize;
-        out.get_mut(..n)?.copy_from_slice(digits);
-        return (len <= out.len()).then_some(len);
+        out.push_all(digits)?;
+        (0..e).try_for_each(|_| out.push(b'0'))
+    } else if point > 0 {
+        let (int, frac) = digits.split_at(point as usize);
+        out.push_all(int)?;
+        out.push(b'.')?;
+        out.push_all(frac)
+    } else {
+        out.push_all(b"0.")?;
+        (0..-point).try_for_each(|_| out.push(b'0'))?;
+        out.push_all(digits)
     }
-    if point > 0 {
-        let p = point as usize;
-        let len = n + 1;
-        out.get_mut(..p)?.copy_from_slice(&digits[..p]);
-        *out.get_mut(p)? = b'.';
-        out.get_mut(p + 1..len)?.copy_from_slice(&digits[p..]);
-        return Some(len);
-    }
-    // `0.`, then -point zeros, then the digits.
-    let zeros = (-point) as usize;
-    let len = 2 + zeros + n;
-    out.get_mut(..2)?.copy_from_slice(b"0.");
-    out.get_mut(2 + zeros..len)?.copy_from_slice(digits);
-    Some(len)
 }
 
 /// The shortest digits `d` (no trailing zero) and exponent `e` with `d · 10^e` reading back as

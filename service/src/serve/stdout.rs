@@ -276,6 +276,9 @@ mod tests {
         assert!(!is_deferred(&Level::WARN, ACCESS_TARGET));
         assert!(!is_deferred(&Level::INFO, "credit_service::serve"));
         // The constant names the module the access lines come from.
-        assert_eq!(ACCESS_TARGET, module_path!().replace("stdout::tests", "access"));
+        assert_eq!(
+            ACCESS_TARGET,
+            module_path!().replace("stdout::tests", "access")
+        );
     }
 }
