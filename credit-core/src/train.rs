@@ -102,8 +102,10 @@ impl Default for TrainConfig {
             model_id: "credit-default".to_owned(),
             model_version: None,
             interactions: 0,
-            coarse_groups: 6,
-            cell_scale: 1.0,
+            // Tuned on a 30,000-row sample (3 folds, 24 bins; see docs/interactions.md): coarser
+            // grids and a 4x stronger penalty on cell steps generalised best.
+            coarse_groups: 4,
+            cell_scale: 0.5,
         }
     }
 }
