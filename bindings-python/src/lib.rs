@@ -1250,6 +1250,7 @@ fn fit<'py>(
         pdo,
         model_id,
         model_version,
+        ..TrainConfig::default()
     };
     let outcome = guarded(py, || {
         py.detach(|| train(&set, &cfg, &mut |_| {}))

@@ -10,11 +10,20 @@
 //! After the fit the trainer makes the table honest where the domain demands it: past-due counts
 //! are made monotone (more late payments never earn points, by weighted isotonic regression) and
 //! Regulation B's age rule is enforced (no age of 62 or more earns fewer points than a younger age).
+//!
+//! With `interactions > 0` the same regression also fits pairwise interaction cells on a coarse
+//! grid (see [`cells`]); the additive model (`interactions = 0`) is unchanged by that option.
+//!
+//! Cross-validation is out of sample: each fold fits everything data-derived (bin edges, the
+//! choice of interaction pairs, their grids, the coefficients) on its training rows only.
+
+mod cells;
+pub use cells::{log_odds_and_score, PairGain};
 
 use crate::applicant::Applicant;
 use crate::artifact::{
     points_for, AgePolicy, Bin, DataFingerprint, FeatureCard, ModelArtifact, ModelMetrics, Scaling,
-    ScoreDistribution, SpecialBin, Threshold, TrainingConfigRecord, FORMAT,
+    ScoreDistribution, SpecialBin, Threshold, TrainingConfigRecord, FORMAT, INTERACTIONS_VERSION,
     SCORE_DISTRIBUTION_VERSION,
 };
 use crate::metrics::{self, calibration};
@@ -22,7 +31,7 @@ use crate::schema::{fmt_num, FeatureSpec, Kind, AGE, ELDERLY_AGE, FEATURES, N_FE
 use crate::scorecard::Scorecard;
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
-use ndarray::{Array1, Array2};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
 
 /// Most bins per feature: a real feature's edges must fit the scorer's table
 /// ([`crate::scorecard::MAX_REAL_EDGES`] edges, one bin more).
@@ -69,6 +78,13 @@ pub struct TrainConfig {
     pub model_id: String,
     /// Version to stamp; `None` derives one from the fitted content (deterministic).
     pub model_version: Option<String>,
+    /// Pairs of features that get interaction cells (0: the additive scorecard).
+    pub interactions: usize,
+    /// Most coarse groups of range bins per axis of a cell grid (missing and special codes
+    /// get one more group each).
+    pub coarse_groups: usize,
+    /// Value of a set cell column: the L2 penalty on a cell step is `l2_alpha / cell_scale²`.
+    pub cell_scale: f64,
 }
 
 impl Default for TrainConfig {
@@ -85,6 +101,11 @@ impl Default for TrainConfig {
             pdo: 20.0,
             model_id: "credit-default".to_owned(),
             model_version: None,
+            interactions: 0,
+            // Tuned on a 30,000-row sample (3 folds, 24 bins; see docs/interactions.md): coarser
+            // grids and a 4x stronger penalty on cell steps generalised best.
+            coarse_groups: 4,
+            cell_scale: 0.5,
         }
     }
 }
@@ -128,6 +149,10 @@ pub enum TrainError {
     Model(#[from] crate::error::ModelError),
     #[error("the fitted model cannot score {rows} of its own training rows (an internal error)")]
     Unscorable { rows: usize },
+    #[error("coarse_groups is {0}; a cell grid needs at least 2 groups per axis")]
+    CoarseGroups(usize),
+    #[error("cell_scale is {0}; it must be finite and positive")]
+    CellScale(f64),
 }
 
 /// Everything a fit produced: the artifact and the out-of-fold evidence behind its metrics.
@@ -142,6 +167,11 @@ pub struct TrainOutcome {
     pub fold_of: Vec<usize>,
     /// Indices (into the input) of the rows that were used.
     pub used_rows: Vec<usize>,
+    /// Interaction models: every candidate pair ranked by its estimated gain on all rows (the
+    /// final model's choice); empty for the additive model.
+    pub pair_gains: Vec<PairGain>,
+    /// Interaction models: the pairs each cross-validation fold chose on its training rows.
+    pub fold_pairs: Vec<Vec<[String; 2]>>,
 }
 
 /// Cut points of one feature.
@@ -189,8 +219,13 @@ fn fit_edges(spec: &FeatureSpec, mut values: Vec<f64>, cfg: &TrainConfig) -> Bin
 }
 
 fn range_label(spec: &FeatureSpec, edges: &[f64], k: usize) -> String {
-    let lo = if k == 0 { None } else { Some(edges[k - 1]) };
-    let hi = edges.get(k).copied();
+    span_label(spec, edges, k, k)
+}
+
+/// Label of the range bins `k0..=k1` taken together.
+fn span_label(spec: &FeatureSpec, edges: &[f64], k0: usize, k1: usize) -> String {
+    let lo = if k0 == 0 { None } else { Some(edges[k0 - 1]) };
+    let hi = edges.get(k1).copied();
     if spec.kind == Kind::Count {
         let top = hi.map(|h| h - 1.0);
         return match (lo, top) {
@@ -321,25 +356,38 @@ fn fit_layout(rows: &[[f64; N_FEATURES]], idx: &[usize], cfg: &TrainConfig) -> L
     Layout::new(binnings)
 }
 
-/// Fits one scorecard on the rows `idx` of the design matrix `x_all` (rows of `rows` encoded
-/// by `layout`), optionally warm-started, and returns its artifact (metrics left empty) and the
-/// raw coefficients (to warm-start the next fit).
+/// What one fit is about: the rows `idx` of `rows`, encoded by `layout` and, when there are
+/// cells, by `grids` (whose columns follow the layout's).
+struct FitInput<'a> {
+    rows: &'a [[f64; N_FEATURES]],
+    labels: &'a [u8],
+    idx: &'a [usize],
+    layout: &'a Layout,
+    grids: &'a [cells::Grid],
+    /// Enforce the domain rules after the fit (past-due monotone, Regulation B age, cells
+    /// monotone along past-due axes); off only in the test that checks the raw fit.
+    policies: bool,
+}
+
+/// Fits one scorecard on `input` whose design matrix is `x` (one row per entry of `idx`),
+/// optionally warm-started, and returns its artifact (metrics left empty) and the raw
+/// coefficients (to warm-start the next fit).
 fn fit_one(
-    rows: &[[f64; N_FEATURES]],
-    labels: &[u8],
-    idx: &[usize],
-    layout: &Layout,
-    x_all: &Array2<f64>,
+    input: &FitInput<'_>,
+    x: ArrayView2<'_, f64>,
     warm: Option<&Array1<f64>>,
     cfg: &TrainConfig,
 ) -> Result<(ModelArtifact, Array1<f64>), TrainError> {
-    let x = if idx.len() == x_all.nrows() {
-        x_all.clone()
-    } else {
-        x_all.select(ndarray::Axis(0), idx)
-    };
+    let FitInput {
+        rows,
+        labels,
+        idx,
+        layout,
+        grids,
+        policies,
+    } = *input;
     let y: Array1<bool> = idx.iter().map(|&i| labels[i] == 1).collect();
-    let dataset = Dataset::new(x, y);
+    let dataset = linfa::DatasetBase::new(x, y);
     let mut params = LogisticRegression::default()
         .alpha(cfg.l2_alpha)
         .max_iterations(cfg.max_iterations)
@@ -396,7 +444,7 @@ fn fit_one(
                 events[k] += y;
             }
         }
-        if MONOTONE_INCREASING_RISK.contains(&j) {
+        if policies && MONOTONE_INCREASING_RISK.contains(&j) {
             let w: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
             isotonic_increasing(&mut logits, &w);
         }
@@ -407,7 +455,7 @@ fn fit_one(
                 .iter()
                 .copied()
                 .fold(f64::INFINITY, f64::min);
-            for l in &mut logits[split..] {
+            for l in logits[split..].iter_mut().filter(|_| policies) {
                 if *l > min_young {
                     *l = min_young;
                     age_policy.adjusted_bins += 1;
@@ -464,10 +512,28 @@ fn fit_one(
             special_bins,
         });
     }
+    let cell_fit = cells::CellFit {
+        layout,
+        rows,
+        labels,
+        idx,
+        beta: &beta,
+        scale: cfg.cell_scale,
+        scaling: &scaling,
+        policies,
+    };
+    let interactions: Vec<_> = grids
+        .iter()
+        .map(|g| cells::interaction(g, &cell_fit))
+        .collect();
     let artifact = ModelArtifact {
         format: FORMAT.to_owned(),
         // Additive models stay at version 2 so that every deployed reader keeps reading them.
-        format_version: SCORE_DISTRIBUTION_VERSION,
+        format_version: if interactions.is_empty() {
+            SCORE_DISTRIBUTION_VERSION
+        } else {
+            INTERACTIONS_VERSION
+        },
         model_id: cfg.model_id.clone(),
         model_version: String::new(),
         created_by: format!("credit-core {}", crate::VERSION),
@@ -491,16 +557,27 @@ fn fit_one(
         training: record(cfg),
         metrics: empty_metrics(),
         score_distribution: None,
-        interactions: Vec::new(),
+        interactions,
         checksum: None,
     };
     Ok((artifact, raw))
 }
 
 fn record(cfg: &TrainConfig) -> TrainingConfigRecord {
+    let mut method =
+        "thermometer-encoded fine bins + L2 logistic regression (linfa-logistic, L-BFGS)"
+            .to_owned();
+    if cfg.interactions > 0 {
+        method.push_str(&format!(
+            " + up to {} pairwise interaction cell grids fitted jointly (pairs ranked by FAST \
+             Newton gain on the fitted rows, age excluded; range bins in at most {} coarse groups \
+             per axis, missing and special codes a group each; thermometer x thermometer coding, \
+             cell columns scaled by {})",
+            cfg.interactions, cfg.coarse_groups, cfg.cell_scale
+        ));
+    }
     TrainingConfigRecord {
-        method: "thermometer-encoded fine bins + L2 logistic regression (linfa-logistic, L-BFGS)"
-            .to_owned(),
+        method,
         max_bins: cfg.max_bins as u32,
         min_bin_count: cfg.min_bin_count,
         l2_alpha: cfg.l2_alpha,
@@ -548,12 +625,85 @@ pub fn stratified_folds(labels: &[u8], folds: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Cross-validates, fits the final model on every usable row, and assembles the artifact.
-pub fn train(
+/// One model fitted on the rows `idx` (bins, pairs, grids and coefficients all from them): the
+/// artifact (metrics left empty) and, with interactions, every candidate pair ranked by gain.
+fn fit_model(
+    rows: &[[f64; N_FEATURES]],
+    labels: &[u8],
+    idx: &[usize],
+    cfg: &TrainConfig,
+    policies: bool,
+) -> Result<(ModelArtifact, Vec<PairGain>), TrainError> {
+    let layout = fit_layout(rows, idx, cfg);
+    let x = design(&layout, rows, idx);
+    let mut input = FitInput {
+        rows,
+        labels,
+        idx,
+        layout: &layout,
+        grids: &[],
+        policies,
+    };
+    let (additive, raw) = fit_one(&input, x.view(), None, cfg)?;
+    if cfg.interactions == 0 {
+        return Ok((additive, Vec::new()));
+    }
+    // The additive fit's own probabilities on the fitted rows give the residuals that rank pairs.
+    let p: Vec<f64> = idx
+        .iter()
+        .map(|&i| log_odds_and_score(&additive, &rows[i]).map_or(f64::NAN, |(z, _)| sigmoid(z)))
+        .collect();
+    if p.iter().any(|p| p.is_nan()) {
+        return Err(TrainError::Unscorable {
+            rows: p.iter().filter(|p| p.is_nan()).count(),
+        });
+    }
+    let ranked = cells::rank_pairs(&layout, rows, labels, idx, &p, cfg.coarse_groups);
+    let pairs: Vec<[usize; 2]> = ranked.iter().take(cfg.interactions).map(|r| r.0).collect();
+    let grids = cells::grids(&layout, &pairs, cfg.coarse_groups, layout.n_cols);
+    let x_cells = cells::design(&layout, &grids, rows, idx, cfg.cell_scale);
+    let x = ndarray::concatenate(Axis(1), &[x.view(), x_cells.view()])
+        .map_err(|e| TrainError::Fit(e.to_string()))?;
+    drop(x_cells);
+    // Warm start from the additive fit, cells at zero (linfa's vector ends with the intercept).
+    let n = raw.len() - 1;
+    let warm: Array1<f64> = raw
+        .iter()
+        .take(n)
+        .copied()
+        .chain(std::iter::repeat_n(0.0, cells::n_cols(&grids)))
+        .chain(std::iter::once(raw[n]))
+        .collect();
+    input.grids = &grids;
+    let (art, _) = fit_one(&input, x.view(), Some(&warm), cfg)?;
+    Ok((art, cells::report(&ranked, &grids)))
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// Probability and score of a row by a fold model: through the scorer for additive models
+/// (exactly what deployment computes), through the trainer's own table lookup when the model
+/// has cells (which this build's scorer does not score yet).
+fn oof_of(art: &ModelArtifact, card: Option<&Scorecard>, row: &[f64; N_FEATURES]) -> (f64, f64) {
+    match card {
+        Some(card) => (
+            card.try_probability(row).unwrap_or(f64::NAN),
+            card.try_probability_and_score(row)
+                .map_or(f64::NAN, |(_, score)| score),
+        ),
+        None => log_odds_and_score(art, row).map_or((f64::NAN, f64::NAN), |(z, s)| (sigmoid(z), s)),
+    }
+}
+
+/// Checks the arguments and keeps the rows that validate (those refused at scoring time are not
+/// used for fitting either): their indices, the rows and the labels.
+#[allow(clippy::type_complexity)]
+fn usable(
     data: &TrainingSet,
     cfg: &TrainConfig,
-    progress: &mut dyn FnMut(TrainEvent),
-) -> Result<TrainOutcome, TrainError> {
+) -> Result<(Vec<usize>, Vec<[f64; N_FEATURES]>, Vec<u8>), TrainError> {
     if data.rows.len() != data.labels.len() {
         return Err(TrainError::Length {
             labels: data.labels.len(),
@@ -566,7 +716,12 @@ pub fn train(
     if !(2..=MAX_BINS).contains(&cfg.max_bins) {
         return Err(TrainError::MaxBins(cfg.max_bins));
     }
-    // Rows that would be refused at scoring time are not used for fitting either.
+    if cfg.interactions > 0 && cfg.coarse_groups < 2 {
+        return Err(TrainError::CoarseGroups(cfg.coarse_groups));
+    }
+    if !(cfg.cell_scale.is_finite() && cfg.cell_scale > 0.0) {
+        return Err(TrainError::CellScale(cfg.cell_scale));
+    }
     let used_rows: Vec<usize> = (0..data.rows.len())
         .filter(|&i| Applicant::from_row(&data.rows[i]).is_ok())
         .collect();
@@ -581,42 +736,55 @@ pub fn train(
         });
     }
     let rows: Vec<[f64; N_FEATURES]> = used_rows.iter().map(|&i| data.rows[i]).collect();
+    Ok((used_rows, rows, labels))
+}
+
+/// Cross-validates, fits the final model on every usable row, and assembles the artifact.
+pub fn train(
+    data: &TrainingSet,
+    cfg: &TrainConfig,
+    progress: &mut dyn FnMut(TrainEvent),
+) -> Result<TrainOutcome, TrainError> {
+    let (used_rows, rows, labels) = usable(data, cfg)?;
+    let folds = cfg.folds.max(2);
     let fold_of = stratified_folds(&labels, folds);
-    // Bins are label-free quantiles of all usable rows, shared by the folds and the final fit,
-    // so that one design matrix serves every fit and each fold warm-starts from the final fit
-    // (the L2-penalised problem is strictly convex: the start changes the path, not the optimum).
+    // The final model's bins are label-free quantiles of all usable rows. Each fold refits its
+    // own bins (and, with interactions, chooses its own pairs) on its training rows only and
+    // starts from scratch, so that nothing the held-out rows could have influenced enters the
+    // fold model: the cross-validated metrics are out of sample. (Before, the folds shared the
+    // all-rows bins and warm-started from the final fit.)
     let all: Vec<usize> = (0..rows.len()).collect();
-    let layout = fit_layout(&rows, &all, cfg);
-    let x_all = design(&layout, &rows, &all);
     progress(TrainEvent::FinalFitStarted);
-    let (mut art, warm) = fit_one(&rows, &labels, &all, &layout, &x_all, None, cfg)?;
+    let (mut art, pair_gains) = fit_model(&rows, &labels, &all, cfg, true)?;
     let mut oof = vec![f64::NAN; rows.len()];
     // The score of each row by the fold model that did not see it: Σ points of that model's
-    // bins, computed by the scorer itself (`offset - factor * logit(oof)` up to rounding).
+    // bins (and cells), computed by the scorer itself for additive models.
     let mut oof_score = vec![f64::NAN; rows.len()];
     let mut fold_metrics = Vec::new();
+    let mut fold_pairs = Vec::new();
     for f in 0..folds {
         progress(TrainEvent::FoldStarted { fold: f, folds });
         let train_idx: Vec<usize> = (0..rows.len()).filter(|&i| fold_of[i] != f).collect();
-        let (mut fold_art, _) = fit_one(
-            &rows,
-            &labels,
-            &train_idx,
-            &layout,
-            &x_all,
-            Some(&warm),
-            cfg,
-        )?;
+        let (mut fold_art, gains) = fit_model(&rows, &labels, &train_idx, cfg, true)?;
+        fold_pairs.push(
+            gains
+                .into_iter()
+                .filter(|g| g.selected)
+                .map(|g| g.features)
+                .collect(),
+        );
         fold_art.model_version = format!("cv-fold-{f}");
-        let card = Scorecard::new(fold_art)?;
+        let card = if fold_art.interactions.is_empty() {
+            Some(Scorecard::new(fold_art.clone())?)
+        } else {
+            None
+        };
         let mut p_fold = Vec::new();
         let mut y_fold = Vec::new();
         for i in (0..rows.len()).filter(|&i| fold_of[i] == f) {
-            let p = card.try_probability(&rows[i]).unwrap_or(f64::NAN);
+            let (p, score) = oof_of(&fold_art, card.as_ref(), &rows[i]);
             oof[i] = p;
-            oof_score[i] = card
-                .try_probability_and_score(&rows[i])
-                .map_or(f64::NAN, |(_, score)| score);
+            oof_score[i] = score;
             p_fold.push(p);
             y_fold.push(labels[i]);
         }
@@ -661,10 +829,14 @@ pub fn train(
         rows_excluded: (data.rows.len() - rows.len()) as u64,
         label: "SeriousDlqin2yrs".to_owned(),
     };
-    let final_card = Scorecard::new(art.clone())?;
+    let final_card = if art.interactions.is_empty() {
+        Some(Scorecard::new(art.clone())?)
+    } else {
+        None
+    };
     let p_train: Vec<f64> = rows
         .iter()
-        .map(|r| final_card.try_probability(r).unwrap_or(f64::NAN))
+        .map(|r| oof_of(&art, final_card.as_ref(), r).0)
         .collect();
     art.metrics = ModelMetrics {
         cv,
@@ -691,6 +863,8 @@ pub fn train(
         labels,
         fold_of,
         used_rows,
+        pair_gains,
+        fold_pairs,
     })
 }
 
@@ -733,6 +907,246 @@ mod tests {
             let pos = (0..100).filter(|&i| f[i] == k && labels[i] == 1).count();
             let all = (0..100).filter(|&i| f[i] == k).count();
             assert_eq!((pos, all), (2, 20));
+        }
+    }
+
+    /// A seeded stand-in with the real schema's quirks (missing incomes and dependents, the
+    /// 96/98 codes) and labels from a logistic model with an interaction between utilisation and
+    /// serious delinquency, so that the trainer has a pair worth cells.
+    fn synthetic(n: usize) -> TrainingSet {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut u = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut rows = Vec::new();
+        let mut labels = Vec::new();
+        for _ in 0..n {
+            let util = u() * 1.3;
+            let late = |x: f64| {
+                if x < 0.8 {
+                    0.0
+                } else if x < 0.995 {
+                    ((x - 0.8) * 20.0).floor() + 1.0
+                } else {
+                    98.0
+                }
+            };
+            let r = [
+                util,
+                (21.0 + u() * 70.0).floor(),
+                late(u()),
+                u() * 2.0,
+                if u() < 0.2 {
+                    f64::NAN
+                } else {
+                    (u() * 15_000.0).floor()
+                },
+                (u() * 20.0).floor(),
+                late(u()),
+                (u() * 4.0).floor(),
+                late(u()),
+                if u() < 0.05 {
+                    f64::NAN
+                } else {
+                    (u() * 4.0).floor()
+                },
+            ];
+            let l90 = if r[6] > 90.0 { 3.0 } else { r[6] };
+            let z =
+                -3.0 + 1.5 * util + 0.6 * l90 + 1.5 * util * l90.min(2.0) - 0.02 * (r[1] - 50.0);
+            labels.push(u8::from(u() < 1.0 / (1.0 + (-z).exp())));
+            rows.push(r);
+        }
+        TrainingSet {
+            rows,
+            labels,
+            sha256: String::new(),
+        }
+    }
+
+    #[test]
+    fn own_log_odds_are_the_design_times_the_coefficients() {
+        // The raw fit (no policy repairs): every row's X·w from the design matrix must equal
+        // intercept + Σ bin.logit + Σ cell.logit read from the artifact's fields alone, which
+        // is what a front door scoring cells computes.
+        let data = synthetic(4000);
+        let cfg = TrainConfig {
+            interactions: 3,
+            max_bins: 12,
+            ..TrainConfig::default()
+        };
+        let idx: Vec<usize> = (0..data.rows.len()).collect();
+        let (rows, labels) = (&data.rows, &data.labels);
+        let layout = fit_layout(rows, &idx, &cfg);
+        let pairs = [[0, 6], [2, 8], [4, 9]];
+        let grids = cells::grids(&layout, &pairs, cfg.coarse_groups, layout.n_cols);
+        assert_eq!(grids.len(), 3);
+        let x_main = design(&layout, rows, &idx);
+        let x_cells = cells::design(&layout, &grids, rows, &idx, 2.0);
+        let x = ndarray::concatenate(Axis(1), &[x_main.view(), x_cells.view()]).unwrap();
+        let input = FitInput {
+            rows,
+            labels,
+            idx: &idx,
+            layout: &layout,
+            grids: &grids,
+            policies: false,
+        };
+        let cfg = TrainConfig {
+            cell_scale: 2.0,
+            ..cfg
+        };
+        let (art, raw) = fit_one(&input, x.view(), None, &cfg).unwrap();
+        assert_eq!(art.format_version, INTERACTIONS_VERSION);
+        assert_eq!(art.interactions.len(), 3);
+        let n = raw.len() - 1;
+        let sign = (art.intercept * raw[n]).signum();
+        for (r, row) in rows.iter().enumerate() {
+            let z = sign * (x.row(r).dot(&raw.slice(ndarray::s![..n])) + raw[n]);
+            let (own, score) = log_odds_and_score(&art, row).unwrap();
+            assert!(
+                (z - own).abs() < 1e-9,
+                "row {r}: design {z}, artifact {own}"
+            );
+            let want = art.scaling.offset - art.scaling.factor * own;
+            assert!(
+                (score - want).abs() < 1e-6,
+                "row {r}: score {score}, {want}"
+            );
+        }
+        // Not vacuous: the cells carry weight of their own.
+        let largest = art
+            .interactions
+            .iter()
+            .flat_map(|it| &it.cells)
+            .map(|c| c.logit.abs())
+            .fold(0.0, f64::max);
+        assert!(largest > 0.05, "cells carry no signal ({largest})");
+    }
+
+    #[test]
+    fn own_scoring_of_an_additive_model_is_the_scorers() {
+        let data = synthetic(3000);
+        let cfg = TrainConfig {
+            max_bins: 10,
+            folds: 2,
+            ..TrainConfig::default()
+        };
+        let out = train(&data, &cfg, &mut |_| {}).unwrap();
+        let card = Scorecard::new(out.artifact.clone()).unwrap();
+        for row in &data.rows {
+            let Ok(a) = Applicant::from_row(row) else {
+                continue;
+            };
+            let (z, _) = log_odds_and_score(&out.artifact, row).unwrap();
+            assert!((z - card.predict(&a).log_odds).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn interaction_training_excludes_age_and_keeps_past_due_cells_monotone() {
+        let data = synthetic(6000);
+        let cfg = TrainConfig {
+            interactions: 36,
+            max_bins: 10,
+            folds: 2,
+            ..TrainConfig::default()
+        };
+        let out = train(&data, &cfg, &mut |_| {}).unwrap();
+        let art = &out.artifact;
+        assert_eq!(art.format_version, INTERACTIONS_VERSION);
+        assert!(art.interactions.len() >= 20);
+        assert_eq!(out.pair_gains.len(), 36);
+        for it in &art.interactions {
+            assert!(
+                !it.features.contains(&"age".to_owned()),
+                "{:?}",
+                it.features
+            );
+            let n_cols = 1 + *it.groups[1].iter().max().unwrap() as usize;
+            for (axis, name) in it.features.iter().enumerate() {
+                let j = crate::schema::feature_index(name).unwrap();
+                if !MONOTONE_INCREASING_RISK.contains(&j) {
+                    continue;
+                }
+                // Range groups are the groups of range bins; cells may not lose risk along them.
+                let card = &art.features[j];
+                let n_range = 1 + it.groups[axis][card.range_bins.len() - 1] as usize;
+                let other = it.group_labels[1 - axis].len();
+                for o in 0..other {
+                    let at = |k: usize| {
+                        if axis == 0 {
+                            k * n_cols + o
+                        } else {
+                            o * n_cols + k
+                        }
+                    };
+                    for k in 1..n_range {
+                        let (lo, hi) = (&it.cells[at(k - 1)], &it.cells[at(k)]);
+                        assert!(
+                            hi.logit >= lo.logit - 1e-12,
+                            "{:?} {} -> {}",
+                            it.features,
+                            lo.label,
+                            hi.label
+                        );
+                        assert!(hi.points <= lo.points + 1e-9);
+                    }
+                }
+            }
+        }
+        // The utilisation × serious-delinquency pair carries the planted interaction.
+        let top = &out.pair_gains[0];
+        assert_eq!(
+            top.features,
+            [
+                "RevolvingUtilizationOfUnsecuredLines".to_owned(),
+                "NumberOfTimes90DaysLate".to_owned()
+            ]
+        );
+        assert!(out.oof.iter().all(|p| p.is_finite()));
+    }
+
+    #[test]
+    fn cell_repair_makes_past_due_axes_non_decreasing() {
+        // Axis 0: utilisation (free), axis 1: 90 days late (monotone) — 2 x 3 cells, the last
+        // column nominal (special codes) and left alone.
+        let grid = cells::Grid {
+            features: [0, 6],
+            groups: [vec![0, 1], vec![0, 1, 2]],
+            n_range: [2, 2],
+            n_groups: [2, 3],
+            first_col: 0,
+        };
+        let mut logits = [0.0, -1.0, 5.0, 0.3, 0.1, -4.0];
+        cells::make_monotone(&grid, &mut logits, &[1.0, 3.0, 1.0, 1.0, 1.0, 1.0]);
+        let want = [-0.75, -0.75, 5.0, 0.2, 0.2, -4.0];
+        assert!(
+            logits.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12),
+            "{logits:?}"
+        );
+        // Both axes past-due (30-59 x 60-89): every cell at least its upper and left neighbours.
+        let grid = cells::Grid {
+            features: [2, 8],
+            groups: [vec![0, 1, 2], vec![0, 1, 2]],
+            n_range: [3, 3],
+            n_groups: [3, 3],
+            first_col: 0,
+        };
+        let mut logits = [0.0, 1.0, -2.0, 0.5, -3.0, 2.0, -1.0, 0.0, 0.2];
+        cells::make_monotone(&grid, &mut logits, &[1.0; 9]);
+        for r in 0..3 {
+            for c in 0..3 {
+                if r > 0 {
+                    assert!(logits[r * 3 + c] >= logits[(r - 1) * 3 + c], "{logits:?}");
+                }
+                if c > 0 {
+                    assert!(logits[r * 3 + c] >= logits[r * 3 + c - 1], "{logits:?}");
+                }
+            }
         }
     }
 

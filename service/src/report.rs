@@ -151,20 +151,10 @@ fn esc(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-pub fn write(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let art = &outcome.artifact;
-    std::fs::write(
-        dir.join("metrics.json"),
-        serde_json::to_string_pretty(&serde_json::json!({
-            "model_version": art.model_version,
-            "training_data": art.training_data,
-            "threshold": art.threshold,
-            "age_policy": art.age_policy,
-            "metrics": art.metrics,
-        }))? + "\n",
-    )?;
-    let mut oof = csv::Writer::from_path(dir.join("oof.csv"))?;
+/// Out-of-fold predictions: the data row (0-based, in file order), its fold, label and
+/// probability, so that anyone can recompute the metrics or fit another learner on the same folds.
+pub fn write_oof(path: &Path, outcome: &TrainOutcome) -> Result<()> {
+    let mut oof = csv::Writer::from_path(path)?;
     oof.write_record(["row", "fold", "label", "probability"])?;
     for (k, &i) in outcome.used_rows.iter().enumerate() {
         oof.write_record([
@@ -175,6 +165,44 @@ pub fn write(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
         ])?;
     }
     oof.flush()?;
+    Ok(())
+}
+
+/// The interaction section of `metrics.json`: every candidate pair with its estimated gain (nats
+/// of log-likelihood on all rows, FAST Newton estimate) and whether the final model kept it, and
+/// the pairs each fold chose on its own training rows. None (no section) for an additive model.
+fn interactions_json(outcome: &TrainOutcome) -> Option<serde_json::Value> {
+    if outcome.pair_gains.is_empty() {
+        return None;
+    }
+    let pairs: Vec<_> = outcome
+        .pair_gains
+        .iter()
+        .map(
+            |g| serde_json::json!({"features": g.features, "gain": g.gain, "selected": g.selected}),
+        )
+        .collect();
+    Some(serde_json::json!({"pairs": pairs, "fold_pairs": outcome.fold_pairs}))
+}
+
+pub fn write(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let art = &outcome.artifact;
+    let mut metrics = serde_json::json!({
+        "model_version": art.model_version,
+        "training_data": art.training_data,
+        "threshold": art.threshold,
+        "age_policy": art.age_policy,
+        "metrics": art.metrics,
+    });
+    if let (Some(obj), Some(section)) = (metrics.as_object_mut(), interactions_json(outcome)) {
+        obj.insert("interactions".into(), section);
+    }
+    std::fs::write(
+        dir.join("metrics.json"),
+        serde_json::to_string_pretty(&metrics)? + "\n",
+    )?;
+    write_oof(&dir.join("oof.csv"), outcome)?;
 
     let (p, y) = (&outcome.oof, &outcome.labels);
     let roc = roc_curve(p, y);

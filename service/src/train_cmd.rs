@@ -35,6 +35,23 @@ pub struct TrainArgs {
     /// L-BFGS gradient tolerance.
     #[arg(long, default_value_t = TrainConfig::default().gradient_tolerance)]
     pub tolerance: f64,
+    /// Pairs of features that get interaction cells, fitted jointly with the bins (0: the
+    /// additive scorecard; `age` is never in a pair). A model with cells is written as format
+    /// version 3, which this build's scorer does not load yet.
+    #[arg(long, default_value_t = TrainConfig::default().interactions)]
+    pub interactions: usize,
+    /// Most coarse groups per axis of an interaction grid (range bins; missing and special
+    /// codes get a group each).
+    #[arg(long, default_value_t = TrainConfig::default().coarse_groups,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=64))]
+    pub coarse_groups: usize,
+    /// Value of a set cell column: the L2 penalty on a cell step is alpha / cell-scale².
+    #[arg(long, default_value_t = TrainConfig::default().cell_scale)]
+    pub cell_scale: f64,
+    /// Write the out-of-fold predictions (row, fold, label, probability) to this CSV file,
+    /// e.g. for comparing other learners on the same folds.
+    #[arg(long)]
+    pub oof: Option<PathBuf>,
     /// Version to stamp on the model (default: derived from its content).
     #[arg(long)]
     pub model_version: Option<String>,
@@ -133,6 +150,9 @@ pub fn run(args: &TrainArgs) -> Result<TrainOutcome> {
         max_iterations: args.max_iterations,
         gradient_tolerance: args.tolerance,
         model_version: args.model_version.clone(),
+        interactions: args.interactions,
+        coarse_groups: args.coarse_groups,
+        cell_scale: args.cell_scale,
         ..TrainConfig::default()
     };
     let steps = cfg.folds as u64 + 1;
@@ -175,6 +195,12 @@ pub fn run(args: &TrainArgs) -> Result<TrainOutcome> {
     std::fs::write(&args.out, &json).with_context(|| format!("writing {}", args.out.display()))?;
     if let Some(dir) = &args.report {
         report::write(dir, &outcome)?;
+    }
+    if let Some(path) = &args.oof {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        report::write_oof(path, &outcome)?;
     }
     let m = &outcome.artifact.metrics;
     eprintln!(
