@@ -648,10 +648,12 @@ fn fit_model(
     if cfg.interactions == 0 {
         return Ok((additive, Vec::new()));
     }
-    // The additive fit's own probabilities on the fitted rows give the residuals that rank pairs.
+    // The additive fit's own probabilities on the fitted rows give the residuals that rank pairs:
+    // an additive model, so the scorer computes them (the compiled kernel, as deployed).
+    let scorer = Scorecard::new(additive)?;
     let p: Vec<f64> = idx
         .iter()
-        .map(|&i| log_odds_and_score(&additive, &rows[i]).map_or(f64::NAN, |(z, _)| sigmoid(z)))
+        .map(|&i| scorer.try_probability(&rows[i]).unwrap_or(f64::NAN))
         .collect();
     if p.iter().any(|p| p.is_nan()) {
         return Err(TrainError::Unscorable {
