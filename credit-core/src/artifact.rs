@@ -586,26 +586,24 @@ impl ModelArtifact {
 
     /// Interaction cells (format version 3): see [`Interaction::validate`] for each pair; here
     /// the section's version, its size ([`MAX_INTERACTIONS`]), no pair twice, and the bound
-    /// on all logits together ([`MAX_TOTAL_ABS_LOGIT`]).
+    /// on all logits together ([`MAX_TOTAL_ABS_LOGIT`]). Fixed texts, like
+    /// [`ScoreDistribution::validate`]'s: each number formatted in costs the `.wasm` code.
     fn validate_interactions(&self) -> Result<(), ModelError> {
-        let bad = |problem: String| Err(ModelError::Invalid(format!("interactions: {problem}")));
+        let bad = |problem: &str| Err(ModelError::Invalid(format!("interactions: {problem}")));
         if self.interactions.is_empty() {
             return Ok(());
         }
         if self.format_version < INTERACTIONS_VERSION {
-            return bad(
-                "the section needs format_version 3 or later (older readers refuse it)".into(),
-            );
+            return bad("the section needs format_version 3 or later (older readers refuse it)");
         }
         if self.interactions.len() > MAX_INTERACTIONS {
-            return bad(format!(
-                "{} pairs; a model may have at most {MAX_INTERACTIONS}",
-                self.interactions.len()
-            ));
+            return bad("more than 16 pairs (MAX_INTERACTIONS)");
         }
+        let largest =
+            |bins: &mut dyn Iterator<Item = &Bin>| bins.fold(0.0, |m: f64, b| m.max(b.logit.abs()));
         let mut total = self.intercept.abs();
         for card in &self.features {
-            total += card.all_bins().fold(0.0, |m: f64, b| m.max(b.logit.abs()));
+            total += largest(&mut card.all_bins());
         }
         for (i, x) in self.interactions.iter().enumerate() {
             x.validate(self, i)?;
@@ -613,27 +611,25 @@ impl ModelArtifact {
                 .iter()
                 .any(|y| y.features == x.features)
             {
-                return Err(x.invalid(i, "the pair appears twice".into()));
+                return Err(x.invalid(i, "features", "the pair appears twice"));
             }
-            total += x.cells.iter().fold(0.0, |m: f64, c| m.max(c.logit.abs()));
+            total += largest(&mut x.cells.iter());
         }
         if total > MAX_TOTAL_ABS_LOGIT {
-            return bad(format!(
-                "the intercept's, bins' and cells' largest logits sum to {} (more than {}): \
-                 the scorer's product of odds could overflow",
-                Shown(total),
-                Shown(MAX_TOTAL_ABS_LOGIT)
-            ));
+            return bad(
+                "the intercept's, bins' and cells' largest logit magnitudes sum past 700 \
+                 (MAX_TOTAL_ABS_LOGIT): the scorer's product of odds could overflow",
+            );
         }
         Ok(())
     }
 }
 
 impl Interaction {
-    /// A field-level error of pair `i`: `interactions[i] (X × Y): problem`.
-    fn invalid(&self, i: usize, problem: String) -> ModelError {
+    /// A field-level error of pair `i`: `interactions[i] ("X" × "Y").field: problem`.
+    fn invalid(&self, i: usize, field: &str, problem: &str) -> ModelError {
         ModelError::Invalid(format!(
-            "interactions[{i}] ({} × {}): {problem}",
+            "interactions[{i}] ({} × {}).{field}: {problem}",
             Quoted(&self.features[0]),
             Quoted(&self.features[1])
         ))
@@ -650,22 +646,21 @@ impl Interaction {
         for (k, name) in self.features.iter().enumerate() {
             idx[k] = crate::schema::feature_index(name)
                 .filter(|&j| FEATURES[j].name == name)
-                .ok_or_else(|| {
-                    self.invalid(i, format!("features[{k}] is not a feature of the schema"))
-                })?;
+                .ok_or_else(|| self.invalid(i, "features", "not a feature of the schema"))?;
             if idx[k] == AGE {
                 return Err(self.invalid(
                     i,
+                    "features",
                     "age may not be in an interaction (Regulation B: the age policy is \
-                     enforced on age's own bins)"
-                        .into(),
+                     enforced on age's own bins)",
                 ));
             }
         }
         if idx[0] >= idx[1] {
             return Err(self.invalid(
                 i,
-                "the two features must be distinct and in schema order".into(),
+                "features",
+                "the two features must be distinct and in schema order",
             ));
         }
         Ok(idx)
@@ -679,16 +674,11 @@ impl Interaction {
         let idx = self.feature_indices(i)?;
         let mut n = [0usize; 2];
         for axis in 0..2 {
+            let field = ["groups[0]", "groups[1]"][axis];
             let bins = a.features[idx[axis]].all_bins().count();
             let groups = &self.groups[axis];
             if groups.len() != bins {
-                return Err(self.invalid(
-                    i,
-                    format!(
-                        "groups[{axis}] has {} entries, the feature has {bins} bins",
-                        groups.len()
-                    ),
-                ));
+                return Err(self.invalid(i, field, "needs one entry per bin of the feature"));
             }
             let count = groups
                 .iter()
@@ -696,60 +686,42 @@ impl Interaction {
                 .max()
                 .unwrap_or(0);
             if count > MAX_GROUPS {
-                return Err(self.invalid(
-                    i,
-                    format!("groups[{axis}] has {count} groups; at most {MAX_GROUPS}"),
-                ));
+                return Err(self.invalid(i, field, "more than 16 groups (MAX_GROUPS)"));
             }
             if (0..count).any(|g| !groups.iter().any(|&x| usize::from(x) == g)) {
                 return Err(self.invalid(
                     i,
-                    format!("groups[{axis}] leaves a group number unused (0..{count})"),
+                    field,
+                    "groups are not numbered 0..n with none unused",
                 ));
             }
             if self.group_labels[axis].len() != count {
-                return Err(self.invalid(
-                    i,
-                    format!(
-                        "group_labels[{axis}] has {} labels for {count} groups",
-                        self.group_labels[axis].len()
-                    ),
-                ));
+                let field = ["group_labels[0]", "group_labels[1]"][axis];
+                return Err(self.invalid(i, field, "needs one label per group"));
             }
             n[axis] = count;
         }
         if self.cells.len() != n[0] * n[1] {
             return Err(self.invalid(
                 i,
-                format!(
-                    "cells has {} entries, the grid has {} × {} = {}",
-                    self.cells.len(),
-                    n[0],
-                    n[1],
-                    n[0] * n[1]
-                ),
+                "cells",
+                "needs one cell per pair of groups (rows × columns, row-major)",
             ));
         }
-        for (k, cell) in self.cells.iter().enumerate() {
+        for cell in &self.cells {
             if cell.logit.is_nan() || cell.logit.abs() > MAX_ABS_LOGIT || !cell.points.is_finite() {
                 return Err(self.invalid(
                     i,
-                    format!(
-                        "cells[{k}] has non-finite points or a logit that is not finite or \
-                         outside ±{}",
-                        Shown(MAX_ABS_LOGIT)
-                    ),
+                    "cells",
+                    "a cell has non-finite points or a logit that is not finite or outside ±50",
                 ));
             }
             let want = points_for_cell(&a.scaling, cell.logit);
             if (cell.points - want).abs() > 1e-6 * (1.0 + want.abs()) {
                 return Err(self.invalid(
                     i,
-                    format!(
-                        "cells[{k}] has {} points, the scaling gives {}",
-                        Shown(cell.points),
-                        Shown(want)
-                    ),
+                    "cells",
+                    "a cell's points are not -factor × logit (the scaling's)",
                 ));
             }
         }

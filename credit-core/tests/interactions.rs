@@ -304,8 +304,8 @@ fn validation_names_the_pair_and_the_field() {
         ),
         (
             refusal(|a| x0(a).features[1] = "Income".into()),
-            "interactions[0] (\"RevolvingUtilizationOfUnsecuredLines\" × \"Income\"): \
-             features[1] is not a feature of the schema"
+            "interactions[0] (\"RevolvingUtilizationOfUnsecuredLines\" × \"Income\").features: \
+             not a feature of the schema"
                 .into(),
         ),
         (
@@ -324,35 +324,35 @@ fn validation_names_the_pair_and_the_field() {
             refusal(|a| {
                 x0(a).groups[0].pop();
             }),
-            format!("{p0}: groups[0] has 56 entries, the feature has 57 bins"),
+            format!("{p0}.groups[0]: needs one entry per bin of the feature"),
         ),
         (
             refusal(|a| x0(a).groups[1][0] = 7),
-            format!("{p0}: groups[1] leaves a group number unused (0..8)"),
+            format!("{p0}.groups[1]: groups are not numbered 0..n with none unused"),
         ),
         (
             refusal(|a| x0(a).groups[0][0] = 20),
-            format!("{p0}: groups[0] has 21 groups; at most 16"),
+            format!("{p0}.groups[0]: more than 16 groups (MAX_GROUPS)"),
         ),
         (
             refusal(|a| x0(a).groups[0][0] = 5),
-            format!("{p0}: groups[0] leaves a group number unused (0..6)"),
+            format!("{p0}.groups[0]: groups are not numbered 0..n with none unused"),
         ),
         (
             refusal(|a| {
                 x0(a).group_labels[1].pop();
             }),
-            format!("{p0}: group_labels[1] has 2 labels for 3 groups"),
+            format!("{p0}.group_labels[1]: needs one label per group"),
         ),
         (
             refusal(|a| {
                 x0(a).cells.pop();
             }),
-            format!("{p0}: cells has 11 entries, the grid has 4 × 3 = 12"),
+            format!("{p0}.cells: needs one cell per pair of groups (rows × columns, row-major)"),
         ),
         (
             refusal(|a| x0(a).cells[5].logit = f64::NAN),
-            format!("{p0}: cells[5] has non-finite points or a logit"),
+            format!("{p0}.cells: a cell has non-finite points or a logit"),
         ),
         (
             refusal(|a| {
@@ -362,26 +362,26 @@ fn validation_names_the_pair_and_the_field() {
                 c.points = -f * 50.5;
             }),
             format!(
-                "{p0}: cells[5] has non-finite points or a logit that is not finite or outside ±50"
+                "{p0}.cells: a cell has non-finite points or a logit that is not finite or outside ±50"
             ),
         ),
         (
             refusal(|a| x0(a).cells[2].points += 0.01),
-            format!("{p0}: cells[2] has "),
+            format!("{p0}.cells: a cell's points are not -factor × logit (the scaling's)"),
         ),
         (
             refusal(|a| {
                 let dup = a.interactions[1].clone();
                 a.interactions.push(dup);
             }),
-            "interactions[3] (\"DebtRatio\" × \"MonthlyIncome\"): the pair appears twice".into(),
+            "interactions[3] (\"DebtRatio\" × \"MonthlyIncome\").features: the pair appears twice".into(),
         ),
         (
             refusal(|a| {
                 let one = a.interactions[0].clone();
                 a.interactions = vec![one; 17];
             }),
-            "interactions: 17 pairs; a model may have at most 16".into(),
+            "interactions: more than 16 pairs (MAX_INTERACTIONS)".into(),
         ),
         (
             refusal(|a| {
