@@ -261,6 +261,14 @@ impl Pair {
     }
 }
 
+/// Which of a cell's numbers [`Kernel::fold_cells`] folds.
+#[derive(Clone, Copy)]
+enum Table {
+    Odds,
+    Logit,
+    Points,
+}
+
 /// The model's numbers in the fixed layout.
 #[derive(Clone, Debug)]
 pub(crate) struct Kernel {
@@ -470,10 +478,28 @@ impl Kernel {
         for &s in slots {
             z += self.logit[s & MASK];
         }
-        for p in &self.pairs {
-            z += p.logit[p.cell(slots)];
+        if !self.pairs.is_empty() {
+            z = self.fold_cells(slots, z, Table::Logit);
         }
         z
+    }
+
+    /// The cells' part of a row: `init` times each pair's cell odds, or plus each cell's
+    /// logit or points, in pair order. Out of line: the inlined per-row paths keep only a
+    /// test for "any pairs" (an additive model's code and speed stay as they were, and the
+    /// `.wasm` holds this loop once instead of once per inlined path).
+    #[inline(never)]
+    fn fold_cells(&self, slots: &[usize; N_FEATURES], init: f64, table: Table) -> f64 {
+        let mut acc = init;
+        for p in &self.pairs {
+            let k = p.cell(slots);
+            match table {
+                Table::Odds => acc *= p.odds[k],
+                Table::Logit => acc += p.logit[k],
+                Table::Points => acc += p.points[k],
+            }
+        }
+        acc
     }
 
     /// Probability of default, `1 / (1 + exp(-log_odds))` computed as a product of odds
@@ -488,8 +514,8 @@ impl Kernel {
         let b = (o(3) * o(4)) * (o(5) * o(6));
         let c = (o(7) * o(8)) * o(9);
         let mut q = (a * b) * c;
-        for p in &self.pairs {
-            q *= p.odds[p.cell(slots)];
+        if !self.pairs.is_empty() {
+            q = self.fold_cells(slots, q, Table::Odds);
         }
         1.0 / (1.0 + q)
     }
@@ -502,8 +528,8 @@ impl Kernel {
         for &s in slots {
             p += self.points[s & MASK];
         }
-        for x in &self.pairs {
-            p += x.points[x.cell(slots)];
+        if !self.pairs.is_empty() {
+            p = self.fold_cells(slots, p, Table::Points);
         }
         p
     }

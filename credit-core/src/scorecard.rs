@@ -414,6 +414,16 @@ impl Scorecard {
         for (l, (&max, &s)) in lost.iter_mut().zip(self.max_points.iter().zip(slots)) {
             *l = max - self.kernel.points[s];
         }
+        if !self.max_cell_points.is_empty() {
+            self.add_cell_losses(slots, &mut lost);
+        }
+        lost
+    }
+
+    /// The cells' half shares of [`Scorecard::points_lost`], out of line (see
+    /// `Kernel::fold_cells` for why).
+    #[inline(never)]
+    fn add_cell_losses(&self, slots: &[usize; N_FEATURES], lost: &mut [f64; N_FEATURES]) {
         for (p, &best) in self.kernel.pairs().iter().zip(&self.max_cell_points) {
             let half = 0.5 * (best - p.points[p.cell(slots)]);
             for &j in &p.features {
@@ -422,7 +432,6 @@ impl Scorecard {
                 }
             }
         }
-        lost
     }
 
     /// Validates and scores JSON text.
