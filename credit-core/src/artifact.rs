@@ -25,9 +25,12 @@
 //!   grid over two features' bins whose points add to the features' points. A document without
 //!   cells is still written as version 2 (the lowest version that expresses it), so every older
 //!   reader keeps reading additive models; a version-1 or -2 document must not carry cells.
+//!   With cells, the log-odds are `intercept + Σ bin.logit + Σ cell.logit` and the score
+//!   `Σ bin.points + Σ cell.points` (see [`Interaction`]); pairs never include `age`
+//!   (Regulation B), at most [`MAX_INTERACTIONS`] pairs of at most [`MAX_GROUPS`] groups per axis.
 
 use crate::error::{ModelError, Quoted, Shown};
-use crate::schema::{FEATURES, N_FEATURES};
+use crate::schema::{AGE, FEATURES, N_FEATURES};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -60,8 +63,26 @@ pub const SCORE_BAND_HIGH: f64 = 700.0;
 
 /// Largest logit magnitude a bin (or the intercept) may have. An odds ratio of `e^50` is far
 /// beyond any credit model; the bound guarantees the scorer's product of eleven odds factors
-/// never overflows or underflows (which could turn `inf * 0` into NaN for a valid row).
+/// never overflows or underflows (which could turn `inf * 0` into NaN for a valid row). Cells
+/// add factors: [`MAX_TOTAL_ABS_LOGIT`] bounds them all together.
 pub const MAX_ABS_LOGIT: f64 = 50.0;
+
+/// Most interaction pairs a model may have, and most coarse groups per axis of a pair. Why:
+/// the scorer keeps, per pair, a group table over every slot of the kernel (one byte each) and
+/// a table of `MAX_GROUPS²` cells (odds, logit, points), so these bound its memory (about 7 KB
+/// a pair) and the work per row (one multiplication a pair); a one-byte cell index
+/// (`row · columns + column`, at most 255) needs at most 16 groups per axis. The grids are
+/// meant to be coarse: a pair with more groups than that would be fitting noise.
+pub const MAX_INTERACTIONS: usize = 16;
+/// See [`MAX_INTERACTIONS`].
+pub const MAX_GROUPS: usize = 16;
+
+/// Bound on the sum of the largest logit magnitudes of the intercept, of each feature's bins
+/// and of each pair's cells. The scorer multiplies odds factors `exp(-logit)`; below
+/// `ln(f64::MAX) ≈ 709.8` every partial product stays finite and normal, so a valid row never
+/// gets an `inf * 0 = NaN` (which would read as "invalid"). An additive model's eleven factors
+/// are within it by [`MAX_ABS_LOGIT`] alone (550); cells could pass it.
+pub const MAX_TOTAL_ABS_LOGIT: f64 = 700.0;
 
 /// The whole scorecard document.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -149,6 +170,10 @@ pub struct Bin {
 /// `n_cols = 1 + max(groups[1])`. The log-odds become
 /// `intercept + Σ bin.logit + Σ cell.logit` and the score `Σ bin.points + Σ cell.points`, with
 /// `cell.points = -factor * cell.logit` (the offset is already shared among the bins).
+///
+/// Never `age`: Regulation B lets a model use age only if applicants of 62 or more never get a
+/// negative factor from it, which the trainer enforces on age's own bins ([`AgePolicy`]); a
+/// cell could take that back.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Interaction {
@@ -559,21 +584,148 @@ impl ModelArtifact {
         self.validate_interactions()
     }
 
-    /// Interaction cells need format version 3. Scoring them is not built yet, so this build
-    /// refuses a model that has them rather than scoring it as if it were additive.
+    /// Interaction cells (format version 3): see [`Interaction::validate`] for each pair; here
+    /// the section's version, its size ([`MAX_INTERACTIONS`]), no pair twice, and the bound
+    /// on all logits together ([`MAX_TOTAL_ABS_LOGIT`]). Fixed texts, like
+    /// [`ScoreDistribution::validate`]'s: each number formatted in costs the `.wasm` code.
     fn validate_interactions(&self) -> Result<(), ModelError> {
+        let bad = |problem: &str| Err(ModelError::Invalid(format!("interactions: {problem}")));
         if self.interactions.is_empty() {
             return Ok(());
         }
         if self.format_version < INTERACTIONS_VERSION {
-            return Err(ModelError::Invalid(
-                "interactions: the section needs format_version 3 or later (older readers refuse it)"
-                    .into(),
+            return bad("the section needs format_version 3 or later (older readers refuse it)");
+        }
+        if self.interactions.len() > MAX_INTERACTIONS {
+            return bad("more than 16 pairs (MAX_INTERACTIONS)");
+        }
+        let largest =
+            |bins: &mut dyn Iterator<Item = &Bin>| bins.fold(0.0, |m: f64, b| m.max(b.logit.abs()));
+        let mut total = self.intercept.abs();
+        for card in &self.features {
+            total += largest(&mut card.all_bins());
+        }
+        for (i, x) in self.interactions.iter().enumerate() {
+            x.validate(self, i)?;
+            if self.interactions[..i]
+                .iter()
+                .any(|y| y.features == x.features)
+            {
+                return Err(x.invalid(i, "features", "the pair appears twice"));
+            }
+            total += largest(&mut x.cells.iter());
+        }
+        if total > MAX_TOTAL_ABS_LOGIT {
+            return bad(
+                "the intercept's, bins' and cells' largest logit magnitudes sum past 700 \
+                 (MAX_TOTAL_ABS_LOGIT): the scorer's product of odds could overflow",
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Interaction {
+    /// A field-level error of pair `i`: `interactions[i] ("X" × "Y").field: problem`.
+    fn invalid(&self, i: usize, field: &str, problem: &str) -> ModelError {
+        ModelError::Invalid(format!(
+            "interactions[{i}] ({} × {}).{field}: {problem}",
+            Quoted(&self.features[0]),
+            Quoted(&self.features[1])
+        ))
+    }
+
+    /// The features: two distinct schema features in schema order, never `age`.
+    /// Regulation B (12 CFR 1002.6(b)(2)) allows age only where applicants of 62 or more never
+    /// get a negative factor from it; the trainer enforces that on the age bins alone (see
+    /// [`AgePolicy`]), and a cell could take back what the age bins give, so age is never in
+    /// a pair. It also keeps the age reason's suppression exact: age's points lost come from
+    /// its own bin only.
+    fn feature_indices(&self, i: usize) -> Result<[usize; 2], ModelError> {
+        let mut idx = [0; 2];
+        for (k, name) in self.features.iter().enumerate() {
+            idx[k] = crate::schema::feature_index(name)
+                .filter(|&j| FEATURES[j].name == name)
+                .ok_or_else(|| self.invalid(i, "features", "not a feature of the schema"))?;
+            if idx[k] == AGE {
+                return Err(self.invalid(
+                    i,
+                    "features",
+                    "age may not be in an interaction (Regulation B: the age policy is \
+                     enforced on age's own bins)",
+                ));
+            }
+        }
+        if idx[0] >= idx[1] {
+            return Err(self.invalid(
+                i,
+                "features",
+                "the two features must be distinct and in schema order",
             ));
         }
-        Err(ModelError::Invalid(
-            "interactions: this build does not score interaction cells yet".into(),
-        ))
+        Ok(idx)
+    }
+
+    /// Structural checks of pair `i` of artifact `a` (whose features are already checked):
+    /// one group per bin, groups numbered from 0 with none unused and a label each, at most
+    /// [`MAX_GROUPS`] per axis, one cell per pair of groups, finite logits within
+    /// [`MAX_ABS_LOGIT`] and points consistent with the scaling.
+    fn validate(&self, a: &ModelArtifact, i: usize) -> Result<(), ModelError> {
+        let idx = self.feature_indices(i)?;
+        let mut n = [0usize; 2];
+        for axis in 0..2 {
+            let field = ["groups[0]", "groups[1]"][axis];
+            let bins = a.features[idx[axis]].all_bins().count();
+            let groups = &self.groups[axis];
+            if groups.len() != bins {
+                return Err(self.invalid(i, field, "needs one entry per bin of the feature"));
+            }
+            let count = groups
+                .iter()
+                .map(|&g| usize::from(g) + 1)
+                .max()
+                .unwrap_or(0);
+            if count > MAX_GROUPS {
+                return Err(self.invalid(i, field, "more than 16 groups (MAX_GROUPS)"));
+            }
+            if (0..count).any(|g| !groups.iter().any(|&x| usize::from(x) == g)) {
+                return Err(self.invalid(
+                    i,
+                    field,
+                    "groups are not numbered 0..n with none unused",
+                ));
+            }
+            if self.group_labels[axis].len() != count {
+                let field = ["group_labels[0]", "group_labels[1]"][axis];
+                return Err(self.invalid(i, field, "needs one label per group"));
+            }
+            n[axis] = count;
+        }
+        if self.cells.len() != n[0] * n[1] {
+            return Err(self.invalid(
+                i,
+                "cells",
+                "needs one cell per pair of groups (rows × columns, row-major)",
+            ));
+        }
+        for cell in &self.cells {
+            if cell.logit.is_nan() || cell.logit.abs() > MAX_ABS_LOGIT || !cell.points.is_finite() {
+                return Err(self.invalid(
+                    i,
+                    "cells",
+                    "a cell has non-finite points or a logit that is not finite or outside ±50",
+                ));
+            }
+            let want = points_for_cell(&a.scaling, cell.logit);
+            if (cell.points - want).abs() > 1e-6 * (1.0 + want.abs()) {
+                return Err(self.invalid(
+                    i,
+                    "cells",
+                    "a cell's points are not -factor × logit (the scaling's)",
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -657,6 +809,12 @@ fn debug_numbers(values: &[f64]) -> String {
     }
     out.push(']');
     out
+}
+
+/// Points of an interaction cell given its logit: `-factor * logit` (the offset is shared
+/// among the bins already, see [`Interaction`]).
+pub fn points_for_cell(scaling: &Scaling, logit: f64) -> f64 {
+    -scaling.factor * logit
 }
 
 /// Points of a bin given its logit, under the artifact's scaling.

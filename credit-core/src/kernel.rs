@@ -15,6 +15,12 @@
 //!
 //! The probability is `1 / (1 + exp(-intercept) · Π exp(-logit))`, a product of per-slot odds
 //! computed once per model, so no row pays for an `exp`.
+//!
+//! Interaction cells ([`Pair`]) add one odds factor per pair. Every path multiplies in the
+//! same fixed order, so that all of them give the same bits: first the additive product
+//! (the balanced tree of [`Kernel::probability`], unchanged, so an additive model's bits and
+//! speed are what they were), then each pair's cell odds, in the artifact's pair order. Log-odds
+//! and points likewise add the features in schema order, then the cells in pair order.
 
 use crate::schema::{FeatureSpec, Kind, FEATURES, N_FEATURES};
 
@@ -226,6 +232,46 @@ impl RealTable {
     }
 }
 
+/// Cells of a pair's table: [`crate::artifact::MAX_GROUPS`] squared, so that a cell index
+/// (`row · columns + column`) fits in a byte.
+const CELLS: usize = crate::artifact::MAX_GROUPS * crate::artifact::MAX_GROUPS;
+
+/// One interaction pair, compiled: which cell a row falls in is the sum of two table reads
+/// (`part` at each feature's slot), with no search and no branch.
+#[derive(Clone, Debug)]
+pub(crate) struct Pair {
+    /// The two features (model column order).
+    pub features: [usize; 2],
+    /// Per slot, its share of the cell index: `group · columns` for the first feature's
+    /// slots, the group for the second's, 0 for every other slot. An invalid slot also reads
+    /// 0: its own NaN odds already make the row NaN.
+    part: [u8; SLOTS],
+    /// Per cell: `exp(-logit)` (filled by [`Kernel::seal`] like the slots' odds), the logit
+    /// and the points; NaN past the grid's cells.
+    odds: [f64; CELLS],
+    pub logit: [f64; CELLS],
+    pub points: [f64; CELLS],
+}
+
+impl Pair {
+    /// The cell of a row's slots.
+    #[inline(always)]
+    pub fn cell(&self, slots: &[usize; N_FEATURES]) -> usize {
+        let [a, b] = self.features;
+        let r = self.part[slots[a % N_FEATURES] & MASK];
+        let c = self.part[slots[b % N_FEATURES] & MASK];
+        (usize::from(r) + usize::from(c)) % CELLS
+    }
+}
+
+/// Which of a cell's numbers [`Kernel::fold_cells`] folds.
+#[derive(Clone, Copy)]
+enum Table {
+    Odds,
+    Logit,
+    Points,
+}
+
 /// The model's numbers in the fixed layout.
 #[derive(Clone, Debug)]
 pub(crate) struct Kernel {
@@ -246,6 +292,8 @@ pub(crate) struct Kernel {
     pub bin: [u16; SLOTS],
     /// The batch kernel to run, always one this CPU supports (see [`path`]).
     path: KernelPath,
+    /// The interaction pairs, in artifact order (none in an additive model).
+    pairs: Vec<Pair>,
 }
 
 impl Kernel {
@@ -260,14 +308,64 @@ impl Kernel {
             points: [f64::NAN; SLOTS],
             bin: [INVALID; SLOTS],
             path: KernelPath::detect(),
+            pairs: Vec::new(),
         })
     }
 
-    /// Derives the odds table once the logits are in place.
+    /// Derives the odds tables once the logits are in place.
     pub fn seal(&mut self) {
         for (o, &l) in self.odds.iter_mut().zip(&self.logit) {
             *o = libm::exp(-l);
         }
+        for p in &mut self.pairs {
+            for (o, &l) in p.odds.iter_mut().zip(&p.logit) {
+                *o = libm::exp(-l);
+            }
+        }
+    }
+
+    /// Adds an interaction pair of features `features` (schema order, distinct, their slots'
+    /// bins already filled in): `groups[axis][bin]` is the coarse group of each artifact bin,
+    /// `cells` the grid's `(logit, points)`, row-major with `columns` columns. The artifact's
+    /// validation bounds the grid (at most [`CELLS`] cells); a bin without a group, or a grid
+    /// past the bound, is refused here too rather than read out of bounds.
+    pub fn add_pair(
+        &mut self,
+        features: [usize; 2],
+        groups: [&[u16]; 2],
+        columns: usize,
+        cells: &[(f64, f64)],
+    ) -> Option<()> {
+        if cells.len() > CELLS || features.iter().any(|&j| j >= N_FEATURES) {
+            return None;
+        }
+        let mut p = Pair {
+            features,
+            part: [0; SLOTS],
+            odds: [f64::NAN; CELLS],
+            logit: [f64::NAN; CELLS],
+            points: [f64::NAN; CELLS],
+        };
+        for (axis, &j) in features.iter().enumerate() {
+            let scale = if axis == 0 { columns } else { 1 };
+            for s in BASE[j]..BASE[j] + N[j] + 2 {
+                if self.bin[s] != INVALID {
+                    let g = usize::from(*groups[axis].get(usize::from(self.bin[s]))?);
+                    p.part[s] = u8::try_from(g * scale).ok()?;
+                }
+            }
+        }
+        for (k, &(logit, points)) in cells.iter().enumerate() {
+            p.logit[k] = logit;
+            p.points[k] = points;
+        }
+        self.pairs.push(p);
+        Some(())
+    }
+
+    /// The interaction pairs, in artifact order.
+    pub fn pairs(&self) -> &[Pair] {
+        &self.pairs
     }
 
     /// Sets the edges of real feature `j` (at most [`MAX_REAL_EDGES`], strictly increasing;
@@ -378,18 +476,41 @@ impl Kernel {
         p
     }
 
-    /// Log-odds of default: the intercept plus each slot's logit, in feature order.
+    /// Log-odds of default: the intercept plus each slot's logit, in feature order, then each
+    /// pair's cell logit, in pair order.
     #[inline(always)]
     pub fn log_odds(&self, slots: &[usize; N_FEATURES]) -> f64 {
         let mut z = self.intercept;
         for &s in slots {
             z += self.logit[s & MASK];
         }
+        if !self.pairs.is_empty() {
+            z = self.fold_cells(slots, z, Table::Logit);
+        }
         z
     }
 
+    /// The cells' part of a row: `init` times each pair's cell odds, or plus each cell's
+    /// logit or points, in pair order. Out of line: the inlined per-row paths keep only a
+    /// test for "any pairs" (an additive model's code and speed stay as they were, and the
+    /// `.wasm` holds this loop once instead of once per inlined path).
+    #[inline(never)]
+    fn fold_cells(&self, slots: &[usize; N_FEATURES], init: f64, table: Table) -> f64 {
+        let mut acc = init;
+        for p in &self.pairs {
+            let k = p.cell(slots);
+            match table {
+                Table::Odds => acc *= p.odds[k],
+                Table::Logit => acc += p.logit[k],
+                Table::Points => acc += p.points[k],
+            }
+        }
+        acc
+    }
+
     /// Probability of default, `1 / (1 + exp(-log_odds))` computed as a product of odds
-    /// (see [`Kernel::odds`]); NaN when any slot is invalid.
+    /// (see [`Kernel::odds`]): the features' balanced tree, then each pair's cell odds in pair
+    /// order (see the module docs); NaN when any slot is invalid.
     #[inline(always)]
     pub fn probability(&self, slots: &[usize; N_FEATURES]) -> f64 {
         let o = |j: usize| self.odds[slots[j] & MASK];
@@ -398,16 +519,23 @@ impl Kernel {
         let a = (self.intercept_odds * o(0)) * (o(1) * o(2));
         let b = (o(3) * o(4)) * (o(5) * o(6));
         let c = (o(7) * o(8)) * o(9);
-        let q = (a * b) * c;
+        let mut q = (a * b) * c;
+        if !self.pairs.is_empty() {
+            q = self.fold_cells(slots, q, Table::Odds);
+        }
         1.0 / (1.0 + q)
     }
 
-    /// Score in points: the sum of each slot's points, in feature order.
+    /// Score in points: the sum of each slot's points, in feature order, then each pair's cell
+    /// points, in pair order.
     #[inline(always)]
     pub fn points(&self, slots: &[usize; N_FEATURES]) -> f64 {
         let mut p = 0.0;
         for &s in slots {
             p += self.points[s & MASK];
+        }
+        if !self.pairs.is_empty() {
+            p = self.fold_cells(slots, p, Table::Points);
         }
         p
     }

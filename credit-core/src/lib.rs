@@ -23,6 +23,8 @@ pub mod artifact;
 pub mod batch;
 pub mod drift;
 pub mod error;
+#[doc(hidden)]
+pub mod fixture;
 pub mod json;
 mod kernel;
 pub mod schema;
@@ -43,7 +45,7 @@ pub use error::{ErrorCode, FieldError, ModelError, Quoted, ShapeError, Shown, Va
 #[doc(hidden)]
 pub use kernel::{KernelPath, UnknownKernelPath};
 pub use schema::{feature_index, FeatureSpec, Kind, FEATURES, N_FEATURES};
-pub use scorecard::{Explanation, Prediction, Reason, Scorecard, MAX_REASONS};
+pub use scorecard::{CellContribution, Explanation, Prediction, Reason, Scorecard, MAX_REASONS};
 
 /// Version of this crate, recorded in artifacts it writes.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

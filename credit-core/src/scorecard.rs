@@ -1,5 +1,12 @@
 //! The compiled scorecard: an artifact compiled into the [`crate::kernel`] layout, and
 //! single-applicant scoring (probability, decision, points, reasons, explanations).
+//!
+//! Reasons stay one code per feature when the model has interaction cells: a feature's points
+//! lost are its own bin's (the most its bins can earn less this bin's points) plus, for every
+//! pair it is in, half of that pair's cell's points lost (the grid's best cell points less this
+//! cell's), the other half going to the pair's other feature. Age is never in a pair (see
+//! [`crate::artifact::Interaction`]), so the age policy's suppression of the age reason is
+//! unaffected.
 
 use crate::applicant::Applicant;
 use crate::artifact::ModelArtifact;
@@ -23,6 +30,8 @@ pub struct Scorecard {
     max_points: [f64; N_FEATURES],
     /// Bin labels per feature, artifact bin order (for explanations).
     labels: Vec<Vec<String>>,
+    /// The most points each interaction pair's grid can give (for reason codes), pair order.
+    max_cell_points: Vec<f64>,
 }
 
 /// One reason: a feature that cost the applicant points.
@@ -124,6 +133,20 @@ pub struct ReasonDetail {
     pub points_lost: f64,
 }
 
+/// One interaction pair's part in a decision, for `explain`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CellContribution {
+    /// The pair's two features (schema order).
+    pub features: [&'static str; 2],
+    /// The labels of the coarse groups the applicant's two bins fall in.
+    pub groups: [String; 2],
+    /// The cell's points and logit (added to the features' own).
+    pub points: f64,
+    /// The most points any cell of the pair's grid gives.
+    pub max_points: f64,
+    pub logit: f64,
+}
+
 /// Everything about one decision, for humans.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Explanation {
@@ -135,6 +158,8 @@ pub struct Explanation {
     pub log_odds: f64,
     pub base_points: f64,
     pub contributions: Vec<Contribution>,
+    /// The interaction cells the applicant falls in, pair order (empty for an additive model).
+    pub interactions: Vec<CellContribution>,
     pub reasons: Vec<ReasonDetail>,
 }
 
@@ -215,6 +240,28 @@ fn compile_feature(
     Ok(())
 }
 
+/// Adds the artifact's interaction pairs to the kernel (after its features); returns each
+/// pair's best cell points.
+fn compile_interactions(a: &ModelArtifact, k: &mut Kernel) -> Result<Vec<f64>, ModelError> {
+    let mut best = Vec::with_capacity(a.interactions.len());
+    for (i, x) in a.interactions.iter().enumerate() {
+        let refused = || ModelError::Invalid(format!("interactions[{i}]: cannot be compiled"));
+        let j0 = crate::schema::feature_index(&x.features[0]).ok_or_else(refused)?;
+        let j1 = crate::schema::feature_index(&x.features[1]).ok_or_else(refused)?;
+        let cells: Vec<(f64, f64)> = x.cells.iter().map(|c| (c.logit, c.points)).collect();
+        let groups = [x.groups[0].as_slice(), x.groups[1].as_slice()];
+        k.add_pair([j0, j1], groups, x.group_labels[1].len(), &cells)
+            .ok_or_else(refused)?;
+        best.push(
+            x.cells
+                .iter()
+                .map(|c| c.points)
+                .fold(f64::NEG_INFINITY, f64::max),
+        );
+    }
+    Ok(best)
+}
+
 impl Scorecard {
     /// Compiles a validated artifact.
     pub fn new(artifact: ModelArtifact) -> Result<Scorecard, ModelError> {
@@ -230,6 +277,7 @@ impl Scorecard {
                 .fold(f64::NEG_INFINITY, f64::max);
             labels.push(card.all_bins().map(|b| b.label.clone()).collect());
         }
+        let max_cell_points = compile_interactions(&artifact, &mut kernel)?;
         kernel.seal();
         Ok(Scorecard {
             threshold: artifact.threshold.probability,
@@ -237,6 +285,7 @@ impl Scorecard {
             kernel,
             max_points,
             labels,
+            max_cell_points,
             artifact,
         })
     }
@@ -282,16 +331,9 @@ impl Scorecard {
         Some(bins)
     }
 
-    /// The compiled tables (for the batch paths' SIMD kernels: unused in a build that has none,
-    /// such as the browser package's non-SIMD `.wasm`).
+    /// The compiled tables (for the batch paths: their SIMD kernels, and whether the model has
+    /// interaction cells, which those kernels do not score yet).
     #[inline]
-    #[cfg_attr(
-        not(any(
-            target_arch = "x86_64",
-            all(target_arch = "wasm32", target_feature = "simd128")
-        )),
-        allow(dead_code)
-    )]
     pub(crate) fn kernel(&self) -> &Kernel {
         &self.kernel
     }
@@ -358,8 +400,7 @@ impl Scorecard {
         }
         let probability = self.kernel.probability(&bins);
         let mut reasons = Reasons::EMPTY;
-        for (j, (&max, &s)) in self.max_points.iter().zip(&bins).enumerate() {
-            let lost = max - self.kernel.points[s];
+        for (j, &lost) in self.points_lost(&bins).iter().enumerate() {
             if lost > 1e-9 {
                 if j == AGE && self.suppress_elderly_age_reason && row[AGE] >= ELDERLY_AGE {
                     continue;
@@ -376,6 +417,34 @@ impl Scorecard {
             score: self.kernel.points(&bins),
             log_odds: z,
             reasons,
+        }
+    }
+
+    /// Points lost per feature (see the module docs): its own bin's, plus half of each of its
+    /// pairs' cell's.
+    #[inline]
+    fn points_lost(&self, slots: &[usize; N_FEATURES]) -> [f64; N_FEATURES] {
+        let mut lost = [0.0; N_FEATURES];
+        for (l, (&max, &s)) in lost.iter_mut().zip(self.max_points.iter().zip(slots)) {
+            *l = max - self.kernel.points[s];
+        }
+        if !self.max_cell_points.is_empty() {
+            self.add_cell_losses(slots, &mut lost);
+        }
+        lost
+    }
+
+    /// The cells' half shares of [`Scorecard::points_lost`], out of line (see
+    /// `Kernel::fold_cells` for why).
+    #[inline(never)]
+    fn add_cell_losses(&self, slots: &[usize; N_FEATURES], lost: &mut [f64; N_FEATURES]) {
+        for (p, &best) in self.kernel.pairs().iter().zip(&self.max_cell_points) {
+            let half = 0.5 * (best - p.points[p.cell(slots)]);
+            for &j in &p.features {
+                if let Some(l) = lost.get_mut(j) {
+                    *l += half;
+                }
+            }
         }
     }
 
@@ -408,8 +477,8 @@ impl Scorecard {
         let p = self.predict(a);
         let row = a.values();
         let k = &self.kernel;
-        let contributions = k
-            .slots(row)
+        let slots = k.slots(row);
+        let contributions = slots
             .iter()
             .enumerate()
             .map(|(j, &s)| Contribution {
@@ -424,6 +493,7 @@ impl Scorecard {
                 logit: k.logit[s],
             })
             .collect();
+        let interactions = self.cell_contributions(&slots);
         let s = &self.artifact.scaling;
         Explanation {
             model_version: self.artifact.model_version.clone(),
@@ -434,8 +504,37 @@ impl Scorecard {
             log_odds: p.log_odds,
             base_points: s.offset - s.factor * self.artifact.intercept,
             contributions,
+            interactions,
             reasons: self.reason_details(&p),
         }
+    }
+
+    /// The cell of each interaction pair for `explain`: the groups' labels from the artifact,
+    /// the numbers from the kernel (the ones that scored).
+    fn cell_contributions(&self, slots: &[usize; N_FEATURES]) -> Vec<CellContribution> {
+        let k = &self.kernel;
+        let pairs = k.pairs().iter().zip(&self.artifact.interactions);
+        pairs
+            .zip(&self.max_cell_points)
+            .map(|((p, x), &max_points)| {
+                let label = |axis: usize| {
+                    let bin = k.bin[slots[p.features[axis]]];
+                    x.groups[axis]
+                        .get(usize::from(bin))
+                        .and_then(|&g| x.group_labels[axis].get(usize::from(g)))
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                let cell = p.cell(slots);
+                CellContribution {
+                    features: [FEATURES[p.features[0]].name, FEATURES[p.features[1]].name],
+                    groups: [label(0), label(1)],
+                    points: p.points[cell],
+                    max_points,
+                    logit: p.logit[cell],
+                }
+            })
+            .collect()
     }
 }
 
