@@ -30,7 +30,7 @@
 //!   (Regulation B), at most [`MAX_INTERACTIONS`] pairs of at most [`MAX_GROUPS`] groups per axis.
 
 use crate::error::{ModelError, Quoted, Shown};
-use crate::schema::{AGE, FEATURES, N_FEATURES};
+use crate::schema::{FEATURES, N_FEATURES};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -83,6 +83,13 @@ pub const MAX_GROUPS: usize = 16;
 /// gets an `inf * 0 = NaN` (which would read as "invalid"). An additive model's eleven factors
 /// are within it by [`MAX_ABS_LOGIT`] alone (550); cells could pass it.
 pub const MAX_TOTAL_ABS_LOGIT: f64 = 700.0;
+
+/// The one error (as [`ModelError::Invalid`]) of a build without the `interactions` feature
+/// (the browser package, kept within its `.wasm` size budget) for a model that has cells: both
+/// readers give it right after the format check, and `Scorecard::new` for an artifact built in
+/// code. Such a build scores every additive model exactly as the full build does.
+pub const NO_CELLS_IN_THIS_BUILD: &str = "interactions: this build (the browser package) does \
+     not score interaction cells; use the native packages (Rust, Python, Node) or the REST API";
 
 /// The whole scorecard document.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -420,6 +427,7 @@ impl ModelArtifact {
     /// Parses, checks the checksum and validates an artifact.
     pub fn from_json(text: &str) -> Result<ModelArtifact, ModelError> {
         check_header(text)?;
+        crate::cells::check_text(text)?;
         let artifact: ModelArtifact = serde_json::from_str(text)?;
         artifact.verify(ModelArtifact::compute_checksum)
     }
@@ -431,6 +439,7 @@ impl ModelArtifact {
     pub fn from_json_lite(text: &str) -> Result<ModelArtifact, ModelError> {
         let header = read::header(text)?;
         check_format(header.format.as_deref(), header.format_version)?;
+        crate::cells::check_text(text)?;
         read::parse(text)?.verify(read::checksum)
     }
 
@@ -581,151 +590,7 @@ impl ModelArtifact {
         if let Some(d) = &self.score_distribution {
             d.validate(self)?;
         }
-        self.validate_interactions()
-    }
-
-    /// Interaction cells (format version 3): see [`Interaction::validate`] for each pair; here
-    /// the section's version, its size ([`MAX_INTERACTIONS`]), no pair twice, and the bound
-    /// on all logits together ([`MAX_TOTAL_ABS_LOGIT`]). Fixed texts, like
-    /// [`ScoreDistribution::validate`]'s: each number formatted in costs the `.wasm` code.
-    fn validate_interactions(&self) -> Result<(), ModelError> {
-        let bad = |problem: &str| Err(ModelError::Invalid(format!("interactions: {problem}")));
-        if self.interactions.is_empty() {
-            return Ok(());
-        }
-        if self.format_version < INTERACTIONS_VERSION {
-            return bad("the section needs format_version 3 or later (older readers refuse it)");
-        }
-        if self.interactions.len() > MAX_INTERACTIONS {
-            return bad("more than 16 pairs (MAX_INTERACTIONS)");
-        }
-        let largest =
-            |bins: &mut dyn Iterator<Item = &Bin>| bins.fold(0.0, |m: f64, b| m.max(b.logit.abs()));
-        let mut total = self.intercept.abs();
-        for card in &self.features {
-            total += largest(&mut card.all_bins());
-        }
-        for (i, x) in self.interactions.iter().enumerate() {
-            x.validate(self, i)?;
-            if self.interactions[..i]
-                .iter()
-                .any(|y| y.features == x.features)
-            {
-                return Err(x.invalid(i, "features", "the pair appears twice"));
-            }
-            total += largest(&mut x.cells.iter());
-        }
-        if total > MAX_TOTAL_ABS_LOGIT {
-            return bad(
-                "the intercept's, bins' and cells' largest logit magnitudes sum past 700 \
-                 (MAX_TOTAL_ABS_LOGIT): the scorer's product of odds could overflow",
-            );
-        }
-        Ok(())
-    }
-}
-
-impl Interaction {
-    /// A field-level error of pair `i`: `interactions[i] ("X" × "Y").field: problem`.
-    fn invalid(&self, i: usize, field: &str, problem: &str) -> ModelError {
-        ModelError::Invalid(format!(
-            "interactions[{i}] ({} × {}).{field}: {problem}",
-            Quoted(&self.features[0]),
-            Quoted(&self.features[1])
-        ))
-    }
-
-    /// The features: two distinct schema features in schema order, never `age`.
-    /// Regulation B (12 CFR 1002.6(b)(2)) allows age only where applicants of 62 or more never
-    /// get a negative factor from it; the trainer enforces that on the age bins alone (see
-    /// [`AgePolicy`]), and a cell could take back what the age bins give, so age is never in
-    /// a pair. It also keeps the age reason's suppression exact: age's points lost come from
-    /// its own bin only.
-    fn feature_indices(&self, i: usize) -> Result<[usize; 2], ModelError> {
-        let mut idx = [0; 2];
-        for (k, name) in self.features.iter().enumerate() {
-            idx[k] = crate::schema::feature_index(name)
-                .filter(|&j| FEATURES[j].name == name)
-                .ok_or_else(|| self.invalid(i, "features", "not a feature of the schema"))?;
-            if idx[k] == AGE {
-                return Err(self.invalid(
-                    i,
-                    "features",
-                    "age may not be in an interaction (Regulation B: the age policy is \
-                     enforced on age's own bins)",
-                ));
-            }
-        }
-        if idx[0] >= idx[1] {
-            return Err(self.invalid(
-                i,
-                "features",
-                "the two features must be distinct and in schema order",
-            ));
-        }
-        Ok(idx)
-    }
-
-    /// Structural checks of pair `i` of artifact `a` (whose features are already checked):
-    /// one group per bin, groups numbered from 0 with none unused and a label each, at most
-    /// [`MAX_GROUPS`] per axis, one cell per pair of groups, finite logits within
-    /// [`MAX_ABS_LOGIT`] and points consistent with the scaling.
-    fn validate(&self, a: &ModelArtifact, i: usize) -> Result<(), ModelError> {
-        let idx = self.feature_indices(i)?;
-        let mut n = [0usize; 2];
-        for axis in 0..2 {
-            let field = ["groups[0]", "groups[1]"][axis];
-            let bins = a.features[idx[axis]].all_bins().count();
-            let groups = &self.groups[axis];
-            if groups.len() != bins {
-                return Err(self.invalid(i, field, "needs one entry per bin of the feature"));
-            }
-            let count = groups
-                .iter()
-                .map(|&g| usize::from(g) + 1)
-                .max()
-                .unwrap_or(0);
-            if count > MAX_GROUPS {
-                return Err(self.invalid(i, field, "more than 16 groups (MAX_GROUPS)"));
-            }
-            if (0..count).any(|g| !groups.iter().any(|&x| usize::from(x) == g)) {
-                return Err(self.invalid(
-                    i,
-                    field,
-                    "groups are not numbered 0..n with none unused",
-                ));
-            }
-            if self.group_labels[axis].len() != count {
-                let field = ["group_labels[0]", "group_labels[1]"][axis];
-                return Err(self.invalid(i, field, "needs one label per group"));
-            }
-            n[axis] = count;
-        }
-        if self.cells.len() != n[0] * n[1] {
-            return Err(self.invalid(
-                i,
-                "cells",
-                "needs one cell per pair of groups (rows × columns, row-major)",
-            ));
-        }
-        for cell in &self.cells {
-            if cell.logit.is_nan() || cell.logit.abs() > MAX_ABS_LOGIT || !cell.points.is_finite() {
-                return Err(self.invalid(
-                    i,
-                    "cells",
-                    "a cell has non-finite points or a logit that is not finite or outside ±50",
-                ));
-            }
-            let want = points_for_cell(&a.scaling, cell.logit);
-            if (cell.points - want).abs() > 1e-6 * (1.0 + want.abs()) {
-                return Err(self.invalid(
-                    i,
-                    "cells",
-                    "a cell's points are not -factor × logit (the scaling's)",
-                ));
-            }
-        }
-        Ok(())
+        crate::cells::validate(self)
     }
 }
 

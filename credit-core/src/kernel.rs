@@ -16,12 +16,13 @@
 //! The probability is `1 / (1 + exp(-intercept) · Π exp(-logit))`, a product of per-slot odds
 //! computed once per model, so no row pays for an `exp`.
 //!
-//! Interaction cells ([`Pair`]) add one odds factor per pair. Every path multiplies in the
+//! Interaction cells (`crate::cells::Pair`) add one odds factor per pair. Every path multiplies in the
 //! same fixed order, so that all of them give the same bits: first the additive product
 //! (the balanced tree of [`Kernel::probability`], unchanged, so an additive model's bits and
 //! speed are what they were), then each pair's cell odds, in the artifact's pair order. Log-odds
 //! and points likewise add the features in schema order, then the cells in pair order.
 
+use crate::cells::Pairs;
 use crate::schema::{FeatureSpec, Kind, FEATURES, N_FEATURES};
 
 #[cfg(target_arch = "x86_64")]
@@ -106,8 +107,8 @@ const REAL: [usize; N_FEATURES] = LAYOUT.2;
 pub(crate) const TOTAL: usize = LAYOUT.3;
 /// Table length: `TOTAL` rounded up to a power of two, so that masking an index (one `and`)
 /// proves it in bounds where a bounds check would cost a compare and a branch.
-const SLOTS: usize = TOTAL.next_power_of_two();
-const MASK: usize = SLOTS - 1;
+pub(crate) const SLOTS: usize = TOTAL.next_power_of_two();
+pub(crate) const MASK: usize = SLOTS - 1;
 
 const fn count_reals() -> usize {
     let mut k = 0;
@@ -232,41 +233,10 @@ impl RealTable {
     }
 }
 
-/// Cells of a pair's table: [`crate::artifact::MAX_GROUPS`] squared, so that a cell index
-/// (`row · columns + column`) fits in a byte.
-const CELLS: usize = crate::artifact::MAX_GROUPS * crate::artifact::MAX_GROUPS;
-
-/// One interaction pair, compiled: which cell a row falls in is the sum of two table reads
-/// (`part` at each feature's slot), with no search and no branch.
-#[derive(Clone, Debug)]
-pub(crate) struct Pair {
-    /// The two features (model column order).
-    pub features: [usize; 2],
-    /// Per slot, its share of the cell index: `group · columns` for the first feature's
-    /// slots, the group for the second's, 0 for every other slot. An invalid slot also reads
-    /// 0: its own NaN odds already make the row NaN.
-    part: [u8; SLOTS],
-    /// Per cell: `exp(-logit)` (filled by [`Kernel::seal`] like the slots' odds), the logit
-    /// and the points; NaN past the grid's cells.
-    odds: [f64; CELLS],
-    pub logit: [f64; CELLS],
-    pub points: [f64; CELLS],
-}
-
-impl Pair {
-    /// The cell of a row's slots.
-    #[inline(always)]
-    pub fn cell(&self, slots: &[usize; N_FEATURES]) -> usize {
-        let [a, b] = self.features;
-        let r = self.part[slots[a % N_FEATURES] & MASK];
-        let c = self.part[slots[b % N_FEATURES] & MASK];
-        (usize::from(r) + usize::from(c)) % CELLS
-    }
-}
-
-/// Which of a cell's numbers [`Kernel::fold_cells`] folds.
+/// Which of a cell's numbers `Pairs::fold` folds (see `crate::cells`).
 #[derive(Clone, Copy)]
-enum Table {
+#[cfg_attr(not(feature = "interactions"), allow(dead_code))]
+pub(crate) enum Table {
     Odds,
     Logit,
     Points,
@@ -292,8 +262,9 @@ pub(crate) struct Kernel {
     pub bin: [u16; SLOTS],
     /// The batch kernel to run, always one this CPU supports (see [`path`]).
     path: KernelPath,
-    /// The interaction pairs, in artifact order (none in an additive model).
-    pairs: Vec<Pair>,
+    /// The interaction pairs, in artifact order (none in an additive model; none ever in a
+    /// build without the `interactions` feature).
+    pairs: Pairs,
 }
 
 impl Kernel {
@@ -308,7 +279,7 @@ impl Kernel {
             points: [f64::NAN; SLOTS],
             bin: [INVALID; SLOTS],
             path: KernelPath::detect(),
-            pairs: Vec::new(),
+            pairs: Pairs::new(),
         })
     }
 
@@ -317,54 +288,19 @@ impl Kernel {
         for (o, &l) in self.odds.iter_mut().zip(&self.logit) {
             *o = libm::exp(-l);
         }
-        for p in &mut self.pairs {
-            for (o, &l) in p.odds.iter_mut().zip(&p.logit) {
-                *o = libm::exp(-l);
-            }
-        }
+        self.pairs.seal();
     }
 
-    /// Adds an interaction pair of features `features` (schema order, distinct, their slots'
-    /// bins already filled in): `groups[axis][bin]` is the coarse group of each artifact bin,
-    /// `cells` the grid's `(logit, points)`, row-major with `columns` columns. The artifact's
-    /// validation bounds the grid (at most [`CELLS`] cells); a bin without a group, or a grid
-    /// past the bound, is refused here too rather than read out of bounds.
-    pub fn add_pair(
+    /// Adds the artifact's interaction pairs, once its features' slots are filled in.
+    pub fn compile_pairs(
         &mut self,
-        features: [usize; 2],
-        groups: [&[u16]; 2],
-        columns: usize,
-        cells: &[(f64, f64)],
-    ) -> Option<()> {
-        if cells.len() > CELLS || features.iter().any(|&j| j >= N_FEATURES) {
-            return None;
-        }
-        let mut p = Pair {
-            features,
-            part: [0; SLOTS],
-            odds: [f64::NAN; CELLS],
-            logit: [f64::NAN; CELLS],
-            points: [f64::NAN; CELLS],
-        };
-        for (axis, &j) in features.iter().enumerate() {
-            let scale = if axis == 0 { columns } else { 1 };
-            for s in BASE[j]..BASE[j] + N[j] + 2 {
-                if self.bin[s] != INVALID {
-                    let g = usize::from(*groups[axis].get(usize::from(self.bin[s]))?);
-                    p.part[s] = u8::try_from(g * scale).ok()?;
-                }
-            }
-        }
-        for (k, &(logit, points)) in cells.iter().enumerate() {
-            p.logit[k] = logit;
-            p.points[k] = points;
-        }
-        self.pairs.push(p);
-        Some(())
+        a: &crate::artifact::ModelArtifact,
+    ) -> Result<(), crate::error::ModelError> {
+        self.pairs.compile(a, &self.bin)
     }
 
     /// The interaction pairs, in artifact order.
-    pub fn pairs(&self) -> &[Pair] {
+    pub fn pairs(&self) -> &Pairs {
         &self.pairs
     }
 
@@ -485,27 +421,9 @@ impl Kernel {
             z += self.logit[s & MASK];
         }
         if !self.pairs.is_empty() {
-            z = self.fold_cells(slots, z, Table::Logit);
+            z = self.pairs.fold(slots, z, Table::Logit);
         }
         z
-    }
-
-    /// The cells' part of a row: `init` times each pair's cell odds, or plus each cell's
-    /// logit or points, in pair order. Out of line: the inlined per-row paths keep only a
-    /// test for "any pairs" (an additive model's code and speed stay as they were, and the
-    /// `.wasm` holds this loop once instead of once per inlined path).
-    #[inline(never)]
-    fn fold_cells(&self, slots: &[usize; N_FEATURES], init: f64, table: Table) -> f64 {
-        let mut acc = init;
-        for p in &self.pairs {
-            let k = p.cell(slots);
-            match table {
-                Table::Odds => acc *= p.odds[k],
-                Table::Logit => acc += p.logit[k],
-                Table::Points => acc += p.points[k],
-            }
-        }
-        acc
     }
 
     /// Probability of default, `1 / (1 + exp(-log_odds))` computed as a product of odds
@@ -521,7 +439,7 @@ impl Kernel {
         let c = (o(7) * o(8)) * o(9);
         let mut q = (a * b) * c;
         if !self.pairs.is_empty() {
-            q = self.fold_cells(slots, q, Table::Odds);
+            q = self.pairs.fold(slots, q, Table::Odds);
         }
         1.0 / (1.0 + q)
     }
@@ -535,7 +453,7 @@ impl Kernel {
             p += self.points[s & MASK];
         }
         if !self.pairs.is_empty() {
-            p = self.fold_cells(slots, p, Table::Points);
+            p = self.pairs.fold(slots, p, Table::Points);
         }
         p
     }

@@ -21,6 +21,13 @@
 pub mod applicant;
 pub mod artifact;
 pub mod batch;
+/// Interaction cells' validation, kernel tables, reasons and explanations: compiled in with the
+/// `interactions` feature (default), a stand-in that refuses models with cells without it.
+#[cfg(feature = "interactions")]
+mod cells;
+#[cfg(not(feature = "interactions"))]
+#[path = "cells_off.rs"]
+mod cells;
 pub mod drift;
 pub mod error;
 #[doc(hidden)]
@@ -46,6 +53,10 @@ pub use error::{ErrorCode, FieldError, ModelError, Quoted, ShapeError, Shown, Va
 pub use kernel::{KernelPath, UnknownKernelPath};
 pub use schema::{feature_index, FeatureSpec, Kind, FEATURES, N_FEATURES};
 pub use scorecard::{CellContribution, Explanation, Prediction, Reason, Scorecard, MAX_REASONS};
+
+/// Whether this build scores interaction cells (the `interactions` feature; the browser
+/// package leaves it out and refuses models with cells).
+pub const SCORES_INTERACTIONS: bool = cells::SUPPORTED;
 
 /// Version of this crate, recorded in artifacts it writes.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -30,8 +30,6 @@ pub struct Scorecard {
     max_points: [f64; N_FEATURES],
     /// Bin labels per feature, artifact bin order (for explanations).
     labels: Vec<Vec<String>>,
-    /// The most points each interaction pair's grid can give (for reason codes), pair order.
-    max_cell_points: Vec<f64>,
 }
 
 /// One reason: a feature that cost the applicant points.
@@ -240,28 +238,6 @@ fn compile_feature(
     Ok(())
 }
 
-/// Adds the artifact's interaction pairs to the kernel (after its features); returns each
-/// pair's best cell points.
-fn compile_interactions(a: &ModelArtifact, k: &mut Kernel) -> Result<Vec<f64>, ModelError> {
-    let mut best = Vec::with_capacity(a.interactions.len());
-    for (i, x) in a.interactions.iter().enumerate() {
-        let refused = || ModelError::Invalid(format!("interactions[{i}]: cannot be compiled"));
-        let j0 = crate::schema::feature_index(&x.features[0]).ok_or_else(refused)?;
-        let j1 = crate::schema::feature_index(&x.features[1]).ok_or_else(refused)?;
-        let cells: Vec<(f64, f64)> = x.cells.iter().map(|c| (c.logit, c.points)).collect();
-        let groups = [x.groups[0].as_slice(), x.groups[1].as_slice()];
-        k.add_pair([j0, j1], groups, x.group_labels[1].len(), &cells)
-            .ok_or_else(refused)?;
-        best.push(
-            x.cells
-                .iter()
-                .map(|c| c.points)
-                .fold(f64::NEG_INFINITY, f64::max),
-        );
-    }
-    Ok(best)
-}
-
 impl Scorecard {
     /// Compiles a validated artifact.
     pub fn new(artifact: ModelArtifact) -> Result<Scorecard, ModelError> {
@@ -277,7 +253,7 @@ impl Scorecard {
                 .fold(f64::NEG_INFINITY, f64::max);
             labels.push(card.all_bins().map(|b| b.label.clone()).collect());
         }
-        let max_cell_points = compile_interactions(&artifact, &mut kernel)?;
+        kernel.compile_pairs(&artifact)?;
         kernel.seal();
         Ok(Scorecard {
             threshold: artifact.threshold.probability,
@@ -285,7 +261,6 @@ impl Scorecard {
             kernel,
             max_points,
             labels,
-            max_cell_points,
             artifact,
         })
     }
@@ -428,24 +403,11 @@ impl Scorecard {
         for (l, (&max, &s)) in lost.iter_mut().zip(self.max_points.iter().zip(slots)) {
             *l = max - self.kernel.points[s];
         }
-        if !self.max_cell_points.is_empty() {
-            self.add_cell_losses(slots, &mut lost);
+        let pairs = self.kernel.pairs();
+        if !pairs.is_empty() {
+            pairs.add_losses(slots, &mut lost);
         }
         lost
-    }
-
-    /// The cells' half shares of [`Scorecard::points_lost`], out of line (see
-    /// `Kernel::fold_cells` for why).
-    #[inline(never)]
-    fn add_cell_losses(&self, slots: &[usize; N_FEATURES], lost: &mut [f64; N_FEATURES]) {
-        for (p, &best) in self.kernel.pairs().iter().zip(&self.max_cell_points) {
-            let half = 0.5 * (best - p.points[p.cell(slots)]);
-            for &j in &p.features {
-                if let Some(l) = lost.get_mut(j) {
-                    *l += half;
-                }
-            }
-        }
     }
 
     /// Validates and scores JSON text.
@@ -493,7 +455,9 @@ impl Scorecard {
                 logit: k.logit[s],
             })
             .collect();
-        let interactions = self.cell_contributions(&slots);
+        let interactions = k
+            .pairs()
+            .contributions(&self.artifact.interactions, &k.bin, &slots);
         let s = &self.artifact.scaling;
         Explanation {
             model_version: self.artifact.model_version.clone(),
@@ -507,34 +471,6 @@ impl Scorecard {
             interactions,
             reasons: self.reason_details(&p),
         }
-    }
-
-    /// The cell of each interaction pair for `explain`: the groups' labels from the artifact,
-    /// the numbers from the kernel (the ones that scored).
-    fn cell_contributions(&self, slots: &[usize; N_FEATURES]) -> Vec<CellContribution> {
-        let k = &self.kernel;
-        let pairs = k.pairs().iter().zip(&self.artifact.interactions);
-        pairs
-            .zip(&self.max_cell_points)
-            .map(|((p, x), &max_points)| {
-                let label = |axis: usize| {
-                    let bin = k.bin[slots[p.features[axis]]];
-                    x.groups[axis]
-                        .get(usize::from(bin))
-                        .and_then(|&g| x.group_labels[axis].get(usize::from(g)))
-                        .cloned()
-                        .unwrap_or_default()
-                };
-                let cell = p.cell(slots);
-                CellContribution {
-                    features: [FEATURES[p.features[0]].name, FEATURES[p.features[1]].name],
-                    groups: [label(0), label(1)],
-                    points: p.points[cell],
-                    max_points,
-                    logit: p.logit[cell],
-                }
-            })
-            .collect()
     }
 }
 

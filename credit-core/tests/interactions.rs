@@ -1,3 +1,4 @@
+#![cfg(feature = "interactions")]
 //! Interaction cells (format version 3) on a synthetic model: the shipped model with three
 //! hand-chosen pairs (`credit_core::fixture`). Every number is recomputed here from the
 //! artifact's fields alone (bins found as the module docs of `artifact` define them), so a

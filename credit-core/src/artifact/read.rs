@@ -375,11 +375,13 @@ fn score_distribution(n: Option<&Node>) -> Res<Option<ScoreDistribution>> {
 }
 
 /// serde's `u16` visitor: as `u64`, and at most `u16::MAX`.
+#[cfg(feature = "interactions")]
 fn uint16(n: &Node) -> Res<u16> {
     u16::try_from(uint(n)?).map_err(|_| invalid_type(n, "u16 (at most 65535)"))
 }
 
 /// serde's `[T; 2]`: a JSON array of exactly two items (serde_json reads arrays as tuples).
+#[cfg(feature = "interactions")]
 fn pair<T>(n: &Node, item: fn(&Node) -> Res<T>) -> Res<[T; 2]> {
     match n {
         Node::Arr(items) if items.len() == 2 => Ok([item(&items[0])?, item(&items[1])?]),
@@ -387,6 +389,7 @@ fn pair<T>(n: &Node, item: fn(&Node) -> Res<T>) -> Res<[T; 2]> {
     }
 }
 
+#[cfg(feature = "interactions")]
 fn interaction(n: &Node) -> Res<Interaction> {
     const F: &[&str] = &["features", "groups", "group_labels", "cells"];
     let f = Fields::of(n, "Interaction", F)?;
@@ -396,6 +399,13 @@ fn interaction(n: &Node) -> Res<Interaction> {
         group_labels: pair(f.get(2)?, |l| list(l, string))?,
         cells: list(f.get(3)?, bin)?,
     })
+}
+
+/// Without the `interactions` feature no document with pairs gets here (`cells::check_text`
+/// refused it before parsing), so the section's reader is only a refusal.
+#[cfg(not(feature = "interactions"))]
+fn interaction(_: &Node) -> Res<Interaction> {
+    Err(serde_json::Error::custom(super::NO_CELLS_IN_THIS_BUILD))
 }
 
 /// Inlined into its one caller: left to itself the optimiser outlines it since the
@@ -695,6 +705,7 @@ impl JsonWriter {
         self.close("}")
     }
 
+    #[cfg(feature = "interactions")]
     fn interaction(&mut self, x: &Interaction) {
         self.next(None);
         self.open("{");
@@ -737,6 +748,10 @@ impl JsonWriter {
         self.close("]");
         self.close("}")
     }
+
+    /// Never reached without the `interactions` feature (see the reader's `interaction`).
+    #[cfg(not(feature = "interactions"))]
+    fn interaction(&mut self, _: &Interaction) {}
 
     fn artifact(&mut self, a: &ModelArtifact) {
         self.open("{");
@@ -1009,6 +1024,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "interactions")]
     fn cells_model_reads_alike_and_checksums_the_same_bytes() {
         let text = cells_model();
         assert_eq!(same(&text), "ok");
@@ -1021,7 +1037,8 @@ mod tests {
     }
 
     /// Documents with cells, well- and ill-formed: both readers give the same verdict, and the
-    /// table reaches acceptance, JSON-level refusals and each kind of validation refusal.
+    /// table reaches acceptance, JSON-level refusals and each kind of validation refusal (in a
+    /// build without cells: the one refusal of every document that has pairs).
     #[test]
     fn table_of_interaction_documents() {
         let text = cells_model();
@@ -1107,7 +1124,13 @@ mod tests {
         }
         assert!(seen.contains("ok") && seen.contains("json"), "{seen:?}");
         let refusals = seen.iter().filter(|s| s.contains("interactions")).count();
-        assert!(refusals >= 8, "{seen:?}");
+        if crate::SCORES_INTERACTIONS {
+            assert!(refusals >= 8, "{seen:?}");
+        } else {
+            let only = format!("model artifact: {}", super::super::NO_CELLS_IN_THIS_BUILD);
+            assert!(seen.contains(&only), "{seen:?}");
+            assert_eq!(refusals, 1, "{seen:?}");
+        }
     }
 
     #[test]
