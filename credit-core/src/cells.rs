@@ -284,10 +284,12 @@ impl Pairs {
         };
         for (axis, &j) in features.iter().enumerate() {
             let scale = if axis == 0 { columns } else { 1 };
-            for s in BASE[j]..BASE[j] + N[j] + 2 {
-                if bin[s] != INVALID {
-                    let g = usize::from(*groups[axis].get(usize::from(bin[s]))?);
-                    p.part[s] = u8::try_from(g * scale).ok()?;
+            // The feature's slots (`BASE[j] + N[j] + 2 <= TOTAL <= SLOTS` by the layout).
+            let slots = BASE[j]..BASE[j] + N[j] + 2;
+            for (part, &b) in p.part[slots.clone()].iter_mut().zip(&bin[slots]) {
+                if b != INVALID {
+                    let g = usize::from(*groups[axis].get(usize::from(b))?);
+                    *part = u8::try_from(g * scale).ok()?;
                 }
             }
         }

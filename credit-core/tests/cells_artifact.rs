@@ -39,7 +39,7 @@ fn committed_cells_model_is_what_the_fixture_writes() {
     assert_eq!(a.interactions.len(), 3);
     let b = ModelArtifact::from_json_lite(CELLS_MODEL).expect("the lean reader reads it");
     assert_eq!(a, b);
-    assert!(credit_core::SCORES_INTERACTIONS);
+    const { assert!(credit_core::SCORES_INTERACTIONS) };
 }
 
 /// A verdict of this build on `text`, the same from both readers: the message, or `json` for
@@ -63,7 +63,7 @@ fn verdict(text: &str) -> String {
 #[cfg(not(feature = "interactions"))]
 #[test]
 fn a_build_without_cells_refuses_cells_models_with_one_error() {
-    assert!(!credit_core::SCORES_INTERACTIONS);
+    const { assert!(!credit_core::SCORES_INTERACTIONS) };
     let refusal = format!("model artifact: {NO_CELLS_IN_THIS_BUILD}");
     // The committed file is still the fixture's (this build can write it, not score it).
     assert_eq!(fixture_text(), CELLS_MODEL);
