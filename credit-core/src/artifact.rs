@@ -28,6 +28,8 @@
 //!   With cells, the log-odds are `intercept + Σ bin.logit + Σ cell.logit` and the score
 //!   `Σ bin.points + Σ cell.points` (see [`Interaction`]); pairs never include `age`
 //!   (Regulation B), at most [`MAX_INTERACTIONS`] pairs of at most [`MAX_GROUPS`] groups per axis.
+//!   A build without the `interactions` feature (the browser package) reads every version but
+//!   refuses a document with cells ([`NO_CELLS_IN_THIS_BUILD`]).
 
 use crate::error::{ModelError, Quoted, Shown};
 use crate::schema::{FEATURES, N_FEATURES};
