@@ -118,8 +118,8 @@ test('a model with interaction cells is refused with its own message', () => {
   const e = creditError(() => Model.fromJson(cells), 'invalid_model')
   assert.equal(
     e.message,
-    'model artifact: interactions: this build (the browser package) does not score interaction ' +
-      'cells; use the native packages (Rust, Python, Node) or the REST API'
+    'model artifact: interactions: the browser package does not score interaction cells; use the ' +
+      'native packages or the REST API'
   )
   assert.deepEqual(e.errors.map((x) => x.code), ['invalid_model'])
   // Refused before the checksum: the same message for a cells model edited after writing.

@@ -90,8 +90,29 @@ pub const MAX_TOTAL_ABS_LOGIT: f64 = 700.0;
 /// (the browser package, kept within its `.wasm` size budget) for a model that has cells: both
 /// readers give it right after the format check, and `Scorecard::new` for an artifact built in
 /// code. Such a build scores every additive model exactly as the full build does.
-pub const NO_CELLS_IN_THIS_BUILD: &str = "interactions: this build (the browser package) does \
-     not score interaction cells; use the native packages (Rust, Python, Node) or the REST API";
+pub const NO_CELLS_IN_THIS_BUILD: &str =
+    "interactions: the browser package does not score interaction cells; use the native packages or the REST API";
+
+/// [`ModelArtifact`]'s fields in declaration order (serde's order; `interactions` is the 15th):
+/// the lean reader's schema walk and the no-cells build's pre-check read the same list.
+pub(crate) const ARTIFACT_FIELDS: [&str; 16] = [
+    "format",
+    "format_version",
+    "model_id",
+    "model_version",
+    "created_by",
+    "training_data",
+    "intercept",
+    "features",
+    "scaling",
+    "threshold",
+    "age_policy",
+    "training",
+    "metrics",
+    "score_distribution",
+    "interactions",
+    "checksum",
+];
 
 /// The whole scorecard document.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -441,7 +462,6 @@ impl ModelArtifact {
     pub fn from_json_lite(text: &str) -> Result<ModelArtifact, ModelError> {
         let header = read::header(text)?;
         check_format(header.format.as_deref(), header.format_version)?;
-        crate::cells::check_text(text)?;
         read::parse(text)?.verify(read::checksum)
     }
 

@@ -28,6 +28,12 @@ pub(crate) fn check_text(_text: &str) -> Result<(), ModelError> {
     Ok(())
 }
 
+/// The no-cells build's refusal (`cells_off.rs`); named by the lean reader behind a test that is
+/// constant `false` with the feature, so never called here.
+pub(crate) fn refused() -> ModelError {
+    ModelError::Invalid(crate::artifact::NO_CELLS_IN_THIS_BUILD.into())
+}
+
 // ---- validation ---------------------------------------------------------------------------
 
 /// Interaction cells (format version 3): see [`Interaction::validate`] for each pair; here

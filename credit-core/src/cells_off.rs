@@ -1,31 +1,33 @@
 //! Stand-in for `cells.rs` in a build without the `interactions` feature (the browser package,
 //! to stay within its `.wasm` size budget): the same names, no cells. Any model that has cells
 //! is refused with one fixed [`crate::artifact::NO_CELLS_IN_THIS_BUILD`] error, by both readers
-//! at the same step (right after the format check, before parsing: see [`check_text`]) and by
-//! `Scorecard::new` for an artifact built in code. A model without cells scores exactly as
+//! at the same step (after the top-level keys are checked, before any field is read: see
+//! [`check_text`]) and by `Scorecard::new` for an artifact built in code. A model without
+//! cells scores exactly as
 //! with the feature: the kernel's "any pairs" tests are constant `false` here, so those
 //! branches are compiled out.
 
-use crate::artifact::{Interaction, ModelArtifact, NO_CELLS_IN_THIS_BUILD};
+use crate::artifact::{ModelArtifact, ARTIFACT_FIELDS, NO_CELLS_IN_THIS_BUILD};
 use crate::error::ModelError;
 use crate::kernel::{Table, SLOTS};
 use crate::schema::N_FEATURES;
-use crate::scorecard::CellContribution;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use std::fmt;
 
 /// Whether this build scores interaction cells.
 pub const SUPPORTED: bool = false;
 
-fn refused() -> ModelError {
+pub(crate) fn refused() -> ModelError {
     ModelError::Invalid(NO_CELLS_IN_THIS_BUILD.into())
 }
 
-/// Refuses a document whose `interactions` section holds at least one pair. Both readers call
-/// it after their header pass, which has already checked the whole text's syntax and refused
-/// the array form of the artifact (a header is at most two items), so only an object is
-/// looked at. A section that is not an array is left to the readers' own parse, which refuses it
-/// with their usual type error; an empty one is an additive model.
+/// The serde reader's refusal of a document with pairs, at the step where the lean reader
+/// (the `.wasm`'s, `artifact::read::parse`) refuses it: a top-level object whose keys are all
+/// the artifact's and none repeated (else both readers give a JSON error first) and whose
+/// `interactions` is a non-empty array. It runs after the header pass, which has already
+/// checked the whole text's syntax and refused the array form of the artifact (a header is at
+/// most two items). A section that is not an array is left to the readers' own parse, which
+/// refuses it with their usual type error; an empty one is an additive model.
 pub(crate) fn check_text(text: &str) -> Result<(), ModelError> {
     let mut de = serde_json::Deserializer::from_str(text);
     match de.deserialize_any(HasCells) {
@@ -34,7 +36,7 @@ pub(crate) fn check_text(text: &str) -> Result<(), ModelError> {
     }
 }
 
-/// Whether the top-level value has a non-empty `interactions` array (see [`check_text`]).
+/// Whether the top-level value is such an object (see [`check_text`]).
 struct HasCells;
 
 impl<'de> Visitor<'de> for HasCells {
@@ -43,15 +45,20 @@ impl<'de> Visitor<'de> for HasCells {
         f.write_str("an artifact")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        let mut cells = false;
+        let (mut seen, mut clean, mut cells) = ([false; ARTIFACT_FIELDS.len()], true, false);
         while let Some(key) = map.next_key::<String>()? {
+            match ARTIFACT_FIELDS.iter().position(|f| *f == key) {
+                Some(i) => clean &= !std::mem::replace(&mut seen[i], true),
+                None => clean = false,
+            }
             if key == "interactions" {
-                cells |= !map.next_value::<Vec<IgnoredAny>>()?.is_empty();
+                let v = map.next_value::<serde_json::Value>()?;
+                cells = v.as_array().is_some_and(|a| !a.is_empty());
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        Ok(cells)
+        Ok(clean && cells)
     }
 }
 
@@ -94,14 +101,4 @@ impl Pairs {
 
     #[inline(always)]
     pub fn add_losses(&self, _: &[usize; N_FEATURES], _: &mut [f64; N_FEATURES]) {}
-
-    #[inline(always)]
-    pub fn contributions(
-        &self,
-        _: &[Interaction],
-        _: &[u16; SLOTS],
-        _: &[usize; N_FEATURES],
-    ) -> Vec<CellContribution> {
-        Vec::new()
-    }
 }

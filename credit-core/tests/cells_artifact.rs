@@ -71,10 +71,17 @@ fn a_build_without_cells_refuses_cells_models_with_one_error() {
     // Before the checksum and the parse: a cells model with a wrong checksum or a field of the
     // wrong type gets the same error.
     let wrong_sum = CELLS_MODEL.replacen("sha256:", "sha256:0", 1);
-    let bad_field = CELLS_MODEL.replacen("\"model_id\": \"", "\"model_id\": 7, \"x\": \"", 1);
+    let mut v: serde_json::Value = serde_json::from_str(CELLS_MODEL).expect("json");
+    v["created_by"] = serde_json::json!(7);
+    let bad_field = v.to_string();
     for text in [wrong_sum.as_str(), bad_field.as_str()] {
         assert_eq!(verdict(text), refusal);
     }
+    // After the top level's keys: an unknown or repeated key is a JSON error first, in both.
+    v["unknown"] = serde_json::json!(1);
+    assert_eq!(verdict(&v.to_string()), "json");
+    let twice = CELLS_MODEL.replacen("\"model_id\": ", "\"model_id\": \"x\", \"model_id\": ", 1);
+    assert_eq!(verdict(&twice), "json");
     // After the format: a newer version is still told apart.
     let newer = CELLS_MODEL.replacen("\"format_version\": 3", "\"format_version\": 4", 1);
     assert!(

@@ -34,7 +34,7 @@
 use super::{
     AgePolicy, Bin, CalibrationBin, DataFingerprint, FeatureCard, Interaction, Metrics,
     ModelArtifact, ModelMetrics, Scaling, ScoreDistribution, SpecialBin, Threshold,
-    TrainingConfigRecord,
+    TrainingConfigRecord, ARTIFACT_FIELDS,
 };
 use crate::error::ModelError;
 use crate::json::JsonWriter;
@@ -401,36 +401,30 @@ fn interaction(n: &Node) -> Res<Interaction> {
     })
 }
 
-/// Without the `interactions` feature no document with pairs gets here (`cells::check_text`
-/// refused it before parsing), so the section's reader is only a refusal.
+/// The `interactions` section (absent: none).
+#[cfg(feature = "interactions")]
+fn interactions(n: Option<&Node>) -> Res<Vec<Interaction>> {
+    match n {
+        None => Ok(Vec::new()),
+        Some(l) => list(l, interaction),
+    }
+}
+
+/// Without the `interactions` feature a document with pairs never gets here ([`parse`]
+/// refused it), so only an absent or empty section is read; no reader of a pair is compiled in.
 #[cfg(not(feature = "interactions"))]
-fn interaction(_: &Node) -> Res<Interaction> {
-    Err(serde_json::Error::custom(super::NO_CELLS_IN_THIS_BUILD))
+fn interactions(n: Option<&Node>) -> Res<Vec<Interaction>> {
+    match n {
+        None => Ok(Vec::new()),
+        Some(Node::Arr(items)) if items.is_empty() => Ok(Vec::new()),
+        Some(n) => Err(invalid_type(n, "a sequence")),
+    }
 }
 
 /// Inlined into its one caller: left to itself the optimiser outlines it since the
 /// `score_distribution` field exists, and the `.wasm` is then 1 KB larger (measured).
 #[inline(always)]
-fn artifact(n: &Node) -> Res<ModelArtifact> {
-    const F: &[&str] = &[
-        "format",
-        "format_version",
-        "model_id",
-        "model_version",
-        "created_by",
-        "training_data",
-        "intercept",
-        "features",
-        "scaling",
-        "threshold",
-        "age_policy",
-        "training",
-        "metrics",
-        "score_distribution",
-        "interactions",
-        "checksum",
-    ];
-    let f = Fields::of(n, "ModelArtifact", F)?;
+fn artifact(f: &Fields) -> Res<ModelArtifact> {
     let training_data = {
         const F: &[&str] = &["sha256", "rows", "positives", "rows_excluded", "label"];
         let d = Fields::of(f.get(5)?, "DataFingerprint", F)?;
@@ -545,10 +539,7 @@ fn artifact(n: &Node) -> Res<ModelArtifact> {
         training,
         metrics: model_metrics,
         score_distribution: score_distribution(f.opt(13))?,
-        interactions: match f.opt(14) {
-            None => Vec::new(),
-            Some(l) => list(l, interaction)?,
-        },
+        interactions: interactions(f.opt(14))?,
         checksum: match f.opt(15) {
             None | Some(Node::Null) => None,
             Some(c) => Some(string(c)?),
@@ -640,7 +631,16 @@ pub(crate) fn header(text: &str) -> Result<Header, ModelError> {
 /// Parses the artifact's JSON text into the typed artifact (no checksum or validation here).
 pub(crate) fn parse(text: &str) -> Result<ModelArtifact, ModelError> {
     let tree: Node = serde_json::from_str(text)?;
-    Ok(artifact(&tree)?)
+    let f = Fields::of(&tree, "ModelArtifact", &ARTIFACT_FIELDS)?;
+    // A build without the `interactions` feature refuses a document with pairs here: after
+    // the top level's keys are checked (unknown or repeated ones are a JSON error first),
+    // before any field is read. The serde reader makes the same test (`cells::check_text`).
+    if !crate::SCORES_INTERACTIONS
+        && matches!(f.opt(14), Some(Node::Arr(items)) if !items.is_empty())
+    {
+        return Err(crate::cells::refused());
+    }
+    Ok(artifact(&f)?)
 }
 
 /// The compact JSON that `serde_json::to_vec` makes of an artifact (without its checksum):
