@@ -3,9 +3,8 @@
 //! is refused with one fixed [`crate::artifact::NO_CELLS_IN_THIS_BUILD`] error, by both readers
 //! at the same step (after the top-level keys are checked, before any field is read: see
 //! [`check_text`]) and by `Scorecard::new` for an artifact built in code. A model without
-//! cells scores exactly as
-//! with the feature: the kernel's "any pairs" tests are constant `false` here, so those
-//! branches are compiled out.
+//! cells scores exactly as with the feature: the kernel's "any pairs" tests are constant
+//! `false` here, so those branches are compiled out.
 
 use crate::artifact::{ModelArtifact, ARTIFACT_FIELDS, NO_CELLS_IN_THIS_BUILD};
 use crate::error::ModelError;
