@@ -106,6 +106,18 @@ export interface CalibrationBin {
   maxPredicted: number
 }
 
+/** One interaction pair's cell in a decision (models with interaction cells only). */
+export interface CellContribution {
+  /** The pair's two features (schema order). */
+  features: Array<string>
+  /** Labels of the coarse groups the applicant's two bins fall in. */
+  groups: Array<string>
+  points: number
+  /** The most points any cell of the pair's grid gives. */
+  maxPoints: number
+  logit: number
+}
+
 /** One feature's part in a decision. */
 export interface Contribution {
   feature: string
@@ -128,6 +140,8 @@ export interface Explanation {
   logOdds: number
   basePoints: number
   contributions: Array<Contribution>
+  /** The interaction cell of each pair, pair order (empty for an additive model). */
+  interactions: Array<CellContribution>
   reasons: Array<Reason>
 }
 

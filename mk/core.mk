@@ -5,8 +5,12 @@ TESTS += test-rust test-core-python
 # The output is kept in $(JUNIT)/rust.log for `make test-summary` (libtest has no stable JUnit).
 # The benches crate and the wasm binding have no Rust tests (theirs run under criterion and in
 # JS); leaving them out spares compiling criterion and wasm-bindgen for the host in release.
+# The second run is the core as the browser package builds it (without the `interactions`
+# feature): only credit-core's library and integration tests, no doctests, so it rebuilds
+# one crate.
 test-rust: $(CREDIT) data
 	set -o pipefail; CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) $(CARGO) test --workspace --release --exclude credit-benches --exclude credit-default-wasm 2>&1 | tee $(JUNIT)/rust.log
+	set -o pipefail; $(CARGO) test --release -p credit-core --no-default-features --lib --tests 2>&1 | tee $(JUNIT)/rust-no-cells.log
 
 $(VENV)/.stamp-core: requirements/core.txt | $(VENV)/bin/python
 	$(PIP) install -q -r requirements/core.txt

@@ -119,6 +119,19 @@ pub struct Contribution {
     pub logit: f64,
 }
 
+/// One interaction pair's cell in a decision (models with interaction cells only).
+#[napi(object)]
+pub struct CellContribution {
+    /// The pair's two features (schema order).
+    pub features: Vec<String>,
+    /// Labels of the coarse groups the applicant's two bins fall in.
+    pub groups: Vec<String>,
+    pub points: f64,
+    /// The most points any cell of the pair's grid gives.
+    pub max_points: f64,
+    pub logit: f64,
+}
+
 /// Everything about one decision, for humans.
 #[napi(object)]
 pub struct Explanation {
@@ -131,6 +144,8 @@ pub struct Explanation {
     pub log_odds: f64,
     pub base_points: f64,
     pub contributions: Vec<Contribution>,
+    /// The interaction cell of each pair, pair order (empty for an additive model).
+    pub interactions: Vec<CellContribution>,
     pub reasons: Vec<Reason>,
 }
 
@@ -638,6 +653,17 @@ impl Model {
                     feature: c.feature.to_owned(),
                     value: c.value,
                     bin: c.bin,
+                    points: c.points,
+                    max_points: c.max_points,
+                    logit: c.logit,
+                })
+                .collect(),
+            interactions: e
+                .interactions
+                .into_iter()
+                .map(|c| CellContribution {
+                    features: c.features.map(str::to_owned).to_vec(),
+                    groups: c.groups.to_vec(),
                     points: c.points,
                     max_points: c.max_points,
                     logit: c.logit,

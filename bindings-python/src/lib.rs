@@ -652,6 +652,15 @@ impl Explanation {
             &serde_json::to_value(&self.inner.contributions).map_err(json_err)?,
         )
     }
+    /// `[{"features", "groups", "points", "max_points", "logit"}]`: the interaction cell of
+    /// each pair of the model, pair order (empty for an additive model).
+    #[getter]
+    fn interactions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_to_py(
+            py,
+            &serde_json::to_value(&self.inner.interactions).map_err(json_err)?,
+        )
+    }
     /// `[{"code", "feature", "text", "points_lost"}]`, most points lost first.
     #[getter]
     fn reasons<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

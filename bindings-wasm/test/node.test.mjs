@@ -108,6 +108,28 @@ test('bad inputs give CreditErrors, never a trap', () => {
   assert.equal(Model.fromJson(readFileSync(root + 'models/default.json', 'utf8')).version, vectors.model_version)
 })
 
+// The browser package is built without the core's `interactions` feature (its .wasm budget): a
+// model with interaction cells (testdata/cells-model.json, the core's fixture, kept equal to it
+// by credit-core/tests/cells_artifact.rs) is refused with one fixed message, and the module
+// keeps working afterwards.
+test('a model with interaction cells is refused with its own message', () => {
+  const cells = readFileSync(root + 'testdata/cells-model.json', 'utf8')
+  assert.ok(JSON.parse(cells).interactions.length > 0, 'the fixture has cells')
+  const e = creditError(() => Model.fromJson(cells), 'invalid_model')
+  assert.equal(
+    e.message,
+    'model artifact: interactions: the browser package does not score interaction cells; use the ' +
+      'native packages or the REST API'
+  )
+  assert.deepEqual(e.errors.map((x) => x.code), ['invalid_model'])
+  // Refused before the checksum: the same message for a cells model edited after writing.
+  const edited = JSON.parse(cells)
+  edited.intercept += 1
+  assert.equal(creditError(() => Model.fromJson(JSON.stringify(edited)), 'invalid_model').message, e.message)
+  // The module still loads and scores additive models.
+  assert.equal(model.predict(seed).probability, Model.fromJson(shippedJson).predict(seed).probability)
+})
+
 // Absurd sizes: scoreBatch used to copy the whole batch into wasm memory with an infallible
 // allocation, which aborted the module (a trap) when it did not fit; predictMany took any array
 // length. Both must throw a CreditError, and the module must keep working.

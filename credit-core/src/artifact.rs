@@ -25,6 +25,11 @@
 //!   grid over two features' bins whose points add to the features' points. A document without
 //!   cells is still written as version 2 (the lowest version that expresses it), so every older
 //!   reader keeps reading additive models; a version-1 or -2 document must not carry cells.
+//!   With cells, the log-odds are `intercept + Σ bin.logit + Σ cell.logit` and the score
+//!   `Σ bin.points + Σ cell.points` (see [`Interaction`]); pairs never include `age`
+//!   (Regulation B), at most [`MAX_INTERACTIONS`] pairs of at most [`MAX_GROUPS`] groups per axis.
+//!   A build without the `interactions` feature (the browser package) reads every version but
+//!   refuses a document with cells ([`NO_CELLS_IN_THIS_BUILD`]).
 
 use crate::error::{ModelError, Quoted, Shown};
 use crate::schema::{FEATURES, N_FEATURES};
@@ -60,8 +65,54 @@ pub const SCORE_BAND_HIGH: f64 = 700.0;
 
 /// Largest logit magnitude a bin (or the intercept) may have. An odds ratio of `e^50` is far
 /// beyond any credit model; the bound guarantees the scorer's product of eleven odds factors
-/// never overflows or underflows (which could turn `inf * 0` into NaN for a valid row).
+/// never overflows or underflows (which could turn `inf * 0` into NaN for a valid row). Cells
+/// add factors: [`MAX_TOTAL_ABS_LOGIT`] bounds them all together.
 pub const MAX_ABS_LOGIT: f64 = 50.0;
+
+/// Most interaction pairs a model may have, and most coarse groups per axis of a pair. Why:
+/// the scorer keeps, per pair, a group table over every slot of the kernel (one byte each) and
+/// a table of `MAX_GROUPS²` cells (odds, logit, points), so these bound its memory (about 7 KB
+/// a pair) and the work per row (one multiplication a pair); a one-byte cell index
+/// (`row · columns + column`, at most 255) needs at most 16 groups per axis. The grids are
+/// meant to be coarse: a pair with more groups than that would be fitting noise.
+pub const MAX_INTERACTIONS: usize = 16;
+/// See [`MAX_INTERACTIONS`].
+pub const MAX_GROUPS: usize = 16;
+
+/// Bound on the sum of the largest logit magnitudes of the intercept, of each feature's bins
+/// and of each pair's cells. The scorer multiplies odds factors `exp(-logit)`; below
+/// `ln(f64::MAX) ≈ 709.8` every partial product stays finite and normal, so a valid row never
+/// gets an `inf * 0 = NaN` (which would read as "invalid"). An additive model's eleven factors
+/// are within it by [`MAX_ABS_LOGIT`] alone (550); cells could pass it.
+pub const MAX_TOTAL_ABS_LOGIT: f64 = 700.0;
+
+/// The one error (as [`ModelError::Invalid`]) of a build without the `interactions` feature
+/// (the browser package, kept within its `.wasm` size budget) for a model that has cells: both
+/// readers give it right after the format check, and `Scorecard::new` for an artifact built in
+/// code. Such a build scores every additive model exactly as the full build does.
+pub const NO_CELLS_IN_THIS_BUILD: &str =
+    "interactions: the browser package does not score interaction cells; use the native packages or the REST API";
+
+/// [`ModelArtifact`]'s fields in declaration order (serde's order; `interactions` is the 15th):
+/// the lean reader's schema walk and the no-cells build's pre-check read the same list.
+pub(crate) const ARTIFACT_FIELDS: [&str; 16] = [
+    "format",
+    "format_version",
+    "model_id",
+    "model_version",
+    "created_by",
+    "training_data",
+    "intercept",
+    "features",
+    "scaling",
+    "threshold",
+    "age_policy",
+    "training",
+    "metrics",
+    "score_distribution",
+    "interactions",
+    "checksum",
+];
 
 /// The whole scorecard document.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -149,6 +200,10 @@ pub struct Bin {
 /// `n_cols = 1 + max(groups[1])`. The log-odds become
 /// `intercept + Σ bin.logit + Σ cell.logit` and the score `Σ bin.points + Σ cell.points`, with
 /// `cell.points = -factor * cell.logit` (the offset is already shared among the bins).
+///
+/// Never `age`: Regulation B lets a model use age only if applicants of 62 or more never get a
+/// negative factor from it, which the trainer enforces on age's own bins ([`AgePolicy`]); a
+/// cell could take that back.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Interaction {
@@ -395,6 +450,7 @@ impl ModelArtifact {
     /// Parses, checks the checksum and validates an artifact.
     pub fn from_json(text: &str) -> Result<ModelArtifact, ModelError> {
         check_header(text)?;
+        crate::cells::check_text(text)?;
         let artifact: ModelArtifact = serde_json::from_str(text)?;
         artifact.verify(ModelArtifact::compute_checksum)
     }
@@ -556,24 +612,7 @@ impl ModelArtifact {
         if let Some(d) = &self.score_distribution {
             d.validate(self)?;
         }
-        self.validate_interactions()
-    }
-
-    /// Interaction cells need format version 3. Scoring them is not built yet, so this build
-    /// refuses a model that has them rather than scoring it as if it were additive.
-    fn validate_interactions(&self) -> Result<(), ModelError> {
-        if self.interactions.is_empty() {
-            return Ok(());
-        }
-        if self.format_version < INTERACTIONS_VERSION {
-            return Err(ModelError::Invalid(
-                "interactions: the section needs format_version 3 or later (older readers refuse it)"
-                    .into(),
-            ));
-        }
-        Err(ModelError::Invalid(
-            "interactions: this build does not score interaction cells yet".into(),
-        ))
+        crate::cells::validate(self)
     }
 }
 
@@ -657,6 +696,12 @@ fn debug_numbers(values: &[f64]) -> String {
     }
     out.push(']');
     out
+}
+
+/// Points of an interaction cell given its logit: `-factor * logit` (the offset is shared
+/// among the bins already, see [`Interaction`]).
+pub fn points_for_cell(scaling: &Scaling, logit: f64) -> f64 {
+    -scaling.factor * logit
 }
 
 /// Points of a bin given its logit, under the artifact's scaling.

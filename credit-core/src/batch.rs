@@ -351,6 +351,11 @@ impl Scorecard {
         score: Option<&mut [f64]>,
         bad: &mut Vec<usize>,
     ) -> usize {
+        // The vector kernels do not know interaction cells yet: a model with cells is scored
+        // by the scalar kernel (an additive model's path is unchanged).
+        if !self.kernel().pairs().is_empty() {
+            return 0;
+        }
         let input = src.layout().rows(first_row..first_row + probability.len());
         #[cfg(target_arch = "x86_64")]
         if let Some(simd) = self.kernel().avx2() {

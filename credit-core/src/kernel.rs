@@ -15,7 +15,14 @@
 //!
 //! The probability is `1 / (1 + exp(-intercept) · Π exp(-logit))`, a product of per-slot odds
 //! computed once per model, so no row pays for an `exp`.
+//!
+//! Interaction cells (`crate::cells::Pair`) add one odds factor per pair. Every path multiplies in the
+//! same fixed order, so that all of them give the same bits: first the additive product
+//! (the balanced tree of [`Kernel::probability`], unchanged, so an additive model's bits and
+//! speed are what they were), then each pair's cell odds, in the artifact's pair order. Log-odds
+//! and points likewise add the features in schema order, then the cells in pair order.
 
+use crate::cells::Pairs;
 use crate::schema::{FeatureSpec, Kind, FEATURES, N_FEATURES};
 
 #[cfg(target_arch = "x86_64")]
@@ -100,8 +107,8 @@ const REAL: [usize; N_FEATURES] = LAYOUT.2;
 pub(crate) const TOTAL: usize = LAYOUT.3;
 /// Table length: `TOTAL` rounded up to a power of two, so that masking an index (one `and`)
 /// proves it in bounds where a bounds check would cost a compare and a branch.
-const SLOTS: usize = TOTAL.next_power_of_two();
-const MASK: usize = SLOTS - 1;
+pub(crate) const SLOTS: usize = TOTAL.next_power_of_two();
+pub(crate) const MASK: usize = SLOTS - 1;
 
 const fn count_reals() -> usize {
     let mut k = 0;
@@ -226,6 +233,15 @@ impl RealTable {
     }
 }
 
+/// Which of a cell's numbers `Pairs::fold` folds (see `crate::cells`).
+#[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "interactions"), allow(dead_code))]
+pub(crate) enum Table {
+    Odds,
+    Logit,
+    Points,
+}
+
 /// The model's numbers in the fixed layout.
 #[derive(Clone, Debug)]
 pub(crate) struct Kernel {
@@ -246,6 +262,9 @@ pub(crate) struct Kernel {
     pub bin: [u16; SLOTS],
     /// The batch kernel to run, always one this CPU supports (see [`path`]).
     path: KernelPath,
+    /// The interaction pairs, in artifact order (none in an additive model; none ever in a
+    /// build without the `interactions` feature).
+    pairs: Pairs,
 }
 
 impl Kernel {
@@ -260,14 +279,29 @@ impl Kernel {
             points: [f64::NAN; SLOTS],
             bin: [INVALID; SLOTS],
             path: KernelPath::detect(),
+            pairs: Pairs::new(),
         })
     }
 
-    /// Derives the odds table once the logits are in place.
+    /// Derives the odds tables once the logits are in place.
     pub fn seal(&mut self) {
         for (o, &l) in self.odds.iter_mut().zip(&self.logit) {
             *o = libm::exp(-l);
         }
+        self.pairs.seal();
+    }
+
+    /// Adds the artifact's interaction pairs, once its features' slots are filled in.
+    pub fn compile_pairs(
+        &mut self,
+        a: &crate::artifact::ModelArtifact,
+    ) -> Result<(), crate::error::ModelError> {
+        self.pairs.compile(a, &self.bin)
+    }
+
+    /// The interaction pairs, in artifact order.
+    pub fn pairs(&self) -> &Pairs {
+        &self.pairs
     }
 
     /// Sets the edges of real feature `j` (at most [`MAX_REAL_EDGES`], strictly increasing;
@@ -378,18 +412,23 @@ impl Kernel {
         p
     }
 
-    /// Log-odds of default: the intercept plus each slot's logit, in feature order.
+    /// Log-odds of default: the intercept plus each slot's logit, in feature order, then each
+    /// pair's cell logit, in pair order.
     #[inline(always)]
     pub fn log_odds(&self, slots: &[usize; N_FEATURES]) -> f64 {
         let mut z = self.intercept;
         for &s in slots {
             z += self.logit[s & MASK];
         }
+        if !self.pairs.is_empty() {
+            z = self.pairs.fold(slots, z, Table::Logit);
+        }
         z
     }
 
     /// Probability of default, `1 / (1 + exp(-log_odds))` computed as a product of odds
-    /// (see [`Kernel::odds`]); NaN when any slot is invalid.
+    /// (see [`Kernel::odds`]): the features' balanced tree, then each pair's cell odds in pair
+    /// order (see the module docs); NaN when any slot is invalid.
     #[inline(always)]
     pub fn probability(&self, slots: &[usize; N_FEATURES]) -> f64 {
         let o = |j: usize| self.odds[slots[j] & MASK];
@@ -398,16 +437,23 @@ impl Kernel {
         let a = (self.intercept_odds * o(0)) * (o(1) * o(2));
         let b = (o(3) * o(4)) * (o(5) * o(6));
         let c = (o(7) * o(8)) * o(9);
-        let q = (a * b) * c;
+        let mut q = (a * b) * c;
+        if !self.pairs.is_empty() {
+            q = self.pairs.fold(slots, q, Table::Odds);
+        }
         1.0 / (1.0 + q)
     }
 
-    /// Score in points: the sum of each slot's points, in feature order.
+    /// Score in points: the sum of each slot's points, in feature order, then each pair's cell
+    /// points, in pair order.
     #[inline(always)]
     pub fn points(&self, slots: &[usize; N_FEATURES]) -> f64 {
         let mut p = 0.0;
         for &s in slots {
             p += self.points[s & MASK];
+        }
+        if !self.pairs.is_empty() {
+            p = self.pairs.fold(slots, p, Table::Points);
         }
         p
     }

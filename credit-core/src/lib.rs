@@ -21,8 +21,17 @@
 pub mod applicant;
 pub mod artifact;
 pub mod batch;
+/// Interaction cells' validation, kernel tables, reasons and explanations: compiled in with the
+/// `interactions` feature (default), a stand-in that refuses models with cells without it.
+#[cfg(feature = "interactions")]
+mod cells;
+#[cfg(not(feature = "interactions"))]
+#[path = "cells_off.rs"]
+mod cells;
 pub mod drift;
 pub mod error;
+#[doc(hidden)]
+pub mod fixture;
 pub mod json;
 mod kernel;
 pub mod schema;
@@ -43,7 +52,11 @@ pub use error::{ErrorCode, FieldError, ModelError, Quoted, ShapeError, Shown, Va
 #[doc(hidden)]
 pub use kernel::{KernelPath, UnknownKernelPath};
 pub use schema::{feature_index, FeatureSpec, Kind, FEATURES, N_FEATURES};
-pub use scorecard::{Explanation, Prediction, Reason, Scorecard, MAX_REASONS};
+pub use scorecard::{CellContribution, Explanation, Prediction, Reason, Scorecard, MAX_REASONS};
+
+/// Whether this build scores interaction cells (the `interactions` feature; the browser
+/// package leaves it out and refuses models with cells).
+pub const SCORES_INTERACTIONS: bool = cells::SUPPORTED;
 
 /// Version of this crate, recorded in artifacts it writes.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

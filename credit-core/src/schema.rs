@@ -43,7 +43,7 @@ pub struct FeatureSpec {
 pub const PAST_DUE_SPECIAL_CODES: &[f64] = &[96.0, 98.0];
 
 /// The features in model / CSV column order.
-pub const FEATURES: [FeatureSpec; N_FEATURES] = [
+pub static FEATURES: [FeatureSpec; N_FEATURES] = [
     FeatureSpec {
         name: "RevolvingUtilizationOfUnsecuredLines",
         alias: None,

@@ -12,6 +12,21 @@ fn model() -> &'static Scorecard {
     })
 }
 
+/// The shipped model with the fixture's interaction cells (scored by the scalar kernel in
+/// every path; see `tests/interactions.rs`). Only in a build that scores cells (the
+/// `interactions` feature); the others use the shipped model for both cases.
+fn cells_model() -> &'static Scorecard {
+    static M: OnceLock<Scorecard> = OnceLock::new();
+    M.get_or_init(|| {
+        let a = credit_core::ModelArtifact::from_json(include_str!("../../models/default.json"))
+            .expect("model");
+        let text = credit_core::fixture::with_interactions(&a)
+            .to_json()
+            .expect("writes");
+        Scorecard::from_json(&text).expect("cells model")
+    })
+}
+
 /// Any f64 at all, with the interesting ones over-represented.
 fn any_value() -> impl Strategy<Value = f64> {
     prop_oneof![
@@ -61,8 +76,11 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
     #[test]
-    fn any_row_is_scored_or_refused_never_panics(row in prop::array::uniform10(any_value())) {
-        let m = model();
+    fn any_row_is_scored_or_refused_never_panics(
+        row in prop::array::uniform10(any_value()),
+        cells in any::<bool>(),
+    ) {
+        let m = if cells && credit_core::SCORES_INTERACTIONS { cells_model() } else { model() };
         let fast = m.try_probability(&row);
         let slow = Applicant::from_row(&row);
         prop_assert_eq!(fast.is_some(), slow.is_ok());
@@ -77,17 +95,26 @@ proptest! {
     }
 
     #[test]
-    fn valid_rows_single_equals_batch(rows in prop::collection::vec(valid_row(), 1..40)) {
-        let m = model();
+    fn valid_rows_single_equals_batch(
+        rows in prop::collection::vec(valid_row(), 1..40),
+        cells in any::<bool>(),
+    ) {
+        let m = if cells && credit_core::SCORES_INTERACTIONS { cells_model() } else { model() };
         let flat: Vec<f64> = rows.iter().flatten().copied().collect();
         let mut out = vec![0.0; rows.len()];
         let rep = m.predict_proba_rows(&flat, &mut out).unwrap();
         prop_assert_eq!(rep.valid, rows.len());
-        for (r, p) in rows.iter().zip(&out) {
+        // With points too (a different batch path).
+        let src = credit_core::RowMajor::new(&flat, rows.len()).unwrap();
+        let (mut p2, mut s2) = (vec![0.0; rows.len()], vec![0.0; rows.len()]);
+        m.score_batch(&src, &mut p2, Some(&mut s2)).unwrap();
+        for (i, (r, p)) in rows.iter().zip(&out).enumerate() {
             let single = m.predict_row(r).unwrap();
             prop_assert!(single.probability > 0.0 && single.probability < 1.0);
             prop_assert!(single.score.is_finite());
             prop_assert_eq!(single.probability.to_bits(), p.to_bits());
+            prop_assert_eq!(single.probability.to_bits(), p2[i].to_bits());
+            prop_assert_eq!(single.score.to_bits(), s2[i].to_bits());
         }
     }
 

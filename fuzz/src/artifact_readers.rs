@@ -21,6 +21,10 @@
 //!   shipped model carries every section, `score_distribution` included (its edges, counts
 //!   and events are scalars like the rest; the tokens include its field names, and a
 //!   `format_version` edit to 1 puts the section where version 1 forbids it).
+//! * Bit 2 (with bit 1): the edits apply to the shipped model with interaction cells added
+//!   (`credit_core::fixture`, format version 3) instead, so that they reach the
+//!   `interactions` section: its group numbers (`u16`), its two-element arrays, its cells and
+//!   their validation, and the scorer of cells.
 //! * Otherwise the rest is the artifact text itself (UTF-8).
 
 use credit_core::{ModelArtifact, ModelError, Scorecard};
@@ -32,7 +36,11 @@ pub fn run(data: &[u8]) {
     };
     let edited;
     let text = if mode & 2 != 0 {
-        edited = edit_shipped(rest);
+        edited = if mode & 4 != 0 {
+            edit(base_with_cells(), rest)
+        } else {
+            edit_shipped(rest)
+        };
         edited.as_str()
     } else {
         let Ok(text) = std::str::from_utf8(rest) else {
@@ -125,8 +133,37 @@ pub fn rechecksum(text: &str) -> String {
 /// their count) and an operation: below 128 on a number, an arithmetic nudge of it
 /// ([`nudge`]); otherwise one of [`TOKENS`]. Edits of the same scalar keep the first.
 pub fn edit_shipped(edits: &[u8]) -> String {
-    let model = credit_core::shipped::MODEL_JSON;
-    let spans = scalar_spans();
+    edit(base_shipped(), edits)
+}
+
+/// A document to edit and where its scalars are.
+pub struct Base {
+    text: String,
+    spans: Vec<(usize, usize)>,
+}
+
+/// The shipped model as it is.
+fn base_shipped() -> &'static Base {
+    static BASE: OnceLock<Base> = OnceLock::new();
+    BASE.get_or_init(|| Base::new(credit_core::shipped::MODEL_JSON.to_owned(), None))
+}
+
+/// The shipped model with the fixture's three interaction pairs (format version 3).
+fn base_with_cells() -> &'static Base {
+    static BASE: OnceLock<Base> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let shipped = ModelArtifact::from_json(credit_core::shipped::MODEL_JSON)
+            .expect("the shipped model loads");
+        let text = credit_core::fixture::with_interactions(&shipped)
+            .to_json()
+            .expect("an artifact writes");
+        Base::new(text, Some("\"interactions\""))
+    })
+}
+
+/// [`edit_shipped`] on any base.
+fn edit(base: &Base, edits: &[u8]) -> String {
+    let (model, spans) = (base.text.as_str(), &base.spans);
     let mut chosen: Vec<(usize, usize, String)> = edits
         .chunks_exact(3)
         .take(8)
@@ -185,6 +222,15 @@ const TOKENS: &[&str] = &[
     "\"edges\"",
     "\"counts\"",
     "\"events\"",
+    "\"interactions\"",
+    "\"groups\"",
+    "\"group_labels\"",
+    "\"cells\"",
+    "\"DebtRatio\"",
+    "15",
+    "16",
+    "65535",
+    "65536",
     "400",
     "700",
     "96",
@@ -224,12 +270,23 @@ fn nudge(x: f64, op: u8) -> f64 {
     }
 }
 
-/// Where the scalars of the shipped model's text are (strings, keys included, numbers and
-/// literals), computed once.
-fn scalar_spans() -> &'static [(usize, usize)] {
-    static SPANS: OnceLock<Vec<(usize, usize)>> = OnceLock::new();
-    SPANS.get_or_init(|| {
-        let b = credit_core::shipped::MODEL_JSON.as_bytes();
+impl Base {
+    /// Finds where the scalars of `text` are (strings, keys included, numbers and literals),
+    /// from the key `from` on when given (the section the edits are meant for).
+    fn new(text: String, from: Option<&str>) -> Base {
+        let start = from.and_then(|k| text.find(k)).unwrap_or(0);
+        let spans = scalar_spans(&text)
+            .into_iter()
+            .filter(|s| s.0 >= start)
+            .collect();
+        Base { text, spans }
+    }
+}
+
+/// Where the scalars of a model's text are.
+fn scalar_spans(text: &str) -> Vec<(usize, usize)> {
+    {
+        let b = text.as_bytes();
         let mut spans = Vec::new();
         let mut i = 0;
         while i < b.len() {
@@ -254,5 +311,5 @@ fn scalar_spans() -> &'static [(usize, usize)] {
             }
         }
         spans
-    })
+    }
 }

@@ -32,8 +32,9 @@
 //! The unit tests compare both readers on mutated copies of the shipped model.
 
 use super::{
-    AgePolicy, Bin, CalibrationBin, DataFingerprint, FeatureCard, Metrics, ModelArtifact,
-    ModelMetrics, Scaling, ScoreDistribution, SpecialBin, Threshold, TrainingConfigRecord,
+    AgePolicy, Bin, CalibrationBin, DataFingerprint, FeatureCard, Interaction, Metrics,
+    ModelArtifact, ModelMetrics, Scaling, ScoreDistribution, SpecialBin, Threshold,
+    TrainingConfigRecord, ARTIFACT_FIELDS,
 };
 use crate::error::ModelError;
 use crate::json::JsonWriter;
@@ -373,28 +374,57 @@ fn score_distribution(n: Option<&Node>) -> Res<Option<ScoreDistribution>> {
     }))
 }
 
+/// serde's `u16` visitor: as `u64`, and at most `u16::MAX`.
+#[cfg(feature = "interactions")]
+fn uint16(n: &Node) -> Res<u16> {
+    u16::try_from(uint(n)?).map_err(|_| invalid_type(n, "u16 (at most 65535)"))
+}
+
+/// serde's `[T; 2]`: a JSON array of exactly two items (serde_json reads arrays as tuples).
+#[cfg(feature = "interactions")]
+fn pair<T>(n: &Node, item: fn(&Node) -> Res<T>) -> Res<[T; 2]> {
+    match n {
+        Node::Arr(items) if items.len() == 2 => Ok([item(&items[0])?, item(&items[1])?]),
+        _ => Err(invalid_type(n, "an array of length 2")),
+    }
+}
+
+#[cfg(feature = "interactions")]
+fn interaction(n: &Node) -> Res<Interaction> {
+    const F: &[&str] = &["features", "groups", "group_labels", "cells"];
+    let f = Fields::of(n, "Interaction", F)?;
+    Ok(Interaction {
+        features: pair(f.get(0)?, string)?,
+        groups: pair(f.get(1)?, |l| list(l, uint16))?,
+        group_labels: pair(f.get(2)?, |l| list(l, string))?,
+        cells: list(f.get(3)?, bin)?,
+    })
+}
+
+/// The `interactions` section (absent: none).
+#[cfg(feature = "interactions")]
+fn interactions(n: Option<&Node>) -> Res<Vec<Interaction>> {
+    match n {
+        None => Ok(Vec::new()),
+        Some(l) => list(l, interaction),
+    }
+}
+
+/// Without the `interactions` feature a document with pairs never gets here ([`parse`]
+/// refused it), so only an absent or empty section is read; no reader of a pair is compiled in.
+#[cfg(not(feature = "interactions"))]
+fn interactions(n: Option<&Node>) -> Res<Vec<Interaction>> {
+    match n {
+        None => Ok(Vec::new()),
+        Some(Node::Arr(items)) if items.is_empty() => Ok(Vec::new()),
+        Some(n) => Err(invalid_type(n, "a sequence")),
+    }
+}
+
 /// Inlined into its one caller: left to itself the optimiser outlines it since the
 /// `score_distribution` field exists, and the `.wasm` is then 1 KB larger (measured).
 #[inline(always)]
-fn artifact(n: &Node) -> Res<ModelArtifact> {
-    const F: &[&str] = &[
-        "format",
-        "format_version",
-        "model_id",
-        "model_version",
-        "created_by",
-        "training_data",
-        "intercept",
-        "features",
-        "scaling",
-        "threshold",
-        "age_policy",
-        "training",
-        "metrics",
-        "score_distribution",
-        "checksum",
-    ];
-    let f = Fields::of(n, "ModelArtifact", F)?;
+fn artifact(f: &Fields) -> Res<ModelArtifact> {
     let training_data = {
         const F: &[&str] = &["sha256", "rows", "positives", "rows_excluded", "label"];
         let d = Fields::of(f.get(5)?, "DataFingerprint", F)?;
@@ -509,8 +539,8 @@ fn artifact(n: &Node) -> Res<ModelArtifact> {
         training,
         metrics: model_metrics,
         score_distribution: score_distribution(f.opt(13))?,
-        interactions: Vec::new(),
-        checksum: match f.opt(14) {
+        interactions: interactions(f.opt(14))?,
+        checksum: match f.opt(15) {
             None | Some(Node::Null) => None,
             Some(c) => Some(string(c)?),
         },
@@ -601,7 +631,16 @@ pub(crate) fn header(text: &str) -> Result<Header, ModelError> {
 /// Parses the artifact's JSON text into the typed artifact (no checksum or validation here).
 pub(crate) fn parse(text: &str) -> Result<ModelArtifact, ModelError> {
     let tree: Node = serde_json::from_str(text)?;
-    Ok(artifact(&tree)?)
+    let f = Fields::of(&tree, "ModelArtifact", &ARTIFACT_FIELDS)?;
+    // A build without the `interactions` feature refuses a document with pairs here: after
+    // the top level's keys are checked (unknown or repeated ones are a JSON error first),
+    // before any field is read. The serde reader makes the same test (`cells::check_text`).
+    if !crate::SCORES_INTERACTIONS
+        && matches!(f.opt(14), Some(Node::Arr(items)) if !items.is_empty())
+    {
+        return Err(crate::cells::refused());
+    }
+    Ok(artifact(&f)?)
 }
 
 /// The compact JSON that `serde_json::to_vec` makes of an artifact (without its checksum):
@@ -665,6 +704,54 @@ impl JsonWriter {
         }
         self.close("}")
     }
+
+    #[cfg(feature = "interactions")]
+    fn interaction(&mut self, x: &Interaction) {
+        self.next(None);
+        self.open("{");
+        self.next(Some("features"));
+        self.open("[");
+        for name in &x.features {
+            self.next(None);
+            self.string(name);
+        }
+        self.close("]");
+        self.next(Some("groups"));
+        self.open("[");
+        for g in &x.groups {
+            self.next(None);
+            self.open("[");
+            for &v in g {
+                self.next(None);
+                self.raw(&u64::from(v).to_string());
+            }
+            self.close("]");
+        }
+        self.close("]");
+        self.next(Some("group_labels"));
+        self.open("[");
+        for labels in &x.group_labels {
+            self.next(None);
+            self.open("[");
+            for l in labels {
+                self.next(None);
+                self.string(l);
+            }
+            self.close("]");
+        }
+        self.close("]");
+        self.next(Some("cells"));
+        self.open("[");
+        for c in &x.cells {
+            self.bin(None, c);
+        }
+        self.close("]");
+        self.close("}")
+    }
+
+    /// Never reached without the `interactions` feature (see the reader's `interaction`).
+    #[cfg(not(feature = "interactions"))]
+    fn interaction(&mut self, _: &Interaction) {}
 
     fn artifact(&mut self, a: &ModelArtifact) {
         self.open("{");
@@ -775,6 +862,14 @@ impl JsonWriter {
             self.u64s("counts", &d.counts);
             self.u64s("events", &d.events);
             self.close("}");
+        }
+        if !a.interactions.is_empty() {
+            self.next(Some("interactions"));
+            self.open("[");
+            for x in &a.interactions {
+                self.interaction(x);
+            }
+            self.close("]");
         }
         self.close("}")
     }
@@ -920,6 +1015,122 @@ mod tests {
         let mut bare = a.clone();
         bare.checksum = None;
         assert_eq!(canonical_json(&a), serde_json::to_vec(&bare).unwrap());
+    }
+
+    /// The shipped model with interaction cells (`crate::fixture`), as `to_json` writes it.
+    fn cells_model() -> String {
+        let a = ModelArtifact::from_json(MODEL).unwrap();
+        crate::fixture::with_interactions(&a).to_json().unwrap()
+    }
+
+    #[test]
+    #[cfg(feature = "interactions")]
+    fn cells_model_reads_alike_and_checksums_the_same_bytes() {
+        let text = cells_model();
+        assert_eq!(same(&text), "ok");
+        let a = ModelArtifact::from_json_lite(&text).unwrap();
+        assert_eq!(a.interactions.len(), 3);
+        let mut bare = a.clone();
+        bare.checksum = None;
+        assert_eq!(canonical_json(&a), serde_json::to_vec(&bare).unwrap());
+        assert_eq!(checksum(&a).unwrap(), a.compute_checksum().unwrap());
+    }
+
+    /// Documents with cells, well- and ill-formed: both readers give the same verdict, and the
+    /// table reaches acceptance, JSON-level refusals and each kind of validation refusal (in a
+    /// build without cells: the one refusal of every document that has pairs).
+    #[test]
+    fn table_of_interaction_documents() {
+        let text = cells_model();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mutate = |f: &dyn Fn(&mut serde_json::Value)| {
+            let mut v = v.clone();
+            f(&mut v);
+            rechecksum(&serde_json::to_string_pretty(&v).unwrap())
+        };
+        let x = |v: &mut serde_json::Value| v["interactions"][0].take();
+        use serde_json::json;
+        let mut cases = vec![text.clone()];
+        type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+        let edits: Vec<Edit> = vec![
+            // JSON shapes (serde's rules for `[T; 2]`, `u16`, `Vec`, structs).
+            Box::new(|v| v["interactions"] = json!(null)),
+            Box::new(|v| v["interactions"] = json!({})),
+            Box::new(|v| v["interactions"] = json!([])),
+            Box::new(|v| v["interactions"][0]["features"] = json!(["DebtRatio"])),
+            Box::new(|v| {
+                v["interactions"][0]["features"] = json!(["DebtRatio", "MonthlyIncome", "age"])
+            }),
+            Box::new(|v| v["interactions"][0]["features"] = json!({"0": "a", "1": "b"})),
+            Box::new(|v| v["interactions"][0]["groups"][0][0] = json!(-1)),
+            Box::new(|v| v["interactions"][0]["groups"][0][0] = json!(65536)),
+            Box::new(|v| v["interactions"][0]["groups"][0][0] = json!(65535)),
+            Box::new(|v| v["interactions"][0]["groups"][0][0] = json!(1.0)),
+            Box::new(|v| v["interactions"][0]["groups"][0][0] = json!("0")),
+            Box::new(|v| v["interactions"][0]["groups"] = json!([[0]])),
+            Box::new(|v| v["interactions"][0]["group_labels"][1] = json!("x")),
+            Box::new(|v| v["interactions"][0]["group_labels"][1][0] = json!(1)),
+            Box::new(|v| v["interactions"][0]["cells"] = json!(null)),
+            Box::new(|v| v["interactions"][0]["cells"][0]["count"] = json!(-1)),
+            Box::new(|v| v["interactions"][0]["extra"] = json!(1)),
+            Box::new(|v| {
+                v["interactions"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("cells");
+            }),
+            // An interaction given as an array of its fields, whole and cut short.
+            Box::new(move |v| {
+                let i = x(v);
+                v["interactions"][0] =
+                    json!([i["features"], i["groups"], i["group_labels"], i["cells"]]);
+            }),
+            Box::new(move |v| {
+                let i = x(v);
+                v["interactions"][0] = json!([i["features"], i["groups"]]);
+            }),
+            // Structure (reaches `validate`).
+            Box::new(|v| v["format_version"] = json!(2)),
+            Box::new(|v| v["format_version"] = json!(1)),
+            Box::new(|v| v["interactions"][1]["features"][0] = json!("age")),
+            Box::new(|v| v["interactions"][1]["features"][0] = json!("Income")),
+            Box::new(|v| v["interactions"][1]["features"][1] = json!("DebtRatio")),
+            Box::new(|v| v["interactions"][2]["groups"][1][0] = json!(9)),
+            Box::new(|v| v["interactions"][2]["groups"][1][0] = json!(40)),
+            Box::new(|v| {
+                v["interactions"][2]["group_labels"][0]
+                    .as_array_mut()
+                    .unwrap()
+                    .pop();
+            }),
+            Box::new(|v| {
+                v["interactions"][2]["cells"].as_array_mut().unwrap().pop();
+            }),
+            Box::new(|v| v["interactions"][2]["cells"][0]["logit"] = json!(51.0)),
+            Box::new(|v| v["interactions"][2]["cells"][0]["points"] = json!(1.0)),
+            Box::new(|v| {
+                let dup = v["interactions"][0].clone();
+                v["interactions"].as_array_mut().unwrap().push(dup);
+            }),
+        ];
+        for f in &edits {
+            cases.push(mutate(&**f));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for c in &cases {
+            let verdict = same(c);
+            seen.insert(verdict.split(':').next().unwrap_or("").to_owned());
+            seen.insert(verdict);
+        }
+        assert!(seen.contains("ok") && seen.contains("json"), "{seen:?}");
+        let refusals = seen.iter().filter(|s| s.contains("interactions")).count();
+        if crate::SCORES_INTERACTIONS {
+            assert!(refusals >= 8, "{seen:?}");
+        } else {
+            let only = format!("model artifact: {}", super::super::NO_CELLS_IN_THIS_BUILD);
+            assert!(seen.contains(&only), "{seen:?}");
+            assert_eq!(refusals, 1, "{seen:?}");
+        }
     }
 
     #[test]
@@ -1382,6 +1593,10 @@ mod tests {
         "NaN",
         "\"\\u0041\"",
         "\"\\ud83d\\ude00\"",
+        "65535",
+        "65536",
+        "15",
+        "\"age\"",
     ];
 
     proptest! {
@@ -1403,6 +1618,36 @@ mod tests {
             chosen.sort();
             chosen.dedup_by_key(|c| c.0);
             let mut text = MODEL.to_owned();
+            for (s, e, t) in chosen.iter().rev() {
+                text.replace_range(*s..*e, t);
+            }
+            if fix {
+                text = rechecksum(&text);
+            }
+            same(&text);
+        }
+
+        /// Mutated copies of the cells model, edits in its `interactions` section (where the
+        /// two readers' rules for the new fields could part).
+        #[test]
+        fn mutated_cells_sections_get_the_same_verdict(
+            picks in proptest::collection::vec((any::<prop::sample::Index>(), 0..TOKENS.len()), 1..3),
+            fix in any::<bool>(),
+        ) {
+            let model = cells_model();
+            let from = model.find("\"interactions\"").unwrap();
+            let spans: Vec<(usize, usize)> =
+                scalar_spans(&model).into_iter().filter(|s| s.0 >= from).collect();
+            let mut chosen: Vec<(usize, usize, &str)> = picks
+                .iter()
+                .map(|(at, t)| {
+                    let (s, e) = spans[at.index(spans.len())];
+                    (s, e, TOKENS[*t])
+                })
+                .collect();
+            chosen.sort();
+            chosen.dedup_by_key(|c| c.0);
+            let mut text = model.clone();
             for (s, e, t) in chosen.iter().rev() {
                 text.replace_range(*s..*e, t);
             }

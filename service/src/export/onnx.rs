@@ -52,6 +52,7 @@ pub const PRODUCER: &str = "credit-default";
 /// a cast of the input and a cast of the outputs, so the only loss is the rounding of the
 /// inputs to float32 and of the outputs.
 pub fn export(model: &ModelArtifact, float32: bool) -> Result<Vec<u8>, ExportError> {
+    super::additive_only(model)?;
     model.validate()?;
     let computed = model.compute_checksum()?;
     if let Some(stored) = &model.checksum {

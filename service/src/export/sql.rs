@@ -548,6 +548,7 @@ fn scoring_ctes(d: Dialect, model: &ModelArtifact) -> String {
 
 /// The statement: header, CTEs and the final projection.
 pub fn export(model: &ModelArtifact, d: Dialect, table: &str) -> Result<String, ExportError> {
+    super::additive_only(model)?;
     check_table(table)?;
     let reasons = (0..MAX_REASONS)
         .map(|k| Ok(format!("{} AS reason_{}", reason_expr(d, model, k)?, k + 1)))

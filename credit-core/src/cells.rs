@@ -1,0 +1,371 @@
+//! Interaction cells (format version 3), everything about them that is more than a field of the
+//! artifact: their structural validation, the kernel's pair tables, and their part in reasons and
+//! explanations. Compiled in with the `interactions` feature (a default one); without it,
+//! `cells_off.rs` stands in with the same names and refuses any model that has cells.
+//!
+//! Why one module: the browser package builds the core without the feature to stay within its
+//! `.wasm` size budget, and keeping the cells code in one place keeps that switch to one
+//! `#[cfg]` pair (in `lib.rs`) instead of one per use. The lean reader's parsing and writing
+//! of the section (`artifact/read.rs`) is the one other place that has a `#[cfg]`: it needs
+//! that reader's private tree types.
+
+use crate::artifact::{
+    points_for_cell, Bin, Interaction, ModelArtifact, INTERACTIONS_VERSION, MAX_ABS_LOGIT,
+    MAX_GROUPS, MAX_INTERACTIONS, MAX_TOTAL_ABS_LOGIT,
+};
+use crate::error::{ModelError, Quoted};
+use crate::kernel::{Table, BASE, INVALID, MASK, N, SLOTS};
+use crate::schema::{AGE, FEATURES, N_FEATURES};
+use crate::scorecard::CellContribution;
+
+/// Whether this build scores interaction cells.
+pub const SUPPORTED: bool = true;
+
+/// With cells compiled in, every document goes on to the readers' normal checks (see
+/// `cells_off.rs` for the build that refuses them here).
+#[inline(always)]
+pub(crate) fn check_text(_text: &str) -> Result<(), ModelError> {
+    Ok(())
+}
+
+/// The no-cells build's refusal (`cells_off.rs`); named by the lean reader behind a test that is
+/// constant `false` with the feature, so never called here.
+pub(crate) fn refused() -> ModelError {
+    ModelError::Invalid(crate::artifact::NO_CELLS_IN_THIS_BUILD.into())
+}
+
+// ---- validation ---------------------------------------------------------------------------
+
+/// Interaction cells (format version 3): see [`Interaction::validate`] for each pair; here
+/// the section's version, its size ([`MAX_INTERACTIONS`]), no pair twice, and the bound
+/// on all logits together ([`MAX_TOTAL_ABS_LOGIT`]). Fixed texts, like
+/// `ScoreDistribution::validate`'s: each number formatted in costs the `.wasm` code.
+pub(crate) fn validate(a: &ModelArtifact) -> Result<(), ModelError> {
+    let bad = |problem: &str| Err(ModelError::Invalid(format!("interactions: {problem}")));
+    if a.interactions.is_empty() {
+        return Ok(());
+    }
+    if a.format_version < INTERACTIONS_VERSION {
+        return bad("the section needs format_version 3 or later (older readers refuse it)");
+    }
+    if a.interactions.len() > MAX_INTERACTIONS {
+        return bad("more than 16 pairs (MAX_INTERACTIONS)");
+    }
+    let largest =
+        |bins: &mut dyn Iterator<Item = &Bin>| bins.fold(0.0, |m: f64, b| m.max(b.logit.abs()));
+    let mut total = a.intercept.abs();
+    for card in &a.features {
+        total += largest(&mut card.all_bins());
+    }
+    for (i, x) in a.interactions.iter().enumerate() {
+        x.validate(a, i)?;
+        if a.interactions[..i].iter().any(|y| y.features == x.features) {
+            return Err(x.invalid(i, "features", "the pair appears twice"));
+        }
+        total += largest(&mut x.cells.iter());
+    }
+    if total > MAX_TOTAL_ABS_LOGIT {
+        return bad(
+            "the intercept's, bins' and cells' largest logit magnitudes sum past 700 \
+             (MAX_TOTAL_ABS_LOGIT): the scorer's product of odds could overflow",
+        );
+    }
+    Ok(())
+}
+
+impl Interaction {
+    /// A field-level error of pair `i`: `interactions[i] ("X" × "Y").field: problem`.
+    fn invalid(&self, i: usize, field: &str, problem: &str) -> ModelError {
+        ModelError::Invalid(format!(
+            "interactions[{i}] ({} × {}).{field}: {problem}",
+            Quoted(&self.features[0]),
+            Quoted(&self.features[1])
+        ))
+    }
+
+    /// The features: two distinct schema features in schema order, never `age`.
+    /// Regulation B (12 CFR 1002.6(b)(2)) allows age only where applicants of 62 or more never
+    /// get a negative factor from it; the trainer enforces that on the age bins alone (see
+    /// [`crate::artifact::AgePolicy`]), and a cell could take back what the age bins give, so
+    /// age is never in a pair. It also keeps the age reason's suppression exact: age's points
+    /// lost come from its own bin only.
+    fn feature_indices(&self, i: usize) -> Result<[usize; 2], ModelError> {
+        let mut idx = [0; 2];
+        for (k, name) in self.features.iter().enumerate() {
+            idx[k] = crate::schema::feature_index(name)
+                .filter(|&j| FEATURES[j].name == name)
+                .ok_or_else(|| self.invalid(i, "features", "not a feature of the schema"))?;
+            if idx[k] == AGE {
+                return Err(self.invalid(
+                    i,
+                    "features",
+                    "age may not be in an interaction (Regulation B: the age policy is \
+                     enforced on age's own bins)",
+                ));
+            }
+        }
+        if idx[0] >= idx[1] {
+            return Err(self.invalid(
+                i,
+                "features",
+                "the two features must be distinct and in schema order",
+            ));
+        }
+        Ok(idx)
+    }
+
+    /// Structural checks of pair `i` of artifact `a` (whose features are already checked):
+    /// one group per bin, groups numbered from 0 with none unused and a label each, at most
+    /// [`MAX_GROUPS`] per axis, one cell per pair of groups, finite logits within
+    /// [`MAX_ABS_LOGIT`] and points consistent with the scaling.
+    fn validate(&self, a: &ModelArtifact, i: usize) -> Result<(), ModelError> {
+        let idx = self.feature_indices(i)?;
+        let mut n = [0usize; 2];
+        for axis in 0..2 {
+            n[axis] = self.validate_axis(a, i, axis, idx[axis])?;
+        }
+        if self.cells.len() != n[0] * n[1] {
+            return Err(self.invalid(
+                i,
+                "cells",
+                "needs one cell per pair of groups (rows × columns, row-major)",
+            ));
+        }
+        for cell in &self.cells {
+            if cell.logit.is_nan() || cell.logit.abs() > MAX_ABS_LOGIT || !cell.points.is_finite() {
+                return Err(self.invalid(
+                    i,
+                    "cells",
+                    "a cell has non-finite points or a logit that is not finite or outside ±50",
+                ));
+            }
+            let want = points_for_cell(&a.scaling, cell.logit);
+            if (cell.points - want).abs() > 1e-6 * (1.0 + want.abs()) {
+                return Err(self.invalid(
+                    i,
+                    "cells",
+                    "a cell's points are not -factor × logit (the scaling's)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// One axis of [`Interaction::validate`] (feature `j` of the schema); returns its number
+    /// of groups.
+    fn validate_axis(
+        &self,
+        a: &ModelArtifact,
+        i: usize,
+        axis: usize,
+        j: usize,
+    ) -> Result<usize, ModelError> {
+        let field = ["groups[0]", "groups[1]"][axis];
+        let bins = a.features[j].all_bins().count();
+        let groups = &self.groups[axis];
+        if groups.len() != bins {
+            return Err(self.invalid(i, field, "needs one entry per bin of the feature"));
+        }
+        let count = groups
+            .iter()
+            .map(|&g| usize::from(g) + 1)
+            .max()
+            .unwrap_or(0);
+        if count > MAX_GROUPS {
+            return Err(self.invalid(i, field, "more than 16 groups (MAX_GROUPS)"));
+        }
+        if (0..count).any(|g| !groups.iter().any(|&x| usize::from(x) == g)) {
+            return Err(self.invalid(i, field, "groups are not numbered 0..n with none unused"));
+        }
+        if self.group_labels[axis].len() != count {
+            let field = ["group_labels[0]", "group_labels[1]"][axis];
+            return Err(self.invalid(i, field, "needs one label per group"));
+        }
+        Ok(count)
+    }
+}
+
+// ---- the kernel's pair tables -------------------------------------------------------------
+
+/// Cells of a pair's table: [`MAX_GROUPS`] squared, so that a cell index
+/// (`row · columns + column`) fits in a byte.
+const CELLS: usize = MAX_GROUPS * MAX_GROUPS;
+
+/// One interaction pair, compiled: which cell a row falls in is the sum of two table reads
+/// (`part` at each feature's slot), with no search and no branch.
+#[derive(Clone, Debug)]
+pub(crate) struct Pair {
+    /// The two features (model column order).
+    pub features: [usize; 2],
+    /// Per slot, its share of the cell index: `group · columns` for the first feature's
+    /// slots, the group for the second's, 0 for every other slot. An invalid slot also reads
+    /// 0: its own NaN odds already make the row NaN.
+    part: [u8; SLOTS],
+    /// Per cell: `exp(-logit)` (filled by [`Pairs::seal`] like the slots' odds), the logit
+    /// and the points; NaN past the grid's cells.
+    odds: [f64; CELLS],
+    pub logit: [f64; CELLS],
+    pub points: [f64; CELLS],
+    /// The most points any cell of the grid gives (for reason codes and explanations).
+    pub best: f64,
+}
+
+impl Pair {
+    /// The cell of a row's slots.
+    #[inline(always)]
+    pub fn cell(&self, slots: &[usize; N_FEATURES]) -> usize {
+        let [a, b] = self.features;
+        let r = self.part[slots[a % N_FEATURES] & MASK];
+        let c = self.part[slots[b % N_FEATURES] & MASK];
+        (usize::from(r) + usize::from(c)) % CELLS
+    }
+}
+
+/// The kernel's interaction pairs, in artifact order (none in an additive model).
+#[derive(Clone, Debug)]
+pub(crate) struct Pairs(Vec<Pair>);
+
+impl Pairs {
+    pub const fn new() -> Pairs {
+        Pairs(Vec::new())
+    }
+
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Derives each cell's odds once the logits are in place (as `Kernel::seal` does for
+    /// the slots, with the same portable `libm::exp`).
+    pub fn seal(&mut self) {
+        for p in &mut self.0 {
+            for (o, &l) in p.odds.iter_mut().zip(&p.logit) {
+                *o = libm::exp(-l);
+            }
+        }
+    }
+
+    /// The cells' part of a row: `init` times each pair's cell odds, or plus each cell's
+    /// logit or points, in pair order. Out of line: the inlined per-row paths keep only a
+    /// test for "any pairs" (an additive model's code and speed stay as they were, and the
+    /// `.wasm` holds this loop once instead of once per inlined path).
+    #[inline(never)]
+    pub fn fold(&self, slots: &[usize; N_FEATURES], init: f64, table: Table) -> f64 {
+        let mut acc = init;
+        for p in &self.0 {
+            let k = p.cell(slots);
+            match table {
+                Table::Odds => acc *= p.odds[k],
+                Table::Logit => acc += p.logit[k],
+                Table::Points => acc += p.points[k],
+            }
+        }
+        acc
+    }
+
+    /// Adds an interaction pair of features `features` (schema order, distinct), given each
+    /// slot's artifact bin (`bin`, already filled in): `groups[axis][bin]` is the coarse group
+    /// of each artifact bin, `cells` the grid's `(logit, points)`, row-major with `columns`
+    /// columns. The artifact's validation bounds the grid (at most [`CELLS`] cells); a bin
+    /// without a group, or a grid past the bound, is refused here too rather than read out of
+    /// bounds.
+    fn add(
+        &mut self,
+        bin: &[u16; SLOTS],
+        features: [usize; 2],
+        groups: [&[u16]; 2],
+        columns: usize,
+        cells: &[(f64, f64)],
+    ) -> Option<()> {
+        if cells.len() > CELLS || features.iter().any(|&j| j >= N_FEATURES) {
+            return None;
+        }
+        let mut p = Pair {
+            features,
+            part: [0; SLOTS],
+            odds: [f64::NAN; CELLS],
+            logit: [f64::NAN; CELLS],
+            points: [f64::NAN; CELLS],
+            best: cells.iter().map(|c| c.1).fold(f64::NEG_INFINITY, f64::max),
+        };
+        for (axis, &j) in features.iter().enumerate() {
+            let scale = if axis == 0 { columns } else { 1 };
+            // The feature's slots (`BASE[j] + N[j] + 2 <= TOTAL <= SLOTS` by the layout).
+            let slots = BASE[j]..BASE[j] + N[j] + 2;
+            for (part, &b) in p.part[slots.clone()].iter_mut().zip(&bin[slots]) {
+                if b != INVALID {
+                    let g = usize::from(*groups[axis].get(usize::from(b))?);
+                    *part = u8::try_from(g * scale).ok()?;
+                }
+            }
+        }
+        for (k, &(logit, points)) in cells.iter().enumerate() {
+            p.logit[k] = logit;
+            p.points[k] = points;
+        }
+        self.0.push(p);
+        Some(())
+    }
+
+    /// Adds the artifact's interaction pairs (after its features' slots are filled in: `bin`).
+    pub fn compile(&mut self, a: &ModelArtifact, bin: &[u16; SLOTS]) -> Result<(), ModelError> {
+        for (i, x) in a.interactions.iter().enumerate() {
+            let refused = || ModelError::Invalid(format!("interactions[{i}]: cannot be compiled"));
+            let j0 = crate::schema::feature_index(&x.features[0]).ok_or_else(refused)?;
+            let j1 = crate::schema::feature_index(&x.features[1]).ok_or_else(refused)?;
+            let cells: Vec<(f64, f64)> = x.cells.iter().map(|c| (c.logit, c.points)).collect();
+            let groups = [x.groups[0].as_slice(), x.groups[1].as_slice()];
+            self.add(bin, [j0, j1], groups, x.group_labels[1].len(), &cells)
+                .ok_or_else(refused)?;
+        }
+        Ok(())
+    }
+
+    // ---- reasons and explanations ---------------------------------------------------------
+
+    /// The cells' half shares of `Scorecard::points_lost` (see the scorecard's module docs),
+    /// out of line (see [`Pairs::fold`] for why).
+    #[inline(never)]
+    pub fn add_losses(&self, slots: &[usize; N_FEATURES], lost: &mut [f64; N_FEATURES]) {
+        for p in &self.0 {
+            let half = 0.5 * (p.best - p.points[p.cell(slots)]);
+            for &j in &p.features {
+                if let Some(l) = lost.get_mut(j) {
+                    *l += half;
+                }
+            }
+        }
+    }
+
+    /// The cell of each interaction pair for `explain`: the groups' labels from the artifact
+    /// (`interactions`, the pairs' source), the numbers from the kernel (the ones that scored).
+    pub fn contributions(
+        &self,
+        interactions: &[Interaction],
+        bin: &[u16; SLOTS],
+        slots: &[usize; N_FEATURES],
+    ) -> Vec<CellContribution> {
+        self.0
+            .iter()
+            .zip(interactions)
+            .map(|(p, x)| {
+                let label = |axis: usize| {
+                    let b = bin[slots[p.features[axis]] & MASK];
+                    x.groups[axis]
+                        .get(usize::from(b))
+                        .and_then(|&g| x.group_labels[axis].get(usize::from(g)))
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                let cell = p.cell(slots);
+                CellContribution {
+                    features: [FEATURES[p.features[0]].name, FEATURES[p.features[1]].name],
+                    groups: [label(0), label(1)],
+                    points: p.points[cell],
+                    max_points: p.best,
+                    logit: p.logit[cell],
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,80 @@
+//! A synthetic model with interaction cells, for the tests of every layer (core, readers, fuzz
+//! target, export). No trainer writes cells yet, and a test needs a model with cells whose
+//! every number it can recompute; this builds one from any valid additive artifact (in
+//! practice the shipped model) by adding three hand-chosen pairs. It is not a fitted model:
+//! its cells' logits are arbitrary (but valid) numbers, so its probabilities mean nothing.
+
+use crate::artifact::{points_for_cell, Bin, FeatureCard, Interaction, ModelArtifact};
+use crate::schema::FEATURES;
+
+/// The pairs, as (first feature, second feature, range groups of each axis): utilisation ×
+/// 30–59 days late (the second axis has a special-code group), debt ratio × income (the
+/// second has a missing group), 90 days late × dependents (special codes × missing).
+const PAIRS: [(usize, usize, [usize; 2]); 3] = [(0, 2, [4, 2]), (3, 4, [3, 3]), (6, 9, [2, 2])];
+
+/// `base` with [`PAIRS`] added as format version 3 (checksum cleared: `to_json` writes a
+/// fresh one). Panics if `base` lacks the schema's features (test code only).
+#[doc(hidden)]
+pub fn with_interactions(base: &ModelArtifact) -> ModelArtifact {
+    let mut a = base.clone();
+    a.format_version = crate::artifact::INTERACTIONS_VERSION;
+    a.checksum = None;
+    a.interactions = PAIRS
+        .iter()
+        .enumerate()
+        .map(|(p, &(j0, j1, g))| {
+            let (groups0, labels0) = coarse(&a.features[j0], g[0]);
+            let (groups1, labels1) = coarse(&a.features[j1], g[1]);
+            let (rows, cols) = (labels0.len(), labels1.len());
+            let cells = (0..rows * cols)
+                .map(|k| {
+                    let (r, c) = (k / cols, k % cols);
+                    // Both signs, several sizes, no two neighbours equal.
+                    let logit = ((r * 7 + c * 3 + p * 5) % 11) as f64 * 0.09 - 0.45;
+                    Bin {
+                        label: format!("{} × {}", labels0[r], labels1[c]),
+                        logit,
+                        points: points_for_cell(&a.scaling, logit),
+                        count: 100,
+                        events: 7,
+                        event_rate: 0.07,
+                    }
+                })
+                .collect();
+            Interaction {
+                features: [FEATURES[j0].name.to_owned(), FEATURES[j1].name.to_owned()],
+                groups: [groups0, groups1],
+                group_labels: [labels0, labels1],
+                cells,
+            }
+        })
+        .collect();
+    a
+}
+
+/// A feature's bins in `range_groups` runs of range bins, then a group for the missing bin
+/// and one for all special bins (when the feature has them).
+fn coarse(card: &FeatureCard, range_groups: usize) -> (Vec<u16>, Vec<String>) {
+    let n = card.range_bins.len();
+    let g = range_groups.min(n);
+    let mut groups: Vec<u16> = (0..n).map(|k| (k * g / n) as u16).collect();
+    let mut labels: Vec<String> = (0..g)
+        .map(|r| {
+            let first = (0..n).find(|&k| k * g / n == r).unwrap_or(0);
+            let last = (0..n).rfind(|&k| k * g / n == r).unwrap_or(0);
+            format!(
+                "{}..{}",
+                card.range_bins[first].label, card.range_bins[last].label
+            )
+        })
+        .collect();
+    if card.missing_bin.is_some() {
+        groups.push(labels.len() as u16);
+        labels.push("missing".into());
+    }
+    if !card.special_bins.is_empty() {
+        groups.extend(card.special_bins.iter().map(|_| labels.len() as u16));
+        labels.push("special codes".into());
+    }
+    (groups, labels)
+}
