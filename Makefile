@@ -36,7 +36,7 @@ TESTS :=
 help:
 	@echo "make run     - build and start credit serve with the shipped model (http://127.0.0.1:8080)"
 	@echo "make test    - install what is missing, then run every test"
-	@echo "make model   - re-create models/default.json from the training data (byte for byte)"
+	@echo "make model   - retrain the shipped model into .work/model/ (make test-model-reproduction compares)"
 	@echo "make bench   - run the benchmarks"
 
 $(CREDIT): $(shell find credit-core/src service/src -name '*.rs' 2>/dev/null) Cargo.toml credit-core/Cargo.toml service/Cargo.toml

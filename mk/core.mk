@@ -21,14 +21,34 @@ test-core-python: $(CREDIT) $(VENV)/.stamp-core data | $(WORK)
 	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 CREDIT=$(CREDIT) CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) $(PY) -m pytest -q -rs -p no:cacheprovider \
 	  --junitxml=$(JUNIT)/core-python.xml tests/independent tests/cli
 
-model: $(CREDIT) data
+# `make model` retrains the shipped scorecard into $(MODEL_OUT)/ and never writes a tracked file:
+# the artifact (default.json), its report and its test vectors (vectors.json, recording the
+# shipped path so they compare byte for byte). Training is deterministic. About 10 CPU-minutes
+# on the full data (the cross-validation fits five folds from scratch). A model release is the
+# maintainer copying the three files over models/default.json, credit-core/model/default.json
+# and testdata/vectors.json (docs/model-release.md); tests then tell whether they agree.
+MODEL_OUT := $(WORK)/model
+model: $(CREDIT) data | $(WORK)
 	@if [ "$(DATA_SOURCE)" = synthetic ]; then echo "make model needs the Give Me Some Credit data (set CREDIT_DATA; see README, Data)" >&2; exit 1; fi
-	$(CREDIT) train --data $(DATA) --out $(MODEL) --report $(WORK)/report --model-version $(MODEL_VERSION)
-	cp $(MODEL) credit-core/model/default.json
-	$(CREDIT) vectors --model $(patsubst $(ROOT)/%,%,$(MODEL)) --out testdata/vectors.json
+	mkdir -p $(MODEL_OUT)
+	$(CREDIT) train --data $(DATA) --out $(MODEL_OUT)/default.json --report $(MODEL_OUT)/report --model-version $(MODEL_VERSION)
+	$(CREDIT) vectors --model $(MODEL_OUT)/default.json --recorded-as models/default.json --out $(MODEL_OUT)/vectors.json
+	@echo "make model: wrote $(MODEL_OUT)/default.json, $(MODEL_OUT)/vectors.json and $(MODEL_OUT)/report/"
 
-vectors: $(CREDIT)
-	$(CREDIT) vectors --model $(patsubst $(ROOT)/%,%,$(MODEL)) --out testdata/vectors.json
+# The shipped model's test vectors regenerated into $(WORK)/vectors.json (a unit test of the
+# service crate fails when the committed ones differ).
+vectors: $(CREDIT) | $(WORK)
+	$(CREDIT) vectors --model models/default.json --out $(WORK)/vectors.json
+
+# Slow, not in `make test` (a full training, about 10 CPU-minutes): `make model` must give the
+# committed model and vectors byte for byte. Part of `make test-slow`.
+.PHONY: test-model-reproduction
+test-model-reproduction: model
+	cmp $(MODEL_OUT)/default.json models/default.json
+	cmp $(MODEL_OUT)/default.json credit-core/model/default.json
+	cmp $(MODEL_OUT)/vectors.json testdata/vectors.json
+	@echo "test-model-reproduction: make model re-creates the shipped model and vectors byte for byte"
+test-slow: test-model-reproduction
 
 bench-core:
 	$(CARGO) bench -p credit-benches --bench scoring

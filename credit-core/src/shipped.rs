@@ -3,7 +3,8 @@
 //!
 //! Why a copy lives inside the crate: a packaged crate (crates.io, the Python sdist, the npm
 //! addon's sources) holds only its own directory, so `include_str!` cannot reach the repository's
-//! `models/`. `make model` writes both files, and a test in this crate fails when they differ.
+//! `models/`. A model release copies the same file to both places (docs/model-release.md), and a
+//! test in this crate fails when they differ.
 //!
 //! The core keeps no state: [`scorecard`] compiles the artifact on every call (≈2 ms); callers
 //! that need it often keep the result.

@@ -386,6 +386,6 @@ fn crate_copy_of_the_shipped_model_is_identical() {
     let copy = include_str!("../model/default.json");
     assert!(
         copy == MODEL,
-        "credit-core/model/default.json differs from models/default.json: run `make model` (or copy it)"
+        "credit-core/model/default.json differs from models/default.json: copy it (docs/model-release.md)"
     );
 }

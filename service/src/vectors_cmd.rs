@@ -13,8 +13,14 @@ use std::path::PathBuf;
 pub struct VectorsArgs {
     #[arg(long, default_value = "models/default.json")]
     pub model: PathBuf,
-    #[arg(long, default_value = "testdata/vectors.json")]
+    /// Where to write them. No default: the committed `testdata/vectors.json` changes only by a
+    /// deliberate model release (`make model` writes `.work/model/vectors.json`).
+    #[arg(long)]
     pub out: PathBuf,
+    /// The model path recorded in the file (default: `--model` as given), so that vectors made
+    /// from a retrained copy elsewhere can be compared byte for byte with the committed ones.
+    #[arg(long)]
+    pub recorded_as: Option<String>,
 }
 
 /// The seed API's example request.
@@ -334,13 +340,22 @@ fn with(mut row: [f64; N_FEATURES], j: usize, v: f64) -> [f64; N_FEATURES] {
     row
 }
 
+/// The file's text: pretty JSON and a final newline.
+pub fn text(v: &Value) -> Result<String> {
+    Ok(serde_json::to_string_pretty(v)? + "\n")
+}
+
 pub fn run(args: &VectorsArgs) -> Result<()> {
     let model = load_model(&crate::model_ref::ModelRef::Path(args.model.clone()))?;
-    let v = build(&model, &args.model.to_string_lossy())?;
+    let recorded = match &args.recorded_as {
+        Some(name) => name.clone(),
+        None => args.model.to_string_lossy().into_owned(),
+    };
+    let v = build(&model, &recorded)?;
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&args.out, serde_json::to_string_pretty(&v)? + "\n")?;
+    std::fs::write(&args.out, text(&v)?)?;
     eprintln!(
         "wrote {} ({} valid, {} invalid, {} invalid rows, {} invalid JSON)",
         args.out.display(),
@@ -350,4 +365,30 @@ pub fn run(args: &VectorsArgs) -> Result<()> {
         v["invalid_json"].as_array().map_or(0, Vec::len)
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed vectors are the shipped model's: every front door asserts them, so a model
+    /// release that forgot to regenerate them (or an edit by hand) must fail here, not later in
+    /// one binding's suite with a puzzling difference.
+    #[test]
+    fn committed_vectors_are_the_shipped_models() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let model = load_model(&crate::model_ref::ModelRef::Path(
+            root.join("models/default.json"),
+        ))
+        .expect("the shipped model loads");
+        let built =
+            text(&build(&model, "models/default.json").expect("vectors build")).expect("text");
+        let committed = std::fs::read_to_string(root.join("testdata/vectors.json"))
+            .expect("testdata/vectors.json is readable");
+        assert!(
+            built == committed,
+            "testdata/vectors.json is not what `credit vectors` makes of models/default.json: \
+             regenerate it with the model (make model, then copy .work/model/vectors.json)"
+        );
+    }
 }
