@@ -3,8 +3,9 @@
 //! explanations. Compiled in with the `interactions` feature (a default one); without it,
 //! `cells_off.rs` stands in with the same names and refuses any model that has cells.
 //!
-//! Why one module: the browser package builds the core without the feature to stay within its
-//! `.wasm` size budget, and keeping the cells code in one place keeps that switch to one
+//! Why one module: a build for which code size matters more than cells can leave the feature
+//! out (it saves about 9 KB of the browser package's `.wasm`, which has it since the package
+//! fits its budget with it), and keeping the cells code in one place keeps that switch to one
 //! `#[cfg]` pair (in `lib.rs`) instead of one per use. The lean reader's parsing and writing
 //! of the section (`artifact/read.rs`) is the one other place that has a `#[cfg]`: it needs
 //! that reader's private tree types.

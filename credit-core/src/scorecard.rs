@@ -157,8 +157,8 @@ pub struct Explanation {
     pub base_points: f64,
     pub contributions: Vec<Contribution>,
     /// The interaction cells the applicant falls in, pair order (empty for an additive model).
-    /// Only in a build with the `interactions` feature: the browser package leaves it out
-    /// (its drop code alone was 90 bytes of a `.wasm` at its size budget).
+    /// Only in a build with the `interactions` feature (a build without it refuses models with
+    /// cells, and its `.wasm` saves the field's drop code).
     #[cfg(feature = "interactions")]
     pub interactions: Vec<CellContribution>,
     pub reasons: Vec<ReasonDetail>,
