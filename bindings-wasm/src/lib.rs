@@ -126,6 +126,18 @@ export interface Contribution {
   maxPoints: number
   logit: number
 }
+/** One interaction pair's cell in a decision (models with interaction cells only). */
+export interface CellContribution {
+  /** The pair's two features (schema order). */
+  features: string[]
+  /** Labels of the coarse groups the applicant's two bins fall in. */
+  groups: string[]
+  /** The cell's points (added to the features' own). */
+  points: number
+  /** The most points any cell of the pair's grid gives. */
+  maxPoints: number
+  logit: number
+}
 /** Everything about one decision, for humans. */
 export interface Explanation {
   modelVersion: string
@@ -136,6 +148,8 @@ export interface Explanation {
   logOdds: number
   basePoints: number
   contributions: Contribution[]
+  /** The interaction cell of each pair, pair order (empty for an additive model). */
+  interactions: CellContribution[]
   reasons: Reason[]
 }
 /** Discrimination and calibration measures of one data set. */
@@ -217,6 +231,17 @@ fn reasons_json(w: &mut JsonWriter, reasons: &[ReasonDetail]) {
         w.str("text", &r.text);
         w.f64("pointsLost", r.points_lost);
         w.close("}");
+    }
+    w.close("]");
+}
+
+/// `"key":["a","b"]`.
+fn strings_json(w: &mut JsonWriter, key: &str, items: &[impl AsRef<str>]) {
+    w.next(Some(key));
+    w.open("[");
+    for s in items {
+        w.next(None);
+        w.string(s.as_ref());
     }
     w.close("]");
 }
@@ -720,7 +745,8 @@ impl Model {
         ]))
     }
 
-    /// Points per feature, the bin each value fell in, and the reasons for one applicant.
+    /// Points per feature, the bin each value fell in, the interaction cells (models with cells),
+    /// and the reasons for one applicant.
     #[wasm_bindgen(unchecked_return_type = "Explanation")]
     pub fn explain(
         &self,
@@ -749,6 +775,19 @@ impl Model {
             // `null` for a missing value (the writer writes NaN as `null`).
             w.f64("value", c.value.unwrap_or(f64::NAN));
             w.str("bin", &c.bin);
+            w.f64("points", c.points);
+            w.f64("maxPoints", c.max_points);
+            w.f64("logit", c.logit);
+            w.close("}");
+        }
+        w.close("]");
+        w.next(Some("interactions"));
+        w.open("[");
+        for c in &e.interactions {
+            w.next(None);
+            w.open("{");
+            strings_json(&mut w, "features", &c.features);
+            strings_json(&mut w, "groups", &c.groups);
             w.f64("points", c.points);
             w.f64("maxPoints", c.max_points);
             w.f64("logit", c.logit);

@@ -108,26 +108,65 @@ test('bad inputs give CreditErrors, never a trap', () => {
   assert.equal(Model.fromJson(readFileSync(root + 'models/default.json', 'utf8')).version, vectors.model_version)
 })
 
-// The browser package is built without the core's `interactions` feature (its .wasm budget): a
-// model with interaction cells (testdata/cells-model.json, the core's fixture, kept equal to it
-// by credit-core/tests/cells_artifact.rs) is refused with one fixed message, and the module
-// keeps working afterwards.
-test('a model with interaction cells is refused with its own message', () => {
-  const cells = readFileSync(root + 'testdata/cells-model.json', 'utf8')
-  assert.ok(JSON.parse(cells).interactions.length > 0, 'the fixture has cells')
-  const e = creditError(() => Model.fromJson(cells), 'invalid_model')
-  assert.equal(
-    e.message,
-    'model artifact: interactions: the browser package does not score interaction cells; use the ' +
-      'native packages or the REST API'
-  )
-  assert.deepEqual(e.errors.map((x) => x.code), ['invalid_model'])
-  // Refused before the checksum: the same message for a cells model edited after writing.
-  const edited = JSON.parse(cells)
-  edited.intercept += 1
-  assert.equal(creditError(() => Model.fromJson(JSON.stringify(edited)), 'invalid_model').message, e.message)
-  // The module still loads and scores additive models.
-  assert.equal(model.predict(seed).probability, Model.fromJson(shippedJson).predict(seed).probability)
+// A model with interaction cells (testdata/cells-model.json, the core's fixture, kept equal to it
+// by credit-core/tests/cells_artifact.rs) scores as the native core scores it: every door of this
+// package gives testdata/cells-expected.json's answers (the native core's for the shared vectors'
+// applicants, checked against the core by the same Rust test), bit for bit.
+test('a model with interaction cells scores as the native core does', () => {
+  const cellsJson = readFileSync(root + 'testdata/cells-model.json', 'utf8')
+  const expected = JSON.parse(readFileSync(root + 'testdata/cells-expected.json', 'utf8'))
+  assert.equal(JSON.parse(cellsJson).interactions.length, 3, 'the fixture has cells')
+  const cells = Model.fromJson(cellsJson)
+  assert.equal(cells.checksum, expected.model_checksum)
+  const cases = vectors.valid
+  assert.equal(expected.cases.length, cases.length)
+  const n = cases.length
+  const rows = new Float64Array(n * 10)
+  cases.forEach((c, i) => rows.set(c.row.map((v) => (v === null ? NaN : v)), i * 10))
+  const probability = cells.predictBatch(rows, n)
+  const scored = cells.scoreBatch(rows, n)
+  assert.equal(scored.valid, n)
+  const batch = new Batch(n)
+  batch.data.set(rows)
+  assert.equal(cells.predictInto(batch), n)
+  const into = batch.probability.slice()
+  batch.free()
+  let changed = 0
+  cases.forEach((c, i) => {
+    const { name, expected: want } = expected.cases[i]
+    assert.equal(name, c.name)
+    for (const p of [cells.predict(c.input), cells.predictJson(JSON.stringify(c.input))]) {
+      assert.equal(p.probability, want.probability, name)
+      assert.equal(p.prediction, want.prediction, name)
+      assert.equal(p.score, want.score, name)
+      assert.deepEqual(p.reasons.map((r) => r.code), want.reasons, name)
+    }
+    assert.equal(cells.predictMany([c.input])[0].score, want.score, name)
+    for (const p of [probability[i], scored.probability[i], into[i]]) assert.equal(p, want.probability, name)
+    assert.equal(scored.score[i], want.score, name)
+    const e = cells.explain(c.input)
+    assert.equal(e.score, want.score, name)
+    assert.equal(e.probability, want.probability, name)
+    assert.equal(e.interactions.length, 3, name)
+    for (const x of e.interactions) {
+      assert.deepEqual(Object.keys(x), ['features', 'groups', 'points', 'maxPoints', 'logit'])
+      assert.equal(x.features.length, 2)
+      assert.ok(x.groups.every((g) => typeof g === 'string' && g.length > 0), name)
+      assert.ok(x.points <= x.maxPoints, name)
+    }
+    // The features' points and the cells' add up to the score.
+    const total = e.contributions.reduce((s, x) => s + x.points, 0) + e.interactions.reduce((s, x) => s + x.points, 0)
+    assert.ok(Math.abs(total - e.score) < 1e-6, name)
+    if (want.score !== c.expected.score) changed++
+  })
+  assert.ok(changed > 0, 'the cells change scores')
+  // A cells model edited after writing is refused by its checksum, as any other model.
+  const edited = JSON.parse(cellsJson)
+  edited.interactions[0].cells[0].logit += 1
+  assert.match(creditError(() => Model.fromJson(JSON.stringify(edited)), 'invalid_model').message, /checksum/)
+  // An additive model has no cells in its explanations.
+  assert.deepEqual(model.explain(seed).interactions, [])
+  cells.free()
 })
 
 // Absurd sizes: scoreBatch used to copy the whole batch into wasm memory with an infallible
@@ -199,7 +238,7 @@ test('results are plain objects with the documented fields', () => {
   assert.ok(p.prediction === 0 || p.prediction === 1)
   assert.deepEqual(Object.keys(p.reasons[0]), ['code', 'feature', 'text', 'pointsLost'])
   const e = model.explain({ ...seed, MonthlyIncome: null })
-  assert.deepEqual(Object.keys(e), ['modelVersion', 'probability', 'prediction', 'score', 'threshold', 'logOdds', 'basePoints', 'contributions', 'reasons'])
+  assert.deepEqual(Object.keys(e), ['modelVersion', 'probability', 'prediction', 'score', 'threshold', 'logOdds', 'basePoints', 'contributions', 'interactions', 'reasons'])
   const income = e.contributions.find((c) => c.feature === 'MonthlyIncome')
   assert.equal(income.value, null)
   assert.deepEqual(Object.keys(income), ['feature', 'value', 'bin', 'points', 'maxPoints', 'logit'])

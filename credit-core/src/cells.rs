@@ -3,8 +3,9 @@
 //! explanations. Compiled in with the `interactions` feature (a default one); without it,
 //! `cells_off.rs` stands in with the same names and refuses any model that has cells.
 //!
-//! Why one module: the browser package builds the core without the feature to stay within its
-//! `.wasm` size budget, and keeping the cells code in one place keeps that switch to one
+//! Why one module: a build for which code size matters more than cells can leave the feature
+//! out (it saves about 9 KB of the browser package's `.wasm`, which has it since the package
+//! fits its budget with it), and keeping the cells code in one place keeps that switch to one
 //! `#[cfg]` pair (in `lib.rs`) instead of one per use. The lean reader's parsing and writing
 //! of the section (`artifact/read.rs`) is the one other place that has a `#[cfg]`: it needs
 //! that reader's private tree types.
@@ -36,10 +37,10 @@ pub(crate) fn refused() -> ModelError {
 
 // ---- validation ---------------------------------------------------------------------------
 
-/// Interaction cells (format version 3): see [`Interaction::validate`] for each pair; here
-/// the section's version, its size ([`MAX_INTERACTIONS`]), no pair twice, and the bound
-/// on all logits together ([`MAX_TOTAL_ABS_LOGIT`]). Fixed texts, like
-/// `ScoreDistribution::validate`'s: each number formatted in costs the `.wasm` code.
+/// Interaction cells (format version 3): see [`Interaction::check`] for each pair; here
+/// the section's version, its size ([`MAX_INTERACTIONS`]), and the bound on all logits
+/// together ([`MAX_TOTAL_ABS_LOGIT`]). Fixed texts, like `ScoreDistribution::validate`'s: each
+/// number formatted in costs the `.wasm` code.
 pub(crate) fn validate(a: &ModelArtifact) -> Result<(), ModelError> {
     let bad = |problem: &str| Err(ModelError::Invalid(format!("interactions: {problem}")));
     if a.interactions.is_empty() {
@@ -58,10 +59,8 @@ pub(crate) fn validate(a: &ModelArtifact) -> Result<(), ModelError> {
         total += largest(&mut card.all_bins());
     }
     for (i, x) in a.interactions.iter().enumerate() {
-        x.validate(a, i)?;
-        if a.interactions[..i].iter().any(|y| y.features == x.features) {
-            return Err(x.invalid(i, "features", "the pair appears twice"));
-        }
+        x.check(a, &a.interactions[..i])
+            .map_err(|(field, problem)| x.invalid(i, field, problem))?;
         total += largest(&mut x.cells.iter());
     }
     if total > MAX_TOTAL_ABS_LOGIT {
@@ -72,6 +71,10 @@ pub(crate) fn validate(a: &ModelArtifact) -> Result<(), ModelError> {
     }
     Ok(())
 }
+
+/// What is wrong with a pair: the field and the problem, fixed texts that
+/// [`Interaction::invalid`] puts into one message (one formatting call for every check).
+type Problem = (&'static str, &'static str);
 
 impl Interaction {
     /// A field-level error of pair `i`: `interactions[i] ("X" × "Y").field: problem`.
@@ -89,15 +92,14 @@ impl Interaction {
     /// [`crate::artifact::AgePolicy`]), and a cell could take back what the age bins give, so
     /// age is never in a pair. It also keeps the age reason's suppression exact: age's points
     /// lost come from its own bin only.
-    fn feature_indices(&self, i: usize) -> Result<[usize; 2], ModelError> {
+    fn feature_indices(&self) -> Result<[usize; 2], Problem> {
         let mut idx = [0; 2];
         for (k, name) in self.features.iter().enumerate() {
             idx[k] = crate::schema::feature_index(name)
                 .filter(|&j| FEATURES[j].name == name)
-                .ok_or_else(|| self.invalid(i, "features", "not a feature of the schema"))?;
+                .ok_or(("features", "not a feature of the schema"))?;
             if idx[k] == AGE {
-                return Err(self.invalid(
-                    i,
+                return Err((
                     "features",
                     "age may not be in an interaction (Regulation B: the age policy is \
                      enforced on age's own bins)",
@@ -105,8 +107,7 @@ impl Interaction {
             }
         }
         if idx[0] >= idx[1] {
-            return Err(self.invalid(
-                i,
+            return Err((
                 "features",
                 "the two features must be distinct and in schema order",
             ));
@@ -114,57 +115,52 @@ impl Interaction {
         Ok(idx)
     }
 
-    /// Structural checks of pair `i` of artifact `a` (whose features are already checked):
-    /// one group per bin, groups numbered from 0 with none unused and a label each, at most
-    /// [`MAX_GROUPS`] per axis, one cell per pair of groups, finite logits within
-    /// [`MAX_ABS_LOGIT`] and points consistent with the scaling.
-    fn validate(&self, a: &ModelArtifact, i: usize) -> Result<(), ModelError> {
-        let idx = self.feature_indices(i)?;
+    /// Structural checks of one pair of artifact `a` (whose features are already checked),
+    /// after the `earlier` pairs: one group per bin, groups numbered from 0 with none unused
+    /// and a label each, at most [`MAX_GROUPS`] per axis, one cell per pair of groups, finite
+    /// logits within [`MAX_ABS_LOGIT`], points consistent with the scaling, and not the
+    /// features of an earlier pair.
+    fn check(&self, a: &ModelArtifact, earlier: &[Interaction]) -> Result<(), Problem> {
+        let idx = self.feature_indices()?;
         let mut n = [0usize; 2];
         for axis in 0..2 {
-            n[axis] = self.validate_axis(a, i, axis, idx[axis])?;
+            n[axis] = self.check_axis(a, axis, idx[axis])?;
         }
         if self.cells.len() != n[0] * n[1] {
-            return Err(self.invalid(
-                i,
+            return Err((
                 "cells",
                 "needs one cell per pair of groups (rows × columns, row-major)",
             ));
         }
         for cell in &self.cells {
             if cell.logit.is_nan() || cell.logit.abs() > MAX_ABS_LOGIT || !cell.points.is_finite() {
-                return Err(self.invalid(
-                    i,
+                return Err((
                     "cells",
                     "a cell has non-finite points or a logit that is not finite or outside ±50",
                 ));
             }
             let want = points_for_cell(&a.scaling, cell.logit);
             if (cell.points - want).abs() > 1e-6 * (1.0 + want.abs()) {
-                return Err(self.invalid(
-                    i,
+                return Err((
                     "cells",
                     "a cell's points are not -factor × logit (the scaling's)",
                 ));
             }
         }
+        if earlier.iter().any(|y| y.features == self.features) {
+            return Err(("features", "the pair appears twice"));
+        }
         Ok(())
     }
 
-    /// One axis of [`Interaction::validate`] (feature `j` of the schema); returns its number
+    /// One axis of [`Interaction::check`] (feature `j` of the schema); returns its number
     /// of groups.
-    fn validate_axis(
-        &self,
-        a: &ModelArtifact,
-        i: usize,
-        axis: usize,
-        j: usize,
-    ) -> Result<usize, ModelError> {
+    fn check_axis(&self, a: &ModelArtifact, axis: usize, j: usize) -> Result<usize, Problem> {
         let field = ["groups[0]", "groups[1]"][axis];
         let bins = a.features[j].all_bins().count();
         let groups = &self.groups[axis];
         if groups.len() != bins {
-            return Err(self.invalid(i, field, "needs one entry per bin of the feature"));
+            return Err((field, "needs one entry per bin of the feature"));
         }
         let count = groups
             .iter()
@@ -172,14 +168,14 @@ impl Interaction {
             .max()
             .unwrap_or(0);
         if count > MAX_GROUPS {
-            return Err(self.invalid(i, field, "more than 16 groups (MAX_GROUPS)"));
+            return Err((field, "more than 16 groups (MAX_GROUPS)"));
         }
         if (0..count).any(|g| !groups.iter().any(|&x| usize::from(x) == g)) {
-            return Err(self.invalid(i, field, "groups are not numbered 0..n with none unused"));
+            return Err((field, "groups are not numbered 0..n with none unused"));
         }
         if self.group_labels[axis].len() != count {
             let field = ["group_labels[0]", "group_labels[1]"][axis];
-            return Err(self.invalid(i, field, "needs one label per group"));
+            return Err((field, "needs one label per group"));
         }
         Ok(count)
     }

@@ -54,8 +54,8 @@ pub use kernel::{KernelPath, UnknownKernelPath};
 pub use schema::{feature_index, FeatureSpec, Kind, FEATURES, N_FEATURES};
 pub use scorecard::{CellContribution, Explanation, Prediction, Reason, Scorecard, MAX_REASONS};
 
-/// Whether this build scores interaction cells (the `interactions` feature; the browser
-/// package leaves it out and refuses models with cells).
+/// Whether this build scores interaction cells (the `interactions` feature; a build without it
+/// refuses models with cells).
 pub const SCORES_INTERACTIONS: bool = cells::SUPPORTED;
 
 /// Version of this crate, recorded in artifacts it writes.

@@ -157,8 +157,8 @@ pub struct Explanation {
     pub base_points: f64,
     pub contributions: Vec<Contribution>,
     /// The interaction cells the applicant falls in, pair order (empty for an additive model).
-    /// Only in a build with the `interactions` feature: the browser package leaves it out
-    /// (its drop code alone was 90 bytes of a `.wasm` at its size budget).
+    /// Only in a build with the `interactions` feature (a build without it refuses models with
+    /// cells, and its `.wasm` saves the field's drop code).
     #[cfg(feature = "interactions")]
     pub interactions: Vec<CellContribution>,
     pub reasons: Vec<ReasonDetail>,
@@ -363,18 +363,29 @@ impl Scorecard {
     /// The full answer for a validated applicant: probability, decision, score, reasons.
     #[inline]
     pub fn predict(&self, a: &Applicant) -> Prediction {
+        self.predict_slots(a).0
+    }
+
+    /// [`Scorecard::predict`] and the kernel slots of the applicant's values, which `explain`
+    /// needs too. Out of line in the `.wasm`: the browser package's `predict` and `explain`
+    /// then share one copy of the unrolled per-feature slot lookups and the scoring instead of
+    /// inlining a copy each (2 KB); native builds keep it inlined.
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
+    fn predict_slots(&self, a: &Applicant) -> (Prediction, [usize; N_FEATURES]) {
         let row = a.values();
         let bins = self.kernel.slots(row);
         let z = self.kernel.log_odds(&bins);
         if z.is_nan() {
             // Unreachable for an `Applicant` (it passed the same checks); kept total, not panicking.
-            return Prediction {
+            let p = Prediction {
                 probability: f64::NAN,
                 prediction: 0,
                 score: f64::NAN,
                 log_odds: f64::NAN,
                 reasons: Reasons::EMPTY,
             };
+            return (p, bins);
         }
         let probability = self.kernel.probability(&bins);
         let mut reasons = Reasons::EMPTY;
@@ -389,13 +400,14 @@ impl Scorecard {
                 });
             }
         }
-        Prediction {
+        let p = Prediction {
             probability,
             prediction: u8::from(probability >= self.threshold),
             score: self.kernel.points(&bins),
             log_odds: z,
             reasons,
-        }
+        };
+        (p, bins)
     }
 
     /// Points lost per feature (see the module docs): its own bin's, plus half of each of its
@@ -441,10 +453,8 @@ impl Scorecard {
 
     /// Points per feature, the bin each value fell in, and the reasons.
     pub fn explain(&self, a: &Applicant) -> Explanation {
-        let p = self.predict(a);
-        let row = a.values();
+        let (p, slots) = self.predict_slots(a);
         let k = &self.kernel;
-        let slots = k.slots(row);
         let contributions = slots
             .iter()
             .enumerate()

@@ -120,3 +120,89 @@ fn a_build_without_cells_reads_additive_models_as_before() {
         Scorecard::from_json(MODEL).expect("loads").artifact()
     );
 }
+
+/// The shared vectors' applicants (`testdata/vectors.json`, `valid`).
+#[cfg(feature = "interactions")]
+const VECTORS: &str = include_str!("../../testdata/vectors.json");
+/// What the native core answers for them under `testdata/cells-model.json`: the expected
+/// outputs of the front doors written in other languages (the browser package's tests score
+/// the same applicants with the same model and must give these numbers, bit for bit).
+#[cfg(feature = "interactions")]
+const CELLS_EXPECTED: &str = include_str!("../../testdata/cells-expected.json");
+
+/// The expected outputs as this build computes them (the text of `testdata/cells-expected.json`).
+#[cfg(feature = "interactions")]
+fn cells_expected_text() -> String {
+    use serde_json::{json, Value};
+    let card = credit_core::Scorecard::from_json(CELLS_MODEL).expect("cells model");
+    let vectors: Value = serde_json::from_str(VECTORS).expect("vectors");
+    let cases: Vec<Value> = vectors["valid"]
+        .as_array()
+        .expect("valid cases")
+        .iter()
+        .map(|case| {
+            let a = credit_core::Applicant::from_json_value(&case["input"]).expect("valid input");
+            let p = card.predict(&a);
+            let reasons: Vec<&str> = p
+                .reasons
+                .as_slice()
+                .iter()
+                .map(|r| card.reason_code(r.feature))
+                .collect();
+            json!({
+                "name": case["name"],
+                "expected": {
+                    "probability": p.probability,
+                    "prediction": p.prediction,
+                    "score": p.score,
+                    "reasons": reasons,
+                },
+            })
+        })
+        .collect();
+    let doc = json!({
+        "description": "The native core's answers for testdata/vectors.json's valid inputs under \
+            testdata/cells-model.json (a model with interaction cells); checked by \
+            credit-core/tests/cells_artifact.rs, asserted by the browser package's tests.",
+        "model_checksum": card.artifact().checksum,
+        "cases": cases,
+    });
+    let mut text = serde_json::to_string_pretty(&doc).expect("writes");
+    text.push('\n');
+    text
+}
+
+/// On a difference, the fresh text goes to `.work/cells-expected.json` (untracked), as for
+/// the model above.
+#[cfg(feature = "interactions")]
+#[test]
+fn committed_cells_expectations_are_what_the_core_computes() {
+    let fresh = cells_expected_text();
+    if fresh != CELLS_EXPECTED {
+        let work = concat!(env!("CARGO_MANIFEST_DIR"), "/../.work");
+        let _ = std::fs::create_dir_all(work);
+        let _ = std::fs::write(format!("{work}/cells-expected.json"), &fresh);
+        panic!(
+            "testdata/cells-expected.json is stale: the core now writes .work/cells-expected.json \
+             (copy it over testdata/cells-expected.json)"
+        );
+    }
+    // The cells change answers: otherwise this file would test nothing about them.
+    let shipped = credit_core::Scorecard::from_json(MODEL).expect("shipped model");
+    let vectors: serde_json::Value = serde_json::from_str(VECTORS).expect("vectors");
+    let expected: serde_json::Value = serde_json::from_str(CELLS_EXPECTED).expect("json");
+    let differ = vectors["valid"]
+        .as_array()
+        .expect("valid cases")
+        .iter()
+        .zip(expected["cases"].as_array().expect("cases"))
+        .filter(|(case, want)| {
+            let a = credit_core::Applicant::from_json_value(&case["input"]).expect("valid");
+            Some(shipped.predict(&a).score) != want["expected"]["score"].as_f64()
+        })
+        .count();
+    assert!(
+        differ > 0,
+        "the cells model scores every vector as the shipped one"
+    );
+}

@@ -40,6 +40,7 @@ use crate::error::ModelError;
 use crate::json::JsonWriter;
 use serde::de::{Deserialize, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sha2::{Digest, Sha256};
+use std::cell::Cell;
 use std::fmt;
 
 /// A parsed JSON value as serde_json handed it over: numbers keep the form serde_json parsed
@@ -165,49 +166,127 @@ fn boolean(n: &Node) -> Res<bool> {
     }
 }
 
+/// The first error met while reading the tree into the artifact.
+///
+/// Why the readers below note errors here and go on with placeholder values (zero, empty)
+/// instead of returning at the first `?`: a `?` in the middle of building a struct returns
+/// early and must drop every field built so far, and the compiler writes that cleanup out at
+/// each such point, which was a large part of the reader's code in the `.wasm`. With this,
+/// the artifact is always built whole and dropped once. The verdict is the same: [`parse`]
+/// returns the first error in reading order, which is where `?` stopped.
+#[derive(Default)]
+struct Cx(Cell<Option<serde_json::Error>>);
+
+impl Cx {
+    /// Keeps `e` if it is the first error.
+    fn note(&self, e: serde_json::Error) {
+        let first = self.0.take().unwrap_or(e);
+        self.0.set(Some(first));
+    }
+
+    /// The value, or (the error noted) a placeholder.
+    fn ok<T: Default>(&self, r: Res<T>) -> T {
+        r.unwrap_or_else(|e| {
+            self.note(e);
+            T::default()
+        })
+    }
+
+    /// `value` if nothing went wrong while it was read, else the first error.
+    fn finish<T>(self, value: T) -> Res<T> {
+        match self.0.into_inner() {
+            Some(e) => Err(e),
+            None => Ok(value),
+        }
+    }
+}
+
+/// A list item that is a number (`f64`).
+fn number(cx: &Cx, n: &Node) -> f64 {
+    cx.ok(float(n))
+}
+
+/// A list item that is a string.
+fn text(cx: &Cx, n: &Node) -> String {
+    cx.ok(string(n))
+}
+
+/// What a missing field reads as, after its error is noted.
+static NULL: Node = Node::Null;
+
 /// A `Vec<T>`: only a JSON array.
-fn list<T>(n: &Node, item: fn(&Node) -> Res<T>) -> Res<Vec<T>> {
+fn list<T>(cx: &Cx, n: &Node, item: fn(&Cx, &Node) -> T) -> Vec<T> {
     let Node::Arr(items) = n else {
-        return Err(invalid_type(n, "a sequence"));
+        cx.note(invalid_type(n, "a sequence"));
+        return Vec::new();
     };
     let mut out = Vec::with_capacity(items.len());
     for it in items {
-        out.push(item(it)?);
+        out.push(item(cx, it));
     }
-    Ok(out)
+    out
 }
+
+/// Most fields of any struct of the artifact (`ModelArtifact` has the most).
+const MAX_FIELDS: usize = ARTIFACT_FIELDS.len();
 
 /// The fields of one struct, found by position, with serde derive's rules: an object whose
 /// keys are all known and appear once (`deny_unknown_fields`), or an array of the fields in
 /// declaration order, no longer than the struct. A field missing from either is an error
 /// when it is read with [`Fields::get`], and its default with [`Fields::opt`].
-struct Fields<'a> {
+struct Fields<'a, 'c> {
+    cx: &'c Cx,
     name: &'static str,
     names: &'static [&'static str],
     seq_len: Option<usize>,
-    slots: Vec<Option<&'a Node>>,
+    slots: [Option<&'a Node>; MAX_FIELDS],
 }
 
-impl<'a> Fields<'a> {
-    fn of(n: &'a Node, name: &'static str, names: &'static [&'static str]) -> Res<Fields<'a>> {
-        let mut slots = vec![None; names.len()];
-        let seq_len = match n {
+impl<'a, 'c> Fields<'a, 'c> {
+    /// The fields of `n`; when `n` is no such struct, the error is noted and every field is
+    /// missing.
+    fn of(
+        cx: &'c Cx,
+        n: &'a Node,
+        name: &'static str,
+        names: &'static [&'static str],
+    ) -> Fields<'a, 'c> {
+        let mut f = Fields {
+            cx,
+            name,
+            names,
+            seq_len: None,
+            slots: [None; MAX_FIELDS],
+        };
+        if let Err(e) = f.fill(n) {
+            f.slots = [None; MAX_FIELDS];
+            cx.note(e);
+        }
+        f
+    }
+
+    fn fill(&mut self, n: &'a Node) -> Res<()> {
+        let (name, names) = (self.name, self.names);
+        match n {
             Node::Obj(entries) => {
                 for (key, value) in entries {
-                    let Some(i) = names.iter().position(|f| f == key) else {
+                    let slot = names
+                        .iter()
+                        .position(|f| f == key)
+                        .and_then(|i| self.slots.get_mut(i));
+                    let Some(slot) = slot else {
                         return Err(serde_json::Error::custom(format_args!(
                             "unknown field `{key}` of struct {name}"
                         )));
                     };
-                    if slots[i].is_some() {
+                    if slot.is_some() {
                         return Err(serde_json::Error::custom(format_args!(
-                            "duplicate field `{}`",
-                            names[i]
+                            "duplicate field `{key}`"
                         )));
                     }
-                    slots[i] = Some(value);
+                    *slot = Some(value);
                 }
-                None
+                Ok(())
             }
             Node::Arr(items) => {
                 if items.len() > names.len() {
@@ -217,82 +296,82 @@ impl<'a> Fields<'a> {
                         names.len()
                     )));
                 }
-                for (slot, item) in slots.iter_mut().zip(items) {
+                for (slot, item) in self.slots.iter_mut().zip(items) {
                     *slot = Some(item);
                 }
-                Some(items.len())
+                self.seq_len = Some(items.len());
+                Ok(())
             }
-            _ => return Err(invalid_type(n, "a struct")),
-        };
-        Ok(Fields {
-            name,
-            names,
-            seq_len,
-            slots,
-        })
+            _ => Err(invalid_type(n, "a struct")),
+        }
     }
 
-    /// A required field.
-    fn get(&self, i: usize) -> Res<&'a Node> {
-        self.slots[i].ok_or_else(|| match self.seq_len {
-            None => serde_json::Error::missing_field(self.names[i]),
+    /// A required field (`null` after noting its absence).
+    fn get(&self, i: usize) -> &'a Node {
+        if let Some(n) = self.opt(i) {
+            return n;
+        }
+        let field = self.names.get(i).copied().unwrap_or_default();
+        self.cx.note(match self.seq_len {
+            None => serde_json::Error::missing_field(field),
             Some(len) => serde_json::Error::custom(format_args!(
                 "invalid length {len}, expected struct {} with {} elements",
                 self.name,
                 self.names.len()
             )),
-        })
+        });
+        &NULL
     }
 
-    fn f(&self, i: usize) -> Res<f64> {
-        float(self.get(i)?)
+    fn f(&self, i: usize) -> f64 {
+        self.cx.ok(float(self.get(i)))
     }
 
-    fn u(&self, i: usize) -> Res<u64> {
-        uint(self.get(i)?)
+    fn u(&self, i: usize) -> u64 {
+        self.cx.ok(uint(self.get(i)))
     }
 
-    fn u32(&self, i: usize) -> Res<u32> {
-        uint32(self.get(i)?)
+    fn u32(&self, i: usize) -> u32 {
+        self.cx.ok(uint32(self.get(i)))
     }
 
-    fn s(&self, i: usize) -> Res<String> {
-        string(self.get(i)?)
+    fn s(&self, i: usize) -> String {
+        self.cx.ok(string(self.get(i)))
     }
 
-    fn b(&self, i: usize) -> Res<bool> {
-        boolean(self.get(i)?)
+    fn b(&self, i: usize) -> bool {
+        self.cx.ok(boolean(self.get(i)))
     }
 
     /// A `#[serde(default)]` field.
     fn opt(&self, i: usize) -> Option<&'a Node> {
-        self.slots[i]
+        self.slots.get(i).copied().flatten()
     }
 }
 
-fn bin(n: &Node) -> Res<Bin> {
+fn bin(cx: &Cx, n: &Node) -> Bin {
     const F: &[&str] = &["label", "logit", "points", "count", "events", "event_rate"];
-    let f = Fields::of(n, "Bin", F)?;
-    Ok(Bin {
-        label: f.s(0)?,
-        logit: f.f(1)?,
-        points: f.f(2)?,
-        count: f.u(3)?,
-        events: f.u(4)?,
-        event_rate: f.f(5)?,
-    })
+    let f = Fields::of(cx, n, "Bin", F);
+    Bin {
+        label: f.s(0),
+        logit: f.f(1),
+        points: f.f(2),
+        count: f.u(3),
+        events: f.u(4),
+        event_rate: f.f(5),
+    }
 }
 
-fn special_bin(n: &Node) -> Res<SpecialBin> {
+fn special_bin(cx: &Cx, n: &Node) -> SpecialBin {
     const F: &[&str] = &["codes", "bin"];
-    let f = Fields::of(n, "SpecialBin", F)?;
-    Ok(SpecialBin {
-        codes: list(f.get(0)?, float)?,
-        bin: bin(f.get(1)?)?,
-    })
+    let f = Fields::of(cx, n, "SpecialBin", F);
+    SpecialBin {
+        codes: list(cx, f.get(0), number),
+        bin: bin(cx, f.get(1)),
+    }
 }
 
-fn feature(n: &Node) -> Res<FeatureCard> {
+fn feature(cx: &Cx, n: &Node) -> FeatureCard {
     const F: &[&str] = &[
         "name",
         "reason_code",
@@ -302,25 +381,25 @@ fn feature(n: &Node) -> Res<FeatureCard> {
         "missing_bin",
         "special_bins",
     ];
-    let f = Fields::of(n, "FeatureCard", F)?;
-    Ok(FeatureCard {
-        name: f.s(0)?,
-        reason_code: f.s(1)?,
-        reason_text: f.s(2)?,
-        edges: list(f.get(3)?, float)?,
-        range_bins: list(f.get(4)?, bin)?,
+    let f = Fields::of(cx, n, "FeatureCard", F);
+    FeatureCard {
+        name: f.s(0),
+        reason_code: f.s(1),
+        reason_text: f.s(2),
+        edges: list(cx, f.get(3), number),
+        range_bins: list(cx, f.get(4), bin),
         missing_bin: match f.opt(5) {
             None | Some(Node::Null) => None,
-            Some(b) => Some(bin(b)?),
+            Some(b) => Some(bin(cx, b)),
         },
         special_bins: match f.opt(6) {
             None => Vec::new(),
-            Some(l) => list(l, special_bin)?,
+            Some(l) => list(cx, l, special_bin),
         },
-    })
+    }
 }
 
-fn metrics(n: &Node) -> Res<Metrics> {
+fn metrics(cx: &Cx, n: &Node) -> Metrics {
     const F: &[&str] = &[
         "rows",
         "positives",
@@ -330,19 +409,19 @@ fn metrics(n: &Node) -> Res<Metrics> {
         "brier",
         "log_loss",
     ];
-    let f = Fields::of(n, "Metrics", F)?;
-    Ok(Metrics {
-        rows: f.u(0)?,
-        positives: f.u(1)?,
-        auc: f.f(2)?,
-        gini: f.f(3)?,
-        ks: f.f(4)?,
-        brier: f.f(5)?,
-        log_loss: f.f(6)?,
-    })
+    let f = Fields::of(cx, n, "Metrics", F);
+    Metrics {
+        rows: f.u(0),
+        positives: f.u(1),
+        auc: f.f(2),
+        gini: f.f(3),
+        ks: f.f(4),
+        brier: f.f(5),
+        log_loss: f.f(6),
+    }
 }
 
-fn calibration_bin(n: &Node) -> Res<CalibrationBin> {
+fn calibration_bin(cx: &Cx, n: &Node) -> CalibrationBin {
     const F: &[&str] = &[
         "rows",
         "mean_predicted",
@@ -350,28 +429,27 @@ fn calibration_bin(n: &Node) -> Res<CalibrationBin> {
         "min_predicted",
         "max_predicted",
     ];
-    let f = Fields::of(n, "CalibrationBin", F)?;
-    Ok(CalibrationBin {
-        rows: f.u(0)?,
-        mean_predicted: f.f(1)?,
-        observed_rate: f.f(2)?,
-        min_predicted: f.f(3)?,
-        max_predicted: f.f(4)?,
-    })
+    let f = Fields::of(cx, n, "CalibrationBin", F);
+    CalibrationBin {
+        rows: f.u(0),
+        mean_predicted: f.f(1),
+        observed_rate: f.f(2),
+        min_predicted: f.f(3),
+        max_predicted: f.f(4),
+    }
 }
 
 /// The optional `score_distribution` (absent or `null`: none).
-fn score_distribution(n: Option<&Node>) -> Res<Option<ScoreDistribution>> {
-    let Some(n) = n.filter(|n| !matches!(n, Node::Null)) else {
-        return Ok(None);
-    };
+fn score_distribution(cx: &Cx, n: Option<&Node>) -> Option<ScoreDistribution> {
+    let n = n.filter(|n| !matches!(n, Node::Null))?;
     const F: &[&str] = &["edges", "counts", "events"];
-    let f = Fields::of(n, "ScoreDistribution", F)?;
-    Ok(Some(ScoreDistribution {
-        edges: list(f.get(0)?, float)?,
-        counts: list(f.get(1)?, uint)?,
-        events: list(f.get(2)?, uint)?,
-    }))
+    let f = Fields::of(cx, n, "ScoreDistribution", F);
+    let count = |cx: &Cx, n: &Node| cx.ok(uint(n));
+    Some(ScoreDistribution {
+        edges: list(cx, f.get(0), number),
+        counts: list(cx, f.get(1), count),
+        events: list(cx, f.get(2), count),
+    })
 }
 
 /// serde's `u16` visitor: as `u64`, and at most `u16::MAX`.
@@ -382,58 +460,65 @@ fn uint16(n: &Node) -> Res<u16> {
 
 /// serde's `[T; 2]`: a JSON array of exactly two items (serde_json reads arrays as tuples).
 #[cfg(feature = "interactions")]
-fn pair<T>(n: &Node, item: fn(&Node) -> Res<T>) -> Res<[T; 2]> {
+fn pair<T: Default>(cx: &Cx, n: &Node, item: fn(&Cx, &Node) -> T) -> [T; 2] {
     match n {
-        Node::Arr(items) if items.len() == 2 => Ok([item(&items[0])?, item(&items[1])?]),
-        _ => Err(invalid_type(n, "an array of length 2")),
+        Node::Arr(items) if items.len() == 2 => [item(cx, &items[0]), item(cx, &items[1])],
+        _ => {
+            cx.note(invalid_type(n, "an array of length 2"));
+            Default::default()
+        }
     }
 }
 
 #[cfg(feature = "interactions")]
-fn interaction(n: &Node) -> Res<Interaction> {
+fn interaction(cx: &Cx, n: &Node) -> Interaction {
     const F: &[&str] = &["features", "groups", "group_labels", "cells"];
-    let f = Fields::of(n, "Interaction", F)?;
-    Ok(Interaction {
-        features: pair(f.get(0)?, string)?,
-        groups: pair(f.get(1)?, |l| list(l, uint16))?,
-        group_labels: pair(f.get(2)?, |l| list(l, string))?,
-        cells: list(f.get(3)?, bin)?,
-    })
+    let f = Fields::of(cx, n, "Interaction", F);
+    Interaction {
+        features: pair(cx, f.get(0), text),
+        groups: pair(cx, f.get(1), |cx, l| list(cx, l, |cx, n| cx.ok(uint16(n)))),
+        group_labels: pair(cx, f.get(2), |cx, l| list(cx, l, text)),
+        cells: list(cx, f.get(3), bin),
+    }
 }
 
 /// The `interactions` section (absent: none).
 #[cfg(feature = "interactions")]
-fn interactions(n: Option<&Node>) -> Res<Vec<Interaction>> {
+fn interactions(cx: &Cx, n: Option<&Node>) -> Vec<Interaction> {
     match n {
-        None => Ok(Vec::new()),
-        Some(l) => list(l, interaction),
+        None => Vec::new(),
+        Some(l) => list(cx, l, interaction),
     }
 }
 
 /// Without the `interactions` feature a document with pairs never gets here ([`parse`]
 /// refused it), so only an absent or empty section is read; no reader of a pair is compiled in.
 #[cfg(not(feature = "interactions"))]
-fn interactions(n: Option<&Node>) -> Res<Vec<Interaction>> {
+fn interactions(cx: &Cx, n: Option<&Node>) -> Vec<Interaction> {
     match n {
-        None => Ok(Vec::new()),
-        Some(Node::Arr(items)) if items.is_empty() => Ok(Vec::new()),
-        Some(n) => Err(invalid_type(n, "a sequence")),
+        None => Vec::new(),
+        Some(Node::Arr(items)) if items.is_empty() => Vec::new(),
+        Some(n) => {
+            cx.note(invalid_type(n, "a sequence"));
+            Vec::new()
+        }
     }
 }
 
 /// Inlined into its one caller: left to itself the optimiser outlines it since the
 /// `score_distribution` field exists, and the `.wasm` is then 1 KB larger (measured).
 #[inline(always)]
-fn artifact(f: &Fields) -> Res<ModelArtifact> {
+fn artifact(f: &Fields) -> ModelArtifact {
+    let cx = f.cx;
     let training_data = {
         const F: &[&str] = &["sha256", "rows", "positives", "rows_excluded", "label"];
-        let d = Fields::of(f.get(5)?, "DataFingerprint", F)?;
+        let d = Fields::of(cx, f.get(5), "DataFingerprint", F);
         DataFingerprint {
-            sha256: d.s(0)?,
-            rows: d.u(1)?,
-            positives: d.u(2)?,
-            rows_excluded: d.u(3)?,
-            label: d.s(4)?,
+            sha256: d.s(0),
+            rows: d.u(1),
+            positives: d.u(2),
+            rows_excluded: d.u(3),
+            label: d.s(4),
         }
     };
     let scaling = {
@@ -445,24 +530,24 @@ fn artifact(f: &Fields) -> Res<ModelArtifact> {
             "factor",
             "offset",
         ];
-        let s = Fields::of(f.get(8)?, "Scaling", F)?;
+        let s = Fields::of(cx, f.get(8), "Scaling", F);
         Scaling {
-            base_score: s.f(0)?,
-            base_odds: s.f(1)?,
-            pdo: s.f(2)?,
-            odds_direction: s.s(3)?,
-            factor: s.f(4)?,
-            offset: s.f(5)?,
+            base_score: s.f(0),
+            base_odds: s.f(1),
+            pdo: s.f(2),
+            odds_direction: s.s(3),
+            factor: s.f(4),
+            offset: s.f(5),
         }
     };
     let threshold = {
         const F: &[&str] = &["probability", "score", "policy", "description"];
-        let t = Fields::of(f.get(9)?, "Threshold", F)?;
+        let t = Fields::of(cx, f.get(9), "Threshold", F);
         Threshold {
-            probability: t.f(0)?,
-            score: t.f(1)?,
-            policy: t.s(2)?,
-            description: t.s(3)?,
+            probability: t.f(0),
+            score: t.f(1),
+            policy: t.s(2),
+            description: t.s(3),
         }
     };
     let age_policy = {
@@ -474,14 +559,14 @@ fn artifact(f: &Fields) -> Res<ModelArtifact> {
             "max_younger_points",
             "suppress_reason_for_elderly",
         ];
-        let a = Fields::of(f.get(10)?, "AgePolicy", F)?;
+        let a = Fields::of(cx, f.get(10), "AgePolicy", F);
         AgePolicy {
-            elderly_age: a.f(0)?,
-            enforced: a.b(1)?,
-            adjusted_bins: a.u32(2)?,
-            min_elderly_points: a.f(3)?,
-            max_younger_points: a.f(4)?,
-            suppress_reason_for_elderly: a.b(5)?,
+            elderly_age: a.f(0),
+            enforced: a.b(1),
+            adjusted_bins: a.u32(2),
+            min_elderly_points: a.f(3),
+            max_younger_points: a.f(4),
+            suppress_reason_for_elderly: a.b(5),
         }
     };
     let training = {
@@ -494,15 +579,15 @@ fn artifact(f: &Fields) -> Res<ModelArtifact> {
             "max_iterations",
             "monotone_increasing_risk",
         ];
-        let t = Fields::of(f.get(11)?, "TrainingConfigRecord", F)?;
+        let t = Fields::of(cx, f.get(11), "TrainingConfigRecord", F);
         TrainingConfigRecord {
-            method: t.s(0)?,
-            max_bins: t.u32(1)?,
-            min_bin_count: t.u(2)?,
-            l2_alpha: t.f(3)?,
-            folds: t.u32(4)?,
-            max_iterations: t.u(5)?,
-            monotone_increasing_risk: list(t.get(6)?, string)?,
+            method: t.s(0),
+            max_bins: t.u32(1),
+            min_bin_count: t.u(2),
+            l2_alpha: t.f(3),
+            folds: t.u32(4),
+            max_iterations: t.u(5),
+            monotone_increasing_risk: list(cx, t.get(6), text),
         }
     };
     let model_metrics = {
@@ -514,37 +599,37 @@ fn artifact(f: &Fields) -> Res<ModelArtifact> {
             "train",
             "calibration",
         ];
-        let m = Fields::of(f.get(12)?, "ModelMetrics", F)?;
+        let m = Fields::of(cx, f.get(12), "ModelMetrics", F);
         ModelMetrics {
-            cv: metrics(m.get(0)?)?,
-            cv_auc_mean: m.f(1)?,
-            cv_auc_std: m.f(2)?,
-            folds: list(m.get(3)?, metrics)?,
-            train: metrics(m.get(4)?)?,
-            calibration: list(m.get(5)?, calibration_bin)?,
+            cv: metrics(cx, m.get(0)),
+            cv_auc_mean: m.f(1),
+            cv_auc_std: m.f(2),
+            folds: list(cx, m.get(3), metrics),
+            train: metrics(cx, m.get(4)),
+            calibration: list(cx, m.get(5), calibration_bin),
         }
     };
-    Ok(ModelArtifact {
-        format: f.s(0)?,
-        format_version: f.u32(1)?,
-        model_id: f.s(2)?,
-        model_version: f.s(3)?,
-        created_by: f.s(4)?,
+    ModelArtifact {
+        format: f.s(0),
+        format_version: f.u32(1),
+        model_id: f.s(2),
+        model_version: f.s(3),
+        created_by: f.s(4),
         training_data,
-        intercept: f.f(6)?,
-        features: list(f.get(7)?, feature)?,
+        intercept: f.f(6),
+        features: list(cx, f.get(7), feature),
         scaling,
         threshold,
         age_policy,
         training,
         metrics: model_metrics,
-        score_distribution: score_distribution(f.opt(13))?,
-        interactions: interactions(f.opt(14))?,
+        score_distribution: score_distribution(cx, f.opt(13)),
+        interactions: interactions(cx, f.opt(14)),
         checksum: match f.opt(15) {
             None | Some(Node::Null) => None,
-            Some(c) => Some(string(c)?),
+            Some(c) => Some(cx.ok(string(c))),
         },
-    })
+    }
 }
 
 /// The artifact's `format` and `format_version` as the header pass of
@@ -631,7 +716,11 @@ pub(crate) fn header(text: &str) -> Result<Header, ModelError> {
 /// Parses the artifact's JSON text into the typed artifact (no checksum or validation here).
 pub(crate) fn parse(text: &str) -> Result<ModelArtifact, ModelError> {
     let tree: Node = serde_json::from_str(text)?;
-    let f = Fields::of(&tree, "ModelArtifact", &ARTIFACT_FIELDS)?;
+    let cx = Cx::default();
+    let f = Fields::of(&cx, &tree, "ModelArtifact", &ARTIFACT_FIELDS);
+    if let Some(e) = cx.0.take() {
+        return Err(e.into());
+    }
     // A build without the `interactions` feature refuses a document with pairs here: after
     // the top level's keys are checked (unknown or repeated ones are a JSON error first),
     // before any field is read. The serde reader makes the same test (`cells::check_text`).
@@ -640,7 +729,8 @@ pub(crate) fn parse(text: &str) -> Result<ModelArtifact, ModelError> {
     {
         return Err(crate::cells::refused());
     }
-    Ok(artifact(&f)?)
+    let a = artifact(&f);
+    Ok(cx.finish(a)?)
 }
 
 /// The compact JSON that `serde_json::to_vec` makes of an artifact (without its checksum):
