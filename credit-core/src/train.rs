@@ -103,7 +103,8 @@ impl Default for TrainConfig {
             model_version: None,
             interactions: 0,
             // Tuned on a 30,000-row sample (3 folds, 24 bins; see docs/interactions.md): coarser
-            // grids and a 4x stronger penalty on cell steps generalised best.
+            // grids and a 4x stronger penalty on cell steps generalised best; on 60,000 rows
+            // (row-balanced groups) 6 groups per axis did no better than 4.
             coarse_groups: 4,
             cell_scale: 0.5,
         }
@@ -407,111 +408,11 @@ fn fit_one(
     raw.push(fitted.intercept());
     let raw = Array1::from(raw);
     let scaling = Scaling::new(cfg.base_score, cfg.base_odds, cfg.pdo);
-    let mut features = Vec::with_capacity(N_FEATURES);
-    let mut age_policy = AgePolicy {
-        elderly_age: ELDERLY_AGE,
-        enforced: true,
-        adjusted_bins: 0,
-        min_elderly_points: 0.0,
-        max_younger_points: 0.0,
-        suppress_reason_for_elderly: true,
-    };
-    for (j, spec) in FEATURES.iter().enumerate() {
-        let edges = layout.binnings[j].edges.clone();
-        let _ = &raw;
-        let n_range = edges.len() + 1;
-        // Cumulative sums of thermometer steps give each range bin's logit.
-        let mut logits = vec![0.0; n_range];
-        for k in 1..n_range {
-            logits[k] = logits[k - 1] + beta[layout.first[j] + k - 1];
-        }
-        // Training statistics per bin.
-        let mut counts = vec![0u64; n_range];
-        let mut events = vec![0u64; n_range];
-        let (mut m_count, mut m_events, mut s_count, mut s_events) = (0u64, 0u64, 0u64, 0u64);
-        for &i in idx {
-            let v = rows[i][j];
-            let y = u64::from(labels[i]);
-            if v.is_nan() {
-                m_count += 1;
-                m_events += y;
-            } else if spec.is_special(v) {
-                s_count += 1;
-                s_events += y;
-            } else {
-                let k = edges.partition_point(|&e| e <= v);
-                counts[k] += 1;
-                events[k] += y;
-            }
-        }
-        if policies && MONOTONE_INCREASING_RISK.contains(&j) {
-            let w: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
-            isotonic_increasing(&mut logits, &w);
-        }
-        if j == AGE {
-            let split = edges.partition_point(|&e| e < ELDERLY_AGE) + 1;
-            // Range bins [split..] start at 62 or later (an edge sits exactly at 62).
-            let min_young = logits[..split]
-                .iter()
-                .copied()
-                .fold(f64::INFINITY, f64::min);
-            for l in logits[split..].iter_mut().filter(|_| policies) {
-                if *l > min_young {
-                    *l = min_young;
-                    age_policy.adjusted_bins += 1;
-                }
-            }
-            let pts = |l: f64| points_for(&scaling, intercept, l);
-            age_policy.max_younger_points = logits[..split]
-                .iter()
-                .map(|&l| pts(l))
-                .fold(f64::NEG_INFINITY, f64::max);
-            age_policy.min_elderly_points = logits[split..]
-                .iter()
-                .map(|&l| pts(l))
-                .fold(f64::INFINITY, f64::min);
-        }
-        let bin = |label: String, logit: f64, count: u64, ev: u64| Bin {
-            label,
-            logit,
-            points: points_for(&scaling, intercept, logit),
-            count,
-            events: ev,
-            event_rate: if count > 0 {
-                ev as f64 / count as f64
-            } else {
-                0.0
-            },
-        };
-        let range_bins = (0..n_range)
-            .map(|k| {
-                bin(
-                    range_label(spec, &edges, k),
-                    logits[k],
-                    counts[k],
-                    events[k],
-                )
-            })
-            .collect();
-        let missing_bin =
-            layout.missing_col[j].map(|c| bin("missing".into(), beta[c], m_count, m_events));
-        let special_bins = layout.special_col[j]
-            .map(|c| SpecialBin {
-                codes: spec.special_codes.to_vec(),
-                bin: bin("bureau code 96/98".into(), beta[c], s_count, s_events),
-            })
-            .into_iter()
-            .collect();
-        features.push(FeatureCard {
-            name: spec.name.to_owned(),
-            reason_code: REASONS[j].0.to_owned(),
-            reason_text: REASONS[j].1.to_owned(),
-            edges,
-            range_bins,
-            missing_bin,
-            special_bins,
-        });
-    }
+    let mut adjusted_bins = 0;
+    let mains: Vec<MainEffect> = (0..N_FEATURES)
+        .map(|j| main_effect(input, j, &beta, &mut adjusted_bins))
+        .collect();
+    let main_logits: Vec<Vec<f64>> = mains.iter().map(|m| m.logits.clone()).collect();
     let cell_fit = cells::CellFit {
         layout,
         rows,
@@ -521,10 +422,28 @@ fn fit_one(
         scale: cfg.cell_scale,
         scaling: &scaling,
         policies,
+        mains: &main_logits,
+        grids,
     };
     let interactions: Vec<_> = grids
         .iter()
         .map(|g| cells::interaction(g, &cell_fit))
+        .collect();
+    // The repairs move logits after the intercept was fitted. For the additive model they are
+    // (nearly) mean-preserving and its intercept is kept as it always was; cells repaired along
+    // past-due axes can be raised a lot (sub-additive late-payment interplay), so a model with
+    // cells gets its intercept re-fitted with every repaired logit held fixed: the mean
+    // predicted probability on the fitted rows is then the observed rate again.
+    let intercept = if policies && !interactions.is_empty() {
+        refit_intercept(&cell_fit, &interactions, intercept)
+    } else {
+        intercept
+    };
+    let age_policy = age_policy(layout, &mains[AGE], &scaling, intercept, adjusted_bins);
+    let features: Vec<FeatureCard> = mains
+        .iter()
+        .enumerate()
+        .map(|(j, m)| feature_card(layout, j, m, &scaling, intercept))
         .collect();
     let artifact = ModelArtifact {
         format: FORMAT.to_owned(),
@@ -563,6 +482,181 @@ fn fit_one(
     Ok((artifact, raw))
 }
 
+/// One feature's fitted effect after the domain repairs: the logits of all its bins in
+/// `FeatureCard::all_bins` order (range bins, missing, special codes) and the training rows and
+/// events per bin.
+struct MainEffect {
+    logits: Vec<f64>,
+    counts: Vec<u64>,
+    events: Vec<u64>,
+}
+
+/// Feature `j`'s logits from the fitted coefficients `beta`, repaired when `input.policies`:
+/// past-due counts made non-decreasing (weighted isotonic regression), and Regulation B's rule
+/// that no age of 62 or more gets a higher logit than the lowest younger one (each bin lowered
+/// is counted in `adjusted_bins`).
+fn main_effect(
+    input: &FitInput<'_>,
+    j: usize,
+    beta: &Array1<f64>,
+    adjusted_bins: &mut u32,
+) -> MainEffect {
+    let layout = input.layout;
+    let edges = &layout.binnings[j].edges;
+    let n_range = edges.len() + 1;
+    // Cumulative sums of thermometer steps give each range bin's logit.
+    let mut logits = vec![0.0; n_range];
+    for k in 1..n_range {
+        logits[k] = logits[k - 1] + beta[layout.first[j] + k - 1];
+    }
+    let n_all = n_range
+        + [layout.missing_col[j], layout.special_col[j]]
+            .iter()
+            .flatten()
+            .count();
+    let mut counts = vec![0u64; n_all];
+    let mut events = vec![0u64; n_all];
+    for &i in input.idx {
+        if let Some(k) = cells::bin_of(layout, j, input.rows[i][j]) {
+            counts[k] += 1;
+            events[k] += u64::from(input.labels[i]);
+        }
+    }
+    if input.policies && MONOTONE_INCREASING_RISK.contains(&j) {
+        let w: Vec<f64> = counts[..n_range].iter().map(|&c| c as f64).collect();
+        isotonic_increasing(&mut logits, &w);
+    }
+    if j == AGE && input.policies {
+        let split = edges.partition_point(|&e| e < ELDERLY_AGE) + 1;
+        // Range bins [split..] start at 62 or later (an edge sits exactly at 62).
+        let min_young = logits[..split]
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
+        for l in logits[split..].iter_mut() {
+            if *l > min_young {
+                *l = min_young;
+                *adjusted_bins += 1;
+            }
+        }
+    }
+    logits.extend(layout.missing_col[j].map(|c| beta[c]));
+    logits.extend(layout.special_col[j].map(|c| beta[c]));
+    MainEffect {
+        logits,
+        counts,
+        events,
+    }
+}
+
+/// The age policy record: what the repaired age logits give in points under `intercept`.
+fn age_policy(
+    layout: &Layout,
+    age: &MainEffect,
+    scaling: &Scaling,
+    intercept: f64,
+    adjusted_bins: u32,
+) -> AgePolicy {
+    let edges = &layout.binnings[AGE].edges;
+    let split = edges.partition_point(|&e| e < ELDERLY_AGE) + 1;
+    let range = &age.logits[..edges.len() + 1];
+    let pts = |l: f64| points_for(scaling, intercept, l);
+    AgePolicy {
+        elderly_age: ELDERLY_AGE,
+        enforced: true,
+        adjusted_bins,
+        min_elderly_points: range[split..]
+            .iter()
+            .map(|&l| pts(l))
+            .fold(f64::INFINITY, f64::min),
+        max_younger_points: range[..split]
+            .iter()
+            .map(|&l| pts(l))
+            .fold(f64::NEG_INFINITY, f64::max),
+        suppress_reason_for_elderly: true,
+    }
+}
+
+/// Feature `j`'s card: its bins with labels, logits, points under `intercept` and counts.
+fn feature_card(
+    layout: &Layout,
+    j: usize,
+    m: &MainEffect,
+    scaling: &Scaling,
+    intercept: f64,
+) -> FeatureCard {
+    let spec = &FEATURES[j];
+    let edges = layout.binnings[j].edges.clone();
+    let n_range = edges.len() + 1;
+    let bin = |label: String, k: usize| Bin {
+        label,
+        logit: m.logits[k],
+        points: points_for(scaling, intercept, m.logits[k]),
+        count: m.counts[k],
+        events: m.events[k],
+        event_rate: if m.counts[k] > 0 {
+            m.events[k] as f64 / m.counts[k] as f64
+        } else {
+            0.0
+        },
+    };
+    let range_bins = (0..n_range)
+        .map(|k| bin(range_label(spec, &edges, k), k))
+        .collect();
+    let missing_bin = layout.missing_col[j].map(|_| bin("missing".into(), n_range));
+    let special_at = n_range + usize::from(layout.missing_col[j].is_some());
+    let special_bins = layout.special_col[j]
+        .map(|_| SpecialBin {
+            codes: spec.special_codes.to_vec(),
+            bin: bin("bureau code 96/98".into(), special_at),
+        })
+        .into_iter()
+        .collect();
+    FeatureCard {
+        name: spec.name.to_owned(),
+        reason_code: REASONS[j].0.to_owned(),
+        reason_text: REASONS[j].1.to_owned(),
+        edges,
+        range_bins,
+        missing_bin,
+        special_bins,
+    }
+}
+
+/// The intercept that makes the mean predicted probability on the fitted rows equal their
+/// observed default rate, every bin and cell logit held at its repaired value (Newton's method
+/// on the one free parameter, started from the fitted intercept).
+fn refit_intercept(
+    fit: &cells::CellFit<'_>,
+    interactions: &[crate::artifact::Interaction],
+    start: f64,
+) -> f64 {
+    let offsets: Vec<f64> = fit
+        .idx
+        .iter()
+        .map(|&i| cells::row_logit(fit, interactions, &fit.rows[i]))
+        .collect();
+    let events: f64 = fit.idx.iter().map(|&i| f64::from(fit.labels[i])).sum();
+    let mut b = start;
+    for _ in 0..100 {
+        let (mut g, mut h) = (events, 0.0);
+        for z in &offsets {
+            let p = sigmoid(z + b);
+            g -= p;
+            h += p * (1.0 - p);
+        }
+        if h <= 0.0 {
+            break;
+        }
+        let step = g / h;
+        b += step;
+        if step.abs() < 1e-12 {
+            break;
+        }
+    }
+    b
+}
+
 fn record(cfg: &TrainConfig) -> TrainingConfigRecord {
     let mut method =
         "thermometer-encoded fine bins + L2 logistic regression (linfa-logistic, L-BFGS)"
@@ -571,8 +665,9 @@ fn record(cfg: &TrainConfig) -> TrainingConfigRecord {
         method.push_str(&format!(
             " + up to {} pairwise interaction cell grids fitted jointly (pairs ranked by FAST \
              Newton gain on the fitted rows, age excluded; range bins in at most {} coarse groups \
-             per axis, missing and special codes a group each; thermometer x thermometer coding, \
-             cell columns scaled by {})",
+             per axis balanced by rows, missing and special codes a group each; thermometer x \
+             thermometer coding, cell columns scaled by {}; past-due totals kept monotone, then \
+             the intercept re-fitted)",
             cfg.interactions, cfg.coarse_groups, cfg.cell_scale
         ));
     }
@@ -660,9 +755,10 @@ fn fit_model(
             rows: p.iter().filter(|p| p.is_nan()).count(),
         });
     }
-    let ranked = cells::rank_pairs(&layout, rows, labels, idx, &p, cfg.coarse_groups);
+    let counts = cells::range_counts(&layout, rows, idx);
+    let ranked = cells::rank_pairs(&layout, rows, labels, idx, &p, cfg.coarse_groups, &counts);
     let pairs: Vec<[usize; 2]> = ranked.iter().take(cfg.interactions).map(|r| r.0).collect();
-    let grids = cells::grids(&layout, &pairs, cfg.coarse_groups, layout.n_cols);
+    let grids = cells::grids(&layout, &pairs, cfg.coarse_groups, &counts, layout.n_cols);
     let x_cells = cells::design(&layout, &grids, rows, idx, cfg.cell_scale);
     let x = ndarray::concatenate(Axis(1), &[x.view(), x_cells.view()])
         .map_err(|e| TrainError::Fit(e.to_string()))?;
@@ -895,6 +991,16 @@ mod tests {
     }
 
     #[test]
+    fn coarse_groups_balance_rows_and_keep_a_heavy_bin_alone() {
+        // A past-due count: 0 holds most rows; index-based groups would merge 0 and 1.
+        let g = cells::balanced_split(&[9400, 350, 120, 60, 70], 5, 4);
+        assert_eq!(g, [0, 1, 2, 3, 3]);
+        // Quantile bins: equal groups.
+        let g = cells::balanced_split(&[100; 8], 8, 4);
+        assert_eq!(g, [0, 0, 1, 1, 2, 2, 3, 3]);
+    }
+
+    #[test]
     fn pav_makes_a_sequence_non_decreasing() {
         let mut v = [0.0, 2.0, 1.0, 3.0, 2.5];
         isotonic_increasing(&mut v, &[1.0, 1.0, 1.0, 1.0, 3.0]);
@@ -916,6 +1022,13 @@ mod tests {
     /// 96/98 codes) and labels from a logistic model with an interaction between utilisation and
     /// serious delinquency, so that the trainer has a pair worth cells.
     fn synthetic(n: usize) -> TrainingSet {
+        synthetic_with(n, 1.5, 0.0)
+    }
+
+    /// [`synthetic`] with the utilisation × serious-delinquency term scaled by `util_late` and
+    /// `late_late` times a sub-additive interplay of late payments (30-59 days late raise the
+    /// risk, less so for who was also 90 days late): the kind of cells the past-due repair acts on.
+    fn synthetic_with(n: usize, util_late: f64, late_late: f64) -> TrainingSet {
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         let mut u = move || {
             state ^= state << 13;
@@ -957,8 +1070,10 @@ mod tests {
                 },
             ];
             let l90 = if r[6] > 90.0 { 3.0 } else { r[6] };
-            let z =
-                -3.0 + 1.5 * util + 0.6 * l90 + 1.5 * util * l90.min(2.0) - 0.02 * (r[1] - 50.0);
+            let l30 = if r[2] > 90.0 { 3.0 } else { r[2] };
+            let z = -3.0 + 1.5 * util + 0.6 * l90 + util_late * util * l90.min(2.0)
+                - 0.02 * (r[1] - 50.0)
+                + late_late * (0.8 * l30.min(3.0) - 0.5 * l30.min(2.0) * l90.min(2.0));
             labels.push(u8::from(u() < 1.0 / (1.0 + (-z).exp())));
             rows.push(r);
         }
@@ -984,7 +1099,8 @@ mod tests {
         let (rows, labels) = (&data.rows, &data.labels);
         let layout = fit_layout(rows, &idx, &cfg);
         let pairs = [[0, 6], [2, 8], [4, 9]];
-        let grids = cells::grids(&layout, &pairs, cfg.coarse_groups, layout.n_cols);
+        let counts = cells::range_counts(&layout, rows, &idx);
+        let grids = cells::grids(&layout, &pairs, cfg.coarse_groups, &counts, layout.n_cols);
         assert_eq!(grids.len(), 3);
         let x_main = design(&layout, rows, &idx);
         let x_cells = cells::design(&layout, &grids, rows, &idx, 2.0);
@@ -1068,38 +1184,8 @@ mod tests {
                 "{:?}",
                 it.features
             );
-            let n_cols = 1 + *it.groups[1].iter().max().unwrap() as usize;
-            for (axis, name) in it.features.iter().enumerate() {
-                let j = crate::schema::feature_index(name).unwrap();
-                if !MONOTONE_INCREASING_RISK.contains(&j) {
-                    continue;
-                }
-                // Range groups are the groups of range bins; cells may not lose risk along them.
-                let card = &art.features[j];
-                let n_range = 1 + it.groups[axis][card.range_bins.len() - 1] as usize;
-                let other = it.group_labels[1 - axis].len();
-                for o in 0..other {
-                    let at = |k: usize| {
-                        if axis == 0 {
-                            k * n_cols + o
-                        } else {
-                            o * n_cols + k
-                        }
-                    };
-                    for k in 1..n_range {
-                        let (lo, hi) = (&it.cells[at(k - 1)], &it.cells[at(k)]);
-                        assert!(
-                            hi.logit >= lo.logit - 1e-12,
-                            "{:?} {} -> {}",
-                            it.features,
-                            lo.label,
-                            hi.label
-                        );
-                        assert!(hi.points <= lo.points + 1e-9);
-                    }
-                }
-            }
         }
+        assert_past_due_never_lowers_log_odds(art, &data.rows);
         // The utilisation × serious-delinquency pair carries the planted interaction.
         let top = &out.pair_gains[0];
         assert_eq!(
@@ -1110,6 +1196,55 @@ mod tests {
             ]
         );
         assert!(out.oof.iter().all(|p| p.is_finite()));
+    }
+
+    /// For every row and past-due feature: setting the feature to each of its range bins in turn
+    /// (its lower edge), the model's log-odds never fall as the count grows, cells included.
+    fn assert_past_due_never_lowers_log_odds(art: &ModelArtifact, rows: &[[f64; N_FEATURES]]) {
+        for row in rows.iter().take(3000) {
+            for &j in &MONOTONE_INCREASING_RISK {
+                let mut at = *row;
+                let mut last = f64::NEG_INFINITY;
+                let values = std::iter::once(0.0).chain(art.features[j].edges.iter().copied());
+                for v in values {
+                    at[j] = v;
+                    let (z, _) = log_odds_and_score(art, &at).unwrap();
+                    assert!(
+                        z >= last - 1e-9,
+                        "feature {j} at {v}: {z} < {last} ({row:?})"
+                    );
+                    last = z;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cells_keep_the_mean_prediction_at_the_base_rate_and_past_due_monotone() {
+        // Sub-additive late payments: the raw cells fall along past-due axes and the repair
+        // raises them; without re-fitting the intercept the model over-predicts.
+        let data = synthetic_with(8000, -1.0, 1.0);
+        let cfg = TrainConfig {
+            interactions: 8,
+            max_bins: 10,
+            folds: 2,
+            ..TrainConfig::default()
+        };
+        let out = train(&data, &cfg, &mut |_| {}).unwrap();
+        let art = &out.artifact;
+        assert!(!art.interactions.is_empty());
+        let p: Vec<f64> = data
+            .rows
+            .iter()
+            .map(|r| sigmoid(log_odds_and_score(art, r).unwrap().0))
+            .collect();
+        let mean = p.iter().sum::<f64>() / p.len() as f64;
+        let rate = data.labels.iter().map(|&y| f64::from(y)).sum::<f64>() / p.len() as f64;
+        assert!(
+            (mean - rate).abs() < 1e-9,
+            "mean prediction {mean}, rate {rate}"
+        );
+        assert_past_due_never_lowers_log_odds(art, &data.rows);
     }
 
     #[test]
@@ -1124,7 +1259,12 @@ mod tests {
             first_col: 0,
         };
         let mut logits = [0.0, -1.0, 5.0, 0.3, 0.1, -4.0];
-        cells::make_monotone(&grid, &mut logits, &[1.0, 3.0, 1.0, 1.0, 1.0, 1.0]);
+        cells::make_monotone(
+            &grid,
+            &mut logits,
+            &[1.0, 3.0, 1.0, 1.0, 1.0, 1.0],
+            &[vec![0.0; 2], vec![0.0; 2]],
+        );
         let want = [-0.75, -0.75, 5.0, 0.2, 0.2, -4.0];
         assert!(
             logits.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12),
@@ -1139,7 +1279,7 @@ mod tests {
             first_col: 0,
         };
         let mut logits = [0.0, 1.0, -2.0, 0.5, -3.0, 2.0, -1.0, 0.0, 0.2];
-        cells::make_monotone(&grid, &mut logits, &[1.0; 9]);
+        cells::make_monotone(&grid, &mut logits, &[1.0; 9], &[vec![0.0; 3], vec![0.0; 3]]);
         for r in 0..3 {
             for c in 0..3 {
                 if r > 0 {
