@@ -18,13 +18,13 @@
 //! choice of interaction pairs, their grids, the coefficients) on its training rows only.
 
 mod cells;
-pub use cells::{log_odds_and_score, PairGain};
+pub use cells::PairGain;
 
 use crate::applicant::Applicant;
 use crate::artifact::{
     points_for, AgePolicy, Bin, DataFingerprint, FeatureCard, ModelArtifact, ModelMetrics, Scaling,
     ScoreDistribution, SpecialBin, Threshold, TrainingConfigRecord, FORMAT, INTERACTIONS_VERSION,
-    SCORE_DISTRIBUTION_VERSION,
+    MAX_GROUPS, MAX_INTERACTIONS, SCORE_DISTRIBUTION_VERSION,
 };
 use crate::metrics::{self, calibration};
 use crate::schema::{fmt_num, FeatureSpec, Kind, AGE, ELDERLY_AGE, FEATURES, N_FEATURES};
@@ -36,6 +36,9 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 /// Most bins per feature: a real feature's edges must fit the scorer's table
 /// ([`crate::scorecard::MAX_REAL_EDGES`] edges, one bin more).
 pub const MAX_BINS: usize = crate::scorecard::MAX_REAL_EDGES + 1;
+/// Most ordered groups per axis of a cell grid: the scorer's [`MAX_GROUPS`] less the groups of
+/// their own that missing values and bureau codes keep.
+pub const MAX_COARSE_GROUPS: usize = MAX_GROUPS - 2;
 
 /// Features whose risk can only grow with the value (more late payments, never better).
 pub const MONOTONE_INCREASING_RISK: [usize; 3] = [2, 6, 8];
@@ -150,8 +153,10 @@ pub enum TrainError {
     Model(#[from] crate::error::ModelError),
     #[error("the fitted model cannot score {rows} of its own training rows (an internal error)")]
     Unscorable { rows: usize },
-    #[error("coarse_groups is {0}; a cell grid needs at least 2 groups per axis")]
+    #[error("coarse_groups is {0}; it must be between 2 and {MAX_COARSE_GROUPS} (an axis also keeps a group each for missing values and bureau codes, and the scorer takes at most {MAX_GROUPS} groups per axis)")]
     CoarseGroups(usize),
+    #[error("interactions is {0}; the scorer takes at most {MAX_INTERACTIONS} pairs")]
+    Interactions(usize),
     #[error("cell_scale is {0}; it must be finite and positive")]
     CellScale(f64),
 }
@@ -781,18 +786,14 @@ fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// Probability and score of a row by a fold model: through the scorer for additive models
-/// (exactly what deployment computes), through the trainer's own table lookup when the model
-/// has cells (which this build's scorer does not score yet).
-fn oof_of(art: &ModelArtifact, card: Option<&Scorecard>, row: &[f64; N_FEATURES]) -> (f64, f64) {
-    match card {
-        Some(card) => (
-            card.try_probability(row).unwrap_or(f64::NAN),
-            card.try_probability_and_score(row)
-                .map_or(f64::NAN, |(_, score)| score),
-        ),
-        None => log_odds_and_score(art, row).map_or((f64::NAN, f64::NAN), |(z, s)| (sigmoid(z), s)),
-    }
+/// Probability and score of a row by a fold model, through the scorer: exactly what deployment
+/// computes (cells included), so the cross-validated metrics are those of the deployed model.
+fn oof_of(card: &Scorecard, row: &[f64; N_FEATURES]) -> (f64, f64) {
+    (
+        card.try_probability(row).unwrap_or(f64::NAN),
+        card.try_probability_and_score(row)
+            .map_or(f64::NAN, |(_, score)| score),
+    )
 }
 
 /// Checks the arguments and keeps the rows that validate (those refused at scoring time are not
@@ -814,7 +815,10 @@ fn usable(
     if !(2..=MAX_BINS).contains(&cfg.max_bins) {
         return Err(TrainError::MaxBins(cfg.max_bins));
     }
-    if cfg.interactions > 0 && cfg.coarse_groups < 2 {
+    if cfg.interactions > MAX_INTERACTIONS {
+        return Err(TrainError::Interactions(cfg.interactions));
+    }
+    if cfg.interactions > 0 && !(2..=MAX_COARSE_GROUPS).contains(&cfg.coarse_groups) {
         return Err(TrainError::CoarseGroups(cfg.coarse_groups));
     }
     if !(cfg.cell_scale.is_finite() && cfg.cell_scale > 0.0) {
@@ -872,15 +876,11 @@ pub fn train(
                 .collect(),
         );
         fold_art.model_version = format!("cv-fold-{f}");
-        let card = if fold_art.interactions.is_empty() {
-            Some(Scorecard::new(fold_art.clone())?)
-        } else {
-            None
-        };
+        let card = Scorecard::new(fold_art.clone())?;
         let mut p_fold = Vec::new();
         let mut y_fold = Vec::new();
         for i in (0..rows.len()).filter(|&i| fold_of[i] == f) {
-            let (p, score) = oof_of(&fold_art, card.as_ref(), &rows[i]);
+            let (p, score) = oof_of(&card, &rows[i]);
             oof[i] = p;
             oof_score[i] = score;
             p_fold.push(p);
@@ -927,15 +927,8 @@ pub fn train(
         rows_excluded: (data.rows.len() - rows.len()) as u64,
         label: "SeriousDlqin2yrs".to_owned(),
     };
-    let final_card = if art.interactions.is_empty() {
-        Some(Scorecard::new(art.clone())?)
-    } else {
-        None
-    };
-    let p_train: Vec<f64> = rows
-        .iter()
-        .map(|r| oof_of(&art, final_card.as_ref(), r).0)
-        .collect();
+    let final_card = Scorecard::new(art.clone())?;
+    let p_train: Vec<f64> = rows.iter().map(|r| oof_of(&final_card, r).0).collect();
     art.metrics = ModelMetrics {
         cv,
         cv_auc_mean: mean,
@@ -969,6 +962,33 @@ pub fn train(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Log-odds and score of a row by the deployed scorer (cells included).
+    fn log_odds_and_score(card: &Scorecard, row: &[f64; N_FEATURES]) -> (f64, f64) {
+        let p = card.predict(&Applicant::from_row(row).expect("a valid row"));
+        (p.log_odds, p.score)
+    }
+
+    /// A model the scorer would refuse is refused before any fitting, with the limit named
+    /// (the trainer wrote 36-pair models that no front door could load).
+    #[test]
+    fn cell_settings_must_fit_the_scorer() {
+        let data = synthetic(400);
+        let refused = |cfg: TrainConfig| train(&data, &cfg, &mut |_| {}).unwrap_err().to_string();
+        let too_many = refused(TrainConfig {
+            interactions: MAX_INTERACTIONS + 1,
+            ..TrainConfig::default()
+        });
+        assert!(too_many.contains("at most 16 pairs"), "{too_many}");
+        for groups in [1, MAX_COARSE_GROUPS + 1] {
+            let e = refused(TrainConfig {
+                interactions: 2,
+                coarse_groups: groups,
+                ..TrainConfig::default()
+            });
+            assert!(e.contains("between 2 and 14"), "{e}");
+        }
+    }
 
     #[test]
     fn max_bins_must_fit_the_scorer() {
@@ -1122,9 +1142,10 @@ mod tests {
         assert_eq!(art.interactions.len(), 3);
         let n = raw.len() - 1;
         let sign = (art.intercept * raw[n]).signum();
+        let card = Scorecard::new(art.clone()).unwrap();
         for (r, row) in rows.iter().enumerate() {
             let z = sign * (x.row(r).dot(&raw.slice(ndarray::s![..n])) + raw[n]);
-            let (own, score) = log_odds_and_score(&art, row).unwrap();
+            let (own, score) = log_odds_and_score(&card, row);
             assert!(
                 (z - own).abs() < 1e-9,
                 "row {r}: design {z}, artifact {own}"
@@ -1146,29 +1167,10 @@ mod tests {
     }
 
     #[test]
-    fn own_scoring_of_an_additive_model_is_the_scorers() {
-        let data = synthetic(3000);
-        let cfg = TrainConfig {
-            max_bins: 10,
-            folds: 2,
-            ..TrainConfig::default()
-        };
-        let out = train(&data, &cfg, &mut |_| {}).unwrap();
-        let card = Scorecard::new(out.artifact.clone()).unwrap();
-        for row in &data.rows {
-            let Ok(a) = Applicant::from_row(row) else {
-                continue;
-            };
-            let (z, _) = log_odds_and_score(&out.artifact, row).unwrap();
-            assert!((z - card.predict(&a).log_odds).abs() < 1e-9);
-        }
-    }
-
-    #[test]
     fn interaction_training_excludes_age_and_keeps_past_due_cells_monotone() {
         let data = synthetic(6000);
         let cfg = TrainConfig {
-            interactions: 36,
+            interactions: MAX_INTERACTIONS,
             max_bins: 10,
             folds: 2,
             ..TrainConfig::default()
@@ -1176,7 +1178,7 @@ mod tests {
         let out = train(&data, &cfg, &mut |_| {}).unwrap();
         let art = &out.artifact;
         assert_eq!(art.format_version, INTERACTIONS_VERSION);
-        assert!(art.interactions.len() >= 20);
+        assert!(art.interactions.len() >= 12);
         assert_eq!(out.pair_gains.len(), 36);
         for it in &art.interactions {
             assert!(
@@ -1201,6 +1203,7 @@ mod tests {
     /// For every row and past-due feature: setting the feature to each of its range bins in turn
     /// (its lower edge), the model's log-odds never fall as the count grows, cells included.
     fn assert_past_due_never_lowers_log_odds(art: &ModelArtifact, rows: &[[f64; N_FEATURES]]) {
+        let card = Scorecard::new(art.clone()).unwrap();
         for row in rows.iter().take(3000) {
             for &j in &MONOTONE_INCREASING_RISK {
                 let mut at = *row;
@@ -1208,7 +1211,7 @@ mod tests {
                 let values = std::iter::once(0.0).chain(art.features[j].edges.iter().copied());
                 for v in values {
                     at[j] = v;
-                    let (z, _) = log_odds_and_score(art, &at).unwrap();
+                    let (z, _) = log_odds_and_score(&card, &at);
                     assert!(
                         z >= last - 1e-9,
                         "feature {j} at {v}: {z} < {last} ({row:?})"
@@ -1233,10 +1236,11 @@ mod tests {
         let out = train(&data, &cfg, &mut |_| {}).unwrap();
         let art = &out.artifact;
         assert!(!art.interactions.is_empty());
+        let card = Scorecard::new(art.clone()).unwrap();
         let p: Vec<f64> = data
             .rows
             .iter()
-            .map(|r| sigmoid(log_odds_and_score(art, r).unwrap().0))
+            .map(|r| sigmoid(log_odds_and_score(&card, r).0))
             .collect();
         let mean = p.iter().sum::<f64>() / p.len() as f64;
         let rate = data.labels.iter().map(|&y| f64::from(y)).sum::<f64>() / p.len() as f64;

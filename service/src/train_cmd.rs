@@ -36,8 +36,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = TrainConfig::default().gradient_tolerance)]
     pub tolerance: f64,
     /// Pairs of features that get interaction cells, fitted jointly with the bins (0: the
-    /// additive scorecard; `age` is never in a pair). A model with cells is written as format
-    /// version 3, which this build's scorer does not load yet.
+    /// additive scorecard; `age` is never in a pair; at most 16). A model with cells is written
+    /// as format version 3.
     #[arg(long, default_value_t = TrainConfig::default().interactions)]
     pub interactions: usize,
     /// Most coarse groups per axis of an interaction grid (range bins; missing and special

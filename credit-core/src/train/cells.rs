@@ -41,8 +41,8 @@
 //! intercept re-fitted with every bin and cell held fixed (mean prediction = observed rate).
 
 use super::{isotonic_increasing, span_label, Layout, MONOTONE_INCREASING_RISK};
-use crate::artifact::{Bin, FeatureCard, Interaction, ModelArtifact, Scaling};
-use crate::schema::{feature_index, AGE, FEATURES, N_FEATURES};
+use crate::artifact::{Bin, Interaction, Scaling};
+use crate::schema::{AGE, FEATURES, N_FEATURES};
 use ndarray::{Array1, Array2};
 
 /// Ridge of the gain estimate: keeps a nearly empty cell from looking informative.
@@ -554,46 +554,6 @@ pub(super) fn row_logit(
         z += it.cells[r * grid.n_groups[1] + c].logit;
     }
     z
-}
-
-/// Index of `v`'s bin in `card.all_bins()` order, from the artifact's fields alone.
-fn card_bin(card: &FeatureCard, v: f64) -> Option<usize> {
-    let n_range = card.range_bins.len();
-    let after_missing = n_range + usize::from(card.missing_bin.is_some());
-    if v.is_nan() {
-        return card.missing_bin.as_ref().map(|_| n_range);
-    }
-    if let Some(s) = card.special_bins.iter().position(|s| s.codes.contains(&v)) {
-        return Some(after_missing + s);
-    }
-    Some(card.edges.partition_point(|&e| e <= v))
-}
-
-/// The trainer's own scoring of an artifact, from its fields alone (what every front door does
-/// once it scores cells): log-odds `intercept + Σ bin.logit + Σ cell.logit` and score
-/// `Σ bin.points + Σ cell.points`. `None` when a value has no bin or a cell is missing.
-pub fn log_odds_and_score(art: &ModelArtifact, row: &[f64; N_FEATURES]) -> Option<(f64, f64)> {
-    let mut z = art.intercept;
-    let mut points = 0.0;
-    let mut bins = [0usize; N_FEATURES];
-    for (j, card) in art.features.iter().enumerate().take(N_FEATURES) {
-        let k = card_bin(card, row[j])?;
-        let bin = card.all_bins().nth(k)?;
-        z += bin.logit;
-        points += bin.points;
-        bins[j] = k;
-    }
-    for it in &art.interactions {
-        let a = feature_index(&it.features[0])?;
-        let b = feature_index(&it.features[1])?;
-        let r = usize::from(*it.groups[0].get(bins[a])?);
-        let c = usize::from(*it.groups[1].get(bins[b])?);
-        let n_cols = 1 + usize::from(it.groups[1].iter().copied().max()?);
-        let cell = it.cells.get(r * n_cols + c)?;
-        z += cell.logit;
-        points += cell.points;
-    }
-    Some((z, points))
 }
 
 /// The pairs ranked, as reported (`selected` marks the ones that got cells).
