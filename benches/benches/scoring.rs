@@ -3,10 +3,16 @@
 //! batch throughput (≥ 40 M rows/s on one core), and each batch kernel path against the memory
 //! floor (reading the same rows), the target being 1.5 times the floor on every CPU.
 //!
+//! The `cells` group holds the same targets for models with interaction cells (the fixture's
+//! three pairs, and eight pairs over every feature but age, the size a trained model is expected
+//! to have), side by side with the additive model and the floor in one run.
+//!
 //! `CREDIT_KERNEL_PATH` (scalar, avx2-gather, avx2-loads, avx512-gather, avx512-loads) forces
-//! the path of the `single` and `batch` groups, e.g. to see what a Zen core would run.
+//! the path of the `single`, `batch` and `cells` groups, e.g. to see what a Zen core would run.
 
+use credit_core::artifact::ModelArtifact;
 use credit_core::batch::{Columns, RowMajor};
+use credit_core::fixture::{with_eight_interactions, with_interactions};
 use credit_core::{Applicant, KernelPath, Scorecard, N_FEATURES};
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::{Duration, Instant};
@@ -47,7 +53,11 @@ fn rows(n: usize) -> Vec<[f64; N_FEATURES]> {
 
 /// The shipped model on the path `CREDIT_KERNEL_PATH` names, else on this CPU's own.
 fn model() -> Scorecard {
-    let m = Scorecard::from_json(MODEL).expect("model");
+    on_path(Scorecard::from_json(MODEL).expect("model"))
+}
+
+/// `m` on the path `CREDIT_KERNEL_PATH` names, else on this CPU's own.
+fn on_path(m: Scorecard) -> Scorecard {
     let Ok(name) = std::env::var("CREDIT_KERNEL_PATH") else {
         return m;
     };
@@ -195,28 +205,106 @@ fn paths(c: &mut Criterion) {
         times.push((path.name().into(), log));
     }
     g.finish();
-    report(times);
+    let chosen = Scorecard::from_json(MODEL).expect("model").kernel_path();
+    report(
+        &format!("kernel paths (this CPU's own path: {chosen})"),
+        times,
+    );
 }
 
-/// Prints each path's median time per million rows and its ratio to the floor's.
-fn report(times: Vec<(String, Vec<Duration>)>) {
+/// Prints each entry's median time per million rows and its ratio to the first's (the floor).
+fn report(title: &str, times: Vec<(String, Vec<Duration>)>) {
+    // Nothing ran (a filter left the group out).
+    if times.iter().all(|(_, log)| log.is_empty()) {
+        return;
+    }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let chosen = Scorecard::from_json(MODEL).expect("model").kernel_path();
-    println!(
-        "\nkernel paths, 1M rows row-major (this CPU's own path: {chosen}; load {})",
-        load.trim()
-    );
+    println!("\n{title}, 1M rows row-major (load {})", load.trim());
     let mut floor = None;
     for (name, log) in times {
         let t = median(log);
         let floor = *floor.get_or_insert(t);
         let ratio = t.as_secs_f64() / floor.as_secs_f64().max(1e-12);
         println!(
-            "  {name:<14} {:>7.2} ms  {ratio:>5.2}x floor",
+            "  {name:<24} {:>7.2} ms  {ratio:>5.2}x floor",
             t.as_secs_f64() * 1e3
         );
     }
 }
 
-criterion_group!(benches, single, batch, paths);
+/// The shipped model, and with the fixture's three and eight interaction pairs, each on the
+/// path `CREDIT_KERNEL_PATH` names (else this CPU's own).
+fn cell_models() -> [(&'static str, Scorecard); 3] {
+    let base = ModelArtifact::from_json(MODEL).expect("model");
+    let compile = |a: ModelArtifact| on_path(Scorecard::new(a).expect("model"));
+    [
+        ("additive", compile(base.clone())),
+        ("cells, 3 pairs", compile(with_interactions(&base))),
+        ("cells, 8 pairs", compile(with_eight_interactions(&base))),
+    ]
+}
+
+/// Interaction cells against the additive model: one applicant (validation + probability),
+/// then one million rows row-major (probabilities; for eight pairs also with points) next to
+/// the floor, with each one's ratio to the floor printed at the end.
+fn cells(c: &mut Criterion) {
+    let models = cell_models();
+    eprintln!("cells: kernel path {}", models[0].1.kernel_path());
+    let data = rows(1024);
+    let mut g = c.benchmark_group("cells single");
+    for (name, m) in &models {
+        let mut i = 0;
+        g.bench_function(BenchmarkId::new("validate+probability", name), |b| {
+            b.iter(|| {
+                i = (i + 1) & 1023;
+                black_box(m.try_probability(black_box(&data[i])))
+            })
+        });
+    }
+    g.finish();
+    let n = 1_000_000;
+    let flat: Vec<f64> = rows(n).iter().flatten().copied().collect();
+    let src = RowMajor::new(&flat, n).expect("shape");
+    let (mut out, mut points) = (vec![0.0; n], vec![0.0; n]);
+    let mut g = c.benchmark_group("cells batch");
+    g.throughput(Throughput::Elements(n as u64));
+    g.sample_size(20);
+    let mut times: Vec<(String, Vec<Duration>)> = Vec::new();
+    let mut log = Vec::new();
+    g.bench_function(BenchmarkId::new("floor (read the rows)", n), |b| {
+        b.iter_custom(|iters| {
+            timed(iters, &mut log, || {
+                black_box(sum(black_box(&flat)));
+            })
+        })
+    });
+    times.push(("floor".into(), log));
+    for (name, m) in &models {
+        let mut log = Vec::new();
+        g.bench_function(BenchmarkId::new(*name, n), |b| {
+            b.iter_custom(|iters| {
+                timed(iters, &mut log, || {
+                    black_box(m.score_batch(&src, &mut out, None).expect("ok"));
+                })
+            })
+        });
+        times.push(((*name).into(), log));
+    }
+    let (name, m) = (format!("{} + points", models[2].0), &models[2].1);
+    let mut log = Vec::new();
+    g.bench_function(BenchmarkId::new(&name, n), |b| {
+        b.iter_custom(|iters| {
+            timed(iters, &mut log, || {
+                let s = Some(points.as_mut_slice());
+                black_box(m.score_batch(&src, &mut out, s).expect("ok"));
+            })
+        })
+    });
+    times.push((name, log));
+    g.finish();
+    let path = models[0].1.kernel_path();
+    report(&format!("cells (kernel path {path})"), times);
+}
+
+criterion_group!(benches, single, batch, paths, cells);
 criterion_main!(benches);

@@ -351,21 +351,23 @@ impl Scorecard {
         score: Option<&mut [f64]>,
         bad: &mut Vec<usize>,
     ) -> usize {
-        // The vector kernels do not know interaction cells yet: a model with cells is scored
-        // by the scalar kernel (an additive model's path is unchanged).
-        if !self.kernel().pairs().is_empty() {
-            return 0;
-        }
         let input = src.layout().rows(first_row..first_row + probability.len());
+        // Interaction cells included (`kernel::avx2::cells`).
         #[cfg(target_arch = "x86_64")]
         if let Some(simd) = self.kernel().avx2() {
             return simd.score(input, probability, score, bad);
         }
         // The browser's counterpart (two rows per vector, probabilities only), when the
         // `.wasm` is built with SIMD128 (WASM has no run-time feature detection: the build
-        // decides).
+        // decides). It does not know interaction cells: a model with cells is scored by the
+        // scalar kernel there (the browser package builds without cells anyway, and every byte
+        // of its `.wasm` counts).
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        if let (Some(simd), None) = (self.kernel().simd128(), &score) {
+        if let (Some(simd), None, true) = (
+            self.kernel().simd128(),
+            &score,
+            self.kernel().pairs().is_empty(),
+        ) {
             return simd.score(input, probability, bad);
         }
         0

@@ -185,7 +185,7 @@ impl Interaction {
 
 /// Cells of a pair's table: [`MAX_GROUPS`] squared, so that a cell index
 /// (`row · columns + column`) fits in a byte.
-const CELLS: usize = MAX_GROUPS * MAX_GROUPS;
+pub(crate) const CELLS: usize = MAX_GROUPS * MAX_GROUPS;
 
 /// One interaction pair, compiled: which cell a row falls in is the sum of two table reads
 /// (`part` at each feature's slot), with no search and no branch.
@@ -196,10 +196,10 @@ pub(crate) struct Pair {
     /// Per slot, its share of the cell index: `group · columns` for the first feature's
     /// slots, the group for the second's, 0 for every other slot. An invalid slot also reads
     /// 0: its own NaN odds already make the row NaN.
-    part: [u8; SLOTS],
+    pub part: [u8; SLOTS],
     /// Per cell: `exp(-logit)` (filled by [`Pairs::seal`] like the slots' odds), the logit
     /// and the points; NaN past the grid's cells.
-    odds: [f64; CELLS],
+    pub odds: [f64; CELLS],
     pub logit: [f64; CELLS],
     pub points: [f64; CELLS],
     /// The most points any cell of the grid gives (for reason codes and explanations).
@@ -229,6 +229,12 @@ impl Pairs {
     #[inline(always)]
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// The pairs, in artifact order (the x86-64 vector kernel lays their tables out its way).
+    #[cfg(target_arch = "x86_64")]
+    pub fn as_slice(&self) -> &[Pair] {
+        &self.0
     }
 
     /// Derives each cell's odds once the logits are in place (as `Kernel::seal` does for

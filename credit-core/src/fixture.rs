@@ -1,7 +1,8 @@
 //! A synthetic model with interaction cells, for the tests of every layer (core, readers, fuzz
 //! target, export). No trainer writes cells yet, and a test needs a model with cells whose
 //! every number it can recompute; this builds one from any valid additive artifact (in
-//! practice the shipped model) by adding three hand-chosen pairs. It is not a fitted model:
+//! practice the shipped model) by adding three hand-chosen pairs (eight for the benches and the
+//! vector kernels' tests, any list for tests that need more). It is not a fitted model:
 //! its cells' logits are arbitrary (but valid) numbers, so its probabilities mean nothing.
 
 use crate::artifact::{points_for_cell, Bin, FeatureCard, Interaction, ModelArtifact};
@@ -12,14 +13,52 @@ use crate::schema::FEATURES;
 /// second has a missing group), 90 days late × dependents (special codes × missing).
 const PAIRS: [(usize, usize, [usize; 2]); 3] = [(0, 2, [4, 2]), (3, 4, [3, 3]), (6, 9, [2, 2])];
 
+/// More pairs, for the benches and the vector kernels' tests: the first eight (over every
+/// feature but age, never in a pair) are about the size a trained model is expected to have,
+/// with three to six groups per axis (missing and special-code groups included); all sixteen
+/// are the most an artifact may have (`MAX_INTERACTIONS`), for the tests.
+#[doc(hidden)]
+pub const SIXTEEN_PAIRS: [(usize, usize, [usize; 2]); 16] = [
+    (0, 2, [5, 3]),
+    (0, 3, [4, 4]),
+    (3, 4, [4, 5]),
+    (2, 6, [3, 2]),
+    (5, 7, [4, 3]),
+    (4, 9, [4, 3]),
+    (6, 8, [2, 2]),
+    (7, 9, [3, 3]),
+    (0, 4, [16, 15]),
+    (0, 5, [2, 4]),
+    (2, 3, [2, 3]),
+    (3, 5, [3, 2]),
+    (5, 9, [2, 2]),
+    (2, 8, [2, 2]),
+    (0, 9, [16, 2]),
+    (4, 6, [2, 2]),
+];
+
 /// `base` with [`PAIRS`] added as format version 3 (checksum cleared: `to_json` writes a
 /// fresh one). Panics if `base` lacks the schema's features (test code only).
 #[doc(hidden)]
 pub fn with_interactions(base: &ModelArtifact) -> ModelArtifact {
+    with_pairs(base, &PAIRS)
+}
+
+/// `base` with the first eight of [`SIXTEEN_PAIRS`] added, as [`with_interactions`] does: the
+/// model the benches and the vector kernels' tests score (every feature but age is in a pair).
+#[doc(hidden)]
+pub fn with_eight_interactions(base: &ModelArtifact) -> ModelArtifact {
+    with_pairs(base, &SIXTEEN_PAIRS[..8])
+}
+
+/// `base` with `pairs` added (first feature, second feature, range groups of each axis; the
+/// features in schema order, never age, no pair twice), as [`with_interactions`] does.
+#[doc(hidden)]
+pub fn with_pairs(base: &ModelArtifact, pairs: &[(usize, usize, [usize; 2])]) -> ModelArtifact {
     let mut a = base.clone();
     a.format_version = crate::artifact::INTERACTIONS_VERSION;
     a.checksum = None;
-    a.interactions = PAIRS
+    a.interactions = pairs
         .iter()
         .enumerate()
         .map(|(p, &(j0, j1, g))| {

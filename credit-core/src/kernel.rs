@@ -265,6 +265,10 @@ pub(crate) struct Kernel {
     /// The interaction pairs, in artifact order (none in an additive model; none ever in a
     /// build without the `interactions` feature).
     pairs: Pairs,
+    /// The pairs' tables in the x86-64 vector kernel's layout (`avx2::cells`); `None` when
+    /// that kernel cannot score them (then the scalar kernel does).
+    #[cfg(target_arch = "x86_64")]
+    cells: Option<avx2::Cells>,
 }
 
 impl Kernel {
@@ -280,6 +284,8 @@ impl Kernel {
             bin: [INVALID; SLOTS],
             path: KernelPath::detect(),
             pairs: Pairs::new(),
+            #[cfg(target_arch = "x86_64")]
+            cells: Some(avx2::Cells::NONE),
         })
     }
 
@@ -289,6 +295,8 @@ impl Kernel {
             *o = libm::exp(-l);
         }
         self.pairs.seal();
+        #[cfg(target_arch = "x86_64")]
+        self.seal_vector_cells();
     }
 
     /// Adds the artifact's interaction pairs, once its features' slots are filled in.

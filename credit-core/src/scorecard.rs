@@ -310,7 +310,7 @@ impl Scorecard {
     }
 
     /// The compiled tables (for the batch paths: their SIMD kernels, and whether the model has
-    /// interaction cells, which those kernels do not score yet).
+    /// interaction cells, which the browser's SIMD128 kernel leaves to the scalar kernel).
     #[inline]
     pub(crate) fn kernel(&self) -> &Kernel {
         &self.kernel

@@ -159,8 +159,9 @@ fn cells_change_the_answer_and_additive_models_are_unchanged() {
     assert!(additive.artifact().interactions.is_empty());
 }
 
-/// Batch paths (which take the vector kernels for additive models) give a model with cells the
-/// single-row answers bit for bit: they fall back to the scalar kernel.
+/// Batch paths (the vector kernels where the CPU has them, the scalar kernel elsewhere and for
+/// the rows a vector step leaves) give a model with cells the single-row answers bit for bit
+/// (every path of every CPU: `tests/kernel_paths.rs`).
 #[test]
 fn batches_equal_single_rows_bit_for_bit() {
     let m = cells_model();

@@ -19,12 +19,20 @@
 //!   loads take more instructions (callgrind, 1M rows: ~102 per row against ~76 with
 //!   gathers), each a cheap one; where gathers are fast (Intel) the gathers win.
 //!
+//! Interaction cells (`crate::cells`) are scored here too, in their own loop instantiation
+//! (an additive model runs the code it ran before cells): each feature's slot also reads its
+//! share of every pair's cell index, and the pairs' odds and points follow the features' in
+//! pair order, as in the scalar kernel (see [`cells`]).
+//!
 //! It runs only where the kernel's path says so ([`Kernel::avx2`]; the path is one this CPU
 //! supports), and only for kernels whose real features all have bucket tables; everything else
 //! keeps the scalar path. `unsafe` is confined to the gathers and to calling the
 //! `#[target_feature]` functions: each gathered index is in bounds by construction (masked
 //! with `MASK`, clamped to `last`, or below 64), as the comments say; the scalar loads index
 //! the tables with masked indices, checked by the compiler.
+
+mod cells;
+pub(crate) use cells::Cells;
 
 use super::{Kernel, KernelPath, BASE, BUCKETS, MASK, N, REAL, SEARCH_WIDTH, SLOTS};
 use crate::batch::Layout;
@@ -35,16 +43,18 @@ use std::arch::x86_64::*;
 pub(crate) const LANES: usize = 4;
 
 /// A kernel that may score on AVX2: its path is a vector one (which it only is where the CPU
-/// has the instructions) and every real feature is bucketed.
+/// has the instructions), every real feature is bucketed and its pairs (if any) have their
+/// vector tables.
 #[derive(Clone, Copy)]
-pub(crate) struct Avx2<'k>(&'k Kernel, KernelPath);
+pub(crate) struct Avx2<'k>(&'k Kernel, KernelPath, &'k Cells);
 
 impl Kernel {
     /// The AVX2 batch kernel, when this kernel's path and its model allow it.
     pub(crate) fn avx2(&self) -> Option<Avx2<'_>> {
         let vector = self.path != KernelPath::Scalar;
         let usable = vector && self.reals.iter().all(|t| t.bucketed);
-        usable.then_some(Avx2(self, self.path))
+        let cells = self.cells.as_ref().filter(|_| usable)?;
+        Some(Avx2(self, self.path, cells))
     }
 }
 
@@ -60,15 +70,15 @@ impl Avx2<'_> {
         points: Option<&mut [f64]>,
         invalid: &mut Vec<usize>,
     ) -> usize {
-        let (k, p, s, bad) = (self.0, probability, points, invalid);
+        let (k, c, p, s, bad) = (self.0, self.2, probability, points, invalid);
         // SAFETY (all four): a kernel's path is always one its CPU supports (`set_path` and
         // `detect` see to it): AVX2 for the `Avx2` paths, AVX2 and AVX-512 F, VL, DQ for the
         // `Avx512` ones.
         match self.1 {
-            KernelPath::Avx2Gather => unsafe { score_avx2::<true>(k, input, p, s, bad) },
-            KernelPath::Avx2Loads => unsafe { score_avx2::<false>(k, input, p, s, bad) },
-            KernelPath::Avx512Gather => unsafe { score_evex::<true>(k, input, p, s, bad) },
-            KernelPath::Avx512Loads => unsafe { score_evex::<false>(k, input, p, s, bad) },
+            KernelPath::Avx2Gather => unsafe { score_avx2::<true>(k, c, input, p, s, bad) },
+            KernelPath::Avx2Loads => unsafe { score_avx2::<false>(k, c, input, p, s, bad) },
+            KernelPath::Avx512Gather => unsafe { score_evex::<true>(k, c, input, p, s, bad) },
+            KernelPath::Avx512Loads => unsafe { score_evex::<false>(k, c, input, p, s, bad) },
             KernelPath::Scalar => 0,
         }
     }
@@ -77,25 +87,27 @@ impl Avx2<'_> {
 #[target_feature(enable = "avx2")]
 fn score_avx2<const GATHER: bool>(
     k: &Kernel,
+    c: &Cells,
     input: Layout<'_>,
     probability: &mut [f64],
     points: Option<&mut [f64]>,
     invalid: &mut Vec<usize>,
 ) -> usize {
     // SAFETY: this function has AVX2.
-    unsafe { score::<GATHER>(k, input, probability, points, invalid) }
+    unsafe { score::<GATHER>(k, c, input, probability, points, invalid) }
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq")]
 fn score_evex<const GATHER: bool>(
     k: &Kernel,
+    c: &Cells,
     input: Layout<'_>,
     probability: &mut [f64],
     points: Option<&mut [f64]>,
     invalid: &mut Vec<usize>,
 ) -> usize {
     // SAFETY: this function has AVX2 (and more).
-    unsafe { score::<GATHER>(k, input, probability, points, invalid) }
+    unsafe { score::<GATHER>(k, c, input, probability, points, invalid) }
 }
 
 // The functions below are `unsafe` because they use AVX2 without enabling it themselves:
@@ -106,37 +118,45 @@ fn score_evex<const GATHER: bool>(
 #[inline(always)]
 unsafe fn score<const G: bool>(
     k: &Kernel,
+    c: &Cells,
     input: Layout<'_>,
     probability: &mut [f64],
     points: Option<&mut [f64]>,
     invalid: &mut Vec<usize>,
 ) -> usize {
-    // With and without points: two loops, each without a branch on it.
-    match points {
-        Some(points) => layout::<G, true>(k, input, probability, points, invalid),
-        None => layout::<G, false>(k, input, probability, &mut [], invalid),
+    // With and without points, with and without cells: four loops, none with a branch on
+    // either (an additive model's loop is the one it had before cells).
+    let (p, bad) = (probability, invalid);
+    match (points, c.is_empty()) {
+        (Some(s), true) => layout::<G, true, false>(k, c, input, p, s, bad),
+        (Some(s), false) => layout::<G, true, true>(k, c, input, p, s, bad),
+        (None, true) => layout::<G, false, false>(k, c, input, p, &mut [], bad),
+        (None, false) => layout::<G, false, true>(k, c, input, p, &mut [], bad),
     }
 }
 
-/// [`score`] for one layout; points (into `points`) when `P`.
+/// [`score`] for one layout; points (into `points`) when `P`, cells when `C`.
 #[inline(always)]
-unsafe fn layout<const G: bool, const P: bool>(
+unsafe fn layout<const G: bool, const P: bool, const C: bool>(
     k: &Kernel,
+    c: &Cells,
     input: Layout<'_>,
     probability: &mut [f64],
     points: &mut [f64],
     invalid: &mut Vec<usize>,
 ) -> usize {
+    let (p, s, bad) = (probability, points, invalid);
     match input {
-        Layout::RowMajor(data) => row_major::<G, P>(k, data, probability, points, invalid),
-        Layout::Columns(cols) => columns::<G, P>(k, &cols, probability, points, invalid),
+        Layout::RowMajor(data) => row_major::<G, P, C>(k, c, data, p, s, bad),
+        Layout::Columns(cols) => columns::<G, P, C>(k, c, &cols, p, s, bad),
         Layout::Other => 0,
     }
 }
 
 #[inline(always)]
-unsafe fn row_major<const G: bool, const P: bool>(
+unsafe fn row_major<const G: bool, const P: bool, const C: bool>(
     k: &Kernel,
+    c: &Cells,
     data: &[f64],
     probability: &mut [f64],
     points: &mut [f64],
@@ -164,14 +184,15 @@ unsafe fn row_major<const G: bool, const P: bool>(
             v[j] = _mm256_unpacklo_pd(even, odd);
             v[j + 1] = _mm256_unpackhi_pd(even, odd);
         }
-        store::<G, P>(k, &v, b, probability, points, invalid);
+        store::<G, P, C>(k, c, &v, b, probability, points, invalid);
     }
     n * LANES
 }
 
 #[inline(always)]
-unsafe fn columns<const G: bool, const P: bool>(
+unsafe fn columns<const G: bool, const P: bool, const C: bool>(
     k: &Kernel,
+    c: &Cells,
     cols: &[&[f64]; N_FEATURES],
     probability: &mut [f64],
     points: &mut [f64],
@@ -188,15 +209,17 @@ unsafe fn columns<const G: bool, const P: bool>(
             // SAFETY: `four` holds four values.
             *v = unsafe { _mm256_loadu_pd(four.as_ptr()) };
         }
-        store::<G, P>(k, &v, b, probability, points, invalid);
+        store::<G, P, C>(k, c, &v, b, probability, points, invalid);
     }
     n * LANES
 }
 
-/// Scores block `b` (values `v`, one vector per feature) into the outputs (`points` when `P`).
+/// Scores block `b` (values `v`, one vector per feature) into the outputs (`points` when `P`,
+/// cells `c` when `C`).
 #[inline(always)]
-unsafe fn store<const G: bool, const P: bool>(
+unsafe fn store<const G: bool, const P: bool, const C: bool>(
     k: &Kernel,
+    c: &Cells,
     v: &[__m256d; N_FEATURES],
     b: usize,
     probability: &mut [f64],
@@ -204,7 +227,7 @@ unsafe fn store<const G: bool, const P: bool>(
     invalid: &mut Vec<usize>,
 ) {
     let range = b * LANES..(b + 1) * LANES;
-    let (p, score) = block::<G, P>(k, v);
+    let (p, score) = block::<G, P, C>(k, c, v);
     let nan_mask = _mm256_cmp_pd::<_CMP_UNORD_Q>(p, p);
     let nan = _mm256_movemask_pd(nan_mask);
     // An invalid row gets the same NaN (`f64::NAN`, bit for bit) as on the scalar path.
@@ -254,17 +277,20 @@ unsafe fn lanes(v: __m256i) -> [u64; LANES] {
 
 /// The four rows' probabilities, `1 / (1 + exp(-intercept) · Π odds)` with the scalar kernel's
 /// product tree, and when `P` their points (each slot's points added in feature order,
-/// from 0, as [`Kernel::points`] does; else zero). Each feature's odds and points are read as
-/// soon as its slot is known, so that few slots are live at once: with scalar loads, reading
-/// all slots first kept forty indices live and spilled them.
+/// from 0, as [`Kernel::points`] does; else zero). With cells (`C`), the pairs' cell odds and
+/// points follow in pair order, as in the scalar kernel (see [`cells`]). Each feature's odds,
+/// points and cell shares are read as soon as its slot is known, so that few slots are live
+/// at once: with scalar loads, reading all slots first kept forty indices live and spilled them.
 #[inline(always)]
-unsafe fn block<const G: bool, const P: bool>(
+unsafe fn block<const G: bool, const P: bool, const C: bool>(
     k: &Kernel,
+    c: &Cells,
     v: &[__m256d; N_FEATURES],
 ) -> (__m256d, __m256d) {
     const _: () = assert!(N_FEATURES == 10, "avx2::block lists the ten features");
     let mut o = [_mm256_setzero_pd(); N_FEATURES];
     let mut score = _mm256_setzero_pd();
+    let mut codes = cells::start();
     macro_rules! features {
         ($($j:literal)*) => {$(
             let s = match FEATURES[$j].kind {
@@ -275,14 +301,22 @@ unsafe fn block<const G: bool, const P: bool>(
             if P {
                 score = _mm256_add_pd(score, lookup::<G>(&k.points, s));
             }
+            if C {
+                cells::add::<G>(c, $j, s, &mut codes);
+            }
         )*};
     }
     features!(0 1 2 3 4 5 6 7 8 9);
     let mul = |a, b| _mm256_mul_pd(a, b);
     let a = mul(mul(_mm256_set1_pd(k.intercept_odds), o[0]), mul(o[1], o[2]));
     let b = mul(mul(o[3], o[4]), mul(o[5], o[6]));
-    let c = mul(mul(o[7], o[8]), o[9]);
-    let q = mul(mul(a, b), c);
+    let c3 = mul(mul(o[7], o[8]), o[9]);
+    let q = mul(mul(a, b), c3);
+    let (q, score) = if C {
+        cells::apply::<G, P>(c, &codes, q, score)
+    } else {
+        (q, score)
+    };
     let one = _mm256_set1_pd(1.0);
     (_mm256_div_pd(one, _mm256_add_pd(one, q)), score)
 }
@@ -408,6 +442,7 @@ unsafe fn first_and_edge_gathered(t: &super::RealTable, bucket: __m256i) -> (__m
 mod tests {
     use super::LANES;
     use crate::batch::{Columns, Layout, RowMajor};
+    use crate::fixture::SIXTEEN_PAIRS;
     use crate::kernel::KernelPath;
     use crate::schema::{Kind, FEATURES, N_FEATURES};
     use crate::Scorecard;
@@ -416,6 +451,25 @@ mod tests {
 
     fn model() -> Scorecard {
         Scorecard::from_json(include_str!("../../model/default.json")).expect("model")
+    }
+
+    /// The shipped model, and (with the `interactions` feature) the same with 3, 8, 11 and 16
+    /// interaction pairs: one and two code words, full and partly filled (see `cells`).
+    fn models() -> Vec<Scorecard> {
+        let base = model();
+        let mut all = vec![base.clone()];
+        if crate::SCORES_INTERACTIONS {
+            let a = base.artifact();
+            let mut with = vec![crate::fixture::with_interactions(a)];
+            for n in [8, 11, 16] {
+                with.push(crate::fixture::with_pairs(a, &SIXTEEN_PAIRS[..n]));
+            }
+            all.extend(
+                with.into_iter()
+                    .map(|a| Scorecard::new(a).expect("cells model")),
+            );
+        }
+        all
     }
 
     /// Values that probe every verdict: edges and their neighbours, range ends, fractions,
@@ -535,16 +589,26 @@ mod tests {
         v.iter().map(|x| x.to_bits()).collect()
     }
 
+    /// Every model of [`models`] (cells included) on every vector path, against the scalar
+    /// kernel row by row.
     #[test]
     fn every_vector_path_equals_the_scalar_kernel_bit_for_bit() {
-        let m = model();
-        let rows = rows(&m);
+        let models = models();
+        assert_eq!(models.len(), if crate::SCORES_INTERACTIONS { 5 } else { 1 });
+        for m in &models {
+            vector_path_equals_scalar(m);
+        }
+    }
+
+    fn vector_path_equals_scalar(m: &Scorecard) {
+        let pairs = m.artifact().interactions.len();
+        let rows = rows(m);
         let n = rows.len() / LANES * LANES;
         let rows = &rows[..n];
         let mut invalid = 0;
-        for m in vector_paths(&m) {
+        for m in vector_paths(m) {
             let (p, s, bad) = vector_scores(&m, rows);
-            let path = m.kernel_path();
+            let path = format!("{} with {pairs} pairs", m.kernel_path());
             let nan: Vec<usize> = (0..n).filter(|&i| p[i].is_nan()).collect();
             assert_eq!(bad, nan, "{path}");
             invalid = 0;
@@ -608,18 +672,19 @@ mod tests {
     /// a remainder.
     #[test]
     fn batch_paths_match_single_rows() {
-        let m = model();
-        let rows = rows(&m);
-        let mut paths = vector_paths(&m);
-        paths.push(
-            m.clone()
-                .with_kernel_path(KernelPath::Scalar)
-                .expect("scalar"),
-        );
-        for m in &paths {
-            for n in [0, 1, 3, 4, 5, 7, 8, 9, 4099] {
-                let rows = &rows[..n.min(rows.len())];
-                check_batch(m, rows).unwrap_or_else(|e| panic!("{e}"));
+        for m in models() {
+            let rows = rows(&m);
+            let mut paths = vector_paths(&m);
+            paths.push(
+                m.clone()
+                    .with_kernel_path(KernelPath::Scalar)
+                    .expect("scalar"),
+            );
+            for m in &paths {
+                for n in [0, 1, 3, 4, 5, 7, 8, 9, 4099] {
+                    let rows = &rows[..n.min(rows.len())];
+                    check_batch(m, rows).unwrap_or_else(|e| panic!("{e}"));
+                }
             }
         }
     }
