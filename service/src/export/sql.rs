@@ -14,15 +14,28 @@
 //!   as the same double). IEEE multiplication being exactly rounded, an engine that computes in
 //!   binary64 gets the core's probability bit for bit, not only to 1e-12.
 //! * **Score**: the bins' points summed in feature order, as the kernel sums them (unrounded;
-//!   `credit score` prints it with two decimals).
+//!   `credit score` prints it with two decimals), then the cells' points.
 //! * **Reasons**: the core's rule (points lost against the feature's best bin, more than 1e-9,
 //!   age never for applicants of 62 or more when the artifact says so), ranked by a pairwise
 //!   count: a feature's rank is how many features lost more, or as much with a smaller index.
 //!   That is the core's order (largest loss first, ties by feature order) without window
 //!   functions or arrays, so the same text works in all four engines.
+//! * **Interaction cells** (format version 3): a pair's cell is found from the two features'
+//!   bins already computed (each bin's share of the cell index, `group · columns` for the
+//!   first feature and `group` for the second, added), never from raw values, so a cell is
+//!   always a union of whole bins as in the core. Its odds `exp(-logit)` (the same `libm::exp`,
+//!   17 digits) multiply the features' product *after* the tree above, pair after pair in the
+//!   artifact's order, as the core's `Pairs::fold` does; its points are added after the
+//!   features' points in the same order. A feature in a pair loses its own bin's points plus,
+//!   per pair in pair order, half of its cell's points lost against the grid's best cell
+//!   (precomputed as `0.5 · (best − points)`, the core's expression); the 1e-9 test applies to
+//!   that total. Age is never in a pair (the artifact's validation, checked again here), so
+//!   the age rule stays on age's own bin. For an additive model the statement is what it was
+//!   before cells existed, byte for byte.
 //! * **Errors**: the JSON array `credit score` writes in its `errors` column, object by object
 //!   (`field`, `code`, `message`, `value`), in feature order.
 
+use super::cells::{self, Pair};
 use super::ExportError;
 use credit_core::artifact::FeatureCard;
 use credit_core::schema::{Kind, AGE, ELDERLY_AGE};
@@ -351,6 +364,11 @@ fn bin_case(d: Dialect, j: usize, card: &FeatureCard) -> String {
 
 /// A value per bin of feature `j` (`None`: NULL), looked up by its bin index `b{j}`.
 fn per_bin(d: Dialect, j: usize, values: &[Option<f64>]) -> String {
+    per_index(d, &format!("b{j}"), values)
+}
+
+/// A value per index held in `column` (`None`: NULL): a bin, or an interaction pair's cell.
+fn per_index(d: Dialect, column: &str, values: &[Option<f64>]) -> String {
     let arms: Vec<String> = values
         .iter()
         .enumerate()
@@ -359,14 +377,16 @@ fn per_bin(d: Dialect, j: usize, values: &[Option<f64>]) -> String {
     if arms.is_empty() {
         return format!("CAST(NULL AS {})", d.double_type());
     }
-    format!("CASE b{j}{} END", arms.concat())
+    format!("CASE {column}{} END", arms.concat())
 }
 
-/// Per bin of a feature: its odds factor `exp(-logit)`, its points, and the points it loses
-/// against the feature's best bin when that is a reason (else `None`).
+/// Per bin of a feature: its odds factor `exp(-logit)`, its points, the points it loses
+/// against the feature's best bin (`own_lost`), and that loss again when it is a reason on its
+/// own (else `None`; what an additive model's reasons need).
 struct BinNumbers {
     odds: Vec<Option<f64>>,
     points: Vec<Option<f64>>,
+    own_lost: Vec<Option<f64>>,
     lost: Vec<Option<f64>>,
 }
 
@@ -378,6 +398,7 @@ fn bin_numbers(card: &FeatureCard) -> BinNumbers {
     BinNumbers {
         odds: card.all_bins().map(|b| Some(libm::exp(-b.logit))).collect(),
         points: card.all_bins().map(|b| Some(b.points)).collect(),
+        own_lost: card.all_bins().map(|b| Some(best - b.points)).collect(),
         lost: card
             .all_bins()
             .map(|b| Some(best - b.points).filter(|&l| l > MIN_REASON_LOSS))
@@ -386,18 +407,24 @@ fn bin_numbers(card: &FeatureCard) -> BinNumbers {
 }
 
 /// The probability in the kernel's product tree: `((io·o0)·(o1·o2)) · ((o3·o4)·(o5·o6))`
-/// times `(o7·o8)·o9`, then `1 / (1 + q)`.
-fn probability_expr(d: Dialect, intercept: f64) -> String {
+/// times `(o7·o8)·o9`, then times each interaction pair's cell odds `co{p}` in pair order (the
+/// core's `Pairs::fold`), then `1 / (1 + q)`.
+fn probability_expr(d: Dialect, intercept: f64, n_pairs: usize) -> String {
     let a = format!("(({} * o0) * (o1 * o2))", d.lit(libm::exp(-intercept)));
     let b = "((o3 * o4) * (o5 * o6))";
     let c = "((o7 * o8) * o9)";
+    let q = (0..n_pairs).fold(format!("(({a} * {b}) * {c})"), |q, p| {
+        format!("({q} * co{p})")
+    });
     let one = d.lit(1.0);
-    format!("{one} / ({one} + (({a} * {b}) * {c}))")
+    format!("{one} / ({one} + {q})")
 }
 
-/// Points summed in feature order, as the kernel sums them.
-fn score_expr() -> String {
-    (1..N_FEATURES).fold("p0".to_owned(), |acc, j| format!("({acc} + p{j})"))
+/// Points summed in feature order, then the pairs' cell points `cp{p}` in pair order, as the
+/// kernel sums them.
+fn score_expr(n_pairs: usize) -> String {
+    let features = (1..N_FEATURES).fold("p0".to_owned(), |acc, j| format!("({acc} + p{j})"));
+    (0..n_pairs).fold(features, |acc, p| format!("({acc} + cp{p})"))
 }
 
 /// How many features rank before feature `j`: a larger loss, or the same loss and a smaller
@@ -508,48 +535,190 @@ fn validation_ctes(d: Dialect, table: &str) -> Result<String, ExportError> {
     ))
 }
 
-/// The CTEs from bins to ranks: bin per feature, its odds/points/loss, probability and score.
-fn scoring_ctes(d: Dialect, model: &ModelArtifact) -> String {
+/// `name{j}` for every feature, comma-separated on one line.
+fn names(name: &str) -> String {
+    (0..N_FEATURES)
+        .map(|j| format!("{name}{j}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `name{p}` for every interaction pair, each after a comma (nothing for an additive model).
+fn pair_names(name: &str, n_pairs: usize) -> String {
+    (0..n_pairs).map(|p| format!(", {name}{p}")).collect()
+}
+
+/// A common table expression `name AS (SELECT ... FROM from)`.
+fn cte(d: Dialect, name: &str, comment: &str, select: &str, from: &str) -> String {
+    format!(
+        "{name} AS {m}(\n  {comment}SELECT {select}\n  FROM {from}\n)",
+        m = d.materialized()
+    )
+}
+
+/// Each feature's bin, NULL for an invalid row.
+fn binned_cte(d: Dialect, model: &ModelArtifact) -> String {
     let bins = columns(|j| {
         format!(
             "CASE WHEN is_valid THEN {} END AS b{j}",
             bin_case(d, j, &model.features[j])
         )
     });
+    cte(
+        d,
+        "binned",
+        "-- Each feature's bin, in the artifact's order (range bins, missing, bureau codes).\n  ",
+        &format!("id, errors, x{AGE},\n    {bins}"),
+        "judged",
+    )
+}
+
+/// Each interaction pair's cell `i{p}`: its first feature's bin's share (`group · columns`)
+/// plus its second's (`group`), as the core's pair tables add them.
+fn paired_cte(d: Dialect, pairs: &[Pair]) -> String {
+    let cells: Vec<String> = pairs
+        .iter()
+        .enumerate()
+        .map(|(p, pair)| {
+            let part = |axis: usize| {
+                let arms: String = pair.parts[axis]
+                    .iter()
+                    .enumerate()
+                    .map(|(b, v)| format!(" WHEN {b} THEN {v}"))
+                    .collect();
+                format!("CASE b{}{arms} END", pair.features[axis])
+            };
+            format!("({} + {}) AS i{p}", part(0), part(1))
+        })
+        .collect();
+    cte(
+        d,
+        "paired",
+        "-- Each interaction pair's cell (row-major in the pair's grid of coarse groups).\n  ",
+        &format!(
+            "id, errors, x{AGE}, {},\n    {}",
+            names("b"),
+            cells.join(",\n    ")
+        ),
+        "binned",
+    )
+}
+
+/// Feature `j`'s points lost: `l{j}` (NULL unless a reason; age suppressed for the elderly when
+/// the artifact says so) for a feature in no pair, else `u{j}`, its own bin's share unfiltered,
+/// which `lost` completes with the cells' halves before the same test.
+fn loss_column(
+    d: Dialect,
+    model: &ModelArtifact,
+    j: usize,
+    n: &BinNumbers,
+    paired: bool,
+) -> String {
+    if paired {
+        return format!("{} AS u{j}", per_bin(d, j, &n.own_lost));
+    }
+    let l = per_bin(d, j, &n.lost);
+    if j == AGE && model.age_policy.suppress_reason_for_elderly {
+        // Regulation B: age is never a reason for applicants of 62 or more.
+        format!(
+            "CASE WHEN x{AGE} >= {} THEN NULL ELSE {l} END AS l{j}",
+            d.lit(ELDERLY_AGE)
+        )
+    } else {
+        format!("{l} AS l{j}")
+    }
+}
+
+/// Per feature its odds factor, points and points lost; per pair its cell's odds `co{p}`,
+/// points `cp{p}` and half of its points lost `h{p}`.
+fn scored_cte(d: Dialect, model: &ModelArtifact, pairs: &[Pair]) -> String {
     let numbers: Vec<BinNumbers> = model.features.iter().map(bin_numbers).collect();
     let odds = columns(|j| format!("{} AS o{j}", per_bin(d, j, &numbers[j].odds)));
     let points = columns(|j| format!("{} AS p{j}", per_bin(d, j, &numbers[j].points)));
     let lost = columns(|j| {
-        let l = per_bin(d, j, &numbers[j].lost);
-        if j == AGE && model.age_policy.suppress_reason_for_elderly {
-            // Regulation B: age is never a reason for applicants of 62 or more.
-            format!(
-                "CASE WHEN x{AGE} >= {} THEN NULL ELSE {l} END AS l{j}",
-                d.lit(ELDERLY_AGE)
-            )
-        } else {
-            format!("{l} AS l{j}")
-        }
+        let paired = !cells::pairs_of(pairs, j).is_empty();
+        loss_column(d, model, j, &numbers[j], paired)
     });
-    let ls = (0..N_FEATURES)
-        .map(|j| format!("l{j}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let ranks = columns(|j| format!("{} AS k{j}", rank_expr(j)));
-    format!(
-        "binned AS {m}(\n  -- Each feature's bin, in the artifact's order (range bins, missing, bureau codes).\n  SELECT id, errors, x{AGE},\n    {bins}\n  FROM judged\n),\n\
-         scored AS {m}(\n  -- Per feature: odds factor exp(-logit), points, points lost when a reason.\n  SELECT id, errors,\n    {odds},\n    {points},\n    {lost}\n  FROM binned\n),\n\
-         ranked AS {m}(\n  SELECT id, errors,\n    {probability} AS probability,\n    {score} AS score,\n    {ls},\n    {ranks}\n  FROM scored\n)",
-        m = d.materialized(),
-        probability = probability_expr(d, model.intercept),
-        score = score_expr(),
+    let mut cells = String::new();
+    for (p, pair) in pairs.iter().enumerate() {
+        let col = format!("i{p}");
+        let some = |v: &[f64]| v.iter().copied().map(Some).collect::<Vec<_>>();
+        cells += &format!(
+            ",\n    {} AS co{p},\n    {} AS cp{p},\n    {} AS h{p}",
+            per_index(d, &col, &some(&pair.odds)),
+            per_index(d, &col, &some(&pair.points)),
+            per_index(d, &col, &some(&pair.half_lost)),
+        );
+    }
+    let comment = if pairs.is_empty() {
+        "-- Per feature: odds factor exp(-logit), points, points lost when a reason.\n  "
+    } else {
+        "-- Per feature: odds factor exp(-logit), points, points lost; per pair: its cell's.\n  "
+    };
+    let from = if pairs.is_empty() { "binned" } else { "paired" };
+    let select = format!("id, errors,\n    {odds},\n    {points},\n    {lost}{cells}");
+    cte(d, "scored", comment, &select, from)
+}
+
+/// The points lost of features in pairs: their own bin's plus the half of each of their
+/// pairs' cells, added in pair order (the core's `add_losses`), a reason above 1e-9.
+fn lost_cte(d: Dialect, pairs: &[Pair]) -> String {
+    let lost = columns(|j| {
+        let mine = cells::pairs_of(pairs, j);
+        if mine.is_empty() {
+            return format!("l{j}");
+        }
+        let total = mine
+            .iter()
+            .fold(format!("u{j}"), |acc, p| format!("({acc} + h{p})"));
+        format!(
+            "CASE WHEN {total} > {} THEN {total} END AS l{j}",
+            d.lit(MIN_REASON_LOSS)
+        )
+    });
+    let select = format!(
+        "id, errors,\n    {}{}{},\n    {},\n    {lost}",
+        names("o"),
+        pair_names("co", pairs.len()),
+        pair_names("cp", pairs.len()),
+        names("p"),
+    );
+    cte(
+        d,
+        "lost",
+        "-- Points lost with the cells' halves (a feature in a pair shares its cell's loss).\n  ",
+        &select,
+        "scored",
     )
+}
+
+/// The CTEs from bins to ranks: bin per feature (and cell per pair), odds/points/loss,
+/// probability and score, each feature's rank among the reasons.
+fn scoring_ctes(d: Dialect, model: &ModelArtifact, pairs: &[Pair]) -> String {
+    let mut ctes = vec![binned_cte(d, model)];
+    if !pairs.is_empty() {
+        ctes.push(paired_cte(d, pairs));
+    }
+    ctes.push(scored_cte(d, model, pairs));
+    if !pairs.is_empty() {
+        ctes.push(lost_cte(d, pairs));
+    }
+    let ranks = columns(|j| format!("{} AS k{j}", rank_expr(j)));
+    let select = format!(
+        "id, errors,\n    {} AS probability,\n    {} AS score,\n    {},\n    {ranks}",
+        probability_expr(d, model.intercept, pairs.len()),
+        score_expr(pairs.len()),
+        names("l"),
+    );
+    let from = if pairs.is_empty() { "scored" } else { "lost" };
+    ctes.push(cte(d, "ranked", "", &select, from));
+    ctes.join(",\n")
 }
 
 /// The statement: header, CTEs and the final projection.
 pub fn export(model: &ModelArtifact, d: Dialect, table: &str) -> Result<String, ExportError> {
-    super::additive_only(model)?;
     check_table(table)?;
+    let pairs = cells::pairs(model)?;
     let reasons = (0..MAX_REASONS)
         .map(|k| Ok(format!("{} AS reason_{}", reason_expr(d, model, k)?, k + 1)))
         .collect::<Result<Vec<_>, ExportError>>()?
@@ -559,7 +728,7 @@ pub fn export(model: &ModelArtifact, d: Dialect, table: &str) -> Result<String, 
          SELECT id,\n  probability,\n  CASE WHEN probability >= {t} THEN 1 WHEN probability IS NOT NULL THEN 0 END AS prediction,\n  score,\n  {reasons},\n  errors\nFROM ranked\n",
         header = header(model, d)?,
         validation = validation_ctes(d, table)?,
-        scoring = scoring_ctes(d, model),
+        scoring = scoring_ctes(d, model, &pairs),
         t = d.lit(model.threshold.probability),
     ))
 }
@@ -727,7 +896,7 @@ mod tests {
         assert!(r.contains("l4 > l3") && !r.contains("l4 >= l3"), "{r}");
         assert_eq!(r.matches("CASE").count(), N_FEATURES - 1);
         assert_eq!(
-            score_expr(),
+            score_expr(0),
             "(((((((((p0 + p1) + p2) + p3) + p4) + p5) + p6) + p7) + p8) + p9)"
         );
     }
