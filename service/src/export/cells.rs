@@ -138,6 +138,102 @@ pub(crate) fn cells_model() -> ModelArtifact {
     ModelArtifact::from_json(&text).expect("the cells model is valid")
 }
 
+/// The fixture's cells model plus a fourth pair (utilisation × debt ratio, the axes of pairs
+/// 0 and 1), so that two features are each in two pairs and their points lost take two
+/// halves, added in pair order.
+#[cfg(test)]
+pub(crate) fn overlapping_model() -> ModelArtifact {
+    let mut m = cells_model();
+    let (a, b) = (&m.interactions[0], &m.interactions[1]);
+    let (rows, columns) = (a.group_labels[0].len(), b.group_labels[0].len());
+    let cells = (0..rows * columns)
+        .map(|k| {
+            let logit = (k % 5) as f64 * 0.07 - 0.13;
+            credit_core::artifact::Bin {
+                label: format!("cell {k}"),
+                logit,
+                points: credit_core::artifact::points_for_cell(&m.scaling, logit),
+                count: 10,
+                events: 1,
+                event_rate: 0.1,
+            }
+        })
+        .collect();
+    let extra = Interaction {
+        features: [a.features[0].clone(), b.features[0].clone()],
+        groups: [a.groups[0].clone(), b.groups[0].clone()],
+        group_labels: [a.group_labels[0].clone(), b.group_labels[0].clone()],
+        cells,
+    };
+    m.interactions.push(extra);
+    m.checksum = None;
+    ModelArtifact::from_json(&m.to_json().expect("writes")).expect("a valid model")
+}
+
+/// One valid value per bin of feature `j` (a range bin's lower edge, whole for a count; NaN
+/// for the missing bin; each bureau code), for tests that must reach every cell.
+#[cfg(test)]
+pub(crate) fn bin_values(m: &ModelArtifact, j: usize) -> Vec<f64> {
+    let (spec, card) = (&FEATURES[j], &m.features[j]);
+    let lower = |k: usize| match k {
+        0 => spec.min,
+        _ => card.edges[k - 1],
+    };
+    let mut v: Vec<f64> = (0..card.range_bins.len())
+        .map(lower)
+        .map(|x| match spec.kind {
+            credit_core::Kind::Count => x.ceil(),
+            credit_core::Kind::Real => x,
+        })
+        .collect();
+    if spec.optional && card.missing_bin.is_some() {
+        v.push(f64::NAN);
+    }
+    for sb in &card.special_bins {
+        v.extend(&sb.codes);
+    }
+    v
+}
+
+/// Valid rows that reach every cell of every pair of `m`: each pair's two features over all
+/// their bins' values, the other features drawn by a fixed pseudo-random walk over theirs; then
+/// rows at ages on both sides of 62 (the age rule).
+#[cfg(test)]
+pub(crate) fn sample_rows(m: &ModelArtifact) -> Vec<[f64; credit_core::N_FEATURES]> {
+    use credit_core::N_FEATURES;
+    let values: Vec<Vec<f64>> = (0..N_FEATURES).map(|j| bin_values(m, j)).collect();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut random_row = || {
+        let mut row = [0.0; N_FEATURES];
+        for (x, vs) in row.iter_mut().zip(&values) {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            *x = vs[(state >> 33) as usize % vs.len()];
+        }
+        row
+    };
+    let mut rows = Vec::new();
+    for pair in pairs(m).expect("pairs") {
+        let [a, b] = pair.features;
+        for &va in &values[a] {
+            for &vb in &values[b] {
+                let mut row = random_row();
+                (row[a], row[b]) = (va, vb);
+                rows.push(row);
+            }
+        }
+    }
+    for age in [30.0, 61.0, 62.0, 80.0] {
+        for _ in 0..100 {
+            let mut row = random_row();
+            row[AGE] = age;
+            rows.push(row);
+        }
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -126,3 +126,31 @@ pub fn run(args: &ExportArgs) -> Result<(), ExportError> {
     };
     write_output(args.output.as_ref(), &bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use credit_core::ModelArtifact;
+
+    /// The cells model checked in for every layer's tests (`testdata/cells-model.json`, the
+    /// fixture's model as a file) exports in every dialect and both ONNX forms, with its cells.
+    #[test]
+    fn the_cells_model_file_exports_everywhere() {
+        let text = include_str!("../../../testdata/cells-model.json");
+        let model = ModelArtifact::from_json(text).expect("the cells model loads");
+        assert_eq!(model.interactions.len(), 3);
+        for d in [
+            Dialect::Duckdb,
+            Dialect::Bigquery,
+            Dialect::Postgres,
+            Dialect::Spark,
+        ] {
+            let sql = sql::export(&model, d, "applicants").expect("exports");
+            assert!(sql.contains(" * co2))"), "{d:?}");
+        }
+        for float32 in [false, true] {
+            let bytes = onnx::export(&model, float32).expect("exports");
+            assert!(bytes.windows(9).any(|w| w == b"cell_odds"));
+        }
+    }
+}

@@ -765,6 +765,12 @@ mod tests {
         assert_eq!(t.points[96], code_bin.points);
         assert_eq!(t.points[98], code_bin.points);
         assert!(t.points[97].is_nan() && t.odds[97].is_nan());
+        // The slots' bins (what the cell tables map to groups): code 96 in its special bin.
+        let n_range = card.range_bins.len();
+        let first_special = n_range + usize::from(card.missing_bin.is_some());
+        assert_eq!(t.bins[96], Some(first_special));
+        assert_eq!(t.bins[97], None);
+        assert_eq!(t.bins[0], Some(0));
         assert_eq!(t.points[0], card.range_bins[0].points);
         assert_eq!(t.odds[0], libm::exp(-card.range_bins[0].logit));
         assert!(t.odds[t.invalid() as usize].is_nan());
@@ -774,6 +780,119 @@ mod tests {
         let t9 = tables(&FEATURES[9], &model.features[9]);
         let missing = model.features[9].missing_bin.as_ref().expect("missing bin");
         assert_eq!(t9.points[t9.missing() as usize], missing.points);
+    }
+
+    /// Every node's inputs are defined before use (graph input, initializer or earlier node),
+    /// and the outputs are produced.
+    fn assert_well_formed(g: &GraphProto) {
+        let mut known: Vec<String> = g
+            .initializer
+            .iter()
+            .filter_map(|t| t.name.clone())
+            .collect();
+        known.push(INPUT.to_owned());
+        for n in &g.node {
+            for i in &n.input {
+                assert!(known.contains(i), "{i} used before it is defined");
+            }
+            known.extend(n.output.iter().cloned());
+        }
+        assert!(known.contains(&PROBABILITY.to_owned()) && known.contains(&SCORE.to_owned()));
+    }
+
+    fn initializer<'a>(g: &'a GraphProto, prefix: &str) -> &'a TensorProto {
+        let mut found = g
+            .initializer
+            .iter()
+            .filter(|t| t.name.as_deref().is_some_and(|n| n.starts_with(prefix)));
+        let t = found.next().unwrap_or_else(|| panic!("no {prefix}"));
+        assert!(found.next().is_none(), "one {prefix}");
+        t
+    }
+
+    fn count_ops(g: &GraphProto, op: &str) -> usize {
+        g.node
+            .iter()
+            .filter(|n| n.op_type.as_deref() == Some(op))
+            .count()
+    }
+
+    /// A model with cells: the graph holds each cell's odds (the core's `libm::exp` bits) and
+    /// points in pair order, multiplies one more time and adds one more time per pair, and its
+    /// metadata names the pairs; an additive model's graph has none of it.
+    #[test]
+    fn cells_are_in_the_graph() {
+        let plain = decode(&export(&shipped(), false).expect("export"));
+        let plain_g = plain.graph.as_ref().expect("graph");
+        assert!(!plain
+            .metadata_props
+            .iter()
+            .any(|e| e.key.as_deref() == Some("interactions")));
+        let model = super::super::cells::overlapping_model();
+        let pairs = cells::pairs(&model).expect("pairs");
+        for float32 in [false, true] {
+            let m = decode(&export(&model, float32).expect("export"));
+            let g = m.graph.as_ref().expect("graph");
+            assert_well_formed(g);
+            let odds: Vec<u64> = pairs
+                .iter()
+                .flat_map(|p| p.odds.iter().map(|o| o.to_bits()))
+                .collect();
+            let got: Vec<u64> = initializer(g, "cell_odds")
+                .double_data
+                .iter()
+                .map(|o| o.to_bits())
+                .collect();
+            assert_eq!(got, odds);
+            let points: Vec<f64> = pairs.iter().flat_map(|p| p.points.clone()).collect();
+            assert_eq!(initializer(g, "cell_points").double_data, points);
+            assert_eq!(count_ops(g, "Mul"), count_ops(plain_g, "Mul") + pairs.len());
+            let meta = meta(&m, "interactions");
+            assert_eq!(meta.matches(" cells)").count(), pairs.len(), "{meta}");
+            assert!(meta.starts_with("RevolvingUtilizationOfUnsecuredLines x NumberOfTime30_59"));
+        }
+    }
+
+    /// The graph's cell of a row, `parts[p][slot(first)] + parts[p][slot(second)] + first
+    /// cell of p`, is the pair's cell of the core's bins (`Scorecard::bin_indices`), on rows
+    /// that reach every cell; the slots computed as the graph does (a count's value less its
+    /// minimum, a real's range bin, the missing slot for NaN).
+    #[test]
+    fn cell_tables_find_the_cores_cell() {
+        let model = super::super::cells::overlapping_model();
+        let card = credit_core::Scorecard::new(model.clone()).expect("compiles");
+        let pairs = cells::pairs(&model).expect("pairs");
+        let l = layout(&model, false).expect("layout");
+        let parts = cell_parts(&l, &pairs);
+        let total = l.slot_bin.len();
+        let slot = |j: usize, v: f64, bin: u16| {
+            let local = if v.is_nan() {
+                l.missing[j]
+            } else if FEATURES[j].kind == Kind::Count {
+                v - FEATURES[j].min
+            } else {
+                f64::from(bin)
+            };
+            (l.base[j] + local) as usize
+        };
+        let mut checked = 0;
+        for row in super::super::cells::sample_rows(&model) {
+            let Some(bins) = card.bin_indices(&row) else {
+                continue;
+            };
+            for (p, pair) in pairs.iter().enumerate() {
+                let [a, b] = pair.features;
+                let at = |j: usize| p * total + slot(j, row[j], bins[j]);
+                let (sa, sb) = (at(a), at(b));
+                assert_eq!(l.slot_bin[sa - p * total], Some(usize::from(bins[a])));
+                assert_eq!(l.slot_bin[sb - p * total], Some(usize::from(bins[b])));
+                let graph = (parts[sa] + parts[sb]) as usize;
+                let core = pair.cell(bins[a].into(), bins[b].into());
+                assert_eq!(Some(graph), core, "pair {p}, row {row:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 1000, "{checked}");
     }
 
     #[test]

@@ -737,6 +737,7 @@ pub fn export(model: &ModelArtifact, d: Dialect, table: &str) -> Result<String, 
 mod tests {
     use super::*;
     use credit_core::shipped::MODEL_JSON;
+    use std::collections::HashSet;
 
     const ALL: [Dialect; 4] = [
         Dialect::Duckdb,
@@ -799,7 +800,7 @@ mod tests {
     fn odds_points_and_edges_of_every_bin_are_in_the_text() {
         let m = shipped();
         let sql = export(&m, Dialect::Duckdb, "applicants").unwrap();
-        let lits: std::collections::HashSet<String> = literals(&sql).into_iter().collect();
+        let lits: HashSet<String> = literals(&sql).into_iter().collect();
         for card in &m.features {
             for b in card.all_bins() {
                 assert!(lits.contains(&d17(libm::exp(-b.logit))), "{} odds", b.label);
@@ -940,6 +941,140 @@ mod tests {
                 "{good}"
             );
         }
+    }
+
+    /// What the statement computes for a row whose bins are `bins`, replayed in Rust on the
+    /// numbers it writes (`bin_numbers`, `cells::pairs`) in the order `probability_expr`,
+    /// `score_expr`, `lost_cte`, `rank_expr` and `reason_expr` write it: probability, score,
+    /// each feature's reason loss (`l{j}`) and the reasons' features.
+    fn replay(
+        m: &ModelArtifact,
+        bins: &[u16; N_FEATURES],
+        age: f64,
+    ) -> (f64, f64, Vec<Option<f64>>, Vec<usize>) {
+        let numbers: Vec<BinNumbers> = m.features.iter().map(bin_numbers).collect();
+        let pairs = cells::pairs(m).unwrap();
+        let b = |j: usize| usize::from(bins[j]);
+        let o = |j: usize| numbers[j].odds[b(j)].unwrap();
+        let cell: Vec<usize> = pairs
+            .iter()
+            .map(|p| p.cell(b(p.features[0]), b(p.features[1])).unwrap())
+            .collect();
+        let io = libm::exp(-m.intercept);
+        let mut q = (((io * o(0)) * (o(1) * o(2))) * ((o(3) * o(4)) * (o(5) * o(6))))
+            * ((o(7) * o(8)) * o(9));
+        let mut score = numbers[0].points[b(0)].unwrap();
+        for j in 1..N_FEATURES {
+            score += numbers[j].points[b(j)].unwrap();
+        }
+        for (p, &k) in pairs.iter().zip(&cell) {
+            q *= p.odds[k];
+            score += p.points[k];
+        }
+        let lost: Vec<Option<f64>> = (0..N_FEATURES)
+            .map(|j| {
+                let mine = cells::pairs_of(&pairs, j);
+                if mine.is_empty() {
+                    let elderly = m.age_policy.suppress_reason_for_elderly && age >= ELDERLY_AGE;
+                    return numbers[j].lost[b(j)].filter(|_| !(j == AGE && elderly));
+                }
+                let own = numbers[j].own_lost[b(j)].unwrap();
+                let total = mine
+                    .iter()
+                    .fold(own, |acc, &p| acc + pairs[p].half_lost[cell[p]]);
+                Some(total).filter(|&t| t > MIN_REASON_LOSS)
+            })
+            .collect();
+        let before = |i: usize, j: usize| match (lost[i], lost[j]) {
+            (Some(x), Some(y)) => x > y || (x == y && i < j),
+            _ => false,
+        };
+        let rank = |j: usize| (0..N_FEATURES).filter(|&i| i != j && before(i, j)).count();
+        let reasons = (0..MAX_REASONS)
+            .filter_map(|k| (0..N_FEATURES).find(|&j| lost[j].is_some() && rank(j) == k))
+            .collect();
+        (1.0 / (1.0 + q), score, lost, reasons)
+    }
+
+    /// The statement's numbers and order give the core's bits (probability, score) and
+    /// reasons on rows that reach every cell of every pair, with ties and both sides of the
+    /// age rule, for the fixture, a model whose features are in two pairs each, and the
+    /// additive shipped model.
+    #[test]
+    fn the_statements_arithmetic_is_the_cores_on_every_cell() {
+        use super::cells::{cells_model, overlapping_model, sample_rows};
+        for m in [cells_model(), overlapping_model(), shipped()] {
+            let card = credit_core::Scorecard::new(m.clone()).unwrap();
+            let pairs = cells::pairs(&m).unwrap();
+            let (mut reached, mut rows, mut ties, mut elderly) = (HashSet::new(), 0, 0, 0);
+            for row in sample_rows(&m) {
+                let Some(bins) = card.bin_indices(&row) else {
+                    continue;
+                };
+                let want = card.predict_row(&row).unwrap();
+                let (p, s, lost, reasons) = replay(&m, &bins, row[AGE]);
+                assert_eq!(p.to_bits(), want.probability.to_bits(), "{row:?}");
+                assert_eq!(s.to_bits(), want.score.to_bits(), "{row:?}");
+                let core: Vec<usize> = want.reasons.as_slice().iter().map(|r| r.feature).collect();
+                assert_eq!(reasons, core, "{row:?}");
+                for r in want.reasons.as_slice() {
+                    assert_eq!(lost[r.feature], Some(r.points_lost), "{row:?}");
+                }
+                let losses: Vec<f64> = lost.iter().flatten().copied().collect();
+                ties += usize::from((1..losses.len()).any(|i| losses[..i].contains(&losses[i])));
+                elderly += usize::from(row[AGE] >= ELDERLY_AGE);
+                for (i, p) in pairs.iter().enumerate() {
+                    let (b0, b1) = (bins[p.features[0]], bins[p.features[1]]);
+                    reached.insert((i, p.cell(b0.into(), b1.into())));
+                }
+                rows += 1;
+            }
+            let cells: usize = pairs.iter().map(|p| p.odds.len()).sum();
+            assert_eq!(reached.len(), cells, "every cell reached");
+            assert!(
+                rows >= 400 && elderly >= 100,
+                "{rows} rows, {elderly} elderly"
+            );
+            if !pairs.is_empty() {
+                assert!(ties > 0, "no row with two equal losses");
+            }
+        }
+    }
+
+    /// The cells' numbers are in every dialect's text, after the features in the product and
+    /// the sum, and the losses take their halves in pair order.
+    #[test]
+    fn cells_are_written_after_the_features_in_pair_order() {
+        let m = super::cells::overlapping_model();
+        let pairs = cells::pairs(&m).unwrap();
+        for d in ALL {
+            let sql = export(&m, d, "applicants").unwrap();
+            let lits: HashSet<String> = literals(&sql).into_iter().collect();
+            for p in &pairs {
+                for k in 0..p.odds.len() {
+                    for v in [p.odds[k], p.points[k], p.half_lost[k]] {
+                        assert!(lits.contains(&d17(v)), "{d:?} {v}");
+                    }
+                }
+            }
+            assert!(sql.contains(" * co0) * co1) * co2) * co3))"), "{d:?}");
+            assert!(sql.contains("+ p9) + cp0) + cp1) + cp2) + cp3) AS score"));
+            assert!(sql.contains("CASE WHEN ((u0 + h0) + h3) > "));
+            assert!(sql.contains("CASE WHEN ((u3 + h1) + h3) > "));
+            assert!(sql.contains("CASE WHEN (u9 + h2) > "));
+            assert!(sql.contains("FROM paired") && sql.contains("FROM lost"));
+        }
+        // An additive model's statement has none of it.
+        let plain = export(&shipped(), Dialect::Duckdb, "t").unwrap();
+        assert!(!plain.contains("paired") && !plain.contains("co0") && !plain.contains(" u0"));
+    }
+
+    #[test]
+    fn a_pair_with_age_is_refused() {
+        let mut m = super::cells::cells_model();
+        m.interactions[0].features[0] = "age".into();
+        let e = export(&m, Dialect::Duckdb, "t").unwrap_err().to_string();
+        assert!(e.contains("age may not be in an interaction"), "{e}");
     }
 
     #[test]
