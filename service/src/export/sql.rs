@@ -963,10 +963,8 @@ mod tests {
         let io = libm::exp(-m.intercept);
         let mut q = (((io * o(0)) * (o(1) * o(2))) * ((o(3) * o(4)) * (o(5) * o(6))))
             * ((o(7) * o(8)) * o(9));
-        let mut score = numbers[0].points[b(0)].unwrap();
-        for j in 1..N_FEATURES {
-            score += numbers[j].points[b(j)].unwrap();
-        }
+        let point = |j: usize| numbers[j].points[b(j)].unwrap();
+        let mut score = (1..N_FEATURES).fold(point(0), |acc, j| acc + point(j));
         for (p, &k) in pairs.iter().zip(&cell) {
             q *= p.odds[k];
             score += p.points[k];
