@@ -18,7 +18,11 @@
 //! transposed (one row per feature), so each step broadcasts a per-feature constant over one
 //! long row, which ONNX Runtime does far faster than ten-wide spans. Invalid values
 //! land in a slot whose odds and points are NaN, as in the core's kernel, so NaN *is* the
-//! refusal. Only plain tensor operators of opset 13 are used (no `ai.onnx.ml` domain, no
+//! refusal. Interaction cells (format version 3) follow the core's `cells.rs`: per pair, a table
+//! gives each slot its share of the cell index (`group · columns` for the first feature's slots,
+//! `group` for the second's), two `Gather`s and an `Add` find each row's cell, and its odds
+//! (`libm::exp` again) multiply the features' product after the tree, its points add after
+//! the features' sum, pair after pair in the artifact's order. Only plain tensor operators of opset 13 are used (no `ai.onnx.ml` domain, no
 //! control flow), the form that converters for BigQuery ML and older runtimes also emit.
 
 mod proto;
