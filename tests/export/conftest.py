@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 from export_helpers import (
+    CELL_ROWS_ID,
+    CELLS_MODEL,
+    TRAINING_ID,
+    CellsCase,
+    cell_rows,
     cli_score,
+    core_predictions,
     credit,
     data_path,
     run,
@@ -54,14 +60,21 @@ def training(work: Path) -> tuple[list, dict]:
 
 
 @pytest.fixture(scope="session")
-def model16(work: Path) -> Path:
-    """A model trained with `--max-bins 16` on the first 20,000 training rows."""
+def sample20k(work: Path) -> Path:
+    """The first 20,000 training rows, as a CSV `credit train` reads."""
     sample = work / "sample-20k.csv"
     with gzip.open(data_path(), "rb") as f, open(sample, "wb") as g:
         for i, line in enumerate(f):
             if i > 20_000:
                 break
             g.write(line)
+    return sample
+
+
+@pytest.fixture(scope="session")
+def model16(work: Path, sample20k: Path) -> Path:
+    """A model trained with `--max-bins 16` on the first 20,000 training rows."""
+    sample = sample20k
     out = work / "model-16-bins.json"
     r = run([credit(), "train", "--data", sample, "--out", out, "--max-bins", "16", "--quiet"])
     assert r.returncode == 0, r.stderr
@@ -74,3 +87,35 @@ def model16_rows(work: Path, model16: Path, vectors: tuple[list, dict]) -> tuple
     rows = vectors[0] + [(100_000 + i, v) for i, v in training_rows(data_path(), limit=20_000)]
     csv_path = write_csv(work / "model16-rows.csv", rows)
     return rows, cli_score(csv_path, work / "model16-rows.scored.csv", model=model16)
+
+
+def cells_case(name: str, model: Path, work: Path, vectors: tuple[list, dict], training: list) -> CellsCase:
+    rows = vectors[0] + cell_rows(model, CELL_ROWS_ID) + [(TRAINING_ID + i, v) for i, v in training]
+    csv_path = write_csv(work / f"cells-{name}-rows.csv", rows)
+    cli = cli_score(csv_path, work / f"cells-{name}-rows.scored.csv", model=model)
+    return CellsCase(name, model, rows, cli, core_predictions(model, rows))
+
+
+@pytest.fixture(scope="session")
+def cells_fixture(work: Path, vectors: tuple[list, dict], training: tuple[list, dict]) -> CellsCase:
+    """testdata/cells-model.json (the core's fixture: the shipped model plus three pairs, each
+    feature in at most one) on the vectors, rows reaching every cell, and every training row."""
+    return cells_case("fixture", CELLS_MODEL, work, vectors, training[0])
+
+
+@pytest.fixture(scope="session")
+def cells_trained(work: Path, sample20k: Path, vectors: tuple[list, dict]) -> CellsCase:
+    """A model the trainer fits with four interaction pairs (`--interactions 4 --max-bins 16`
+    on 20,000 rows: some features are in two pairs), on the vectors, rows reaching every cell
+    and those 20,000 rows."""
+    out = work / "model-cells-trained.json"
+    r = run([credit(), "train", "--data", sample20k, "--out", out, "--max-bins", "16", "--folds", "3",
+             "--interactions", "4", "--quiet"])
+    assert r.returncode == 0, r.stderr
+    return cells_case("trained", out, work, vectors, training_rows(data_path(), limit=20_000))
+
+
+@pytest.fixture(params=["fixture", "trained"])
+def cells(request: pytest.FixtureRequest) -> CellsCase:
+    """Each model with cells in turn."""
+    return request.getfixturevalue(f"cells_{request.param}")

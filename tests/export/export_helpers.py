@@ -7,6 +7,7 @@ CLI prints it, reasons and the errors column exactly)."""
 
 from __future__ import annotations
 
+import bisect
 import csv
 import gzip
 import json
@@ -199,4 +200,148 @@ def compare(engine_rows: list[tuple], cli: dict[str, dict[str, str]], exact_erro
         if problems:
             mismatches.append(f"id {rid}: " + "; ".join(problems))
     assert not mismatches, f"{len(mismatches)} of {len(engine_rows)} rows differ:\n" + "\n".join(mismatches[:20])
+    return c
+
+
+# ---- models with interaction cells (format version 3) ---------------------------------------
+
+CELLS_MODEL = ROOT / "testdata" / "cells-model.json"
+# Ids of the rows a cells case adds after the vectors (0...): the rows that reach every cell,
+# then training rows (their own ids, which go up to 150,000, shifted past both).
+CELL_ROWS_ID = 1_000_000
+TRAINING_ID = 2_000_000
+
+
+def _specs(model: Path) -> list[dict]:
+    """The schema as the Python package describes it (kind, range), in feature order."""
+    import credit_default as cd
+
+    return cd.Model.load(str(model)).features
+
+
+def _lowest(spec: dict) -> float:
+    # "a number from 0 to 100000" / "a whole number from 18 to 120, or a bureau code (96 or 98)"
+    return float(spec["range"].split(" from ")[1].split(" ")[0])
+
+
+def bin_values(card: dict, spec: dict) -> list[float]:
+    """Values that land in every bin of a feature: each range bin's lower edge (whole for a
+    count) and, for a real feature, the largest double below the next edge; NaN for the missing
+    bin; each bureau code."""
+    count = spec["kind"] == "count"
+    lows = [_lowest(spec), *card["edges"]]
+    out: list[float] = []
+    for k, low in enumerate(lows):
+        out.append(float(math.ceil(low)) if count else low)
+        if not count and k < len(card["edges"]):
+            out.append(math.nextafter(card["edges"][k], -math.inf))
+    if card.get("missing_bin") is not None:
+        out.append(math.nan)
+    for sb in card.get("special_bins", []):
+        out.extend(sb["codes"])
+    return out
+
+
+def cell_rows(model: Path, first_id: int, seed: int = 7) -> list[Row]:
+    """Rows that reach every cell of every pair of `model`: each pair's two features over all
+    their bins' values, the other features drawn at random from theirs; then rows at ages 30,
+    61, 62 and 80 (the age rule: no age reason from 62 on). Ids from `first_id`."""
+    import random
+
+    card = json.loads(model.read_text())
+    specs = _specs(model)
+    values = [bin_values(c, s) for c, s in zip(card["features"], specs)]
+    rnd = random.Random(seed)
+    rows: list[list[float]] = []
+    for pair in card["interactions"]:
+        a, b = (FEATURES.index(name) for name in pair["features"])
+        for va in values[a]:
+            for vb in values[b]:
+                row = [rnd.choice(v) for v in values]
+                row[a], row[b] = va, vb
+                rows.append(row)
+    for age in (30.0, 61.0, 62.0, 80.0):
+        for _ in range(100):
+            row = [rnd.choice(v) for v in values]
+            row[1] = age
+            rows.append(row)
+    return [(first_id + k, row) for k, row in enumerate(rows)]
+
+
+def bin_of(card: dict, v: float | None) -> int:
+    """A valid value's bin, as the core finds it (bureau codes first, then missing, then the
+    number of edges <= v among the range bins)."""
+    n_range = len(card["range_bins"])
+    has_missing = card.get("missing_bin") is not None
+    if v is None or math.isnan(v):
+        return n_range
+    for k, sb in enumerate(card.get("special_bins", [])):
+        if v in sb["codes"]:
+            return n_range + has_missing + k
+    return min(bisect.bisect_right(card["edges"], v), n_range - 1)
+
+
+def cells_reached(model: Path, rows: list[Row]) -> tuple[set[tuple[int, int]], int]:
+    """The (pair, cell) pairs the valid rows fall in, and how many cells the model has."""
+    card = json.loads(model.read_text())
+    core = core_predictions(model, rows)
+    reached = set()
+    for i, vals in rows:
+        if core[str(i)] is None:
+            continue
+        for p, pair in enumerate(card["interactions"]):
+            a, b = (FEATURES.index(name) for name in pair["features"])
+            r = pair["groups"][0][bin_of(card["features"][a], vals[a])]
+            c = pair["groups"][1][bin_of(card["features"][b], vals[b])]
+            reached.add((p, r * len(pair["group_labels"][1]) + c))
+    return reached, sum(len(pair["cells"]) for pair in card["interactions"])
+
+
+def core_predictions(model: Path, rows: list[Row]) -> dict[str, object]:
+    """The Python package's prediction for every row (None when it refuses the row): full
+    precision, with each reason's points lost."""
+    import credit_default as cd
+
+    m = cd.Model.load(str(model))
+    applicants = [{f: math.nan if v is None else v for f, v in zip(FEATURES, vals)} for _, vals in rows]
+    out = m.predict_many(applicants, errors="return")
+    return {str(i): (None if isinstance(p, ValueError) else p) for (i, _), p in zip(rows, out)}
+
+
+def compare_with_core(engine_rows: list[tuple], core: dict[str, object]) -> None:
+    """The engine's probability and score equal the Python package's (the same core) bit for
+    bit, not only to the CLI's printed digits, and so do the reasons."""
+    bad = []
+    for rid, p, _, score, *rest in engine_rows:
+        want = core[str(rid)]
+        if want is None:
+            continue
+        got = (float(p), float(score), [r for r in rest[:-1] if r])
+        expected = (want.probability, want.score, [r.code for r in want.reasons])
+        if got != expected:
+            bad.append(f"id {rid}: {got} != {expected}")
+    assert not bad, f"{len(bad)} rows differ from the core:\n" + "\n".join(bad[:10])
+
+
+@dataclass
+class CellsCase:
+    """A model with cells, the rows every engine scores with it, and the oracles' answers."""
+
+    name: str
+    model: Path
+    rows: list[Row]
+    cli: dict[str, dict[str, str]]
+    core: dict[str, object]
+
+    def subset(self, ids: set[str]) -> CellsCase:
+        rows = [r for r in self.rows if str(r[0]) in ids]
+        return CellsCase(self.name, self.model, rows, {i: self.cli[i] for i in ids}, self.core)
+
+
+def check_cells(engine_rows: list[tuple], case: CellsCase, exact_errors: bool = True) -> Comparison:
+    """`compare` against `credit score` (every probability bit-identical), then against the core's
+    full-precision answers."""
+    c = compare(engine_rows, case.cli, exact_errors=exact_errors)
+    assert c.scored > 0 and c.bit_identical == c.scored, c
+    compare_with_core(engine_rows, case.core)
     return c

@@ -13,7 +13,17 @@ from pathlib import Path
 
 import pytest
 import requests
-from export_helpers import FEATURES, ROOT, cli_score, compare, export_sql, write_csv
+from export_helpers import (
+    FEATURES,
+    ROOT,
+    TRAINING_ID,
+    CellsCase,
+    check_cells,
+    cli_score,
+    compare,
+    export_sql,
+    write_csv,
+)
 
 sys.path.insert(0, str(ROOT / "tests" / "service"))
 from serve_helpers import BigQueryEmulator
@@ -101,3 +111,14 @@ def test_readme_query_over_the_prediction_log(bq: BigQueryEmulator, vectors: tup
     cli = cli_score(write_csv(work / "logged.csv", logged), work / "logged.scored.csv")
     c = compare(out, cli)
     assert c.rows == len(logged) > 60 and c.refused == 0
+
+
+def test_model_with_cells(bq: BigQueryEmulator, cells: CellsCase) -> None:
+    """A model with interaction cells on the emulator: the vectors, the rows reaching every
+    cell and 2,000 training rows give `credit score`'s answer, the probability and score bit for
+    bit the core's."""
+    training = [str(i) for i, _ in cells.rows if i >= TRAINING_ID][:2000]
+    case = cells.subset({str(i) for i, _ in cells.rows if i < TRAINING_ID} | set(training))
+    name = load(bq, f"cells_{cells.name}", case.rows)
+    c = check_cells(query(bq, export_sql("bigquery", name, model=cells.model)), case)
+    print(f"bigquery, cells {cells.name}: {c}")

@@ -13,6 +13,10 @@ from export_helpers import (
     FEATURES,
     UNREPRESENTABLE_CODES,
     VECTORS,
+    CellsCase,
+    bin_of,
+    cells_reached,
+    check_cells,
     cli_score,
     compare,
     export_sql,
@@ -113,3 +117,33 @@ def test_documented_spelling_difference(tmp_path: Path) -> None:
     want = cli["0"]["errors"]
     assert '"value":-1e-7}' in want
     assert got[-1] == want.replace("-1e-7", "-1e-07")
+
+
+def test_model_with_cells(cells: CellsCase) -> None:
+    """A model with interaction cells: every row (vectors, rows reaching every cell, training
+    rows) gives `credit score`'s answer, the probability and score bit for bit the core's."""
+    sql = export_sql("duckdb", "applicants", model=cells.model)
+    assert "paired AS" in sql and json.loads(cells.model.read_text())["checksum"] in sql.splitlines()[0]
+    c = check_cells(run_duckdb(sql, cells.rows), cells)
+    print(f"duckdb, cells {cells.name}: {c}")
+
+
+def test_cell_rows_reach_every_cell_ties_and_the_age_rule(cells: CellsCase) -> None:
+    """What the cells tests of every engine rely on: their rows reach every cell of every pair,
+    include reasons whose points lost tie (ranked by feature order), and elderly applicants
+    whose age bin loses points (so the age rule decides whether age is a reason)."""
+    reached, total = cells_reached(cells.model, cells.rows)
+    assert len(reached) == total, (len(reached), total)
+    scored = [(i, v, cells.core[str(i)]) for i, v in cells.rows if cells.core[str(i)] is not None]
+    ties = [i for i, _, p in scored if any(a.points_lost == b.points_lost for a, b in zip(p.reasons, p.reasons[1:]))]
+    assert ties, "no row whose reasons tie"
+    card = json.loads(cells.model.read_text())
+    age = card["features"][1]
+    points = [b["points"] for b in age["range_bins"]]
+    elderly = [(v, p) for _, v, p in scored if v[1] >= 62]
+    losing = [p for v, p in elderly if max(points) - points[bin_of(age, v[1])] > 1e-9]
+    assert losing, "no elderly row whose age bin loses points"
+    assert all("R02" not in [r.code for r in p.reasons] for _, p in elderly)
+    young = [p for _, v, p in scored if v[1] < 62]
+    assert any("R02" in [r.code for r in p.reasons] for p in young)
+    print(f"cells {cells.name}: {len(reached)} cells, {len(ties)} rows with tied reasons, {len(losing)} elderly losing")

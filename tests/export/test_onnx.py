@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from export_helpers import ROOT, run
+from export_helpers import CELL_ROWS_ID, ROOT, TRAINING_ID, CellsCase, run
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -232,3 +232,35 @@ def test_refuses_a_tampered_model(credit, tmp_path):
     assert r.returncode != 0
     assert "checksum" in r.stderr
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_model_with_cells(credit, cells: CellsCase, tmp_path):
+    """A model with interaction cells: on the vectors, rows reaching every cell and training
+    rows, ONNX Runtime gives the core's probability and score bit for bit (float64), NaN exactly
+    where `credit score` refuses; `--float32` stays within its documented tolerance on the rows
+    away from bin edges (the vectors and training rows: the cell rows sit on edges by design)."""
+    path = export(credit, tmp_path / "cells.onnx", cells.model)
+    m = onnx.load(str(path))
+    onnx.checker.check_model(m, full_check=True)
+    assert {p.key: p.value for p in m.metadata_props}["interactions"].count(" cells)") == len(
+        json.loads(cells.model.read_text())["interactions"])
+    x = np.array([[math.nan if v is None else v for v in vals] for _, vals in cells.rows], dtype=np.float64)
+    p, s = infer(path, x)
+    ids = [str(i) for i, _ in cells.rows]
+    cli_p = np.array([float(cells.cli[i]["probability"]) if cells.cli[i]["probability"] else math.nan for i in ids])
+    assert_same_as_cli(p, s, cli_p, [cells.cli[i]["score"] for i in ids])
+    core = [cells.core[i] for i in ids]
+    ok = np.array([c is not None for c in core])
+    np.testing.assert_array_equal(ok, ~np.isnan(cli_p))
+    np.testing.assert_array_equal(p[ok], [c.probability for c in core if c is not None])
+    np.testing.assert_array_equal(s[ok], [c.score for c in core if c is not None])
+    path32 = export(credit, tmp_path / "cells32.onnx", cells.model, "--float32")
+    off_edges = np.array([not CELL_ROWS_ID <= int(i) < TRAINING_ID for i in ids])
+    with np.errstate(over="ignore"):  # the vectors' 1e300 becomes inf in float32 (refused either way)
+        x32 = x[off_edges].astype(np.float32)
+    p32, s32 = infer(path32, x32)
+    p64, s64 = p[off_edges], s[off_edges]
+    np.testing.assert_array_equal(np.isnan(p32), np.isnan(p64))
+    good = ~np.isnan(p64)
+    assert np.max(np.abs(p32[good] - p64[good]) / p64[good]) <= FLOAT32_REL
+    assert np.max(np.abs(s32[good] - s64[good]) / np.abs(s64[good])) <= FLOAT32_REL

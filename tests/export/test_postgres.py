@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from export_helpers import FEATURES, compare, export_sql
+from export_helpers import FEATURES, CellsCase, check_cells, compare, export_sql
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -105,3 +105,10 @@ def test_all_training_rows_equal_credit_score(pg: str, training: tuple[list, dic
 def test_model_with_16_bins(pg: str, model16: Path, model16_rows: tuple[list, dict]) -> None:
     rows, cli = model16_rows
     compare(run_postgres(pg, export_sql("postgres", "applicants", model=model16), rows), cli)
+
+
+def test_model_with_cells(pg: str, cells: CellsCase) -> None:
+    """A model with interaction cells: every row gives `credit score`'s answer, the probability
+    and score bit for bit the core's."""
+    c = check_cells(run_postgres(pg, export_sql("postgres", "applicants", model=cells.model), cells.rows), cells)
+    print(f"postgres, cells {cells.name}: {c}")

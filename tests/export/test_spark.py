@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from export_helpers import FEATURES, compare, export_sql
+from export_helpers import FEATURES, CellsCase, check_cells, compare, export_sql
 
 pytest.importorskip("pyspark")
 
@@ -65,3 +65,13 @@ def test_training_rows_equal_credit_score(spark, training: tuple[list, dict]) ->
 def test_model_with_16_bins(spark, model16: Path, model16_rows: tuple[list, dict]) -> None:  # type: ignore[no-untyped-def]
     rows, cli = model16_rows
     compare(run_spark(spark, export_sql("spark", "applicants", model=model16), rows), cli, exact_errors=False)
+
+
+def test_model_with_cells(spark, cells: CellsCase) -> None:  # type: ignore[no-untyped-def]
+    """A model with interaction cells: every row gives `credit score`'s answer, the probability
+    and score bit for bit the core's."""
+    sql = export_sql("spark", "applicants", model=cells.model)
+    c = check_cells(run_spark(spark, sql, cells.rows), cells, exact_errors=False)
+    # Java prints 1e300 as 1.0E300: only the vectors' edge row with such values is spelled differently.
+    assert c.text_differs <= 1, c
+    print(f"spark, cells {cells.name}: {c}")

@@ -4,8 +4,11 @@
 //! validates and scores a table of applicants the way the core does, so a warehouse can score
 //! without moving rows out; `--to onnx` writes an ONNX model (see [`onnx`]). Both read the
 //! model through the loader `credit score` uses (file, shipped, `models:/` registry reference;
-//! checksum verified), and record its version and checksum in what they write.
+//! checksum verified), and record its version and checksum in what they write. A model with
+//! interaction cells (format version 3) is written with its cells, scored as the core scores
+//! them (see [`cells`]).
 
+mod cells;
 pub mod onnx;
 pub mod sql;
 
@@ -70,13 +73,6 @@ pub enum ExportError {
     BadText { what: String, value: String },
     #[error("{0}")]
     Unsupported(String),
-    /// The model has interaction cells (format version 3): neither the SQL nor the ONNX writer
-    /// knows them yet, and leaving them out would score a different model without a word.
-    #[error(
-        "the model has {0} interaction pair(s): interaction cells are not exported yet \
-         (score it with `credit score`, or export an additive model)"
-    )]
-    Interactions(usize),
     /// The artifact is not exportable (fails validation, or its checksum does not match).
     #[error("model artifact refused: {0}")]
     Model(#[from] credit_core::ModelError),
@@ -96,15 +92,6 @@ fn check_args(args: &ExportArgs) -> Result<(), ExportError> {
         Target::Onnx if args.dialect.is_some() => Err(ExportError::DialectWithoutSql),
         Target::Onnx if args.output.is_none() => Err(ExportError::BinaryToTerminal),
         _ => Ok(()),
-    }
-}
-
-/// Refuses a model whose interaction cells the writers would silently drop (see
-/// [`ExportError::Interactions`]); both writers call it first.
-pub(crate) fn additive_only(model: &credit_core::ModelArtifact) -> Result<(), ExportError> {
-    match model.interactions.len() {
-        0 => Ok(()),
-        n => Err(ExportError::Interactions(n)),
     }
 }
 
@@ -143,39 +130,27 @@ pub fn run(args: &ExportArgs) -> Result<(), ExportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use credit_core::shipped::MODEL_JSON;
     use credit_core::ModelArtifact;
 
-    /// A model with cells is refused by both writers, in every dialect, with the reason; the
-    /// shipped additive model still exports.
+    /// The cells model checked in for every layer's tests (`testdata/cells-model.json`, the
+    /// fixture's model as a file) exports in every dialect and both ONNX forms, with its cells.
     #[test]
-    fn models_with_cells_are_refused_not_exported_without_them() {
-        let shipped = ModelArtifact::from_json(MODEL_JSON).expect("shipped model");
-        let text = credit_core::fixture::with_interactions(&shipped)
-            .to_json()
-            .expect("writes");
-        let cells = ModelArtifact::from_json(&text).expect("the cells model is valid");
-        let refused = |r: Result<(), ExportError>| {
-            let e = r.expect_err("a model with cells must be refused");
-            assert!(matches!(e, ExportError::Interactions(3)), "{e}");
-            assert!(
-                e.to_string()
-                    .contains("interaction cells are not exported yet"),
-                "{e}"
-            );
-        };
+    fn the_cells_model_file_exports_everywhere() {
+        let text = include_str!("../../../testdata/cells-model.json");
+        let model = ModelArtifact::from_json(text).expect("the cells model loads");
+        assert_eq!(model.interactions.len(), 3);
         for d in [
             Dialect::Duckdb,
             Dialect::Bigquery,
             Dialect::Postgres,
             Dialect::Spark,
         ] {
-            refused(sql::export(&cells, d, "applicants").map(drop));
-            assert!(sql::export(&shipped, d, "applicants").is_ok());
+            let sql = sql::export(&model, d, "applicants").expect("exports");
+            assert!(sql.contains(" * co2))"), "{d:?}");
         }
         for float32 in [false, true] {
-            refused(onnx::export(&cells, float32).map(drop));
-            assert!(onnx::export(&shipped, float32).is_ok());
+            let bytes = onnx::export(&model, float32).expect("exports");
+            assert!(bytes.windows(9).any(|w| w == b"cell_odds"));
         }
     }
 }

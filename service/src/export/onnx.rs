@@ -18,7 +18,11 @@
 //! transposed (one row per feature), so each step broadcasts a per-feature constant over one
 //! long row, which ONNX Runtime does far faster than ten-wide spans. Invalid values
 //! land in a slot whose odds and points are NaN, as in the core's kernel, so NaN *is* the
-//! refusal. Only plain tensor operators of opset 13 are used (no `ai.onnx.ml` domain, no
+//! refusal. Interaction cells (format version 3) follow the core's `cells.rs`: per pair, a table
+//! gives each slot its share of the cell index (`group · columns` for the first feature's slots,
+//! `group` for the second's), two `Gather`s and an `Add` find each row's cell, and its odds
+//! (`libm::exp` again) multiply the features' product after the tree, its points add after
+//! the features' sum, pair after pair in the artifact's order. Only plain tensor operators of opset 13 are used (no `ai.onnx.ml` domain, no
 //! control flow), the form that converters for BigQuery ML and older runtimes also emit.
 
 mod proto;
@@ -28,6 +32,7 @@ use self::proto::{
     StringStringEntryProto, TensorProto, TensorShapeProto, TensorTypeProto, TypeProto,
     ValueInfoProto, ATTR_INT, ATTR_INTS, BOOL, DOUBLE, FLOAT, INT64,
 };
+use super::cells::{self, Pair};
 use super::ExportError;
 use credit_core::artifact::{Bin, FeatureCard};
 use credit_core::{FeatureSpec, Kind, ModelArtifact, ModelError, FEATURES, N_FEATURES};
@@ -52,8 +57,8 @@ pub const PRODUCER: &str = "credit-default";
 /// a cast of the input and a cast of the outputs, so the only loss is the rounding of the
 /// inputs to float32 and of the outputs.
 pub fn export(model: &ModelArtifact, float32: bool) -> Result<Vec<u8>, ExportError> {
-    super::additive_only(model)?;
     model.validate()?;
+    let pairs = cells::pairs(model)?;
     let computed = model.compute_checksum()?;
     if let Some(stored) = &model.checksum {
         if *stored != computed {
@@ -79,7 +84,7 @@ pub fn export(model: &ModelArtifact, float32: bool) -> Result<Vec<u8>, ExportErr
              per applicant; NaN for an applicant the scorecard refuses.",
             model.model_version, computed
         )),
-        graph: Some(graph(model, float32)?),
+        graph: Some(graph(model, &pairs, float32)?),
         metadata_props: metadata(model, &computed, float32),
     };
     Ok(proto.encode_to_vec())
@@ -116,8 +121,24 @@ fn metadata(model: &ModelArtifact, checksum: &str, float32: bool) -> Vec<StringS
         ),
         ("float32", float32.to_string()),
     ];
+    // Only a model with cells gets the entry: an additive model's file stays as it was.
+    let pairs: Vec<String> = model
+        .interactions
+        .iter()
+        .map(|x| {
+            format!(
+                "{} x {} ({} x {} cells)",
+                x.features[0],
+                x.features[1],
+                x.group_labels[0].len(),
+                x.group_labels[1].len()
+            )
+        })
+        .collect();
+    let pairs = (!pairs.is_empty()).then(|| ("interactions", pairs.join("; ")));
     entries
         .into_iter()
+        .chain(pairs)
         .map(|(k, v)| StringStringEntryProto {
             key: Some(k.to_owned()),
             value: Some(v),
@@ -131,6 +152,9 @@ fn metadata(model: &ModelArtifact, checksum: &str, float32: bool) -> Vec<StringS
 struct Tables {
     odds: Vec<f64>,
     points: Vec<f64>,
+    /// Each slot's bin (index in `all_bins()` order), `None` for a refused value: what the
+    /// interaction pairs' tables map to groups.
+    bins: Vec<Option<usize>>,
 }
 
 impl Tables {
@@ -150,48 +174,51 @@ fn count_top(spec: &FeatureSpec) -> f64 {
     spec.special_codes.iter().copied().fold(spec.max, f64::max)
 }
 
-/// The bin of whole value `v` of a count feature, as the core compiles it: a bureau code's own
-/// bin, the range bin of `v` up to `max`, nothing (refused) between `max` and the codes.
-fn count_bin<'a>(spec: &FeatureSpec, card: &'a FeatureCard, v: f64) -> Option<&'a Bin> {
+/// The bin (index in `all_bins()` order) of whole value `v` of a count feature, as the core
+/// compiles it: a bureau code's own bin, the range bin of `v` up to `max`, nothing (refused)
+/// between `max` and the codes.
+fn count_bin(spec: &FeatureSpec, card: &FeatureCard, v: f64) -> Option<usize> {
+    let n_range = card.range_bins.len();
     if spec.is_special(v) {
+        let first_special = n_range + usize::from(card.missing_bin.is_some());
         card.special_bins
             .iter()
-            .find(|sb| sb.codes.contains(&v))
-            .map(|sb| &sb.bin)
-    } else if v <= spec.max {
-        let k = card.edges.partition_point(|&e| e <= v);
-        card.range_bins
-            .get(k.min(card.range_bins.len().saturating_sub(1)))
+            .position(|sb| sb.codes.contains(&v))
+            .map(|k| first_special + k)
+    } else if v <= spec.max && n_range > 0 {
+        Some(card.edges.partition_point(|&e| e <= v).min(n_range - 1))
     } else {
         None
     }
 }
 
 fn tables(spec: &FeatureSpec, card: &FeatureCard) -> Tables {
-    let ordinary: Vec<Option<&Bin>> = match spec.kind {
+    let ordinary: Vec<Option<usize>> = match spec.kind {
         Kind::Count => {
             let n = (count_top(spec) - spec.min) as usize + 1;
             (0..n)
                 .map(|i| count_bin(spec, card, spec.min + i as f64))
                 .collect()
         }
-        Kind::Real => card.range_bins.iter().map(Some).collect(),
+        Kind::Real => (0..card.range_bins.len()).map(Some).collect(),
     };
-    let missing = if spec.optional {
-        card.missing_bin.as_ref()
-    } else {
-        None
+    let missing = match (spec.optional, &card.missing_bin) {
+        (true, Some(_)) => Some(card.range_bins.len()),
+        _ => None,
     };
-    let slots: Vec<Option<&Bin>> = ordinary.into_iter().chain([None, missing]).collect();
+    let bins: Vec<Option<usize>> = ordinary.into_iter().chain([None, missing]).collect();
+    let all: Vec<&Bin> = card.all_bins().collect();
+    let bin = |b: &Option<usize>| b.and_then(|b| all.get(b).copied());
     Tables {
-        odds: slots
+        odds: bins
             .iter()
-            .map(|b| b.map_or(f64::NAN, |b| libm::exp(-b.logit)))
+            .map(|b| bin(b).map_or(f64::NAN, |b| libm::exp(-b.logit)))
             .collect(),
-        points: slots
+        points: bins
             .iter()
-            .map(|b| b.map_or(f64::NAN, |b| b.points))
+            .map(|b| bin(b).map_or(f64::NAN, |b| b.points))
             .collect(),
+        bins,
     }
 }
 
@@ -331,6 +358,9 @@ struct Layout {
     missing: Vec<f64>,
     odds: Vec<f64>,
     points: Vec<f64>,
+    /// Per global slot: its feature, and its bin (`None` for a refused value).
+    slot_feature: Vec<usize>,
+    slot_bin: Vec<Option<usize>>,
     /// The real features' columns, and their edges each padded with +inf to [`SEARCH_WIDTH`].
     reals: Vec<i64>,
     edges: Vec<f64>,
@@ -350,6 +380,8 @@ fn layout(model: &ModelArtifact, float32: bool) -> Result<Layout, ExportError> {
         l.missing.push(t.missing() as f64);
         l.odds.extend(&t.odds);
         l.points.extend(&t.points);
+        l.slot_feature.extend(std::iter::repeat_n(j, t.bins.len()));
+        l.slot_bin.extend(&t.bins);
         if real {
             if card.edges.len() >= SEARCH_WIDTH {
                 return Err(ExportError::Unsupported(format!(
@@ -453,8 +485,9 @@ fn slots(b: &mut Builder, x: &str, l: &Layout) -> String {
 
 /// `1 / (1 + exp(-intercept) · Π odds)` `[1, N]` from the odds `[10, N]`, with the core
 /// kernel's multiplication tree (`Kernel::probability`) so that the rounding is the same:
-/// `q = (((io·o0)·(o1·o2)) · ((o3·o4)·(o5·o6))) · ((o7·o8)·o9)`.
-fn probability(b: &mut Builder, intercept: f64, odds: &str) -> String {
+/// `q = (((io·o0)·(o1·o2)) · ((o3·o4)·(o5·o6))) · ((o7·o8)·o9)`, then `q` times each
+/// interaction pair's cell odds (row `p` of `cells`, `[P, N]`), pair after pair.
+fn probability(b: &mut Builder, intercept: f64, odds: &str, cells: Option<&CellValues>) -> String {
     let mut first = vec![1.0; N_FEATURES];
     first[0] = libm::exp(-intercept);
     let first = b.per_feature("intercept_odds", &first);
@@ -470,10 +503,95 @@ fn probability(b: &mut Builder, intercept: f64, odds: &str) -> String {
     let bb = b.rows(&abc, &[1]);
     let c = b.rows(&abc, &[2]);
     let ab = b.mul(&a, &bb);
-    let q = b.mul(&ab, &c);
+    let mut q = b.mul(&ab, &c);
+    if let Some(cells) = cells {
+        for p in 0..cells.pairs {
+            let cell = b.rows(&cells.odds, &[p as i64]);
+            q = b.mul(&q, &cell);
+        }
+    }
     let one = b.scalar("one", 1.0);
     let denominator = b.op("Add", &[&one, &q], vec![]);
     b.op("Div", &[&one, &denominator], vec![])
+}
+
+/// Each interaction pair's cell odds and points (`[P, N]`, one row per pair).
+struct CellValues {
+    pairs: usize,
+    odds: String,
+    points: String,
+}
+
+/// Per pair and global slot, the slot's share of the pair's cell index: `group · columns` for
+/// a slot of the pair's first feature, `group` for one of its second, 0 elsewhere and for a
+/// refused value (whose NaN odds already make the row NaN), as the core's `Pair::part`.
+fn cell_parts(l: &Layout, pairs: &[Pair]) -> Vec<i64> {
+    let mut parts = Vec::with_capacity(pairs.len() * l.slot_bin.len());
+    for pair in pairs {
+        for (&j, &bin) in l.slot_feature.iter().zip(&l.slot_bin) {
+            let part = pair
+                .features
+                .iter()
+                .position(|&f| f == j)
+                .zip(bin)
+                .and_then(|(axis, bin)| pair.parts[axis].get(bin).copied())
+                .unwrap_or(0);
+            parts.push(part as i64);
+        }
+    }
+    parts
+}
+
+/// The cells of every row (`None` for an additive model): for pair `p`, gather its two
+/// features' slots' shares (from `cell_parts`, offset to pair `p`'s block) and add them and
+/// the pair's first cell's place in the flat cell tables; then gather the cells' odds
+/// (`exp(-logit)` with `libm::exp`, as the core's tables) and points.
+fn cells(b: &mut Builder, slot: &str, l: &Layout, pairs: &[Pair]) -> Option<CellValues> {
+    if pairs.is_empty() {
+        return None;
+    }
+    let n = pairs.len() as i64;
+    let parts = cell_parts(l, pairs);
+    let parts = b.i64s("cell_parts", &[parts.len() as i64], parts);
+    let block: Vec<i64> = (0..n).map(|p| p * l.slot_bin.len() as i64).collect();
+    let block = b.i64s("pair_block", &[n, 1], block);
+    let mut share = Vec::new();
+    for axis in 0..2 {
+        let features: Vec<i64> = pairs.iter().map(|p| p.features[axis] as i64).collect();
+        let own = b.rows(slot, &features);
+        let at = b.op("Add", &[&own, &block], vec![]);
+        share.push(b.op("Gather", &[&parts, &at], vec![int_attr("axis", 0)]));
+    }
+    let (mut first, mut odds, mut points) = (Vec::new(), Vec::new(), Vec::new());
+    for pair in pairs {
+        first.push(odds.len() as i64);
+        odds.extend(&pair.odds);
+        points.extend(&pair.points);
+    }
+    let first = b.i64s("pair_first_cell", &[n, 1], first);
+    let cell = b.op("Add", &[&share[0], &share[1]], vec![]);
+    let cell = b.op("Add", &[&cell, &first], vec![]);
+    let odds = b.f64s("cell_odds", &[odds.len() as i64], odds);
+    let points = b.f64s("cell_points", &[points.len() as i64], points);
+    Some(CellValues {
+        pairs: pairs.len(),
+        odds: b.op("Gather", &[&odds, &cell], vec![int_attr("axis", 0)]),
+        points: b.op("Gather", &[&points, &cell], vec![int_attr("axis", 0)]),
+    })
+}
+
+/// Each applicant's points summed over the features, as `Kernel::points` sums them, then each
+/// pair's cell points in pair order.
+fn score(b: &mut Builder, points: &str, cells: Option<&CellValues>) -> String {
+    let axes = b.i64s("axes", &[1], vec![0]);
+    let mut s = b.op("ReduceSum", &[points, &axes], vec![int_attr("keepdims", 0)]);
+    if let Some(cells) = cells {
+        for p in 0..cells.pairs {
+            let cell = b.rows(&cells.points, &[p as i64]);
+            s = b.op("Add", &[&s, &cell], vec![]);
+        }
+    }
+    s
 }
 
 /// Names output `name` (`[N]`) after `v`, cast to float32 if asked.
@@ -507,7 +625,7 @@ fn rows_dim() -> Dimension {
     }
 }
 
-fn graph(model: &ModelArtifact, float32: bool) -> Result<GraphProto, ExportError> {
+fn graph(model: &ModelArtifact, pairs: &[Pair], float32: bool) -> Result<GraphProto, ExportError> {
     let l = layout(model, float32)?;
     let mut b = Builder::default();
     let x = if float32 {
@@ -523,14 +641,9 @@ fn graph(model: &ModelArtifact, float32: bool) -> Result<GraphProto, ExportError
     let points_table = b.f64s("points_table", &[l.points.len() as i64], l.points.clone());
     let odds = b.op("Gather", &[&odds_table, &slot], vec![int_attr("axis", 0)]);
     let points = b.op("Gather", &[&points_table, &slot], vec![int_attr("axis", 0)]);
-    let p = probability(&mut b, model.intercept, &odds);
-    // Each applicant's points summed over the features, as `Kernel::points` sums them.
-    let axes = b.i64s("axes", &[1], vec![0]);
-    let s = b.op(
-        "ReduceSum",
-        &[&points, &axes],
-        vec![int_attr("keepdims", 0)],
-    );
+    let cells = cells(&mut b, &slot, &l, pairs);
+    let p = probability(&mut b, model.intercept, &odds, cells.as_ref());
+    let s = score(&mut b, &points, cells.as_ref());
     output(&mut b, &p, PROBABILITY, float32);
     output(&mut b, &s, SCORE, float32);
     let elem = if float32 { FLOAT } else { DOUBLE };
@@ -656,6 +769,12 @@ mod tests {
         assert_eq!(t.points[96], code_bin.points);
         assert_eq!(t.points[98], code_bin.points);
         assert!(t.points[97].is_nan() && t.odds[97].is_nan());
+        // The slots' bins (what the cell tables map to groups): code 96 in its special bin.
+        let n_range = card.range_bins.len();
+        let first_special = n_range + usize::from(card.missing_bin.is_some());
+        assert_eq!(t.bins[96], Some(first_special));
+        assert_eq!(t.bins[97], None);
+        assert_eq!(t.bins[0], Some(0));
         assert_eq!(t.points[0], card.range_bins[0].points);
         assert_eq!(t.odds[0], libm::exp(-card.range_bins[0].logit));
         assert!(t.odds[t.invalid() as usize].is_nan());
@@ -665,6 +784,119 @@ mod tests {
         let t9 = tables(&FEATURES[9], &model.features[9]);
         let missing = model.features[9].missing_bin.as_ref().expect("missing bin");
         assert_eq!(t9.points[t9.missing() as usize], missing.points);
+    }
+
+    /// Every node's inputs are defined before use (graph input, initializer or earlier node),
+    /// and the outputs are produced.
+    fn assert_well_formed(g: &GraphProto) {
+        let mut known: Vec<String> = g
+            .initializer
+            .iter()
+            .filter_map(|t| t.name.clone())
+            .collect();
+        known.push(INPUT.to_owned());
+        for n in &g.node {
+            for i in &n.input {
+                assert!(known.contains(i), "{i} used before it is defined");
+            }
+            known.extend(n.output.iter().cloned());
+        }
+        assert!(known.contains(&PROBABILITY.to_owned()) && known.contains(&SCORE.to_owned()));
+    }
+
+    fn initializer<'a>(g: &'a GraphProto, prefix: &str) -> &'a TensorProto {
+        let mut found = g
+            .initializer
+            .iter()
+            .filter(|t| t.name.as_deref().is_some_and(|n| n.starts_with(prefix)));
+        let t = found.next().unwrap_or_else(|| panic!("no {prefix}"));
+        assert!(found.next().is_none(), "one {prefix}");
+        t
+    }
+
+    fn count_ops(g: &GraphProto, op: &str) -> usize {
+        g.node
+            .iter()
+            .filter(|n| n.op_type.as_deref() == Some(op))
+            .count()
+    }
+
+    /// A model with cells: the graph holds each cell's odds (the core's `libm::exp` bits) and
+    /// points in pair order, multiplies one more time and adds one more time per pair, and its
+    /// metadata names the pairs; an additive model's graph has none of it.
+    #[test]
+    fn cells_are_in_the_graph() {
+        let plain = decode(&export(&shipped(), false).expect("export"));
+        let plain_g = plain.graph.as_ref().expect("graph");
+        assert!(!plain
+            .metadata_props
+            .iter()
+            .any(|e| e.key.as_deref() == Some("interactions")));
+        let model = super::super::cells::overlapping_model();
+        let pairs = cells::pairs(&model).expect("pairs");
+        for float32 in [false, true] {
+            let m = decode(&export(&model, float32).expect("export"));
+            let g = m.graph.as_ref().expect("graph");
+            assert_well_formed(g);
+            let odds: Vec<u64> = pairs
+                .iter()
+                .flat_map(|p| p.odds.iter().map(|o| o.to_bits()))
+                .collect();
+            let got: Vec<u64> = initializer(g, "cell_odds")
+                .double_data
+                .iter()
+                .map(|o| o.to_bits())
+                .collect();
+            assert_eq!(got, odds);
+            let points: Vec<f64> = pairs.iter().flat_map(|p| p.points.clone()).collect();
+            assert_eq!(initializer(g, "cell_points").double_data, points);
+            assert_eq!(count_ops(g, "Mul"), count_ops(plain_g, "Mul") + pairs.len());
+            let meta = meta(&m, "interactions");
+            assert_eq!(meta.matches(" cells)").count(), pairs.len(), "{meta}");
+            assert!(meta.starts_with("RevolvingUtilizationOfUnsecuredLines x NumberOfTime30_59"));
+        }
+    }
+
+    /// The graph's cell of a row, `parts[p][slot(first)] + parts[p][slot(second)] + first
+    /// cell of p`, is the pair's cell of the core's bins (`Scorecard::bin_indices`), on rows
+    /// that reach every cell; the slots computed as the graph does (a count's value less its
+    /// minimum, a real's range bin, the missing slot for NaN).
+    #[test]
+    fn cell_tables_find_the_cores_cell() {
+        let model = super::super::cells::overlapping_model();
+        let card = credit_core::Scorecard::new(model.clone()).expect("compiles");
+        let pairs = cells::pairs(&model).expect("pairs");
+        let l = layout(&model, false).expect("layout");
+        let parts = cell_parts(&l, &pairs);
+        let total = l.slot_bin.len();
+        let slot = |j: usize, v: f64, bin: u16| {
+            let local = if v.is_nan() {
+                l.missing[j]
+            } else if FEATURES[j].kind == Kind::Count {
+                v - FEATURES[j].min
+            } else {
+                f64::from(bin)
+            };
+            (l.base[j] + local) as usize
+        };
+        let mut checked = 0;
+        for row in super::super::cells::sample_rows(&model) {
+            let Some(bins) = card.bin_indices(&row) else {
+                continue;
+            };
+            for (p, pair) in pairs.iter().enumerate() {
+                let [a, b] = pair.features;
+                let at = |j: usize| p * total + slot(j, row[j], bins[j]);
+                let (sa, sb) = (at(a), at(b));
+                assert_eq!(l.slot_bin[sa - p * total], Some(usize::from(bins[a])));
+                assert_eq!(l.slot_bin[sb - p * total], Some(usize::from(bins[b])));
+                let graph = (parts[sa] + parts[sb]) as usize;
+                let core = pair.cell(bins[a].into(), bins[b].into());
+                assert_eq!(Some(graph), core, "pair {p}, row {row:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 1000, "{checked}");
     }
 
     #[test]

@@ -14,15 +14,28 @@
 //!   as the same double). IEEE multiplication being exactly rounded, an engine that computes in
 //!   binary64 gets the core's probability bit for bit, not only to 1e-12.
 //! * **Score**: the bins' points summed in feature order, as the kernel sums them (unrounded;
-//!   `credit score` prints it with two decimals).
+//!   `credit score` prints it with two decimals), then the cells' points.
 //! * **Reasons**: the core's rule (points lost against the feature's best bin, more than 1e-9,
 //!   age never for applicants of 62 or more when the artifact says so), ranked by a pairwise
 //!   count: a feature's rank is how many features lost more, or as much with a smaller index.
 //!   That is the core's order (largest loss first, ties by feature order) without window
 //!   functions or arrays, so the same text works in all four engines.
+//! * **Interaction cells** (format version 3): a pair's cell is found from the two features'
+//!   bins already computed (each bin's share of the cell index, `group · columns` for the
+//!   first feature and `group` for the second, added), never from raw values, so a cell is
+//!   always a union of whole bins as in the core. Its odds `exp(-logit)` (the same `libm::exp`,
+//!   17 digits) multiply the features' product *after* the tree above, pair after pair in the
+//!   artifact's order, as the core's `Pairs::fold` does; its points are added after the
+//!   features' points in the same order. A feature in a pair loses its own bin's points plus,
+//!   per pair in pair order, half of its cell's points lost against the grid's best cell
+//!   (precomputed as `0.5 · (best − points)`, the core's expression); the 1e-9 test applies to
+//!   that total. Age is never in a pair (the artifact's validation, checked again here), so
+//!   the age rule stays on age's own bin. For an additive model the statement is what it was
+//!   before cells existed, byte for byte.
 //! * **Errors**: the JSON array `credit score` writes in its `errors` column, object by object
 //!   (`field`, `code`, `message`, `value`), in feature order.
 
+use super::cells::{self, Pair};
 use super::ExportError;
 use credit_core::artifact::FeatureCard;
 use credit_core::schema::{Kind, AGE, ELDERLY_AGE};
@@ -351,6 +364,11 @@ fn bin_case(d: Dialect, j: usize, card: &FeatureCard) -> String {
 
 /// A value per bin of feature `j` (`None`: NULL), looked up by its bin index `b{j}`.
 fn per_bin(d: Dialect, j: usize, values: &[Option<f64>]) -> String {
+    per_index(d, &format!("b{j}"), values)
+}
+
+/// A value per index held in `column` (`None`: NULL): a bin, or an interaction pair's cell.
+fn per_index(d: Dialect, column: &str, values: &[Option<f64>]) -> String {
     let arms: Vec<String> = values
         .iter()
         .enumerate()
@@ -359,14 +377,16 @@ fn per_bin(d: Dialect, j: usize, values: &[Option<f64>]) -> String {
     if arms.is_empty() {
         return format!("CAST(NULL AS {})", d.double_type());
     }
-    format!("CASE b{j}{} END", arms.concat())
+    format!("CASE {column}{} END", arms.concat())
 }
 
-/// Per bin of a feature: its odds factor `exp(-logit)`, its points, and the points it loses
-/// against the feature's best bin when that is a reason (else `None`).
+/// Per bin of a feature: its odds factor `exp(-logit)`, its points, the points it loses
+/// against the feature's best bin (`own_lost`), and that loss again when it is a reason on its
+/// own (else `None`; what an additive model's reasons need).
 struct BinNumbers {
     odds: Vec<Option<f64>>,
     points: Vec<Option<f64>>,
+    own_lost: Vec<Option<f64>>,
     lost: Vec<Option<f64>>,
 }
 
@@ -378,6 +398,7 @@ fn bin_numbers(card: &FeatureCard) -> BinNumbers {
     BinNumbers {
         odds: card.all_bins().map(|b| Some(libm::exp(-b.logit))).collect(),
         points: card.all_bins().map(|b| Some(b.points)).collect(),
+        own_lost: card.all_bins().map(|b| Some(best - b.points)).collect(),
         lost: card
             .all_bins()
             .map(|b| Some(best - b.points).filter(|&l| l > MIN_REASON_LOSS))
@@ -386,18 +407,24 @@ fn bin_numbers(card: &FeatureCard) -> BinNumbers {
 }
 
 /// The probability in the kernel's product tree: `((io·o0)·(o1·o2)) · ((o3·o4)·(o5·o6))`
-/// times `(o7·o8)·o9`, then `1 / (1 + q)`.
-fn probability_expr(d: Dialect, intercept: f64) -> String {
+/// times `(o7·o8)·o9`, then times each interaction pair's cell odds `co{p}` in pair order (the
+/// core's `Pairs::fold`), then `1 / (1 + q)`.
+fn probability_expr(d: Dialect, intercept: f64, n_pairs: usize) -> String {
     let a = format!("(({} * o0) * (o1 * o2))", d.lit(libm::exp(-intercept)));
     let b = "((o3 * o4) * (o5 * o6))";
     let c = "((o7 * o8) * o9)";
+    let q = (0..n_pairs).fold(format!("(({a} * {b}) * {c})"), |q, p| {
+        format!("({q} * co{p})")
+    });
     let one = d.lit(1.0);
-    format!("{one} / ({one} + (({a} * {b}) * {c}))")
+    format!("{one} / ({one} + {q})")
 }
 
-/// Points summed in feature order, as the kernel sums them.
-fn score_expr() -> String {
-    (1..N_FEATURES).fold("p0".to_owned(), |acc, j| format!("({acc} + p{j})"))
+/// Points summed in feature order, then the pairs' cell points `cp{p}` in pair order, as the
+/// kernel sums them.
+fn score_expr(n_pairs: usize) -> String {
+    let features = (1..N_FEATURES).fold("p0".to_owned(), |acc, j| format!("({acc} + p{j})"));
+    (0..n_pairs).fold(features, |acc, p| format!("({acc} + cp{p})"))
 }
 
 /// How many features rank before feature `j`: a larger loss, or the same loss and a smaller
@@ -508,48 +535,190 @@ fn validation_ctes(d: Dialect, table: &str) -> Result<String, ExportError> {
     ))
 }
 
-/// The CTEs from bins to ranks: bin per feature, its odds/points/loss, probability and score.
-fn scoring_ctes(d: Dialect, model: &ModelArtifact) -> String {
+/// `name{j}` for every feature, comma-separated on one line.
+fn names(name: &str) -> String {
+    (0..N_FEATURES)
+        .map(|j| format!("{name}{j}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `name{p}` for every interaction pair, each after a comma (nothing for an additive model).
+fn pair_names(name: &str, n_pairs: usize) -> String {
+    (0..n_pairs).map(|p| format!(", {name}{p}")).collect()
+}
+
+/// A common table expression `name AS (SELECT ... FROM from)`.
+fn cte(d: Dialect, name: &str, comment: &str, select: &str, from: &str) -> String {
+    format!(
+        "{name} AS {m}(\n  {comment}SELECT {select}\n  FROM {from}\n)",
+        m = d.materialized()
+    )
+}
+
+/// Each feature's bin, NULL for an invalid row.
+fn binned_cte(d: Dialect, model: &ModelArtifact) -> String {
     let bins = columns(|j| {
         format!(
             "CASE WHEN is_valid THEN {} END AS b{j}",
             bin_case(d, j, &model.features[j])
         )
     });
+    cte(
+        d,
+        "binned",
+        "-- Each feature's bin, in the artifact's order (range bins, missing, bureau codes).\n  ",
+        &format!("id, errors, x{AGE},\n    {bins}"),
+        "judged",
+    )
+}
+
+/// Each interaction pair's cell `i{p}`: its first feature's bin's share (`group · columns`)
+/// plus its second's (`group`), as the core's pair tables add them.
+fn paired_cte(d: Dialect, pairs: &[Pair]) -> String {
+    let cells: Vec<String> = pairs
+        .iter()
+        .enumerate()
+        .map(|(p, pair)| {
+            let part = |axis: usize| {
+                let arms: String = pair.parts[axis]
+                    .iter()
+                    .enumerate()
+                    .map(|(b, v)| format!(" WHEN {b} THEN {v}"))
+                    .collect();
+                format!("CASE b{}{arms} END", pair.features[axis])
+            };
+            format!("({} + {}) AS i{p}", part(0), part(1))
+        })
+        .collect();
+    cte(
+        d,
+        "paired",
+        "-- Each interaction pair's cell (row-major in the pair's grid of coarse groups).\n  ",
+        &format!(
+            "id, errors, x{AGE}, {},\n    {}",
+            names("b"),
+            cells.join(",\n    ")
+        ),
+        "binned",
+    )
+}
+
+/// Feature `j`'s points lost: `l{j}` (NULL unless a reason; age suppressed for the elderly when
+/// the artifact says so) for a feature in no pair, else `u{j}`, its own bin's share unfiltered,
+/// which `lost` completes with the cells' halves before the same test.
+fn loss_column(
+    d: Dialect,
+    model: &ModelArtifact,
+    j: usize,
+    n: &BinNumbers,
+    paired: bool,
+) -> String {
+    if paired {
+        return format!("{} AS u{j}", per_bin(d, j, &n.own_lost));
+    }
+    let l = per_bin(d, j, &n.lost);
+    if j == AGE && model.age_policy.suppress_reason_for_elderly {
+        // Regulation B: age is never a reason for applicants of 62 or more.
+        format!(
+            "CASE WHEN x{AGE} >= {} THEN NULL ELSE {l} END AS l{j}",
+            d.lit(ELDERLY_AGE)
+        )
+    } else {
+        format!("{l} AS l{j}")
+    }
+}
+
+/// Per feature its odds factor, points and points lost; per pair its cell's odds `co{p}`,
+/// points `cp{p}` and half of its points lost `h{p}`.
+fn scored_cte(d: Dialect, model: &ModelArtifact, pairs: &[Pair]) -> String {
     let numbers: Vec<BinNumbers> = model.features.iter().map(bin_numbers).collect();
     let odds = columns(|j| format!("{} AS o{j}", per_bin(d, j, &numbers[j].odds)));
     let points = columns(|j| format!("{} AS p{j}", per_bin(d, j, &numbers[j].points)));
     let lost = columns(|j| {
-        let l = per_bin(d, j, &numbers[j].lost);
-        if j == AGE && model.age_policy.suppress_reason_for_elderly {
-            // Regulation B: age is never a reason for applicants of 62 or more.
-            format!(
-                "CASE WHEN x{AGE} >= {} THEN NULL ELSE {l} END AS l{j}",
-                d.lit(ELDERLY_AGE)
-            )
-        } else {
-            format!("{l} AS l{j}")
-        }
+        let paired = !cells::pairs_of(pairs, j).is_empty();
+        loss_column(d, model, j, &numbers[j], paired)
     });
-    let ls = (0..N_FEATURES)
-        .map(|j| format!("l{j}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let ranks = columns(|j| format!("{} AS k{j}", rank_expr(j)));
-    format!(
-        "binned AS {m}(\n  -- Each feature's bin, in the artifact's order (range bins, missing, bureau codes).\n  SELECT id, errors, x{AGE},\n    {bins}\n  FROM judged\n),\n\
-         scored AS {m}(\n  -- Per feature: odds factor exp(-logit), points, points lost when a reason.\n  SELECT id, errors,\n    {odds},\n    {points},\n    {lost}\n  FROM binned\n),\n\
-         ranked AS {m}(\n  SELECT id, errors,\n    {probability} AS probability,\n    {score} AS score,\n    {ls},\n    {ranks}\n  FROM scored\n)",
-        m = d.materialized(),
-        probability = probability_expr(d, model.intercept),
-        score = score_expr(),
+    let mut cells = String::new();
+    for (p, pair) in pairs.iter().enumerate() {
+        let col = format!("i{p}");
+        let some = |v: &[f64]| v.iter().copied().map(Some).collect::<Vec<_>>();
+        cells += &format!(
+            ",\n    {} AS co{p},\n    {} AS cp{p},\n    {} AS h{p}",
+            per_index(d, &col, &some(&pair.odds)),
+            per_index(d, &col, &some(&pair.points)),
+            per_index(d, &col, &some(&pair.half_lost)),
+        );
+    }
+    let comment = if pairs.is_empty() {
+        "-- Per feature: odds factor exp(-logit), points, points lost when a reason.\n  "
+    } else {
+        "-- Per feature: odds factor exp(-logit), points, points lost; per pair: its cell's.\n  "
+    };
+    let from = if pairs.is_empty() { "binned" } else { "paired" };
+    let select = format!("id, errors,\n    {odds},\n    {points},\n    {lost}{cells}");
+    cte(d, "scored", comment, &select, from)
+}
+
+/// The points lost of features in pairs: their own bin's plus the half of each of their
+/// pairs' cells, added in pair order (the core's `add_losses`), a reason above 1e-9.
+fn lost_cte(d: Dialect, pairs: &[Pair]) -> String {
+    let lost = columns(|j| {
+        let mine = cells::pairs_of(pairs, j);
+        if mine.is_empty() {
+            return format!("l{j}");
+        }
+        let total = mine
+            .iter()
+            .fold(format!("u{j}"), |acc, p| format!("({acc} + h{p})"));
+        format!(
+            "CASE WHEN {total} > {} THEN {total} END AS l{j}",
+            d.lit(MIN_REASON_LOSS)
+        )
+    });
+    let select = format!(
+        "id, errors,\n    {}{}{},\n    {},\n    {lost}",
+        names("o"),
+        pair_names("co", pairs.len()),
+        pair_names("cp", pairs.len()),
+        names("p"),
+    );
+    cte(
+        d,
+        "lost",
+        "-- Points lost with the cells' halves (a feature in a pair shares its cell's loss).\n  ",
+        &select,
+        "scored",
     )
+}
+
+/// The CTEs from bins to ranks: bin per feature (and cell per pair), odds/points/loss,
+/// probability and score, each feature's rank among the reasons.
+fn scoring_ctes(d: Dialect, model: &ModelArtifact, pairs: &[Pair]) -> String {
+    let mut ctes = vec![binned_cte(d, model)];
+    if !pairs.is_empty() {
+        ctes.push(paired_cte(d, pairs));
+    }
+    ctes.push(scored_cte(d, model, pairs));
+    if !pairs.is_empty() {
+        ctes.push(lost_cte(d, pairs));
+    }
+    let ranks = columns(|j| format!("{} AS k{j}", rank_expr(j)));
+    let select = format!(
+        "id, errors,\n    {} AS probability,\n    {} AS score,\n    {},\n    {ranks}",
+        probability_expr(d, model.intercept, pairs.len()),
+        score_expr(pairs.len()),
+        names("l"),
+    );
+    let from = if pairs.is_empty() { "scored" } else { "lost" };
+    ctes.push(cte(d, "ranked", "", &select, from));
+    ctes.join(",\n")
 }
 
 /// The statement: header, CTEs and the final projection.
 pub fn export(model: &ModelArtifact, d: Dialect, table: &str) -> Result<String, ExportError> {
-    super::additive_only(model)?;
     check_table(table)?;
+    let pairs = cells::pairs(model)?;
     let reasons = (0..MAX_REASONS)
         .map(|k| Ok(format!("{} AS reason_{}", reason_expr(d, model, k)?, k + 1)))
         .collect::<Result<Vec<_>, ExportError>>()?
@@ -559,7 +728,7 @@ pub fn export(model: &ModelArtifact, d: Dialect, table: &str) -> Result<String, 
          SELECT id,\n  probability,\n  CASE WHEN probability >= {t} THEN 1 WHEN probability IS NOT NULL THEN 0 END AS prediction,\n  score,\n  {reasons},\n  errors\nFROM ranked\n",
         header = header(model, d)?,
         validation = validation_ctes(d, table)?,
-        scoring = scoring_ctes(d, model),
+        scoring = scoring_ctes(d, model, &pairs),
         t = d.lit(model.threshold.probability),
     ))
 }
@@ -568,6 +737,7 @@ pub fn export(model: &ModelArtifact, d: Dialect, table: &str) -> Result<String, 
 mod tests {
     use super::*;
     use credit_core::shipped::MODEL_JSON;
+    use std::collections::HashSet;
 
     const ALL: [Dialect; 4] = [
         Dialect::Duckdb,
@@ -630,7 +800,7 @@ mod tests {
     fn odds_points_and_edges_of_every_bin_are_in_the_text() {
         let m = shipped();
         let sql = export(&m, Dialect::Duckdb, "applicants").unwrap();
-        let lits: std::collections::HashSet<String> = literals(&sql).into_iter().collect();
+        let lits: HashSet<String> = literals(&sql).into_iter().collect();
         for card in &m.features {
             for b in card.all_bins() {
                 assert!(lits.contains(&d17(libm::exp(-b.logit))), "{} odds", b.label);
@@ -727,7 +897,7 @@ mod tests {
         assert!(r.contains("l4 > l3") && !r.contains("l4 >= l3"), "{r}");
         assert_eq!(r.matches("CASE").count(), N_FEATURES - 1);
         assert_eq!(
-            score_expr(),
+            score_expr(0),
             "(((((((((p0 + p1) + p2) + p3) + p4) + p5) + p6) + p7) + p8) + p9)"
         );
     }
@@ -771,6 +941,138 @@ mod tests {
                 "{good}"
             );
         }
+    }
+
+    /// What the statement computes for a row whose bins are `bins`, replayed in Rust on the
+    /// numbers it writes (`bin_numbers`, `cells::pairs`) in the order `probability_expr`,
+    /// `score_expr`, `lost_cte`, `rank_expr` and `reason_expr` write it: probability, score,
+    /// each feature's reason loss (`l{j}`) and the reasons' features.
+    fn replay(
+        m: &ModelArtifact,
+        bins: &[u16; N_FEATURES],
+        age: f64,
+    ) -> (f64, f64, Vec<Option<f64>>, Vec<usize>) {
+        let numbers: Vec<BinNumbers> = m.features.iter().map(bin_numbers).collect();
+        let pairs = cells::pairs(m).unwrap();
+        let b = |j: usize| usize::from(bins[j]);
+        let o = |j: usize| numbers[j].odds[b(j)].unwrap();
+        let cell: Vec<usize> = pairs
+            .iter()
+            .map(|p| p.cell(b(p.features[0]), b(p.features[1])).unwrap())
+            .collect();
+        let io = libm::exp(-m.intercept);
+        let mut q = (((io * o(0)) * (o(1) * o(2))) * ((o(3) * o(4)) * (o(5) * o(6))))
+            * ((o(7) * o(8)) * o(9));
+        let point = |j: usize| numbers[j].points[b(j)].unwrap();
+        let mut score = (1..N_FEATURES).fold(point(0), |acc, j| acc + point(j));
+        for (p, &k) in pairs.iter().zip(&cell) {
+            q *= p.odds[k];
+            score += p.points[k];
+        }
+        let lost: Vec<Option<f64>> = (0..N_FEATURES)
+            .map(|j| {
+                let mine = cells::pairs_of(&pairs, j);
+                if mine.is_empty() {
+                    let elderly = m.age_policy.suppress_reason_for_elderly && age >= ELDERLY_AGE;
+                    return numbers[j].lost[b(j)].filter(|_| !(j == AGE && elderly));
+                }
+                let own = numbers[j].own_lost[b(j)].unwrap();
+                let total = mine
+                    .iter()
+                    .fold(own, |acc, &p| acc + pairs[p].half_lost[cell[p]]);
+                Some(total).filter(|&t| t > MIN_REASON_LOSS)
+            })
+            .collect();
+        let before = |i: usize, j: usize| match (lost[i], lost[j]) {
+            (Some(x), Some(y)) => x > y || (x == y && i < j),
+            _ => false,
+        };
+        let rank = |j: usize| (0..N_FEATURES).filter(|&i| i != j && before(i, j)).count();
+        let reasons = (0..MAX_REASONS)
+            .filter_map(|k| (0..N_FEATURES).find(|&j| lost[j].is_some() && rank(j) == k))
+            .collect();
+        (1.0 / (1.0 + q), score, lost, reasons)
+    }
+
+    /// The statement's numbers and order give the core's bits (probability, score) and
+    /// reasons on rows that reach every cell of every pair, with ties and both sides of the
+    /// age rule, for the fixture, a model whose features are in two pairs each, and the
+    /// additive shipped model.
+    #[test]
+    fn the_statements_arithmetic_is_the_cores_on_every_cell() {
+        use super::cells::{cells_model, overlapping_model, sample_rows};
+        for m in [cells_model(), overlapping_model(), shipped()] {
+            let card = credit_core::Scorecard::new(m.clone()).unwrap();
+            let pairs = cells::pairs(&m).unwrap();
+            let (mut reached, mut rows, mut ties, mut elderly) = (HashSet::new(), 0, 0, 0);
+            for row in sample_rows(&m) {
+                let Some(bins) = card.bin_indices(&row) else {
+                    continue;
+                };
+                let want = card.predict_row(&row).unwrap();
+                let (p, s, lost, reasons) = replay(&m, &bins, row[AGE]);
+                assert_eq!(p.to_bits(), want.probability.to_bits(), "{row:?}");
+                assert_eq!(s.to_bits(), want.score.to_bits(), "{row:?}");
+                let core: Vec<usize> = want.reasons.as_slice().iter().map(|r| r.feature).collect();
+                assert_eq!(reasons, core, "{row:?}");
+                for r in want.reasons.as_slice() {
+                    assert_eq!(lost[r.feature], Some(r.points_lost), "{row:?}");
+                }
+                let losses: Vec<f64> = lost.iter().flatten().copied().collect();
+                ties += usize::from((1..losses.len()).any(|i| losses[..i].contains(&losses[i])));
+                elderly += usize::from(row[AGE] >= ELDERLY_AGE);
+                for (i, p) in pairs.iter().enumerate() {
+                    let (b0, b1) = (bins[p.features[0]], bins[p.features[1]]);
+                    reached.insert((i, p.cell(b0.into(), b1.into())));
+                }
+                rows += 1;
+            }
+            let cells: usize = pairs.iter().map(|p| p.odds.len()).sum();
+            assert_eq!(reached.len(), cells, "every cell reached");
+            assert!(
+                rows >= 400 && elderly >= 100,
+                "{rows} rows, {elderly} elderly"
+            );
+            if !pairs.is_empty() {
+                assert!(ties > 0, "no row with two equal losses");
+            }
+        }
+    }
+
+    /// The cells' numbers are in every dialect's text, after the features in the product and
+    /// the sum, and the losses take their halves in pair order.
+    #[test]
+    fn cells_are_written_after_the_features_in_pair_order() {
+        let m = super::cells::overlapping_model();
+        let pairs = cells::pairs(&m).unwrap();
+        for d in ALL {
+            let sql = export(&m, d, "applicants").unwrap();
+            let lits: HashSet<String> = literals(&sql).into_iter().collect();
+            for p in &pairs {
+                for k in 0..p.odds.len() {
+                    for v in [p.odds[k], p.points[k], p.half_lost[k]] {
+                        assert!(lits.contains(&d17(v)), "{d:?} {v}");
+                    }
+                }
+            }
+            assert!(sql.contains(" * co0) * co1) * co2) * co3))"), "{d:?}");
+            assert!(sql.contains("+ p9) + cp0) + cp1) + cp2) + cp3) AS score"));
+            assert!(sql.contains("CASE WHEN ((u0 + h0) + h3) > "));
+            assert!(sql.contains("CASE WHEN ((u3 + h1) + h3) > "));
+            assert!(sql.contains("CASE WHEN (u9 + h2) > "));
+            assert!(sql.contains("FROM paired") && sql.contains("FROM lost"));
+        }
+        // An additive model's statement has none of it.
+        let plain = export(&shipped(), Dialect::Duckdb, "t").unwrap();
+        assert!(!plain.contains("paired") && !plain.contains("co0") && !plain.contains(" u0"));
+    }
+
+    #[test]
+    fn a_pair_with_age_is_refused() {
+        let mut m = super::cells::cells_model();
+        m.interactions[0].features[0] = "age".into();
+        let e = export(&m, Dialect::Duckdb, "t").unwrap_err().to_string();
+        assert!(e.contains("age may not be in an interaction"), "{e}");
     }
 
     #[test]
