@@ -1,6 +1,6 @@
 //! A synthetic model with interaction cells, for the tests of every layer (core, readers, fuzz
-//! target, export). No trainer writes cells yet, and a test needs a model with cells whose
-//! every number it can recompute; this builds one from any valid additive artifact (in
+//! target, export). A test needs a model with cells whose every number it can recompute; this
+//! builds one from any valid additive artifact (in
 //! practice the shipped model) by adding three hand-chosen pairs (eight for the benches and the
 //! vector kernels' tests, any list for tests that need more). It is not a fitted model:
 //! its cells' logits are arbitrary (but valid) numbers, so its probabilities mean nothing.
