@@ -35,11 +35,14 @@ node: $(NODE_ADDON)
 # The wasm compiler: rustup's wasm32-unknown-unknown target + rust-src where the active toolchain
 # has them (CI adds them), else Debian's rustc-web + lld-22 (installed here); build.sh --which
 # tells which (WASM_TOOLCHAIN=rustup|debian overrides). make never downloads a rustup target.
+# wasm-bindgen is built unoptimised (--debug): on a fresh machine its build took about two minutes
+# instead of three, and it turns our module into the same files in 0.24 s instead of 0.06 s.
+WASM_BINDGEN_INSTALL_ARGS ?= --debug
 js-wasm-toolchain:
 	@if [ "$$(bindings-wasm/build.sh --which)" = debian ]; then \
 	  scripts/apt-ensure.sh rustc-web cargo-web rust-web-src lld-22; fi
 	@if [ "$$($(WASM_BINDGEN) --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
-	  $(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --root $(WORK)/tools; fi
+	  $(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --root $(WORK)/tools $(WASM_BINDGEN_INSTALL_ARGS); fi
 
 # A headless browser for the tests: $CHROMIUM or $CHROME_BIN when set, else chromium,
 # google-chrome(-stable) or chromium-browser when one is installed (bindings-wasm/test/helpers.mjs

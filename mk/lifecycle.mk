@@ -20,10 +20,10 @@ $(VENV)/.stamp-lifecycle: requirements/lifecycle.txt | $(VENV)/bin/python
 test-lifecycle: $(CREDIT) python $(VENV)/.stamp-lifecycle data | $(WORK)
 	$(VENV)/bin/ruff check lifecycle tests/lifecycle
 	set -o pipefail; CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) MLFLOW_BIN=$(VENV)/bin/mlflow \
-		$(CARGO) test --release -p credit-service --test lifecycle_mlflow -- --include-ignored 2>&1 \
+		$(CARGO) test --profile opt-test -p credit-service --test lifecycle_mlflow -- --include-ignored 2>&1 \
 		| tee $(JUNIT)/lifecycle-rust.log
 	set -o pipefail; CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) MLFLOW_BIN=$(VENV)/bin/mlflow \
-		$(CARGO) test --release -p credit-service --test model_ref_mlflow -- --include-ignored 2>&1 \
+		$(CARGO) test --profile opt-test -p credit-service --test model_ref_mlflow -- --include-ignored 2>&1 \
 		| tee $(JUNIT)/model-ref-rust.log
 	$(LIFECYCLE_ENV) CREDIT=$(CREDIT) CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) \
 		$(PY) -m pytest -q -rs -p no:cacheprovider --junitxml=$(JUNIT)/lifecycle.xml tests/lifecycle

@@ -117,3 +117,43 @@ fn coarse(card: &FeatureCard, range_groups: usize) -> (Vec<u16>, Vec<String>) {
     }
     (groups, labels)
 }
+
+/// Values of feature `j` that probe every verdict of a scorer: the model's bin edges and their
+/// neighbours, the range ends and one past them, fractions, signed zeros, the special codes,
+/// NaN, the infinities and huge numbers. Shared by the kernels' unit tests and the proptest that
+/// checks every kernel path against the scalar one (`tests/kernel_paths.rs`).
+#[doc(hidden)]
+pub fn probes(model: &ModelArtifact, j: usize) -> Vec<f64> {
+    let spec = &FEATURES[j];
+    let mut v = vec![
+        0.0,
+        -0.0,
+        0.5,
+        1.0,
+        -1.0,
+        spec.min,
+        spec.max,
+        spec.min - 1.0,
+        spec.max + 1.0,
+        spec.max.next_up(),
+        spec.min.next_down(),
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::MIN_POSITIVE,
+        1e300,
+        4_503_599_627_370_496.0,
+        95.0,
+        96.0,
+        97.0,
+        98.0,
+        18.0,
+        120.0,
+        7.25,
+    ];
+    v.extend(spec.special_codes);
+    for &e in &model.features[j].edges {
+        v.extend([e, e.next_up(), e.next_down(), e * 0.999, e * 1.001]);
+    }
+    v
+}

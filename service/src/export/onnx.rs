@@ -728,20 +728,7 @@ mod tests {
         );
         let order: Vec<String> = FEATURES.iter().map(|f| f.name.to_owned()).collect();
         assert_eq!(meta(&m, "feature_order"), order.join(","));
-        // Every node's inputs are defined before use (graph input, initializer or earlier node).
-        let mut known: Vec<String> = g
-            .initializer
-            .iter()
-            .filter_map(|t| t.name.clone())
-            .collect();
-        known.push(INPUT.to_owned());
-        for n in &g.node {
-            for i in &n.input {
-                assert!(known.contains(i), "{i} used before it is defined");
-            }
-            known.extend(n.output.iter().cloned());
-        }
-        assert!(known.contains(&PROBABILITY.to_owned()) && known.contains(&SCORE.to_owned()));
+        assert_well_formed(g);
     }
 
     #[test]
