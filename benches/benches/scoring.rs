@@ -3,9 +3,9 @@
 //! batch throughput (≥ 40 M rows/s on one core), and each batch kernel path against the memory
 //! floor (reading the same rows), the target being 1.5 times the floor on every CPU.
 //!
-//! The `cells` group holds the same targets for models with interaction cells (the fixture's
-//! three pairs, and eight pairs over every feature but age, the size a trained model is expected
-//! to have), side by side with the additive model and the floor in one run.
+//! The shipped model has eight trained interaction pairs (since 1.1.0). The `cells` group puts
+//! it side by side with the additive model shipped until then, the same with the fixture's three
+//! and eight pairs, and the floor, in one run.
 //!
 //! `CREDIT_KERNEL_PATH` (scalar, avx2-gather, avx2-loads, avx512-gather, avx512-loads) forces
 //! the path of the `single`, `batch` and `cells` groups, e.g. to see what a Zen core would run.
@@ -14,7 +14,10 @@ use credit_core::artifact::ModelArtifact;
 use credit_core::batch::{Columns, RowMajor};
 use credit_core::fixture::{with_eight_interactions, with_interactions};
 use credit_core::{Applicant, KernelPath, Scorecard, N_FEATURES};
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{
+    black_box, criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
+};
 use std::time::{Duration, Instant};
 
 const MODEL: &str = include_str!("../../models/default.json");
@@ -162,6 +165,22 @@ fn timed(iters: u64, log: &mut Vec<Duration>, mut f: impl FnMut()) -> Duration {
     took
 }
 
+/// Benches `f` as `name` (over `n` rows) in group `g` and keeps its per-run times in `times`,
+/// for `report`.
+fn logged(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    times: &mut Vec<(String, Vec<Duration>)>,
+    name: &str,
+    n: usize,
+    mut f: impl FnMut(),
+) {
+    let mut log = Vec::new();
+    g.bench_function(BenchmarkId::new(name, n), |b| {
+        b.iter_custom(|iters| timed(iters, &mut log, &mut f))
+    });
+    times.push((name.into(), log));
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v.get(v.len() / 2).copied().unwrap_or_default()
@@ -179,30 +198,18 @@ fn paths(c: &mut Criterion) {
     g.throughput(Throughput::Elements(n as u64));
     g.sample_size(20);
     let mut times: Vec<(String, Vec<Duration>)> = Vec::new();
-    let mut log = Vec::new();
-    g.bench_function(BenchmarkId::new("floor (read the rows)", n), |b| {
-        b.iter_custom(|iters| {
-            timed(iters, &mut log, || {
-                black_box(sum(black_box(&flat)));
-            })
-        })
+    logged(&mut g, &mut times, "floor (read the rows)", n, || {
+        black_box(sum(black_box(&flat)));
     });
-    times.push(("floor".into(), log));
     let base = Scorecard::from_json(MODEL).expect("model");
     for path in KernelPath::ALL {
         let Some(m) = base.clone().with_kernel_path(path) else {
             eprintln!("kernel paths: {path} skipped (this CPU lacks its instructions)");
             continue;
         };
-        let mut log = Vec::new();
-        g.bench_function(BenchmarkId::new(path.name(), n), |b| {
-            b.iter_custom(|iters| {
-                timed(iters, &mut log, || {
-                    black_box(m.score_batch(&src, &mut out, None).expect("ok"));
-                })
-            })
+        logged(&mut g, &mut times, path.name(), n, || {
+            black_box(m.score_batch(&src, &mut out, None).expect("ok"));
         });
-        times.push((path.name().into(), log));
     }
     g.finish();
     let chosen = Scorecard::from_json(MODEL).expect("model").kernel_path();
@@ -232,15 +239,20 @@ fn report(title: &str, times: Vec<(String, Vec<Duration>)>) {
     }
 }
 
-/// The shipped model, and with the fixture's three and eight interaction pairs, each on the
-/// path `CREDIT_KERNEL_PATH` names (else this CPU's own).
-fn cell_models() -> [(&'static str, Scorecard); 3] {
-    let base = ModelArtifact::from_json(MODEL).expect("model");
+/// The additive scorecard shipped until 1.1.0: the base of the fixture's cells models.
+const ADDITIVE: &str = include_str!("../../credit-core/tests/data/additive-1.0.0.json");
+
+/// The additive model, the same with the fixture's three and eight interaction pairs, and the
+/// shipped model (eight trained pairs), each on the path `CREDIT_KERNEL_PATH` names (else this
+/// CPU's own).
+fn cell_models() -> [(&'static str, Scorecard); 4] {
+    let base = ModelArtifact::from_json(ADDITIVE).expect("model");
     let compile = |a: ModelArtifact| on_path(Scorecard::new(a).expect("model"));
     [
         ("additive", compile(base.clone())),
         ("cells, 3 pairs", compile(with_interactions(&base))),
         ("cells, 8 pairs", compile(with_eight_interactions(&base))),
+        ("shipped, 8 trained pairs", model()),
     ]
 }
 
@@ -270,37 +282,19 @@ fn cells(c: &mut Criterion) {
     g.throughput(Throughput::Elements(n as u64));
     g.sample_size(20);
     let mut times: Vec<(String, Vec<Duration>)> = Vec::new();
-    let mut log = Vec::new();
-    g.bench_function(BenchmarkId::new("floor (read the rows)", n), |b| {
-        b.iter_custom(|iters| {
-            timed(iters, &mut log, || {
-                black_box(sum(black_box(&flat)));
-            })
-        })
+    logged(&mut g, &mut times, "floor (read the rows)", n, || {
+        black_box(sum(black_box(&flat)));
     });
-    times.push(("floor".into(), log));
     for (name, m) in &models {
-        let mut log = Vec::new();
-        g.bench_function(BenchmarkId::new(*name, n), |b| {
-            b.iter_custom(|iters| {
-                timed(iters, &mut log, || {
-                    black_box(m.score_batch(&src, &mut out, None).expect("ok"));
-                })
-            })
+        logged(&mut g, &mut times, name, n, || {
+            black_box(m.score_batch(&src, &mut out, None).expect("ok"));
         });
-        times.push(((*name).into(), log));
     }
     let (name, m) = (format!("{} + points", models[2].0), &models[2].1);
-    let mut log = Vec::new();
-    g.bench_function(BenchmarkId::new(&name, n), |b| {
-        b.iter_custom(|iters| {
-            timed(iters, &mut log, || {
-                let s = Some(points.as_mut_slice());
-                black_box(m.score_batch(&src, &mut out, s).expect("ok"));
-            })
-        })
+    logged(&mut g, &mut times, &name, n, || {
+        let s = Some(points.as_mut_slice());
+        black_box(m.score_batch(&src, &mut out, s).expect("ok"));
     });
-    times.push((name, log));
     g.finish();
     let path = models[0].1.kernel_path();
     report(&format!("cells (kernel path {path})"), times);

@@ -689,6 +689,14 @@ impl Explanation {
                 c.max_points
             ));
         }
+        for c in &x.interactions {
+            let pair = format!("{} × {}", c.features[0], c.features[1]);
+            let cell = format!("{} × {}", c.groups[0], c.groups[1]);
+            s.push_str(&format!(
+                "  {pair:<40} {:>12} {cell:<24} {:>8.1} / {:.1}\n",
+                "", c.points, c.max_points
+            ));
+        }
         for r in &x.reasons {
             s.push_str(&format!(
                 "  {} {} (-{:.1} points)\n",
@@ -723,6 +731,19 @@ impl Explanation {
                 c.value
                     .map_or("<i>missing</i>".to_owned(), |v| format!("{v}")),
                 html(&c.bin),
+                c.points,
+                c.max_points
+            ));
+        }
+        // A model with interaction cells: one row per pair, its two groups as the bin.
+        for c in &x.interactions {
+            s.push_str(&format!(
+                "<tr><td>{} &times; {}</td><td></td><td>{} &times; {}</td>\
+                 <td style=\"text-align:right\">{:.1}</td><td style=\"text-align:right\">{:.1}</td></tr>",
+                html(c.features[0]),
+                html(c.features[1]),
+                html(&c.groups[0]),
+                html(&c.groups[1]),
                 c.points,
                 c.max_points
             ));

@@ -365,7 +365,10 @@ def test_explain(model: cd.Model, seed_applicant: dict[str, Any]) -> None:
     p = model.predict(seed_applicant)
     assert x.probability == p.probability and x.score == p.score
     assert [c["feature"] for c in x.contributions] == cd.FEATURES
-    assert abs(sum(c["points"] for c in x.contributions) - x.score) < 1e-6
+    # The shipped model has interaction cells: the features' points and the cells' add up.
+    assert x.interactions and all(len(c["features"]) == 2 for c in x.interactions)
+    total = sum(c["points"] for c in x.contributions) + sum(c["points"] for c in x.interactions)
+    assert abs(total - x.score) < 1e-6
     assert [r["code"] for r in x.reasons] == [r.code for r in p.reasons]
     html = x._repr_html_()
     assert html.startswith("<div") and "<table>" in html and "age" in html

@@ -164,8 +164,12 @@ test('a model with interaction cells scores as the native core does', () => {
   const edited = JSON.parse(cellsJson)
   edited.interactions[0].cells[0].logit += 1
   assert.match(creditError(() => Model.fromJson(JSON.stringify(edited)), 'invalid_model').message, /checksum/)
-  // An additive model has no cells in its explanations.
-  assert.deepEqual(model.explain(seed).interactions, [])
+  // The shipped model explains its eight trained cells; an additive model has none.
+  assert.equal(model.explain(seed).interactions.length, JSON.parse(shippedJson).interactions.length)
+  assert.ok(model.explain(seed).interactions.length > 0)
+  const additive = Model.fromJson(readFileSync(root + 'credit-core/tests/data/additive-1.0.0.json', 'utf8'))
+  assert.deepEqual(additive.explain(seed).interactions, [])
+  additive.free()
   cells.free()
 })
 

@@ -1,15 +1,17 @@
-//! `testdata/cells-model.json`: the shipped model with the fixture's interaction cells
-//! (`credit_core::fixture::with_interactions`), committed so that front doors written in other
-//! languages (the browser package's tests) can load a model with cells. With the
-//! `interactions` feature this checks that the file is exactly what the fixture writes (so it
-//! cannot go stale); without it, that such a build refuses the file, and any artifact with
+//! `testdata/cells-model.json`: the additive model shipped until 1.1.0 with the fixture's
+//! interaction cells (`credit_core::fixture::with_interactions`), committed so that front doors
+//! written in other languages (the browser package's tests) can load a model with cells. With
+//! the `interactions` feature this checks that the file is exactly what the fixture writes (so
+//! it cannot go stale); without it, that such a build refuses the file, and any artifact with
 //! cells, with its one error, by both readers alike.
 
 use credit_core::artifact::ModelArtifact;
 #[cfg(not(feature = "interactions"))]
 use credit_core::{artifact::NO_CELLS_IN_THIS_BUILD, ModelError, Scorecard};
 
-const MODEL: &str = include_str!("../../models/default.json");
+/// The fixture's base: the additive scorecard shipped until model 1.1.0 (so that the committed
+/// cells model does not change with each model release, and a build without cells reads it).
+const MODEL: &str = include_str!("data/additive-1.0.0.json");
 const CELLS_MODEL: &str = include_str!("../../testdata/cells-model.json");
 
 /// What the fixture writes for the shipped model.

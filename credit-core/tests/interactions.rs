@@ -1,6 +1,6 @@
 #![cfg(feature = "interactions")]
-//! Interaction cells (format version 3) on a synthetic model: the shipped model with three
-//! hand-chosen pairs (`credit_core::fixture`). Every number is recomputed here from the
+//! Interaction cells (format version 3) on a synthetic model: the additive model shipped until
+//! 1.1.0 with three hand-chosen pairs (`credit_core::fixture`). Every number is recomputed here from the
 //! artifact's fields alone (bins found as the module docs of `artifact` define them), so a
 //! kernel that dropped, misplaced or double-counted a cell would fail.
 
@@ -11,16 +11,23 @@ use credit_core::{ModelError, Scorecard, FEATURES, N_FEATURES};
 use proptest::prelude::*;
 use std::sync::OnceLock;
 
-const MODEL: &str = include_str!("../../models/default.json");
+/// The additive scorecard shipped until model 1.1.0 (format version 2): the base of the
+/// fixture's cells models, so that they stay the same across model releases.
+const MODEL: &str = include_str!("data/additive-1.0.0.json");
 
-fn shipped() -> ModelArtifact {
-    ModelArtifact::from_json(MODEL).expect("shipped model")
+fn additive() -> ModelArtifact {
+    ModelArtifact::from_json(MODEL).expect("additive model")
 }
 
 /// The cells model as it reads back from its own JSON (checksum and validation passed).
 fn cells_artifact() -> ModelArtifact {
-    let text = with_interactions(&shipped()).to_json().expect("writes");
+    let text = with_interactions(&additive()).to_json().expect("writes");
     ModelArtifact::from_json(&text).expect("the cells model is valid")
+}
+
+/// The additive model the cells are added to.
+fn additive_model() -> Scorecard {
+    Scorecard::from_json(MODEL).expect("additive model")
 }
 
 fn cells_model() -> Scorecard {
@@ -143,7 +150,7 @@ fn probability_and_score_equal_the_artifacts_arithmetic() {
 #[test]
 fn cells_change_the_answer_and_additive_models_are_unchanged() {
     let cells = cells_model();
-    let additive = Scorecard::from_json(MODEL).expect("model");
+    let additive = additive_model();
     let rows = probe_rows(cells.artifact());
     let differ = rows
         .iter()
@@ -276,7 +283,7 @@ fn explain_lists_each_pairs_cell_and_the_points_add_up() {
         let json = serde_json::to_value(&e).expect("serialises");
         assert_eq!(json["interactions"].as_array().map(Vec::len), Some(3));
     }
-    let additive = Scorecard::from_json(MODEL).expect("model");
+    let additive = additive_model();
     let app = credit_core::Applicant::from_row(&probe_rows(&a)[0]).expect("valid");
     assert!(additive.explain(&app).interactions.is_empty());
 }
@@ -440,7 +447,7 @@ fn validation_names_the_pair_and_the_field() {
 
 #[test]
 fn the_fixture_model_passes_both_readers_and_keeps_its_checksum() {
-    let text = with_interactions(&shipped()).to_json().expect("writes");
+    let text = with_interactions(&additive()).to_json().expect("writes");
     let a = ModelArtifact::from_json(&text).expect("serde reader");
     let b = ModelArtifact::from_json_lite(&text).expect("lite reader");
     assert_eq!(a, b);

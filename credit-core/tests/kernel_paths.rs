@@ -15,11 +15,13 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 const MODEL: &str = include_str!("../../models/default.json");
 
-/// The shipped model with 3, 8, 11 and 16 pairs (the vector kernel keeps eight pairs' cell
-/// indices per 64-bit word: one word, part of one, two, part of the second).
+/// The shipped model (eight trained pairs), and the same with the fixture's 3, 8, 11 and 16
+/// pairs in place of its own (the vector kernel keeps eight pairs' cell indices per 64-bit
+/// word: one word, part of one, two, part of the second).
 fn cells_models() -> Vec<Scorecard> {
     let base = ModelArtifact::from_json(MODEL).expect("shipped model");
-    let mut artifacts = vec![with_interactions(&base)];
+    assert!(!base.interactions.is_empty(), "the shipped model has cells");
+    let mut artifacts = vec![base.clone(), with_interactions(&base)];
     for n in [8, 11, 16] {
         artifacts.push(with_pairs(&base, &SIXTEEN_PAIRS[..n]));
     }
@@ -49,34 +51,6 @@ fn on_every_path(m: &Scorecard) -> Vec<Scorecard> {
     paths
 }
 
-/// Values that probe every verdict of feature `j`: its edges and their neighbours, range ends
-/// and just past them, special codes, signed zeros, NaN (missing, or invalid for a required
-/// feature), the infinities, fractions.
-fn probes(a: &ModelArtifact, j: usize) -> Vec<f64> {
-    let spec = &FEATURES[j];
-    let mut v = vec![
-        0.0,
-        -0.0,
-        0.5,
-        1.0,
-        -1.0,
-        spec.min,
-        spec.max,
-        spec.max.next_up(),
-        spec.min.next_down(),
-        f64::NAN,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        1e300,
-        7.25,
-    ];
-    v.extend(spec.special_codes);
-    for &e in &a.features[j].edges {
-        v.extend([e, e.next_up(), e.next_down()]);
-    }
-    v
-}
-
 /// Feature `j`'s values: mostly valid (a whole number in range for a count, any real in range
 /// for a real), else a probe, any bit pattern, or a whole number around the range. With NaN
 /// among the probes, missing values are frequent in the optional features.
@@ -89,7 +63,7 @@ fn value(a: &ModelArtifact, j: usize) -> BoxedStrategy<f64> {
     };
     prop_oneof![
         24 => valid,
-        4 => proptest::sample::select(probes(a, j)),
+        4 => proptest::sample::select(credit_core::fixture::probes(a, j)),
         1 => any::<u64>().prop_map(f64::from_bits),
         1 => ((lo - 3.0) as i64..=(hi + 3.0) as i64).prop_map(|x| x as f64),
     ]
@@ -194,7 +168,6 @@ fn cells_models_score_alike_on_every_path() {
 /// would fail the comparison above rather than agree with a scalar kernel that skipped them too.
 #[test]
 fn cells_change_the_probability() {
-    let base = Scorecard::from_json(MODEL).expect("shipped model");
     let rows = [
         [0.3, 45.0, 0.0, 0.4, 5000.0, 8.0, 0.0, 1.0, 0.0, 1.0],
         [
@@ -211,6 +184,11 @@ fn cells_change_the_probability() {
         ],
     ];
     for m in cells_models() {
+        // The same bins without the cells.
+        let mut a = m.artifact().clone();
+        a.interactions.clear();
+        a.format_version = 2;
+        let base = Scorecard::new(a).expect("additive");
         for row in &rows {
             let (p, q) = (m.try_probability(row), base.try_probability(row));
             assert!(p.is_some() && p != q, "{p:?} {q:?}");

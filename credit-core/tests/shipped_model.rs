@@ -1,4 +1,6 @@
-//! Tests against the shipped model and the shared test vectors.
+//! Tests against the shipped model and the shared test vectors. The shipped model has
+//! interaction cells: a build without them refuses it (`cells_artifact.rs` tests that).
+#![cfg(feature = "interactions")]
 
 use credit_core::artifact::ModelArtifact;
 use credit_core::batch::Columns;
@@ -201,6 +203,10 @@ fn regulation_b_elderly_never_get_fewer_age_points() {
     let m = model();
     let a = m.artifact();
     assert!(a.age_policy.enforced);
+    // Age is never in an interaction pair: no cell can take points from an applicant for age.
+    for x in &a.interactions {
+        assert!(x.features.iter().all(|f| f != "age"), "{:?}", x.features);
+    }
     let age = &a.features[AGE];
     let elderly_from = age
         .edges
@@ -256,6 +262,37 @@ fn past_due_points_never_rise_with_more_late_payments() {
                 .points;
             assert!(pts <= prev + 1e-9, "{} at {k}", FEATURES[j].name);
             prev = pts;
+        }
+    }
+}
+
+/// With interaction cells, the whole score (a feature's bin and every cell it is in) never
+/// rises as a past-due count grows, whatever the other features: checked from profiles that
+/// reach every group of the other axes of the shipped pairs.
+#[test]
+fn past_due_score_never_rises_with_more_late_payments_cells_included() {
+    let m = model();
+    let bases = [
+        [0.02, 30.0, 0.0, 0.1, 9000.0, 3.0, 0.0, 0.0, 0.0, 0.0],
+        [0.3, 45.0, 1.0, 0.3, 5000.0, 6.0, 0.0, 1.0, 0.0, 2.0],
+        [0.7, 55.0, 2.0, 0.9, f64::NAN, 10.0, 1.0, 2.0, 1.0, f64::NAN],
+        [1.1, 70.0, 4.0, 3.5, 1500.0, 20.0, 3.0, 4.0, 2.0, 1.0],
+        [0.95, 25.0, 0.0, 4000.0, f64::NAN, 1.0, 0.0, 0.0, 0.0, 5.0],
+    ];
+    for j in [2usize, 6, 8] {
+        for base in bases {
+            let mut prev = f64::INFINITY;
+            for k in 0..=95 {
+                let mut r = base;
+                r[j] = f64::from(k);
+                let score = m.predict_row(&r).expect("valid").score;
+                assert!(
+                    score <= prev + 1e-9,
+                    "{} at {k} from {base:?}",
+                    FEATURES[j].name
+                );
+                prev = score;
+            }
         }
     }
 }

@@ -67,6 +67,24 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
             c.feature, v, c.bin, c.points, c.max_points
         );
     }
+    // A model with interaction cells: each pair on its own line (the names are long), then the
+    // cell the applicant falls in (one group per feature) with its points. `+ 0.0` prints a
+    // cell's negative zero as 0.0.
+    if !x.interactions.is_empty() {
+        println!(
+            "\n{:<75} {:>8} {:>8}",
+            "interaction cells", "points", "of max"
+        );
+    }
+    for c in &x.interactions {
+        let cell = format!("{} × {}", c.groups[0], c.groups[1]);
+        println!("{} × {}", c.features[0], c.features[1]);
+        println!(
+            "  {cell:<73} {:>8.1} {:>8.1}",
+            c.points + 0.0,
+            c.max_points + 0.0
+        );
+    }
     if x.reasons.is_empty() {
         println!("\nno adverse reasons");
     } else {

@@ -288,7 +288,8 @@ fn independent_score_psi(artifact: &Value, scores: &[f64]) -> f64 {
 }
 
 /// A copy of the artifact at `path` as a format-version-1 artifact without the training score
-/// distribution (what every artifact written before it existed looks like).
+/// distribution (what every artifact written before it existed looks like), and so without
+/// interaction cells (which need version 3).
 fn without_score_distribution(path: &Path, dir: &Path) -> PathBuf {
     let mut a =
         credit_core::ModelArtifact::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -297,6 +298,7 @@ fn without_score_distribution(path: &Path, dir: &Path) -> PathBuf {
         "the baseline model has the section"
     );
     a.score_distribution = None;
+    a.interactions.clear();
     a.format_version = 1;
     let out = dir.join("no-score-distribution.json");
     std::fs::write(&out, a.to_json().unwrap()).unwrap();

@@ -63,6 +63,24 @@ def test_bad_rows_get_errors_and_the_run_continues(credit, tmp_path):
     assert float(rows[0]["probability"]) == json.loads(e.stdout)["probability"]
 
 
+def test_explain_table_lists_every_interaction_cell(credit):
+    """The shipped model has interaction cells: the table shows each pair and the cell the
+    applicant is in, and the points it prints add up to the score (to the printed precision)."""
+    pairs = json.loads(MODEL.read_text())["interactions"]
+    assert pairs, "the shipped model has cells"
+    e = run([credit, "explain", "--model", MODEL, json.dumps(SEED)])
+    assert e.returncode == 0, e.stderr
+    lines = e.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("interaction cells"))
+    for k, x in enumerate(pairs):
+        assert lines[start + 1 + 2 * k] == " × ".join(x["features"])
+        assert " × " in lines[start + 2 + 2 * k]
+    j = json.loads(run([credit, "explain", "--model", MODEL, "--json", json.dumps(SEED)]).stdout)
+    assert len(j["interactions"]) == len(pairs)
+    total = j["base_points"] + sum(c["points"] for c in j["contributions"] + j["interactions"])
+    assert abs(total - j["score"]) < 1e-6
+
+
 def test_seed_column_names_in_any_order_and_gzip_output(credit, tmp_path):
     names = list(SEED)[::-1]
     src = tmp_path / "seed.csv"

@@ -167,8 +167,16 @@ function render(applicant) {
   $('gauge-text').textContent = `Probability ${pct(e.probability)}; the decision threshold is ${pct(e.threshold)}.`
   announce('result', `Probability of default ${pct(e.probability)}: ${e.prediction === 1 ? 'high' : 'low'} risk, score ${e.score.toFixed(0)}.`)
   const reasonCodes = new Map(e.reasons.map((r) => [r.feature, r.code]))
+  // A model with interaction cells loses points in cells too: one row per pair ("A × B"), so
+  // that the rows add up to every point lost (the reason codes split a cell's loss half to each
+  // of its two features).
   const losses = e.contributions
     .map((c) => ({ feature: c.feature, lost: c.maxPoints - c.points, bin: c.bin }))
+    .concat((e.interactions ?? []).map((c) => ({
+      feature: c.features.join(' × '),
+      label: c.features.map((f) => LABELS[f] ?? f).join(' × '),
+      lost: c.maxPoints - c.points,
+    })))
     .filter((c) => c.lost > 1e-9)
     .sort((a, b) => b.lost - a.lost)
   const most = Math.max(1, ...losses.map((l) => l.lost))
@@ -179,10 +187,11 @@ function render(applicant) {
     const code = reasonCodes.get(l.feature)
     if (code) li.className = 'reason'
     li.innerHTML = '<span class="name"></span><span class="bar" role="presentation"></span><span class="pts"></span>'
-    li.querySelector('.name').textContent = `${LABELS[l.feature] ?? l.feature}${code ? ` [${code}]` : ''}`
+    const name = l.label ?? LABELS[l.feature] ?? l.feature
+    li.querySelector('.name').textContent = `${name}${code ? ` [${code}]` : ''}`
     li.querySelector('.bar').style.width = `${(100 * l.lost) / most}%`
     li.querySelector('.pts').textContent = `−${l.lost.toFixed(1)}`
-    li.setAttribute('aria-label', `${LABELS[l.feature] ?? l.feature}: ${l.lost.toFixed(1)} points lost${code ? `, reason ${code}` : ''}`)
+    li.setAttribute('aria-label', `${name}: ${l.lost.toFixed(1)} points lost${code ? `, reason ${code}` : ''}`)
     list.append(li)
   }
   if (!losses.length) list.innerHTML = '<li>No points lost: the best possible profile.</li>'

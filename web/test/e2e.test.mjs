@@ -100,6 +100,11 @@ test('the page at /gradio scores like POST /predict', { timeout: 180_000 }, asyn
     assert.equal(await page.locator('#decision').textContent(), server.prediction === 1 ? 'High risk (1)' : 'Low risk (0)')
     const reasons = await page.locator('#reasons li.reason').count()
     assert.equal(reasons, server.reasons.length)
+    // The shipped model's interaction cells lose points too: their rows ("A × B") are listed,
+    // without a reason code of their own.
+    const cellRows = page.locator('#reasons li', { hasText: ' × ' })
+    assert.ok(await cellRows.count() > 0, 'no interaction cell rows')
+    assert.equal(await page.locator('#reasons li.reason', { hasText: ' × ' }).count(), 0)
 
     // The switch: the page asks the server and shows that it agrees.
     await page.locator('#server-check').check()

@@ -16,12 +16,12 @@ use axum::Router;
 /// `credit serve`'s answer to the seed's example applicant, byte for byte the same length, so
 /// both servers put the same bytes on the wire (the request ids are fixed here).
 const ANSWER: &str = concat!(
-    r#"{"prediction":1,"probability":0.38375479931168255,"score":500.78927045691745,"reasons":["#,
-    r#"{"code":"R01","feature":"RevolvingUtilizationOfUnsecuredLines","text":"Proportion of balances to credit limits on revolving accounts is too high","points_lost":49.101006182765374},"#,
-    r#"{"code":"R03","feature":"NumberOfTime30_59DaysPastDueNotWorse","text":"Number of times 30-59 days past due in the last two years","points_lost":31.41191001818024},"#,
-    r#"{"code":"R08","feature":"NumberRealEstateLoansOrLines","text":"Number of real estate loans or lines","points_lost":29.670450059902308},"#,
-    r#"{"code":"R02","feature":"age","text":"Age of the applicant (length of credit experience)","points_lost":21.474494082493734}],"#,
-    r#""model_version":"1.0.0","request_id":"00000000-0000-0000-0000-000000000000","#,
+    r#"{"prediction":1,"probability":0.4352212024416235,"score":494.6416179623378,"reasons":["#,
+    r#"{"code":"R01","feature":"RevolvingUtilizationOfUnsecuredLines","text":"Proportion of balances to credit limits on revolving accounts is too high","points_lost":63.77020413610385},"#,
+    r#"{"code":"R03","feature":"NumberOfTime30_59DaysPastDueNotWorse","text":"Number of times 30-59 days past due in the last two years","points_lost":62.714298818006},"#,
+    r#"{"code":"R08","feature":"NumberRealEstateLoansOrLines","text":"Number of real estate loans or lines","points_lost":29.66200332951051},"#,
+    r#"{"code":"R02","feature":"age","text":"Age of the applicant (length of credit experience)","points_lost":20.729413158781966}],"#,
+    r#""model_version":"1.1.0","request_id":"00000000-0000-0000-0000-000000000000","#,
     r#""decision_id":"00000000-0000-0000-0000-000000000000"}"#
 );
 
