@@ -11,8 +11,8 @@ const root = fileURLToPath(new URL('../../', import.meta.url))
 const vectors = JSON.parse(readFileSync(root + 'testdata/vectors.json', 'utf8'))
 const model = Model.load(root + vectors.model)
 /** The shipped model's interaction pairs (eight since model 1.1.0). */
-const pairs = JSON.parse(readFileSync(root + vectors.model, 'utf8')).interactions.length
-assert.ok(pairs > 0, 'the shipped model has interaction cells')
+const cellPairs = JSON.parse(readFileSync(root + vectors.model, 'utf8')).interactions.length
+assert.ok(cellPairs > 0, 'the shipped model has interaction cells')
 
 /** A few ulps, as the vectors' contract says. */
 function closeProba(a, b, what) {
@@ -58,9 +58,9 @@ test('valid vectors: predict, predictJson, explain', () => {
     const e = model.explain(v.input)
     assert.equal(e.probability, p.probability, v.name)
     assert.equal(e.contributions.length, 10)
-    // The shipped model's cells: one per pair; base, features and cells add up to the score.
-    assert.equal(e.interactions.length, pairs)
-    const total = e.basePoints + [...e.contributions, ...e.interactions].reduce((s, c) => s + c.points, 0)
+    // The shipped model's cells: one per pair; the features' and the cells' points add up to the score.
+    assert.equal(e.interactions.length, cellPairs)
+    const total = [...e.contributions, ...e.interactions].reduce((s, c) => s + c.points, 0)
     assert.ok(Math.abs(total - e.score) < 1e-6, v.name)
     assert.deepEqual(e.reasons.map((r) => r.code), v.expected.reasons, v.name)
   }

@@ -694,7 +694,9 @@ impl Explanation {
             let cell = format!("{} × {}", c.groups[0], c.groups[1]);
             s.push_str(&format!(
                 "  {pair:<40} {:>12} {cell:<24} {:>8.1} / {:.1}\n",
-                "", c.points, c.max_points
+                "",
+                c.points + 0.0, // prints a cell's negative zero as 0.0
+                c.max_points + 0.0
             ));
         }
         for r in &x.reasons {
@@ -744,8 +746,8 @@ impl Explanation {
                 html(c.features[1]),
                 html(&c.groups[0]),
                 html(&c.groups[1]),
-                c.points,
-                c.max_points
+                c.points + 0.0,
+                c.max_points + 0.0
             ));
         }
         s.push_str("</tbody></table>");

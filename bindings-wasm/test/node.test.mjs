@@ -248,8 +248,12 @@ test('results are plain objects with the documented fields', () => {
   assert.deepEqual(Object.keys(income), ['feature', 'value', 'bin', 'points', 'maxPoints', 'logit'])
   assert.ok(e.contributions.every((c) => Number.isFinite(c.points) && Number.isFinite(c.logit)))
   assert.equal(e.probability, model.predict({ ...seed, MonthlyIncome: null }).probability)
-  // The points include each feature's share of the base points: they add up to the score.
-  assert.ok(Math.abs(e.contributions.reduce((s, c) => s + c.points, 0) - e.score) < 1e-6)
+  // The points include each feature's share of the base points: with the cells' points (the
+  // shipped model has eight pairs) they add up to the score.
+  assert.equal(e.interactions.length, JSON.parse(shippedJson).interactions.length)
+  assert.deepEqual(Object.keys(e.interactions[0]), ['features', 'groups', 'points', 'maxPoints', 'logit'])
+  const total = [...e.contributions, ...e.interactions].reduce((s, c) => s + c.points, 0)
+  assert.ok(Math.abs(total - e.score) < 1e-6)
 })
 
 test('Model.default() shares one compiled model; freeing one handle leaves the others working', () => {

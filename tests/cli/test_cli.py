@@ -77,7 +77,7 @@ def test_explain_table_lists_every_interaction_cell(credit):
         assert " × " in lines[start + 2 + 2 * k]
     j = json.loads(run([credit, "explain", "--model", MODEL, "--json", json.dumps(SEED)]).stdout)
     assert len(j["interactions"]) == len(pairs)
-    total = j["base_points"] + sum(c["points"] for c in j["contributions"] + j["interactions"])
+    total = sum(c["points"] for c in j["contributions"] + j["interactions"])
     assert abs(total - j["score"]) < 1e-6
 
 

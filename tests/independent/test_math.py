@@ -1,8 +1,10 @@
 """Independent checks of the math: plain Python and scikit-learn, no project code.
 
 The model artifact documents its own semantics (see credit-core/src/artifact.rs): bin index =
-bisect_right(edges, x); missing and bureau codes have their own bins; log-odds = intercept +
-sum of bin logits (feature order); probability = 1 / (1 + exp(-log_odds)); score = sum of points.
+bisect_right(edges, x); missing and bureau codes have their own bins (after the range bins:
+missing, then the special codes); log-odds = intercept + sum of bin logits (feature order) + the
+logit of each interaction pair's cell (row = the first feature's bin's group, column = the
+second's); probability = 1 / (1 + exp(-log_odds)); score = sum of the bins' and cells' points.
 """
 
 from __future__ import annotations
@@ -31,22 +33,40 @@ FEATURES = [
 ]
 
 
-def bin_of(card: dict, value: float | None) -> dict:
+def bin_number(card: dict, value: float | None) -> int:
+    """The bin's place among all bins: range bins, then the missing bin, then special codes."""
+    n_range = len(card["range_bins"])
     if value is None:
-        return card["missing_bin"]
-    for sb in card.get("special_bins", []):
+        return n_range
+    for s, sb in enumerate(card.get("special_bins", [])):
         if value in sb["codes"]:
-            return sb["bin"]
-    return card["range_bins"][bisect.bisect_right(card["edges"], value)]
+            return n_range + int("missing_bin" in card) + s
+    return bisect.bisect_right(card["edges"], value)
+
+
+def all_bins(card: dict) -> list[dict]:
+    bins = list(card["range_bins"])
+    if "missing_bin" in card:
+        bins.append(card["missing_bin"])
+    return bins + [sb["bin"] for sb in card.get("special_bins", [])]
 
 
 def score_by_hand(model: dict, values: list) -> tuple[float, float]:
     z = model["intercept"]
     points = 0.0
+    number = {}
     for card, v in zip(model["features"], values):
-        b = bin_of(card, v)
+        k = bin_number(card, v)
+        number[card["name"]] = k
+        b = all_bins(card)[k]
         z += b["logit"]
         points += b["points"]
+    for pair in model.get("interactions", []):
+        a, b = pair["features"]
+        columns = len(pair["group_labels"][1])
+        cell = pair["cells"][pair["groups"][0][number[a]] * columns + pair["groups"][1][number[b]]]
+        z += cell["logit"]
+        points += cell["points"]
     return 1.0 / (1.0 + math.exp(-z)), points
 
 
