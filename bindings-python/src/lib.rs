@@ -1216,10 +1216,13 @@ fn to_rows_unguarded<'py>(x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray2
 
 /// Fits a scorecard with the core trainer (cross-validation, then a final fit on every usable
 /// row). Returns the model, the out-of-fold probabilities, the fold of each used row and the
-/// indices of the used rows. The GIL is released while fitting.
+/// indices of the used rows. The GIL is released while fitting. `interactions > 0` adds that
+/// many pairwise interaction cell grids (`coarse_groups`, `cell_scale`: their grid and penalty),
+/// as `credit train --interactions` does; the core refuses values out of range before fitting.
 #[pyfunction]
 #[pyo3(signature = (x, y, *, max_bins, min_bin_count, l2_alpha, folds, max_iterations,
-                    gradient_tolerance, base_score, base_odds, pdo, model_id, model_version, sha256))]
+                    gradient_tolerance, base_score, base_odds, pdo, model_id, model_version, sha256,
+                    interactions, coarse_groups, cell_scale))]
 #[allow(clippy::too_many_arguments)]
 #[allow(clippy::type_complexity)]
 fn fit<'py>(
@@ -1238,6 +1241,9 @@ fn fit<'py>(
     model_id: String,
     model_version: Option<String>,
     sha256: String,
+    interactions: usize,
+    coarse_groups: usize,
+    cell_scale: f64,
 ) -> PyResult<(
     Model,
     Bound<'py, PyArray1<f64>>,
@@ -1282,7 +1288,9 @@ fn fit<'py>(
         pdo,
         model_id,
         model_version,
-        ..TrainConfig::default()
+        interactions,
+        coarse_groups,
+        cell_scale,
     };
     let outcome = guarded(py, || {
         py.detach(|| train(&set, &cfg, &mut |_| {}))
@@ -1341,7 +1349,17 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     defaults.set_item("base_odds", d.base_odds)?;
     defaults.set_item("pdo", d.pdo)?;
     defaults.set_item("model_id", d.model_id)?;
+    defaults.set_item("interactions", d.interactions)?;
+    defaults.set_item("coarse_groups", d.coarse_groups)?;
+    defaults.set_item("cell_scale", d.cell_scale)?;
     m.add("TRAIN_DEFAULTS", defaults)?;
+    // The trainer's inclusive ranges of the interaction parameters, so that the estimator's
+    // `fit` refuses a value out of range with the parameter's name (as `credit train` does)
+    // from the same limits, whatever the value (a negative or huge int never reaches `usize`).
+    let limits = PyDict::new(m.py());
+    limits.set_item("interactions", (0, credit_core::artifact::MAX_INTERACTIONS))?;
+    limits.set_item("coarse_groups", (2, credit_core::train::MAX_COARSE_GROUPS))?;
+    m.add("TRAIN_LIMITS", limits)?;
     Ok(())
 }
 

@@ -123,6 +123,74 @@ def test_params_and_clone() -> None:
         est.predict(np.zeros((1, 10)))
 
 
+def test_interaction_params_default_to_the_trainer_s_and_clone() -> None:
+    defaults = cd._native.TRAIN_DEFAULTS
+    params = CreditScorecard().get_params()
+    assert {k: params[k] for k in ("interactions", "coarse_groups", "cell_scale")} == {
+        "interactions": defaults["interactions"], "coarse_groups": defaults["coarse_groups"],
+        "cell_scale": defaults["cell_scale"]}  # fmt: skip
+    assert params["interactions"] == 0  # the additive scorecard unless asked
+    est = CreditScorecard(interactions=3).set_params(coarse_groups=5, cell_scale=0.25)
+    twin = clone(est)
+    assert twin.get_params() == est.get_params()
+    assert (twin.interactions, twin.coarse_groups, twin.cell_scale) == (3, 5, 0.25)
+    # stored as given, even out of range: only fit checks (scikit-learn's rule)
+    odd = clone(CreditScorecard(interactions=99, coarse_groups=np.int64(1), cell_scale="x"))
+    assert odd.get_params()["interactions"] == 99 and odd.get_params()["cell_scale"] == "x"
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [("interactions", 17), ("interactions", -1), ("interactions", 2.5), ("interactions", True),
+     ("interactions", 10**30), ("coarse_groups", 1), ("coarse_groups", 15), ("coarse_groups", "4"),
+     ("cell_scale", 0.0), ("cell_scale", -0.5), ("cell_scale", float("inf")), ("cell_scale", float("nan")),
+     ("cell_scale", "0.5")],
+)  # fmt: skip
+def test_bad_interaction_params_are_refused_by_name(
+    data: tuple[np.ndarray, np.ndarray], param: str, value: Any
+) -> None:
+    x, y = data
+    est = CreditScorecard(**FAST, interactions=2).set_params(**{param: value})
+    with pytest.raises(ValueError, match=rf"^{param} must be .*got {re.escape(repr(value))}$"):
+        est.fit(x, y)
+    assert not hasattr(est, "model_")
+
+
+def test_the_limits_are_the_trainer_s(data: tuple[np.ndarray, np.ndarray]) -> None:
+    """The estimator's ranges are the core's: the native trainer itself refuses one past them,
+    and a fit at both maxima works (16 of the 36 candidate pairs: age is in none)."""
+    x, y = data
+    assert cd._native.TRAIN_LIMITS == {"interactions": (0, 16), "coarse_groups": (2, 14)}
+    native = {
+        "max_bins": 16, "min_bin_count": 30, "l2_alpha": 30.0, "folds": 2, "max_iterations": 300,
+        "gradient_tolerance": 1.0, "base_score": 600.0, "base_odds": 50.0, "pdo": 20.0, "model_id": "m",
+        "model_version": None, "sha256": "", "cell_scale": 0.5}  # fmt: skip
+    u8 = y.astype(np.uint8)
+    with pytest.raises(ValueError, match="interactions is 17"):
+        cd._native.fit(x, u8, **native, interactions=17, coarse_groups=4)
+    with pytest.raises(ValueError, match="coarse_groups is 15"):
+        cd._native.fit(x, u8, **native, interactions=1, coarse_groups=15)
+    small = FAST | {"max_bins": 8, "folds": 2}
+    est = CreditScorecard(**small, interactions=16, coarse_groups=14).fit(x[:2000], y[:2000])
+    assert len(json.loads(est.to_json())["interactions"]) == 16
+
+
+def test_interaction_cells_fit(data: tuple[np.ndarray, np.ndarray]) -> None:
+    """A fit with cells: the artifact holds the pairs (format version 3), the estimator scores
+    with them, and its out-of-fold evidence is that of the cells model (the recorded CV AUC)."""
+    x, y = data
+    additive = CreditScorecard(**FAST).fit(x, y)
+    est = CreditScorecard(**FAST, interactions=2).fit(x, y)
+    art = json.loads(est.to_json())
+    assert art["format_version"] == 3 and len(art["interactions"]) == 2
+    assert not np.array_equal(est.predict_proba(x), additive.predict_proba(x))
+    assert np.array_equal(cd.Model.from_json(est.to_json()).probability(x), est.predict_proba(x)[:, 1])
+    folds = est.fold_of_
+    aucs = [roc_auc_score(y[folds == k], est.oof_proba_[folds == k]) for k in range(3)]
+    assert abs(np.mean(aucs) - est.cv_auc_) < 1e-9 and est.cv_auc_ != additive.cv_auc_
+    assert abs(roc_auc_score(y[est.used_rows_], est.oof_proba_) - art["metrics"]["cv"]["auc"]) < 1e-9
+
+
 def test_bad_fits(data: tuple[np.ndarray, np.ndarray]) -> None:
     x, y = data
     with pytest.raises(ValueError, match="2 classes"):
@@ -491,6 +559,15 @@ def _sha256(path: Path) -> str:
 SAMPLE_FOLDS = 3
 SAMPLE_BINS = 32
 SAMPLE_ROWS = 40_000
+# The model with interaction cells, on the first 10,000 rows (under a second each side): two
+# pairs, and a grid and penalty other than the defaults, so that every cells parameter has to
+# reach the trainer for the bytes to agree. Estimator parameter -> `credit train --flag`.
+CELLS_ROWS = 10_000
+CELLS = {"folds": 3, "max_bins": 16, "interactions": 2, "coarse_groups": 3, "cell_scale": 0.75}
+CASES = {
+    "additive": (SAMPLE_ROWS, {"folds": SAMPLE_FOLDS, "max_bins": SAMPLE_BINS}),
+    "cells": (CELLS_ROWS, CELLS),
+}
 
 
 def _head(data: Path, out: Path, rows: int) -> Path:
@@ -505,20 +582,24 @@ def _head(data: Path, out: Path, rows: int) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def cli_and_estimator(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str, CreditScorecard, np.ndarray]:
+@pytest.fixture(scope="module", params=list(CASES))
+def cli_and_estimator(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, Any], str, CreditScorecard, np.ndarray]:
     """One `credit train` run and one estimator fit on the same rows of the training data, side
-    by side (two processes on two cores)."""
+    by side (two processes on two cores), with the same settings: the additive model, and one
+    with interaction cells."""
     pd = pytest.importorskip("pandas")
-    data = _head(training_data(), tmp_path_factory.mktemp("data") / "head.csv", SAMPLE_ROWS)
+    rows, params = CASES[request.param]
+    data = _head(training_data(), tmp_path_factory.mktemp("data") / "head.csv", rows)
     credit = os.environ.get("CREDIT", str(Path(__file__).parents[2] / "target/release/credit"))
     if not Path(credit).exists():
         pytest.skip("the credit binary is not built (make build)")
     out = tmp_path_factory.mktemp("train") / "cli-model.json"
     version = "python-binding-test"
+    flags = [a for k, v in params.items() for a in (f"--{k.replace('_', '-')}", str(v))]
     cli = subprocess.Popen(
-        [credit, "train", "--data", str(data), "--out", str(out), "--quiet", "--model-version", version,
-         "--folds", str(SAMPLE_FOLDS), "--max-bins", str(SAMPLE_BINS)],
+        [credit, "train", "--data", str(data), "--out", str(out), "--quiet", "--model-version", version, *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -526,9 +607,7 @@ def cli_and_estimator(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[st
     try:
         df = pd.read_csv(data, float_precision="round_trip")
         y = df["SeriousDlqin2yrs"].to_numpy()
-        est = CreditScorecard(model_version=version, folds=SAMPLE_FOLDS, max_bins=SAMPLE_BINS).fit(
-            df, y, data_sha256=_sha256(data)
-        )
+        est = CreditScorecard(model_version=version, **params).fit(df, y, data_sha256=_sha256(data))
     finally:
         _stdout, stderr = cli.communicate(timeout=3600)
     assert cli.returncode == 0, stderr
@@ -552,5 +631,7 @@ def test_cv_auc_equals_credit_train(cli_and_estimator: tuple[dict[str, Any], str
 
 
 def test_estimator_exports_the_cli_artifact(cli_and_estimator: tuple[dict[str, Any], str, CreditScorecard, np.ndarray]) -> None:
-    _, text, est, _ = cli_and_estimator
+    art, text, est, _ = cli_and_estimator
     assert est.to_json() == text
+    # the cells case did fit cells (on both sides: the bytes agree)
+    assert len(art.get("interactions") or []) == est.get_params()["interactions"]

@@ -14,6 +14,7 @@ __all__ = [
     "CORE_VERSION",
     "FEATURES",
     "TRAIN_DEFAULTS",
+    "TRAIN_LIMITS",
     "BatchResult",
     "Explanation",
     "Model",
@@ -27,6 +28,8 @@ __all__ = [
 FEATURES: list[str]
 CORE_VERSION: str
 TRAIN_DEFAULTS: dict[str, Any]
+# Inclusive (low, high) of the interaction parameters ("interactions", "coarse_groups").
+TRAIN_LIMITS: dict[str, tuple[int, int]]
 
 _Float64Array: TypeAlias = npt.NDArray[np.float64]
 # numpy arrays (n x 10, model column order), or tables matched by column name: pandas / polars
@@ -174,6 +177,9 @@ def fit(
     model_id: str,
     model_version: str | None,
     sha256: str,
+    interactions: int,
+    coarse_groups: int,
+    cell_scale: float,
 ) -> tuple[Model, _Float64Array, npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
 def _panic_for_tests(message: str) -> None:
     """Panics inside the entry points' guard: raises ``InternalError`` (for the tests)."""

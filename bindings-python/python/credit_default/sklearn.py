@@ -17,6 +17,8 @@ applied the scikit-learn way, with ``FixedThresholdClassifier`` (``decision_poli
 
 from __future__ import annotations
 
+import math
+import numbers
 import warnings
 from typing import Any
 
@@ -31,8 +33,10 @@ from . import _frames, _native
 from ._errors import ValidationError
 from ._native import Model
 
-# The core trainer's defaults, which are also `credit train`'s.
+# The core trainer's defaults, which are also `credit train`'s, and its ranges of the
+# interaction parameters (the scorer's limits).
 _D = _native.TRAIN_DEFAULTS
+_LIMITS = _native.TRAIN_LIMITS
 _N = len(_native.FEATURES)
 
 
@@ -43,7 +47,13 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     ``l2_alpha`` (``--alpha``), ``folds`` (``--folds``), ``max_iterations``
     (``--max-iterations``), ``tol`` (``--tolerance``), the points scaling (``base_score``,
     ``base_odds``, ``pdo``), ``model_id`` and ``model_version`` (``None``: derived from the
-    fitted content). ``errors``: what ``predict_proba`` / ``decision_function`` do with a row
+    fitted content). ``interactions`` (``--interactions``, 0 to 16): pairs of features that get
+    interaction cells fitted jointly with the bins (0, the default: the additive scorecard; the
+    shipped model has 8); ``coarse_groups`` (``--coarse-groups``, 2 to 14): most groups of range
+    bins per axis of a cell grid; ``cell_scale`` (``--cell-scale``, finite and positive): the
+    penalty on a cell step is ``l2_alpha / cell_scale**2``. They are stored as given and checked
+    in ``fit`` (``coarse_groups`` and ``cell_scale`` even when ``interactions`` is 0), which
+    raises a ``ValueError`` naming the parameter. ``errors``: what ``predict_proba`` / ``decision_function`` do with a row
     the scorecard refuses (an age of 0, a negative count): ``"raise"`` a ``ValidationError``
     naming every such row, or give ``"nan"`` for it (``predict`` always raises: a class label
     cannot be NaN).
@@ -64,6 +74,9 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         folds: int = _D["folds"],
         max_iterations: int = _D["max_iterations"],
         tol: float = _D["tol"],
+        interactions: int = _D["interactions"],
+        coarse_groups: int = _D["coarse_groups"],
+        cell_scale: float = _D["cell_scale"],
         base_score: float = _D["base_score"],
         base_odds: float = _D["base_odds"],
         pdo: float = _D["pdo"],
@@ -77,6 +90,9 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.folds = folds
         self.max_iterations = max_iterations
         self.tol = tol
+        self.interactions = interactions
+        self.coarse_groups = coarse_groups
+        self.cell_scale = cell_scale
         self.base_score = base_score
         self.base_odds = base_odds
         self.pdo = pdo
@@ -93,6 +109,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         """
         if self.errors not in ("raise", "nan"):
             raise ValueError(f'errors must be "raise" or "nan", got {self.errors!r}')
+        cells = self._cells_params()
         classes, y_enc = self._labels(y)
         rows = self._rows(X, fitting=True)
         if len(y_enc) != len(rows):
@@ -114,6 +131,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             model_id=str(self.model_id),
             model_version=self.model_version,
             sha256=data_sha256,
+            **cells,
         )
         if len(used) < len(rows):
             warnings.warn(
@@ -137,6 +155,24 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.used_rows_ = used
         self.cv_auc_: float = float(model.metrics["cv_auc_mean"])
         return self
+
+    def _cells_params(self) -> dict[str, Any]:
+        """The interaction parameters for the trainer, checked here (scikit-learn's rule: stored
+        as given, validated in ``fit``) against the trainer's limits, so that a bad value is a
+        ``ValueError`` naming it, before any work and whatever its type or size."""
+        out: dict[str, Any] = {}
+        for name in ("interactions", "coarse_groups"):
+            value, (lo, hi) = getattr(self, name), _LIMITS[name]
+            whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            if not (whole and lo <= value <= hi):
+                raise ValueError(f"{name} must be a whole number from {lo} to {hi}, got {value!r}")
+            out[name] = int(value)
+        scale = self.cell_scale
+        real = isinstance(scale, numbers.Real) and not isinstance(scale, bool)
+        if not (real and math.isfinite(scale) and scale > 0):
+            raise ValueError(f"cell_scale must be a finite positive number, got {scale!r}")
+        out["cell_scale"] = float(scale)
+        return out
 
     @staticmethod
     def _labels(y: Any) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
