@@ -12,6 +12,12 @@ Serve it on a schedule (a Prefect deployment; needs a Prefect server or Prefect 
 
     python lifecycle/retrain_flow.py --serve --cron "0 3 * * 1" --data ... --mlflow-uri ...
 
+**A retrain keeps the model's form.** The challenger gets as many pairs of interaction cells as
+the champion has (``interactions=None``, the default: the length of the champion artifact's
+``interactions`` list, 0 for an additive champion), so that the gate compares like with like and a
+promotion never silently drops the cells; pass ``interactions=K`` (``--interactions K``) to change
+the form on purpose. The number used is in the outcome and in the MLflow run's params.
+
 ``monitor_then_retrain`` runs ``credit monitor`` on the prediction log first and retrains only
 when it reports drift (exit code 1).
 
@@ -93,6 +99,11 @@ class Champion:
     train_sha256: str
     train_rows: tuple[int, int] | None
 
+    @property
+    def interactions(self) -> int:
+        """Pairs of features with interaction cells in the champion (0: an additive model)."""
+        return champion_interactions(self.artifact_json)
+
 
 @dataclass
 class Window:
@@ -138,6 +149,13 @@ class Outcome:
     mlflow_run_id: str | None = None
     registered_version: str | None = None
     challenger_path: str | None = None
+    interactions: int | None = None  # pairs of interaction cells the challenger was asked for
+
+
+def champion_interactions(artifact_json: str) -> int:
+    """Pairs with interaction cells in a model artifact (format version 3 lists them under
+    ``interactions``; older and additive artifacts have none)."""
+    return len(json.loads(artifact_json).get("interactions") or [])
 
 
 def feature_names() -> list[str]:
@@ -303,11 +321,16 @@ def train_challenger(
     max_bins: int,
     folds: int,
     model_version: str | None,
+    interactions: int,
 ) -> str:
-    """Fits a challenger with the package's scikit-learn estimator; returns the artifact JSON."""
-    est = CreditScorecard(max_bins=max_bins, folds=folds, model_version=model_version)
+    """Fits a challenger with the package's scikit-learn estimator (``interactions`` pairs of
+    cells; the other cells settings are the trainer's defaults, as ``credit train``'s); returns
+    the artifact JSON."""
+    est = CreditScorecard(max_bins=max_bins, folds=folds, model_version=model_version, interactions=interactions)
     est.fit(x, y, data_sha256=sha256)
-    get_run_logger().info("challenger %s: CV AUC %.5f", est.model_.version, est.cv_auc_)
+    get_run_logger().info(
+        "challenger %s (%d interaction pairs): CV AUC %.5f", est.model_.version, interactions, est.cv_auc_
+    )
     return est.to_json()
 
 
@@ -504,6 +527,7 @@ def retrain(
     min_eval_rows: int = 1000,
     max_bins: int = 64,
     folds: int = 5,
+    interactions: int | None = None,
     model_version: str | None = None,
     min_rows: int = 500,
     label_rate_range: tuple[float, float] = (0.01, 0.5),
@@ -512,7 +536,8 @@ def retrain(
     out_dir: str = str(DEFAULT_OUT),
     credit: str | None = None,
 ) -> dict[str, Any]:
-    """Retrains, gates on unseen rows and (maybe) promotes; returns the outcome as a dict."""
+    """Retrains, gates on unseen rows and (maybe) promotes; returns the outcome as a dict.
+    ``interactions=None`` fits the challenger with as many interaction pairs as the champion."""
     logger = get_run_logger()
     data = data or os.environ.get("CREDIT_DATA")
     if not data:
@@ -522,6 +547,7 @@ def retrain(
     services = list(services or [])
     champ = resolve_champion(champion, mlflow_uri)
     base = Outcome("invalid_data", "", champ.version, champion_reference=champion, served_version=champ.version)
+    base.interactions = champ.interactions if interactions is None else interactions
 
     dataset = load_data(data)
     window = gate_window(dataset, champ, eval_fraction)
@@ -548,7 +574,9 @@ def retrain(
         logger.warning(base.reason)
         return asdict(base)
 
-    challenger_json = train_challenger(learn.x, learn.y, dataset.sha256, max_bins, folds, model_version)
+    challenger_json = train_challenger(
+        learn.x, learn.y, dataset.sha256, max_bins, folds, model_version, base.interactions
+    )
     base.challenger_path = _write_challenger(out_dir, challenger_json)
     ex, ey = dataset.x[window.eval_idx], dataset.y[window.eval_idx]
     champ_eval, chall_eval = evaluate(champ.artifact_json, challenger_json, ex, ey)
@@ -565,6 +593,7 @@ def retrain(
         "rows": checked.rows,
         "max_bins": max_bins,
         "folds": folds,
+        "interactions": base.interactions,
         "margin": margin,
         "eval_fraction": eval_fraction,
         "min_eval_rows": min_eval_rows,
@@ -639,6 +668,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-fraction", type=float, default=0.25)
     ap.add_argument("--max-bins", type=int, default=64)
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument(
+        "--interactions", type=int, default=None,
+        help="pairs of interaction cells in the challenger (default: as many as the champion has)",
+    )  # fmt: skip
     ap.add_argument("--out-dir", default=str(DEFAULT_OUT))
     ap.add_argument("--credit", default=os.environ.get("CREDIT"))
     ap.add_argument("--serve", action="store_true", help="register a scheduled deployment and serve it")
@@ -653,6 +686,7 @@ def main(argv: list[str] | None = None) -> int:
         "eval_fraction": a.eval_fraction,
         "max_bins": a.max_bins,
         "folds": a.folds,
+        "interactions": a.interactions,
         "out_dir": a.out_dir,
         "credit": a.credit,
     }

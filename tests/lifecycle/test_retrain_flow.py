@@ -9,6 +9,8 @@ as `champion`, and a `credit serve` that follows `models:/credit-default@champio
   worse on the newest rows and is rejected; alias and service stay.
 - A promotion that the service cannot confirm (wrong admin token) leaves alias and service alone.
 - The gate never compares on rows the champion was fit on; the schema check can fail.
+- A retrain keeps the champion's form: as many interaction pairs as the champion has (the shipped
+  model's 8; 0 for an additive champion) unless `interactions` / `--interactions` says otherwise.
 
 The extracts are built from the training data, whose rows the shipped model has seen: that
 favours the champion in these comparisons, so a promotion here is conservative.
@@ -151,8 +153,14 @@ def test_a_worse_challenger_is_rejected_on_unseen_rows(registry: dict[str, objec
     assert out["registered_version"] is None and out["mlflow_run_id"]
     assert alias_version(mlflow_server, "champion") == registry["shipped"]
     assert svc.model()["model_version"] == before["model_version"]
-    tags = {t["key"]: t["value"] for t in mlflow_get(mlflow_server, "runs/get", run_id=out["mlflow_run_id"])["run"]["data"]["tags"]}  # type: ignore[index]
+    run = mlflow_get(mlflow_server, "runs/get", run_id=out["mlflow_run_id"])["run"]["data"]  # type: ignore[index]
+    tags = {t["key"]: t["value"] for t in run["tags"]}  # type: ignore[index]
     assert tags["decision"] == "rejected"
+    # The challenger kept the shipped champion's form: its interaction pairs, recorded in the run.
+    params = {p["key"]: p["value"] for p in run["params"]}  # type: ignore[index]
+    assert out["interactions"] == retrain_flow.champion_interactions(Model.default().to_json()) == 8
+    assert params["interactions"] == str(out["interactions"]) and params["max_bins"] == "16"
+    assert len(json.loads(Path(out["challenger_path"]).read_text())["interactions"]) == out["interactions"]
     assert tags["eval_rows"] == f"{out['window']['eval_range'][0]}:{n}"
     # The challenger's file is under out_dir, never in the repository.
     assert Path(out["challenger_path"]).is_relative_to(d)
@@ -320,3 +328,52 @@ def test_monitor_triggers_retraining_only_on_drift(workdir: Path) -> None:
     assert "DRIFT" in drifted["monitor"]
     assert drifted["registered_version"] is None
 
+
+@pytest.fixture(scope="module")
+def form_data(workdir: Path) -> Path:
+    """6,000 rows of the training data (every 20th): 4,500 to fit, 1,500 in the gate's window."""
+    path = workdir / "form.csv"
+    path.write_text("".join(read_lines(step=20)))
+    return path
+
+
+def _pairs(path: str) -> int:
+    return len(json.loads(Path(path).read_text()).get("interactions") or [])
+
+
+@pytest.mark.parametrize(("champion_kind", "asked", "expected"), [("cells", None, 8), ("additive", None, 0), ("cells", 2, 2)])
+def test_a_retrain_keeps_the_champion_s_form(
+    workdir: Path, form_data: Path, champion_kind: str, asked: int | None, expected: int
+) -> None:
+    """The challenger has as many interaction pairs as the champion unless told otherwise: the
+    shipped model (8 pairs) gets a challenger with 8, an additive champion an additive one.
+    File champions, no registry: the flow stops after the gate (rejected, not promoted)."""
+    from credit_default import CreditScorecard
+
+    d = workdir / f"form-{champion_kind}-{asked}"
+    d.mkdir(exist_ok=True)
+    shipped = ROOT / "models" / "default.json"
+    assert retrain_flow.champion_interactions(shipped.read_text()) == 8
+    champion = shipped
+    if champion_kind == "additive":
+        ds = retrain_flow._read_csv(str(form_data))
+        champion = d / "additive.json"
+        CreditScorecard(max_bins=8, folds=2).fit(ds.x[:3000], ds.y[:3000]).save(champion)
+    out = retrain_flow.retrain(
+        data=str(form_data), champion=str(champion), interactions=asked, max_bins=8, folds=2,
+        out_dir=str(d / "out"),
+    )  # fmt: skip
+    assert out["decision"] == "rejected", out
+    assert out["interactions"] == expected
+    assert _pairs(out["challenger_path"]) == expected
+
+
+def test_the_command_line_takes_interactions(workdir: Path, form_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--interactions 0`` retrains the shipped (cells) champion as an additive model."""
+    d = workdir / "form-cli"
+    argv = ["--data", str(form_data), "--champion", str(ROOT / "models" / "default.json"), "--interactions", "0",
+            "--max-bins", "8", "--folds", "2", "--out-dir", str(d)]  # fmt: skip
+    assert retrain_flow.main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["interactions"] == 0 and out["decision"] == "rejected", out
+    assert _pairs(out["challenger_path"]) == 0
