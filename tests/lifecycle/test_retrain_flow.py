@@ -329,6 +329,14 @@ def test_monitor_triggers_retraining_only_on_drift(workdir: Path) -> None:
     assert drifted["registered_version"] is None
 
 
+@pytest.fixture
+def no_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flow without MLflow: `mlflow.set_tracking_uri` (earlier tests) leaves the URI in the
+    environment, where the flow (and its command line's default) would find it and promote a file
+    champion's challenger into the session's registry."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
 @pytest.fixture(scope="module")
 def form_data(workdir: Path) -> Path:
     """6,000 rows of the training data (every 20th): 4,500 to fit, 1,500 in the gate's window."""
@@ -341,6 +349,7 @@ def _pairs(path: str) -> int:
     return len(json.loads(Path(path).read_text()).get("interactions") or [])
 
 
+@pytest.mark.usefixtures("no_registry")
 @pytest.mark.parametrize(("champion_kind", "asked", "expected"), [("cells", None, 8), ("additive", None, 0), ("cells", 2, 2)])
 def test_a_retrain_keeps_the_champion_s_form(
     workdir: Path, form_data: Path, champion_kind: str, asked: int | None, expected: int
@@ -368,6 +377,7 @@ def test_a_retrain_keeps_the_champion_s_form(
     assert _pairs(out["challenger_path"]) == expected
 
 
+@pytest.mark.usefixtures("no_registry")
 def test_the_command_line_takes_interactions(workdir: Path, form_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``--interactions 0`` retrains the shipped (cells) champion as an additive model."""
     d = workdir / "form-cli"
