@@ -293,6 +293,7 @@ def test_psi_of_the_flow_matches_the_artifact_binning(workdir: Path) -> None:
         assert counts.tolist() == stored, j
 
 
+@pytest.mark.usefixtures("no_registry")
 def test_monitor_triggers_retraining_only_on_drift(workdir: Path) -> None:
     """`monitor_then_retrain` on a stable log does nothing; on a log whose latest day is shifted
     it runs the flow (file champion, no registry: the challenger is written, not promoted)."""
