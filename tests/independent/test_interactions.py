@@ -10,13 +10,13 @@ special bins) maps to a coarse group per axis; the cell is `cells[r * n_cols + c
 
 from __future__ import annotations
 
-import bisect
 import csv
 import itertools
 import json
 import math
 
 import pytest
+from by_hand import all_bins, bin_number
 from conftest import run
 from sklearn.metrics import roc_auc_score
 
@@ -31,29 +31,11 @@ KAGGLE = {
 }
 
 
-def bin_index(card: dict, value: float | None) -> int:
-    n_range = len(card["range_bins"])
-    has_missing = "missing_bin" in card
-    if value is None:
-        return n_range
-    for s, sb in enumerate(card.get("special_bins", [])):
-        if value in sb["codes"]:
-            return n_range + int(has_missing) + s
-    return bisect.bisect_right(card["edges"], value)
-
-
-def all_bins(card: dict) -> list[dict]:
-    bins = list(card["range_bins"])
-    if "missing_bin" in card:
-        bins.append(card["missing_bin"])
-    return bins + [sb["bin"] for sb in card.get("special_bins", [])]
-
-
 def log_odds_by_hand(model: dict, values: dict) -> float:
     z = model["intercept"]
     index = {}
     for card in model["features"]:
-        k = bin_index(card, values[card["name"]])
+        k = bin_number(card, values[card["name"]])
         index[card["name"]] = k
         z += all_bins(card)[k]["logit"]
     for it in model["interactions"]:

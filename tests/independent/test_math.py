@@ -16,6 +16,7 @@ import json
 import math
 
 import pytest
+from by_hand import all_bins, bin_number
 from conftest import ROOT, SYNTHETIC, left_out, run
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score, roc_curve
 
@@ -31,24 +32,6 @@ FEATURES = [
     ("NumberOfTime60_89DaysPastDueNotWorse", "NumberOfTime60-89DaysPastDueNotWorse"),
     ("NumberOfDependents", "NumberOfDependents"),
 ]
-
-
-def bin_number(card: dict, value: float | None) -> int:
-    """The bin's place among all bins: range bins, then the missing bin, then special codes."""
-    n_range = len(card["range_bins"])
-    if value is None:
-        return n_range
-    for s, sb in enumerate(card.get("special_bins", [])):
-        if value in sb["codes"]:
-            return n_range + int("missing_bin" in card) + s
-    return bisect.bisect_right(card["edges"], value)
-
-
-def all_bins(card: dict) -> list[dict]:
-    bins = list(card["range_bins"])
-    if "missing_bin" in card:
-        bins.append(card["missing_bin"])
-    return bins + [sb["bin"] for sb in card.get("special_bins", [])]
 
 
 def score_by_hand(model: dict, values: list) -> tuple[float, float]:

@@ -88,17 +88,7 @@ fn same_pair(a: &[String; 2], b: &[String; 2]) -> bool {
 
 /// One pair: its heat map and, folded away, the table of its cells.
 fn pair_section(inter: &Interaction) -> String {
-    let mut table = String::new();
-    for cell in &inter.cells {
-        let _ = write!(
-            table,
-            "<tr><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.1}</td></tr>",
-            esc(&cell.label),
-            cell.count,
-            cell.event_rate,
-            cell.points
-        );
-    }
+    let table = super::bin_rows(&inter.cells);
     format!(
         "<section><h3>{} × {}</h3>{}<details><summary>cells</summary><table><tr><th>cell</th><th>rows</th><th>default rate</th><th>points</th></tr>{table}</table></details></section>",
         esc(&inter.features[0]),

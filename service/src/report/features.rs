@@ -6,7 +6,6 @@ use super::chart::Chart;
 use super::esc;
 use credit_core::artifact::{FeatureCard, ModelArtifact};
 use credit_core::FEATURES;
-use std::fmt::Write as _;
 
 /// One section per feature, in schema order.
 pub(super) fn sections(art: &ModelArtifact) -> Vec<String> {
@@ -54,16 +53,5 @@ fn points_chart(name: &str, card: &FeatureCard) -> String {
 }
 
 fn bins_table(card: &FeatureCard) -> String {
-    let mut table = String::new();
-    for b in card.all_bins() {
-        let _ = write!(
-            table,
-            "<tr><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.1}</td></tr>",
-            esc(&b.label),
-            b.count,
-            b.event_rate,
-            b.points
-        );
-    }
-    table
+    super::bin_rows(card.all_bins())
 }

@@ -26,6 +26,24 @@ fn esc(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// The rows of a table of bins or cells (label, rows, default rate, points): the feature
+/// sections and the cells' sections show their `Bin`s alike.
+fn bin_rows<'a>(bins: impl IntoIterator<Item = &'a credit_core::artifact::Bin>) -> String {
+    use std::fmt::Write as _;
+    let mut table = String::new();
+    for b in bins {
+        let _ = write!(
+            table,
+            "<tr><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.1}</td></tr>",
+            esc(&b.label),
+            b.count,
+            b.event_rate,
+            b.points
+        );
+    }
+    table
+}
+
 /// Out-of-fold predictions: the data row (0-based, in file order), its fold, label and
 /// probability, so that anyone can recompute the metrics or fit another learner on the same folds.
 pub fn write_oof(path: &Path, outcome: &TrainOutcome) -> Result<()> {
