@@ -126,13 +126,22 @@ pub fn pairs_of(pairs: &[Pair], j: usize) -> Vec<usize> {
         .collect()
 }
 
-/// The fixture's cells model (the shipped model plus three pairs), read back through the
-/// loader so that it carries its checksum, as a loaded model does.
+/// The additive scorecard shipped as 1.0.0 (the shipped model has cells since 1.1.0): the
+/// exporters' additive case and the base of the fixture's cells model.
+#[cfg(test)]
+pub(crate) fn additive_model() -> ModelArtifact {
+    ModelArtifact::from_json(include_str!(
+        "../../../credit-core/tests/data/additive-1.0.0.json"
+    ))
+    .expect("additive model")
+}
+
+/// The fixture's cells model (the additive model plus three pairs: what
+/// `testdata/cells-model.json` holds), read back through the loader so that it carries its
+/// checksum, as a loaded model does.
 #[cfg(test)]
 pub(crate) fn cells_model() -> ModelArtifact {
-    let shipped =
-        ModelArtifact::from_json(credit_core::shipped::MODEL_JSON).expect("shipped model");
-    let text = credit_core::fixture::with_interactions(&shipped)
+    let text = credit_core::fixture::with_interactions(&additive_model())
         .to_json()
         .expect("writes");
     ModelArtifact::from_json(&text).expect("the cells model is valid")
@@ -237,6 +246,13 @@ pub(crate) fn sample_rows(m: &ModelArtifact) -> Vec<[f64; credit_core::N_FEATURE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The exporters' fixture is the file the other languages' tests load.
+    #[test]
+    fn cells_model_is_the_committed_fixture() {
+        let committed = include_str!("../../../testdata/cells-model.json");
+        assert_eq!(cells_model(), ModelArtifact::from_json(committed).unwrap());
+    }
 
     #[test]
     fn parts_and_numbers_follow_the_artifact() {

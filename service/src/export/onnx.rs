@@ -683,14 +683,6 @@ mod tests {
         ModelArtifact::from_json(MODEL_JSON).expect("the shipped model loads")
     }
 
-    /// The additive scorecard shipped as 1.0.0 (the shipped model has cells since 1.1.0).
-    fn additive() -> ModelArtifact {
-        ModelArtifact::from_json(include_str!(
-            "../../../credit-core/tests/data/additive-1.0.0.json"
-        ))
-        .expect("additive model")
-    }
-
     fn decode(bytes: &[u8]) -> ModelProto {
         ModelProto::decode(bytes).expect("the export decodes as a ModelProto")
     }
@@ -821,7 +813,7 @@ mod tests {
     /// metadata names the pairs; an additive model's graph has none of it.
     #[test]
     fn cells_are_in_the_graph() {
-        let plain = decode(&export(&additive(), false).expect("export"));
+        let plain = decode(&export(&super::super::cells::additive_model(), false).expect("export"));
         let plain_g = plain.graph.as_ref().expect("graph");
         assert!(!plain
             .metadata_props

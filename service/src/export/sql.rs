@@ -750,14 +750,6 @@ mod tests {
         ModelArtifact::from_json(MODEL_JSON).expect("shipped model")
     }
 
-    /// The additive scorecard shipped as 1.0.0 (the shipped model has cells since 1.1.0).
-    fn additive() -> ModelArtifact {
-        ModelArtifact::from_json(include_str!(
-            "../../../credit-core/tests/data/additive-1.0.0.json"
-        ))
-        .expect("additive model")
-    }
-
     /// Every numeric literal of a statement: the 17-digit mantissa-exponent tokens.
     fn literals(sql: &str) -> Vec<String> {
         sql.split(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | 'e' | '-')))
@@ -840,7 +832,7 @@ mod tests {
     /// The exporter follows the artifact: a feature with other edges gets other arms.
     #[test]
     fn bins_come_from_the_artifact_not_the_shipped_shape() {
-        let mut m = additive();
+        let mut m = super::cells::additive_model();
         let card = &mut m.features[0];
         card.edges.truncate(3);
         card.range_bins.truncate(4);
@@ -1010,7 +1002,12 @@ mod tests {
     #[test]
     fn the_statements_arithmetic_is_the_cores_on_every_cell() {
         use super::cells::{cells_model, overlapping_model, sample_rows};
-        let models = [cells_model(), overlapping_model(), shipped(), additive()];
+        let models = [
+            cells_model(),
+            overlapping_model(),
+            shipped(),
+            super::cells::additive_model(),
+        ];
         for (k, m) in models.into_iter().enumerate() {
             let fixture = k < 2;
             let card = credit_core::Scorecard::new(m.clone()).unwrap();
@@ -1074,7 +1071,7 @@ mod tests {
             assert!(sql.contains("FROM paired") && sql.contains("FROM lost"));
         }
         // An additive model's statement has none of it.
-        let plain = export(&additive(), Dialect::Duckdb, "t").unwrap();
+        let plain = export(&super::cells::additive_model(), Dialect::Duckdb, "t").unwrap();
         assert!(!plain.contains("paired") && !plain.contains("co0") && !plain.contains(" u0"));
     }
 
