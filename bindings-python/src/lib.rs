@@ -1353,13 +1353,6 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     defaults.set_item("coarse_groups", d.coarse_groups)?;
     defaults.set_item("cell_scale", d.cell_scale)?;
     m.add("TRAIN_DEFAULTS", defaults)?;
-    // The trainer's inclusive ranges of the interaction parameters, so that the estimator's
-    // `fit` refuses a value out of range with the parameter's name (as `credit train` does)
-    // from the same limits, whatever the value (a negative or huge int never reaches `usize`).
-    let limits = PyDict::new(m.py());
-    limits.set_item("interactions", (0, credit_core::artifact::MAX_INTERACTIONS))?;
-    limits.set_item("coarse_groups", (2, credit_core::train::MAX_COARSE_GROUPS))?;
-    m.add("TRAIN_LIMITS", limits)?;
     Ok(())
 }
 

@@ -818,7 +818,8 @@ fn usable(
     if cfg.interactions > MAX_INTERACTIONS {
         return Err(TrainError::Interactions(cfg.interactions));
     }
-    if cfg.interactions > 0 && !(2..=MAX_COARSE_GROUPS).contains(&cfg.coarse_groups) {
+    // Checked whatever `interactions` is, as `cell_scale` is: one rule for every front door.
+    if !(2..=MAX_COARSE_GROUPS).contains(&cfg.coarse_groups) {
         return Err(TrainError::CoarseGroups(cfg.coarse_groups));
     }
     if !(cfg.cell_scale.is_finite() && cfg.cell_scale > 0.0) {
@@ -987,6 +988,27 @@ mod tests {
                 ..TrainConfig::default()
             });
             assert!(e.contains("between 2 and 14"), "{e}");
+        }
+    }
+
+    /// The core is the one rule for the cell settings: an out-of-range `coarse_groups` is refused
+    /// whatever `interactions` is (the CLI took `--interactions 0 --coarse-groups 64` while the
+    /// Python estimator refused it), as `cell_scale` always was.
+    #[test]
+    fn coarse_groups_are_checked_without_interactions() {
+        let data = synthetic(400);
+        for groups in [0, 1, MAX_COARSE_GROUPS + 1, 64] {
+            let cfg = TrainConfig {
+                interactions: 0,
+                coarse_groups: groups,
+                ..TrainConfig::default()
+            };
+            let r = train(&data, &cfg, &mut |_| {});
+            assert!(
+                matches!(r, Err(TrainError::CoarseGroups(g)) if g == groups),
+                "{groups}: {:?}",
+                r.as_ref().err()
+            );
         }
     }
 

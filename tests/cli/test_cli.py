@@ -168,3 +168,16 @@ def test_train_refuses_more_bins_than_the_scorer_holds(credit, tmp_path):
         assert r.returncode == 2, (bins, r.stderr)
         assert "--max-bins" in r.stderr, r.stderr
     assert not (tmp_path / "m.json").exists()
+
+
+def test_train_refuses_coarse_groups_out_of_range_even_without_interactions(
+    credit, tmp_path
+):
+    """The core's range is the one rule: `--coarse-groups 64` is refused with `--interactions 0`
+    too (the Python estimator refused it; the CLI took it), before any fitting."""
+    data = tmp_path / "one.csv"
+    data.write_text(HEADER + "\n1,0,0.5,45,0,0.1,100,1,0,0,0,0\n")
+    args = ["--interactions", "0", "--coarse-groups", "64", "--quiet"]
+    r = run([credit, "train", "--data", data, "--out", tmp_path / "m.json", *args])
+    assert r.returncode == 2 and "coarse_groups is 64" in r.stderr, r.stderr
+    assert not (tmp_path / "m.json").exists()

@@ -14,7 +14,6 @@ __all__ = [
     "CORE_VERSION",
     "FEATURES",
     "TRAIN_DEFAULTS",
-    "TRAIN_LIMITS",
     "BatchResult",
     "Explanation",
     "Model",
@@ -28,8 +27,6 @@ __all__ = [
 FEATURES: list[str]
 CORE_VERSION: str
 TRAIN_DEFAULTS: dict[str, Any]
-# Inclusive (low, high) of the interaction parameters ("interactions", "coarse_groups").
-TRAIN_LIMITS: dict[str, tuple[int, int]]
 
 _Float64Array: TypeAlias = npt.NDArray[np.float64]
 # numpy arrays (n x 10, model column order), or tables matched by column name: pandas / polars

@@ -17,7 +17,6 @@ applied the scikit-learn way, with ``FixedThresholdClassifier`` (``decision_poli
 
 from __future__ import annotations
 
-import math
 import numbers
 import warnings
 from typing import Any
@@ -33,11 +32,12 @@ from . import _frames, _native
 from ._errors import ValidationError
 from ._native import Model
 
-# The core trainer's defaults, which are also `credit train`'s, and its ranges of the
-# interaction parameters (the scorer's limits).
+# The core trainer's defaults, which are also `credit train`'s.
 _D = _native.TRAIN_DEFAULTS
-_LIMITS = _native.TRAIN_LIMITS
 _N = len(_native.FEATURES)
+# The widest whole number the native trainer's count parameters hold (a usize): a conversion
+# limit, not a range (the core trainer's ranges are far inside it).
+_NATIVE_MAX = int(np.iinfo(np.uintp).max)
 
 
 class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
@@ -52,11 +52,11 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     shipped model has 8); ``coarse_groups`` (``--coarse-groups``, 2 to 14): most groups of range
     bins per axis of a cell grid; ``cell_scale`` (``--cell-scale``, finite and positive): the
     penalty on a cell step is ``l2_alpha / cell_scale**2``. They are stored as given and checked
-    in ``fit`` (``coarse_groups`` and ``cell_scale`` even when ``interactions`` is 0), which
-    raises a ``ValueError`` naming the parameter. ``errors``: what ``predict_proba`` / ``decision_function`` do with a row
-    the scorecard refuses (an age of 0, a negative count): ``"raise"`` a ``ValidationError``
-    naming every such row, or give ``"nan"`` for it (``predict`` always raises: a class label
-    cannot be NaN).
+    in ``fit`` by the core trainer, before any fitting (``coarse_groups`` and ``cell_scale`` even
+    when ``interactions`` is 0), which raises a ``ValueError`` naming the parameter. ``errors``:
+    what ``predict_proba`` / ``decision_function`` do with a row the scorecard refuses (an age
+    of 0, a negative count): ``"raise"`` a ``ValidationError`` naming every such row, or give
+    ``"nan"`` for it (``predict`` always raises: a class label cannot be NaN).
 
     Fitted attributes: ``model_`` (a :class:`credit_default.Model`), ``classes_``,
     ``n_features_in_``, ``feature_names_in_`` (when ``X`` has string column names),
@@ -157,20 +157,24 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return self
 
     def _cells_params(self) -> dict[str, Any]:
-        """The interaction parameters for the trainer, checked here (scikit-learn's rule: stored
-        as given, validated in ``fit``) against the trainer's limits, so that a bad value is a
-        ``ValueError`` naming it, before any work and whatever its type or size."""
+        """The interaction parameters converted for the native trainer (scikit-learn's rule:
+        stored as given, checked in ``fit``). Only what cannot be converted is refused here, a
+        ``ValueError`` naming the parameter: a bool or a non-whole number for ``interactions`` /
+        ``coarse_groups`` (or one no native unsigned integer holds), a non-number for
+        ``cell_scale``. Their ranges are the core trainer's: it refuses a value out of them,
+        naming it, before any fitting."""
         out: dict[str, Any] = {}
         for name in ("interactions", "coarse_groups"):
-            value, (lo, hi) = getattr(self, name), _LIMITS[name]
+            value = getattr(self, name)
             whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-            if not (whole and lo <= value <= hi):
-                raise ValueError(f"{name} must be a whole number from {lo} to {hi}, got {value!r}")
+            if not (whole and 0 <= value <= _NATIVE_MAX):
+                raise ValueError(
+                    f"{name} must be a whole number from 0 to {_NATIVE_MAX}, got {value!r}"
+                )
             out[name] = int(value)
         scale = self.cell_scale
-        real = isinstance(scale, numbers.Real) and not isinstance(scale, bool)
-        if not (real and math.isfinite(scale) and scale > 0):
-            raise ValueError(f"cell_scale must be a finite positive number, got {scale!r}")
+        if not isinstance(scale, numbers.Real) or isinstance(scale, bool):
+            raise ValueError(f"cell_scale must be a number, got {scale!r}")  # noqa: TRY004
         out["cell_scale"] = float(scale)
         return out
 
