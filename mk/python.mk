@@ -25,7 +25,8 @@ python: $(VENV)/.stamp-python-wheel
 # (nbconvert --execute) and the PySpark mapInArrow test. mypy.stubtest compares the native
 # module's stubs (_native.pyi) with the built module: names, signatures, defaults, @final.
 test-python: $(CREDIT) $(VENV)/.stamp-python-wheel data | $(WORK)
-	$(VENV)/bin/ruff check bindings-python examples/python examples/spark benches/python
+	$(VENV)/bin/ruff check bindings-python examples/python examples/spark benches/python \
+	  tests/conftest.py tests/cli tests/independent tests/service tests/container
 	$(PY) -m mypy.stubtest credit_default._native
 	cd bindings-python && CREDIT=$(CREDIT) CREDIT_DATA=$(DATA) CREDIT_WORK=$(WORK) \
 		SPARK_LOCAL_IP=127.0.0.1 $(PY) -m pytest -q -rs --junitxml=$(JUNIT)/python.xml tests

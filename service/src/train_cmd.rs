@@ -40,10 +40,11 @@ pub struct TrainArgs {
     /// as format version 3.
     #[arg(long, default_value_t = TrainConfig::default().interactions)]
     pub interactions: usize,
-    /// Most coarse groups per axis of an interaction grid (range bins; missing and special
-    /// codes get a group each).
+    /// Most coarse groups per axis of an interaction grid (2 to 14; range bins; missing and
+    /// special codes get a group each).
     #[arg(long, default_value_t = TrainConfig::default().coarse_groups,
-          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=64))]
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
+              .range(2..=credit_core::train::MAX_COARSE_GROUPS as u64))]
     pub coarse_groups: usize,
     /// Value of a set cell column: the L2 penalty on a cell step is alpha / cell-scale².
     #[arg(long, default_value_t = TrainConfig::default().cell_scale)]
