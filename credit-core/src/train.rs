@@ -971,44 +971,33 @@ mod tests {
     }
 
     /// A model the scorer would refuse is refused before any fitting, with the limit named
-    /// (the trainer wrote 36-pair models that no front door could load).
+    /// (the trainer wrote 36-pair models that no front door could load). The core is the one
+    /// rule for the cell settings: an out-of-range `coarse_groups` is refused whatever
+    /// `interactions` is (the CLI took `--interactions 0 --coarse-groups 64` while the Python
+    /// estimator refused it), as `cell_scale` always was.
     #[test]
     fn cell_settings_must_fit_the_scorer() {
         let data = synthetic(400);
-        let refused = |cfg: TrainConfig| train(&data, &cfg, &mut |_| {}).unwrap_err().to_string();
+        let refused = |cfg: TrainConfig| train(&data, &cfg, &mut |_| {}).unwrap_err();
         let too_many = refused(TrainConfig {
             interactions: MAX_INTERACTIONS + 1,
             ..TrainConfig::default()
-        });
+        })
+        .to_string();
         assert!(too_many.contains("at most 16 pairs"), "{too_many}");
-        for groups in [1, MAX_COARSE_GROUPS + 1] {
-            let e = refused(TrainConfig {
-                interactions: 2,
-                coarse_groups: groups,
-                ..TrainConfig::default()
-            });
-            assert!(e.contains("between 2 and 14"), "{e}");
-        }
-    }
-
-    /// The core is the one rule for the cell settings: an out-of-range `coarse_groups` is refused
-    /// whatever `interactions` is (the CLI took `--interactions 0 --coarse-groups 64` while the
-    /// Python estimator refused it), as `cell_scale` always was.
-    #[test]
-    fn coarse_groups_are_checked_without_interactions() {
-        let data = synthetic(400);
-        for groups in [0, 1, MAX_COARSE_GROUPS + 1, 64] {
-            let cfg = TrainConfig {
-                interactions: 0,
-                coarse_groups: groups,
-                ..TrainConfig::default()
-            };
-            let r = train(&data, &cfg, &mut |_| {});
-            assert!(
-                matches!(r, Err(TrainError::CoarseGroups(g)) if g == groups),
-                "{groups}: {:?}",
-                r.as_ref().err()
-            );
+        for interactions in [0, 2] {
+            for groups in [0, 1, MAX_COARSE_GROUPS + 1, 64] {
+                let e = refused(TrainConfig {
+                    interactions,
+                    coarse_groups: groups,
+                    ..TrainConfig::default()
+                });
+                assert!(
+                    matches!(e, TrainError::CoarseGroups(g) if g == groups),
+                    "{interactions}, {groups}: {e:?}"
+                );
+                assert!(e.to_string().contains("between 2 and 14"), "{e}");
+            }
         }
     }
 
