@@ -8,12 +8,14 @@ only way the executors can import the package is the shipped archive."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -55,24 +57,63 @@ def spark_env(work: Path) -> dict[str, str]:
 
 
 def master_state(ui_port: int) -> dict:
+    """The master's state from its UI's `/json/` page. While the master starts, that path can
+    still be answered by the HTML status page (its JSON handler is not attached yet): that
+    raises ValueError like any other not-JSON answer, and the caller waits."""
     with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=5) as r:
-        return json.load(r)
+        body = r.read()
+    try:
+        return json.loads(body)
+    except ValueError as e:
+        raise ValueError(f"not JSON from the master's /json/: {body[:120]!r}") from e
 
 
-def wait_for_workers(ui_port: int, procs: list[subprocess.Popen[bytes]], logs: Path) -> None:
-    deadline = time.monotonic() + 120
+def wait_for_workers(ui_port: int, procs: list[subprocess.Popen[bytes]], logs: Path,
+                     timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    last = "no answer"
     while time.monotonic() < deadline:
         for p in procs:
             if p.poll() is not None:
                 tails = "\n".join(f.read_text()[-2000:] for f in sorted(logs.glob("*.log")))
                 pytest.fail(f"a Spark daemon exited with {p.returncode}:\n{tails}")
         try:
-            if master_state(ui_port).get("aliveworkers", 0) >= WORKERS:
+            state = master_state(ui_port)
+            if state.get("aliveworkers", 0) >= WORKERS:
                 return
-        except OSError:
-            pass
+            last = f"aliveworkers={state.get('aliveworkers')}"
+        except (OSError, ValueError) as e:
+            last = str(e)
         time.sleep(0.5)
-    pytest.fail(f"the master did not see {WORKERS} workers within 120 s")
+    pytest.fail(f"the master did not see {WORKERS} workers within {timeout:.0f} s (last: {last})")
+
+
+def test_wait_for_workers_waits_through_the_html_page_a_starting_master_serves() -> None:
+    """CI once failed here: a starting master answered `/json/` with its HTML page and the
+    fixture died on a JSONDecodeError instead of asking again."""
+    answers = [b"<!DOCTYPE html><html>starting</html>", b'{"aliveworkers": 1}',
+               json.dumps({"aliveworkers": WORKERS}).encode()]
+    asked: list[str] = []
+
+    class Master(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            body = answers[min(len(asked), len(answers)) - 1]
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Master) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            wait_for_workers(server.server_address[1], [], Path("."), timeout=20)
+        finally:
+            server.shutdown()
+    assert asked == ["/json/"] * 3
 
 
 @pytest.fixture(scope="module")
