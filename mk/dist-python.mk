@@ -3,8 +3,16 @@
 # (tests/dist/test_python.py).
 .PHONY: dist-python test-dist-python
 DIST ?= $(ROOT)/dist
-# Its own target dir: the zig linker settings would otherwise invalidate `make python`'s build.
+# The wheel's own target dir: a build with other linker settings (plain `cargo build`) would
+# otherwise invalidate it.
 PYDIST_TARGET := $(ROOT)/target/dist-python
+# `make python` (the wheel the tests install) and `make dist` build the wheel with this one
+# command, so the wheel that is tested is the one that ships and the release build is compiled
+# once (a second full build cost `make test` a minute and a half on a 2-core machine).
+# `PY_WHEEL_PORTABLE=` builds a plain wheel for this machine only (no zig needed).
+PY_WHEEL_PORTABLE ?= --zig --compatibility manylinux_2_17
+PY_WHEEL_BUILD = cd bindings-python && PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/maturin build --release --quiet \
+	$(PY_WHEEL_PORTABLE) -i $(PY) --target-dir $(PYDIST_TARGET)
 
 $(VENV)/.stamp-dist-python: requirements/dist-python.txt | $(VENV)/bin/python
 	$(PIP) install -q -r requirements/dist-python.txt
@@ -19,8 +27,7 @@ $(VENV)/.stamp-dist-python: requirements/dist-python.txt | $(VENV)/bin/python
 dist-python: $(VENV)/.stamp-dist-python
 	mkdir -p $(DIST)
 	rm -f $(DIST)/credit_default-*.whl $(DIST)/credit_default-*.tar.gz
-	cd bindings-python && PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/maturin build --release --quiet \
-		--zig --compatibility manylinux_2_17 -i $(PY) --target-dir $(PYDIST_TARGET) -o $(DIST)
+	$(PY_WHEEL_BUILD) -o $(DIST)
 	cd bindings-python && $(VENV)/bin/maturin sdist -o $(DIST)
 	@ls -l $(DIST)/credit_default-*
 

@@ -12,10 +12,11 @@ $(VENV)/.stamp-python: requirements/python.txt | $(VENV)/bin/python
 	$(PIP) install -q -r requirements/python.txt
 	@touch $@
 
-# Build the wheel (release, abi3) and install it into the project venv.
-$(VENV)/.stamp-python-wheel: $(PY_SRC) $(VENV)/.stamp-python | $(WORK)
+# Build the wheel (release, abi3) and install it into the project venv. It is built like the
+# released wheel (PY_WHEEL_BUILD, mk/dist-python.mk), so zig is among its tools.
+$(VENV)/.stamp-python-wheel: $(PY_SRC) $(VENV)/.stamp-python $(VENV)/.stamp-dist-python | $(WORK)
 	rm -rf $(PY_WHEELS) bindings-python/python/credit_default/*.so
-	cd bindings-python && $(VENV)/bin/maturin build --release --quiet -i $(PY) -o $(PY_WHEELS)
+	$(PY_WHEEL_BUILD) -o $(PY_WHEELS)
 	$(PIP) install -q --force-reinstall --no-deps $(PY_WHEELS)/credit_default-*.whl
 	@touch $@
 
