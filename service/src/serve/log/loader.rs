@@ -44,7 +44,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 const SHUTDOWN_RETRY: Duration = Duration::from_secs(3);
 
 /// One-row bookkeeping: the segment and the offset in it up to which everything is loaded.
-const PROGRESS_DDL: &str = "CREATE TABLE IF NOT EXISTS segment_progress (\
+/// Created by `journal::open` on every journal (an extra table: older builds ignore it).
+pub const PROGRESS_DDL: &str = "CREATE TABLE IF NOT EXISTS segment_progress (\
      id INTEGER PRIMARY KEY CHECK (id = 1), segment INTEGER NOT NULL, offset INTEGER NOT NULL)";
 
 /// A `/ready` write check waiting for its frame to be loaded.
@@ -66,9 +67,8 @@ pub struct Progress {
     pub offset: u64,
 }
 
-/// Creates the bookkeeping table if needed and reads it ((0, 0) when nothing was ever loaded).
+/// Reads the bookkeeping table ((0, 0) when nothing was ever loaded).
 pub fn progress(conn: &Connection) -> Result<Progress, rusqlite::Error> {
-    conn.execute_batch(PROGRESS_DDL)?;
     let p = conn
         .query_row(
             "SELECT segment, offset FROM segment_progress WHERE id = 1",

@@ -457,22 +457,21 @@ mod tests {
         ));
     }
 
+    /// A segment takes groups until it holds at least the size bound; the next group starts a
+    /// new one (never split), and the files list in order.
     #[test]
     fn the_writer_rotates_by_size_and_lists_in_order() {
         let dir = std::env::temp_dir().join(format!("credit-seg-rotate-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
-        let mut w = SegmentWriter::create(&dir, 7, 100, false).unwrap();
         let mut frames = Vec::new();
         push_record(&mut frames, &row("x"));
-        let mut ends = Vec::new();
-        for _ in 0..5 {
-            ends.push(w.append(&frames).unwrap());
-        }
-        let per = (100 + frames.len() as u64 - 1) / frames.len() as u64;
-        assert_eq!(ends[0], (7, frames.len() as u64));
-        assert_eq!(ends[per as usize], (8, frames.len() as u64));
+        let f = frames.len() as u64;
+        let mut w = SegmentWriter::create(&dir, 7, 2 * f, false).unwrap();
+        let ends: Vec<(u64, u64)> = (0..5).map(|_| w.append(&frames).unwrap()).collect();
+        assert_eq!(ends, [(7, f), (7, 2 * f), (8, f), (8, 2 * f), (9, f)]);
         let numbers: Vec<u64> = list(&dir).unwrap().iter().map(|(n, _)| *n).collect();
-        assert_eq!(numbers, [7, 8]);
+        assert_eq!(numbers, [7, 8, 9]);
+        assert_eq!(fs::metadata(path_of(&dir, 8)).unwrap().len(), 2 * f);
         fs::remove_dir_all(&dir).unwrap();
     }
 }
