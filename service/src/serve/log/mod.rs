@@ -192,9 +192,9 @@ const PROBE_TTL: Duration = Duration::from_secs(1);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A request that has its body and will submit a record within microseconds (parsing and
-/// scoring are all that is left). The writer waits briefly for such requests before it commits,
-/// so that they share the group commit instead of each starting a small one: fewer commits mean
-/// fewer WAL pages (every commit rewrites the table's last pages) and fewer wake-ups.
+/// scoring are all that is left). The writer waits briefly for such requests before it writes,
+/// so that they share the group's write instead of each starting a small one: fewer writes (and
+/// with `--fsync` fewer fdatasyncs) and fewer wake-ups.
 pub struct Arriving(Arc<AtomicI64>);
 
 impl Drop for Arriving {

@@ -372,7 +372,7 @@ mod tests {
         Row {
             decision_id: uuid::Uuid::now_v7(),
             request_id: id,
-            trace_id: if id.len() % 2 == 0 {
+            trace_id: if id.len().is_multiple_of(2) {
                 Some("4bf9")
             } else {
                 None
