@@ -247,6 +247,11 @@ def test_log_record_shape(server: Server) -> None:
     r = server.post("/predict", _with(MonthlyIncome=None, NumberOfDependents=...), headers={"x-request-id": "shape-1"})
     assert r.status_code == 200
     body = r.json()
+    # The loader puts the record into the table a few milliseconds after the answer.
+    deadline = time.monotonic() + 10
+    while not any(x["request_id"] == "shape-1" for x in db_rows(server.tmp / "predictions.db")):
+        assert time.monotonic() < deadline, "shape-1 never reached the table"
+        time.sleep(0.02)
     row = next(x for x in db_rows(server.tmp / "predictions.db") if x["request_id"] == "shape-1")
     assert row["decision_id"] == body["decision_id"] and row["trace_id"] is None
     assert row["ts"].endswith("Z") and row["ts"][10] == "T"

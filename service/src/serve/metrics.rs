@@ -96,7 +96,13 @@ pub struct Metrics {
     /// Records waiting in the channel to the journal writer.
     pub log_queue_depth: AtomicI64,
     pub log_records_journaled: AtomicU64,
+    /// Group writes to the segment journal.
     pub log_commits: AtomicU64,
+    /// Records written to the segment journal and not yet loaded into the SQLite table.
+    pub log_segment_backlog: AtomicI64,
+    /// Records the loader put into the SQLite table, and its transactions.
+    pub log_loaded: AtomicU64,
+    pub log_load_transactions: AtomicU64,
     pub log_write_failures: AtomicU64,
     /// Records in the journal not yet confirmed by the remote sink.
     pub log_outbox_pending: AtomicI64,
@@ -166,11 +172,13 @@ impl Metrics {
                 d.load(Relaxed)
             );
         }
-        let counters: [(&str, &str, u64); 11] = [
+        let counters: [(&str, &str, u64); 13] = [
             ("credit_batch_items_total", "Applicants received in batch requests.", self.batch_items.load(Relaxed)),
             ("credit_validation_errors_total", "Applicants refused by validation (422 or batch item errors).", self.validation_errors.load(Relaxed)),
-            ("credit_log_records_journaled_total", "Prediction records committed to the local journal.", self.log_records_journaled.load(Relaxed)),
-            ("credit_log_commits_total", "Journal transactions (group commits).", self.log_commits.load(Relaxed)),
+            ("credit_log_records_journaled_total", "Prediction records written to the local journal (its segment files): what a strict answer waits for.", self.log_records_journaled.load(Relaxed)),
+            ("credit_log_commits_total", "Journal group writes (one write, and with --fsync one fdatasync, per group).", self.log_commits.load(Relaxed)),
+            ("credit_log_loaded_total", "Records loaded from the journal's segments into its SQLite table.", self.log_loaded.load(Relaxed)),
+            ("credit_log_load_transactions_total", "SQLite transactions of the journal's loader.", self.log_load_transactions.load(Relaxed)),
             ("credit_log_write_failures_total", "Failed journal writes (each is retried; strict requests wait).", self.log_write_failures.load(Relaxed)),
             ("credit_log_shipped_total", "Records confirmed by the remote sink and removed from the journal.", self.log_shipped.load(Relaxed)),
             ("credit_log_ship_failures_total", "Failed attempts to ship a batch to the remote sink.", self.log_ship_failures.load(Relaxed)),
@@ -190,11 +198,16 @@ impl Metrics {
             0.0
         };
         let _ = writeln!(o, "# HELP credit_log_oldest_pending_seconds Age of the oldest record waiting for the remote sink (0 when none).\n# TYPE credit_log_oldest_pending_seconds gauge\ncredit_log_oldest_pending_seconds {age}");
-        let gauges: [(&str, &str, i64); 5] = [
+        let gauges: [(&str, &str, i64); 6] = [
             (
                 "credit_log_queue_depth",
                 "Records waiting for the journal writer.",
                 self.log_queue_depth.load(Relaxed).max(0),
+            ),
+            (
+                "credit_log_segment_backlog",
+                "Records written to the journal's segments and not yet loaded into its SQLite table.",
+                self.log_segment_backlog.load(Relaxed).max(0),
             ),
             (
                 "credit_log_outbox_pending",

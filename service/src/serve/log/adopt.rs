@@ -28,6 +28,7 @@
 //! | name | what |
 //! |---|---|
 //! | `journal-<id>.db`, `-wal`, `-shm` | the journal of instance `<id>` |
+//! | `journal-<id>.db.segments/` | its segment files (records written, maybe not yet loaded) |
 //! | `journal-<id>.lease` | its heartbeat: 20 digits, ms since the epoch (0: released) |
 //! | `journal-<id>.claimed-by-<other>` | its lease, renamed by the instance adopting it |
 //!
@@ -54,7 +55,7 @@ use super::journal::{
     self, DEAD_LETTER_TABLE, OUTBOX_COPY_COLUMNS, OUTBOX_TABLE, PREDICTIONS_TABLE,
 };
 use super::schema::DEAD_LETTER_COPY_COLUMNS;
-use super::LogError;
+use super::{loader, segment, LogError};
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, OpenOptions};
@@ -245,7 +246,10 @@ impl Lease {
         }
         if s.db.exists() {
             let rows = {
-                let conn = journal::open(&s.db, false)?;
+                let mut conn = journal::open(&s.db, false)?;
+                // Normally empty (the loader loaded everything at shutdown); if it could not,
+                // the rest is loaded now, so that it is counted and never deleted unshipped.
+                loader::recover(&mut conn, &s.db, OUTBOX_TABLE)?;
                 let mut rows = 0;
                 for table in [OUTBOX_TABLE, DEAD_LETTER_TABLE, PREDICTIONS_TABLE] {
                     rows += journal::count(&conn, table)?;
@@ -515,10 +519,16 @@ fn is_stale(path: &Path, stale_after: Duration) -> io::Result<bool> {
     Ok(now_ms().saturating_sub(at) > stale_after.as_millis() as u64)
 }
 
-/// The journal or its WAL changed within `window` (its writer may still be running).
+/// The journal, its WAL or a segment changed within `window` (its writer may still be running).
 fn written_within(db: &Path, window: Duration) -> io::Result<bool> {
     let now = now_ms();
-    for path in [db.to_path_buf(), sidecar(db, "-wal")] {
+    let segments = segment::list(&segment::dir_of(db))?
+        .into_iter()
+        .map(|(_, p)| p);
+    for path in [db.to_path_buf(), sidecar(db, "-wal")]
+        .into_iter()
+        .chain(segments)
+    {
         match fs::metadata(&path) {
             Ok(m) => {
                 if now.saturating_sub(ms_since_epoch(m.modified()?)) <= window.as_millis() as u64 {
@@ -545,9 +555,12 @@ fn adopt_one(
         // The -shm is only an index of the -wal, rebuilt from it by the next open; the dead
         // host's copy must not be trusted.
         remove_if_exists(&sidecar(&db, "-shm"))?;
-        // Brings an older journal to this build's schema. Closing the only connection folds the
-        // WAL (committed transactions of the dead instance) into the file.
-        drop(journal::open(&db, false)?);
+        // Brings an older journal to this build's schema and loads what the dead instance had
+        // written to its segments but not yet loaded (answered records). Closing the only
+        // connection folds the WAL (committed transactions of the dead instance) into the file.
+        let mut conn = journal::open(&db, false)?;
+        loader::recover(&mut conn, &db, OUTBOX_TABLE)?;
+        drop(conn);
         counts = copy_into(own, &db)?;
     }
     remove_journal_files(&db)?;
@@ -733,11 +746,13 @@ fn remove_if_exists(path: &Path) -> io::Result<()> {
     }
 }
 
-/// The database first: a WAL without its database is never read again.
+/// The database first: a WAL without its database is never read again. The segments last
+/// (only called once they are loaded and the rows copied).
 fn remove_journal_files(db: &Path) -> io::Result<()> {
     remove_if_exists(db)?;
     remove_if_exists(&sidecar(db, "-wal"))?;
-    remove_if_exists(&sidecar(db, "-shm"))
+    remove_if_exists(&sidecar(db, "-shm"))?;
+    segment::remove_dir(db)
 }
 
 fn ms_since_epoch(t: SystemTime) -> u64 {

@@ -32,6 +32,10 @@
 //! short of the WAL's end; the WAL then grows past the bound until the reader has gone, and
 //! the thread retries with a back-off and warns.
 //!
+//! Since the segment journal (segment.rs, loader.rs) the connection that commits is the
+//! loader's, off the request path: "the writer" below is the loader, and a WAL reset now delays
+//! only the loading of records whose answers have already left.
+//!
 //! Crash guarantees do not depend on any of this: in WAL mode a committed transaction is in
 //! the WAL (with `synchronous` NORMAL, or fsynced with FULL) before the commit returns, a
 //! checkpoint fsyncs the WAL before copying and the database file before the WAL may be

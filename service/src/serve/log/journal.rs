@@ -1,6 +1,8 @@
-//! The SQLite journal: schema, the group-committing writer thread, and outbox reads.
+//! The journal: the group-committing writer thread (to the segment files, see `segment.rs`),
+//! the SQLite database the loader fills from them, and outbox reads.
 
-use super::checkpoint::WalReset;
+use super::loader::{Batch, ProbeAck};
+use super::segment::{self, Row, SegmentWriter};
 use super::{LogError, Msg, Record, Records};
 use crate::serve::metrics::Metrics;
 use crate::serve::timefmt::rfc3339_micros;
@@ -12,7 +14,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 pub use super::schema::{
     DEAD_LETTER_TABLE, OUTBOX_COPY_COLUMNS, OUTBOX_TABLE, PREDICTIONS_TABLE, RECORD_COLUMNS,
@@ -54,6 +56,7 @@ pub fn open(path: &Path, fsync: bool) -> Result<Connection, LogError> {
     conn.pragma_update(None, "synchronous", if fsync { "FULL" } else { "NORMAL" })?;
     let mut conn = conn;
     super::schema::ensure(&mut conn)?;
+    conn.execute_batch(super::loader::PROGRESS_DDL)?;
     Ok(conn)
 }
 
@@ -64,20 +67,10 @@ pub fn count(conn: &Connection, table: &str) -> Result<u64, LogError> {
 }
 
 /// Reusable text buffers for one record's columns (no allocation per record once warm).
+#[derive(Default)]
 struct Buffers {
     input: String,
     reasons: String,
-    decision_id: [u8; uuid::fmt::Hyphenated::LENGTH],
-}
-
-impl Default for Buffers {
-    fn default() -> Buffers {
-        Buffers {
-            input: String::new(),
-            reasons: String::new(),
-            decision_id: [b'0'; uuid::fmt::Hyphenated::LENGTH],
-        }
-    }
 }
 
 /// `{"Name":` / `,"Name":` of each feature, built once (the names are constants).
@@ -122,69 +115,45 @@ pub fn record_bytes(text_len: usize) -> i64 {
     (text_len + 4 * 8 + 2 * uuid::fmt::Hyphenated::LENGTH + 48) as i64
 }
 
-/// Inserts a group of records in one transaction; returns the records and their bytes (see
-/// [`record_bytes`]). Each record has its own decision id, so no insert can collide with
-/// another: a caller reusing `X-Request-Id` is an ordinary request.
-fn write_group(
-    conn: &mut Connection,
-    sql: &str,
-    group: &[Msg],
-    bufs: &mut Buffers,
-) -> Result<(usize, i64), rusqlite::Error> {
-    let tx = conn.transaction()?;
-    let (mut n, mut bytes) = (0usize, 0i64);
-    {
-        let mut stmt = tx.prepare_cached(sql)?;
-        let mut ts = [0u8; 27];
-        let mut one = |r: &Record| -> Result<i64, rusqlite::Error> {
-            format_record(r, bufs);
-            rfc3339_micros(r.ts_us, &mut ts);
-            let ts_str = std::str::from_utf8(&ts).unwrap_or("1970-01-01T00:00:00.000000Z");
-            let id = r
-                .decision_id
-                .hyphenated()
-                .encode_lower(&mut bufs.decision_id);
-            stmt.execute(params![
-                &*id,
-                r.request_id,
-                r.trace_id,
-                ts_str,
-                r.model.version,
-                bufs.input,
-                r.probability,
-                r.prediction,
-                r.score,
-                bufs.reasons,
-                i64::try_from(r.latency_us).unwrap_or(i64::MAX),
-            ])?;
-            Ok(record_bytes(
-                r.request_id.len()
-                    + r.trace_id.as_ref().map_or(0, String::len)
-                    + ts_str.len()
-                    + r.model.version.len()
-                    + bufs.input.len()
-                    + bufs.reasons.len(),
-            ))
-        };
-        for m in group {
-            if let Msg::Write { records, .. } = m {
-                match records {
-                    Records::One(r) => {
-                        bytes += one(r)?;
-                        n += 1;
-                    }
-                    Records::Many(v) => {
-                        for r in v {
-                            bytes += one(r)?;
-                            n += 1;
-                        }
-                    }
-                }
+/// Appends a record's frame to `out` (the columns formatted as the table stores them).
+fn push_record(out: &mut Vec<u8>, r: &Record, bufs: &mut Buffers) {
+    format_record(r, bufs);
+    let mut ts = [0u8; 27];
+    rfc3339_micros(r.ts_us, &mut ts);
+    let row = Row {
+        decision_id: r.decision_id,
+        request_id: &r.request_id,
+        trace_id: r.trace_id.as_deref(),
+        ts: std::str::from_utf8(&ts).unwrap_or("1970-01-01T00:00:00.000000Z"),
+        model_version: &r.model.version,
+        input: &bufs.input,
+        probability: r.probability,
+        prediction: r.prediction,
+        score: r.score,
+        reasons: &bufs.reasons,
+        latency_us: i64::try_from(r.latency_us).unwrap_or(i64::MAX),
+    };
+    segment::push_record(out, &row);
+}
+
+/// Frames a group's records (and a probe frame per `/ready` check) into `out`; returns the
+/// number of records. Each record has its own decision id, so none can collide with another:
+/// a caller reusing `X-Request-Id` is an ordinary request.
+fn encode_group(group: &[Msg], probes: usize, bufs: &mut Buffers, out: &mut Vec<u8>) -> usize {
+    let mut n = 0;
+    for m in group {
+        if let Msg::Write { records, .. } = m {
+            match records {
+                Records::One(r) => push_record(out, r, bufs),
+                Records::Many(v) => v.iter().for_each(|r| push_record(out, r, bufs)),
             }
+            n += records.len();
         }
     }
-    tx.commit()?;
-    Ok((n, bytes))
+    for _ in 0..probes {
+        segment::push_probe(out);
+    }
+    n
 }
 
 /// What the writer thread shares with the rest of the log.
@@ -192,37 +161,26 @@ pub struct WriterLinks {
     pub metrics: Arc<Metrics>,
     /// Whether the last write (or probe) succeeded: `/ready`.
     pub healthy: Arc<AtomicBool>,
-    /// Wakes the shipper after a commit (remote sinks only).
-    pub wake_shipper: Option<std::sync::mpsc::SyncSender<()>>,
     /// Requests holding their body that are about to submit (see [`super::Arriving`]).
     pub arriving: Arc<AtomicI64>,
-    /// WAL resets the checkpointer hands over (see [`WalReset`]).
-    pub wal_reset: Arc<WalReset>,
+    /// The loader, which puts each written group into the SQLite table. Bounded: if SQLite
+    /// falls that far behind, the writer waits for it (back-pressure) instead of holding an
+    /// unbounded backlog in memory.
+    pub loader: std::sync::mpsc::SyncSender<Batch>,
 }
 
-/// Starts the writer thread. It returns the number of records it committed.
+/// Starts the writer thread. It returns the number of records it wrote.
 pub fn spawn_writer(
-    mut conn: Connection,
-    table: &'static str,
+    mut seg: SegmentWriter,
     mut rx: mpsc::Receiver<Msg>,
     links: WriterLinks,
 ) -> Result<std::thread::JoinHandle<u64>, LogError> {
-    let WriterLinks {
-        metrics,
-        healthy,
-        wake_shipper,
-        arriving,
-        wal_reset,
-    } = links;
-    let sql = format!(
-        "INSERT INTO {table} ({RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-    );
     let handle = std::thread::Builder::new()
         .name("credit-journal".into())
         .spawn(move || {
             let mut bufs = Buffers::default();
             let mut group: Vec<Msg> = Vec::with_capacity(256);
-            let mut probes: Vec<oneshot::Sender<Result<(), String>>> = Vec::new();
+            let mut probes: Vec<ProbeAck> = Vec::new();
             let mut total = 0u64;
             let mut closing = false;
             while !closing {
@@ -230,91 +188,132 @@ pub fn spawn_writer(
                     break;
                 };
                 group.clear();
-                let mut n_records = take(first, &mut group, &mut probes, &mut closing);
-                // Group commit: take everything that queued up while the last commit ran, and
-                // give requests that already hold their body a moment to join (they yield the
-                // core to us only when they are done, so yielding is how we let them finish).
-                // On Close, keep draining: senders that were already queued get their commit.
-                let gather_started = Instant::now();
-                loop {
-                    if n_records >= MAX_GROUP && !closing {
-                        break;
-                    }
-                    match rx.try_recv() {
-                        Ok(m) => n_records += take(m, &mut group, &mut probes, &mut closing),
-                        Err(mpsc::error::TryRecvError::Empty)
-                            if !closing
-                                && arriving.load(Ordering::Acquire) > 0
-                                && gather_started.elapsed() < GATHER_WAIT =>
-                        {
-                            std::thread::yield_now();
-                        }
-                        Err(_) => break,
-                    }
-                }
-                if closing {
-                    rx.close();
-                    while let Ok(m) = rx.try_recv() {
-                        n_records += take(m, &mut group, &mut probes, &mut closing);
-                    }
-                }
-                metrics
+                let n_records = gather(
+                    first,
+                    &mut rx,
+                    &mut group,
+                    &mut probes,
+                    &mut closing,
+                    &links,
+                );
+                links
+                    .metrics
                     .log_queue_depth
                     .fetch_sub(n_records as i64, Ordering::Relaxed);
-                if n_records > 0 {
-                    let outcome =
-                        commit_with_retry(&mut conn, &sql, &group, &mut bufs, &metrics, &healthy);
-                    if let Ok((n, bytes)) = outcome {
-                        total += n as u64;
-                        if let Some(w) = &wake_shipper {
-                            metrics
-                                .log_outbox_pending
-                                .fetch_add(n as i64, Ordering::Relaxed);
-                            metrics.log_outbox_bytes.fetch_add(bytes, Ordering::Relaxed);
-                            let _ = w.try_send(());
-                        }
-                    }
-                    answer(&mut group, outcome.map(|_| ()));
-                }
-                for p in probes.drain(..) {
-                    let r = probe(&conn).map_err(|e| e.to_string());
-                    healthy.store(r.is_ok(), Ordering::Relaxed);
-                    let _ = p.send(r);
-                }
-                // After the answers: the checkpointer asks for this past the WAL bound, once
-                // per bound's worth of records (log/checkpoint.rs).
-                if wal_reset.pending() {
-                    if let Err(e) = wal_reset.finish(&conn) {
-                        tracing::warn!(error = %e, "journal checkpoint failed (retried later)");
-                    }
+                if n_records > 0 || !probes.is_empty() {
+                    total += write_group(&mut seg, &mut group, &mut probes, &mut bufs, &links);
                 }
             }
-            rx.close();
-            // Anyone still queued after the close learns that the log is gone.
-            while let Ok(m) = rx.try_recv() {
-                match m {
-                    Msg::Write { ack: Some(ack), .. } => {
-                        let _ = ack.send(Err("shutting down"));
-                    }
-                    Msg::Probe(p) => {
-                        let _ = p.send(Err("shutting down".into()));
-                    }
-                    _ => {}
-                }
-            }
-            healthy.store(false, Ordering::Relaxed);
+            refuse_the_rest(&mut rx);
+            links.healthy.store(false, Ordering::Relaxed);
             total
         })?;
     Ok(handle)
 }
 
-/// Files one message of the queue: records into the group, probes aside; returns its records.
-fn take(
-    m: Msg,
+/// Group commit: takes `first` and everything that queued up while the last write ran, and
+/// gives requests that already hold their body a moment to join (they yield the core to us only
+/// when they are done, so yielding is how we let them finish). On Close, keeps draining:
+/// senders that were already queued get their write. Returns the records taken.
+fn gather(
+    first: Msg,
+    rx: &mut mpsc::Receiver<Msg>,
     group: &mut Vec<Msg>,
-    probes: &mut Vec<oneshot::Sender<Result<(), String>>>,
+    probes: &mut Vec<ProbeAck>,
     closing: &mut bool,
+    links: &WriterLinks,
 ) -> usize {
+    let mut n_records = take(first, group, probes, closing);
+    let gather_started = Instant::now();
+    loop {
+        if n_records >= MAX_GROUP && !*closing {
+            break;
+        }
+        match rx.try_recv() {
+            Ok(m) => n_records += take(m, group, probes, closing),
+            Err(mpsc::error::TryRecvError::Empty)
+                if !*closing
+                    && links.arriving.load(Ordering::Acquire) > 0
+                    && gather_started.elapsed() < GATHER_WAIT =>
+            {
+                std::thread::yield_now();
+            }
+            Err(_) => break,
+        }
+    }
+    if *closing {
+        rx.close();
+        while let Ok(m) = rx.try_recv() {
+            n_records += take(m, group, probes, closing);
+        }
+    }
+    n_records
+}
+
+/// Writes a group to the segment, answers its strict requests, and hands the group to the
+/// loader (with the probes, which the loader answers once it has loaded them). Returns the
+/// records written.
+fn write_group(
+    seg: &mut SegmentWriter,
+    group: &mut Vec<Msg>,
+    probes: &mut Vec<ProbeAck>,
+    bufs: &mut Buffers,
+    links: &WriterLinks,
+) -> u64 {
+    let mut frames = Vec::with_capacity(512 * group.len() + 16);
+    let n = encode_group(group, probes.len(), bufs, &mut frames);
+    match write_with_retry(seg, &frames, group, links) {
+        Ok((segment, end)) => {
+            let m = &links.metrics;
+            m.log_segment_backlog.fetch_add(n as i64, Ordering::Relaxed);
+            m.log_records_journaled
+                .fetch_add(n as u64, Ordering::Relaxed);
+            m.log_commits.fetch_add(1, Ordering::Relaxed);
+            answer(group, Ok(()));
+            let batch = Batch {
+                segment,
+                end,
+                frames,
+                records: n,
+                probes: std::mem::take(probes),
+            };
+            if links.loader.send(batch).is_err() {
+                tracing::error!(
+                    "the journal loader stopped; records stay in the segments until the next start"
+                );
+            }
+            n as u64
+        }
+        Err(why) => {
+            answer(group, Err(why));
+            for p in probes.drain(..) {
+                let _ = p.send(Err(format!(
+                    "the journal segment cannot be written ({why})"
+                )));
+            }
+            0
+        }
+    }
+}
+
+/// Anyone still queued after the close learns that the log is gone.
+fn refuse_the_rest(rx: &mut mpsc::Receiver<Msg>) {
+    rx.close();
+    while let Ok(m) = rx.try_recv() {
+        match m {
+            Msg::Write { ack: Some(ack), .. } => {
+                let _ = ack.send(Err("shutting down"));
+            }
+            Msg::Probe(p) => {
+                let _ = p.send(Err("shutting down".into()));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Files one message of the queue: records into the group, probes aside; returns its records.
+fn take(m: Msg, group: &mut Vec<Msg>, probes: &mut Vec<ProbeAck>, closing: &mut bool) -> usize {
     match m {
         Msg::Close => {
             *closing = true;
@@ -332,48 +331,35 @@ fn take(
     }
 }
 
-/// Commits the group, retrying a failing journal for [`WRITE_RETRY_BUDGET`].
-fn commit_with_retry(
-    conn: &mut Connection,
-    sql: &str,
+/// Appends the group's frames to the segment, retrying a failing disk for
+/// [`WRITE_RETRY_BUDGET`]; each retry writes the same bytes at the same offset, and a group that
+/// fails for good is cut off the file, so that no retry or failure leaves a record twice.
+fn write_with_retry(
+    seg: &mut SegmentWriter,
+    frames: &[u8],
     group: &[Msg],
-    bufs: &mut Buffers,
-    metrics: &Metrics,
-    healthy: &AtomicBool,
-) -> Result<(usize, i64), &'static str> {
+    links: &WriterLinks,
+) -> Result<(u64, u64), &'static str> {
     let started = Instant::now();
     let mut backoff = Duration::from_millis(10);
     loop {
-        match write_group(conn, sql, group, bufs) {
-            Ok((n, bytes)) => {
-                healthy.store(true, Ordering::Relaxed);
-                metrics
-                    .log_records_journaled
-                    .fetch_add(n as u64, Ordering::Relaxed);
-                metrics.log_commits.fetch_add(1, Ordering::Relaxed);
-                return Ok((n, bytes));
+        match seg.append(frames) {
+            Ok(at) => {
+                links.healthy.store(true, Ordering::Relaxed);
+                return Ok(at);
             }
             Err(e) => {
-                metrics.log_write_failures.fetch_add(1, Ordering::Relaxed);
-                healthy.store(false, Ordering::Relaxed);
+                links
+                    .metrics
+                    .log_write_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                links.healthy.store(false, Ordering::Relaxed);
                 tracing::error!(error = %e, "journal write failed; retrying");
                 if started.elapsed() > WRITE_RETRY_BUDGET {
-                    let lost: usize = group
-                        .iter()
-                        .map(|m| match m {
-                            Msg::Write { records, ack: None } => records.len(),
-                            _ => 0,
-                        })
-                        .sum();
-                    if lost > 0 {
-                        metrics
-                            .log_dropped
-                            .fetch_add(lost as u64, Ordering::Relaxed);
-                        tracing::error!(
-                            records = lost,
-                            "relaxed-durability records could not be journaled and are lost"
-                        );
+                    if let Err(e) = seg.discard_tail() {
+                        tracing::error!(error = %e, "cannot cut a failed write off the journal segment");
                     }
+                    count_lost(group, &links.metrics);
                     return Err("journal write failed");
                 }
                 std::thread::sleep(backoff);
@@ -383,7 +369,27 @@ fn commit_with_retry(
     }
 }
 
-/// Tells each strict request of the group how its commit went.
+/// Relaxed-durability records of a group that could not be written: counted as dropped.
+fn count_lost(group: &[Msg], metrics: &Metrics) {
+    let lost: usize = group
+        .iter()
+        .map(|m| match m {
+            Msg::Write { records, ack: None } => records.len(),
+            _ => 0,
+        })
+        .sum();
+    if lost > 0 {
+        metrics
+            .log_dropped
+            .fetch_add(lost as u64, Ordering::Relaxed);
+        tracing::error!(
+            records = lost,
+            "relaxed-durability records could not be journaled and are lost"
+        );
+    }
+}
+
+/// Tells each strict request of the group how its write went.
 fn answer(group: &mut Vec<Msg>, outcome: Result<(), &'static str>) {
     for m in group.drain(..) {
         if let Msg::Write { ack: Some(ack), .. } = m {
@@ -392,8 +398,8 @@ fn answer(group: &mut Vec<Msg>, outcome: Result<(), &'static str>) {
     }
 }
 
-/// A real write to the journal (one row of the `health` table), for `/ready`.
-fn probe(conn: &Connection) -> Result<(), rusqlite::Error> {
+/// A real write to the journal database (one row of the `health` table), for `/ready`.
+pub fn probe(conn: &Connection) -> Result<(), rusqlite::Error> {
     let now = crate::serve::timefmt::rfc3339_string(crate::serve::timefmt::unix_micros(
         std::time::SystemTime::now(),
     ));
@@ -581,10 +587,21 @@ mod tests {
         (dir, path)
     }
 
-    fn insert_sql(table: &str) -> String {
-        format!(
-            "INSERT INTO {table} ({RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-        )
+    /// A group as the writer frames it and the loader loads it, in one transaction; returns
+    /// the records and their bytes (see [`record_bytes`]).
+    fn write_group(conn: &mut Connection, table: &str, group: &[Msg]) -> (usize, i64) {
+        let mut frames = Vec::new();
+        let n = encode_group(group, 0, &mut Buffers::default(), &mut frames);
+        let batch = Batch {
+            segment: 1,
+            end: frames.len() as u64,
+            frames,
+            records: n,
+            probes: Vec::new(),
+        };
+        let loaded = super::super::loader::load(conn, table, &[batch]).unwrap();
+        assert_eq!(loaded.records, n);
+        (loaded.records, loaded.bytes)
     }
 
     fn strings(conn: &Connection, sql: &str) -> Vec<String> {
@@ -597,7 +614,8 @@ mod tests {
     }
 
     /// Group commit, deterministically: 300 records already queued when the writer starts are
-    /// committed in one transaction (one commit per record would mean the grouping is broken).
+    /// written to the segment with one write (one write per record would mean the grouping is
+    /// broken), acknowledged, and loaded into the table by the loader.
     /// The HTTP test of the same property depends on scheduling; this one does not.
     #[test]
     fn records_queued_together_share_one_commit() {
@@ -606,7 +624,7 @@ mod tests {
         let (tx, rx) = mpsc::channel(1024);
         let mut acks = Vec::new();
         for k in 0..300 {
-            let (ack, done) = oneshot::channel();
+            let (ack, done) = tokio::sync::oneshot::channel();
             tx.try_send(Msg::Write {
                 records: Records::One(record(&format!("r{k}"))),
                 ack: Some(ack),
@@ -617,22 +635,41 @@ mod tests {
         tx.try_send(Msg::Close)
             .unwrap_or_else(|_| panic!("queue full"));
         let metrics = Arc::new(Metrics::default());
+        let (load_tx, load_rx) = std::sync::mpsc::sync_channel(16);
+        let segments = segment::dir_of(&path);
+        let loader = super::super::loader::spawn(
+            conn,
+            PREDICTIONS_TABLE,
+            load_rx,
+            segments.clone(),
+            1,
+            super::super::loader::LoaderLinks {
+                metrics: metrics.clone(),
+                wake_shipper: None,
+                wal_reset: Arc::default(),
+                closing: Arc::default(),
+            },
+        )
+        .unwrap();
         let links = WriterLinks {
             metrics: metrics.clone(),
             healthy: Arc::new(AtomicBool::new(true)),
-            wake_shipper: None,
             arriving: Arc::new(AtomicI64::new(0)),
-            wal_reset: Arc::new(WalReset::default()),
+            loader: load_tx,
         };
-        let written = spawn_writer(conn, PREDICTIONS_TABLE, rx, links)
-            .unwrap()
-            .join()
-            .unwrap();
+        let seg = SegmentWriter::create(&segments, 1, segment::SEGMENT_BYTES, false).unwrap();
+        let written = spawn_writer(seg, rx, links).unwrap().join().unwrap();
         assert_eq!(written, 300);
         assert_eq!(metrics.log_commits.load(Ordering::Relaxed), 1);
         for done in acks {
             assert_eq!(done.blocking_recv().unwrap(), Ok(()));
         }
+        let end = loader.join().unwrap();
+        assert!(end.complete);
+        assert_eq!(end.loaded, 300);
+        assert_eq!(metrics.log_segment_backlog.load(Ordering::Relaxed), 0);
+        let conn = open(&path, false).unwrap();
+        assert_eq!(count(&conn, PREDICTIONS_TABLE).unwrap(), 300);
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -652,8 +689,7 @@ mod tests {
                 ack: None,
             }))
             .collect();
-        let sql = insert_sql(PREDICTIONS_TABLE);
-        let (n, bytes) = write_group(&mut conn, &sql, &group, &mut Buffers::default()).unwrap();
+        let (n, bytes) = write_group(&mut conn, PREDICTIONS_TABLE, &group);
         assert_eq!(n, 1002);
         assert!(bytes > 1002 * 300, "{bytes}");
         let same: i64 = conn
@@ -741,12 +777,11 @@ mod tests {
             .iter()
             .all(|r| r.attempts > 0 && r.decision_id.len() == 36));
         // New rows continue after the old sequence, and the columns a copy needs exist.
-        let sql = insert_sql(OUTBOX_TABLE);
         let group = vec![Msg::Write {
             records: Records::One(record("new")),
             ack: None,
         }];
-        write_group(&mut conn, &sql, &group, &mut Buffers::default()).unwrap();
+        write_group(&mut conn, OUTBOX_TABLE, &group);
         let seqs: Vec<i64> = read_outbox(&conn, 10)
             .unwrap()
             .iter()
@@ -767,14 +802,13 @@ mod tests {
     fn settle_moves_dead_letters_and_counts_attempts() {
         let (dir, path) = temp_journal("settle");
         let mut conn = open(&path, false).unwrap();
-        let sql = insert_sql(OUTBOX_TABLE);
         let group: Vec<Msg> = (0..3)
             .map(|i| Msg::Write {
                 records: Records::One(record(&format!("r{i}"))),
                 ack: None,
             })
             .collect();
-        let (_, bytes) = write_group(&mut conn, &sql, &group, &mut Buffers::default()).unwrap();
+        let (_, bytes) = write_group(&mut conn, OUTBOX_TABLE, &group);
         let (rows, dead, held_bytes) = held(&conn).unwrap();
         assert_eq!((rows, dead), (3, 0));
         assert_eq!(held_bytes, bytes);

@@ -1,19 +1,24 @@
 //! The prediction log, designed as an outbox.
 //!
 //! Request handlers hand each answered prediction ([`Record`]) to one journal writer thread
-//! through a bounded channel. The writer commits whatever has queued up in one SQLite
-//! transaction (group commit: one commit for many requests) and only then acknowledges; with
+//! through a bounded channel. The writer appends whatever has queued up to a segment file with
+//! one write (group commit; with `--fsync` one fdatasync) and only then acknowledges; with
 //! strict durability the HTTP response waits for that acknowledgement, so every 200 is on disk
-//! before it leaves. For the default `sqlite://` sink the journal table *is* the log
-//! (`predictions`). For remote sinks (`jsonl://`, `bigquery://`) the journal holds an `outbox`
-//! table that a shipper thread drains in batches, with retries and exponential backoff, deleting
-//! rows only after the sink confirmed them. A `kill -9` loses nothing that was answered: the
-//! next start ships what is left.
+//! before it leaves. A loader thread then puts the same records into the journal's SQLite
+//! database in large transactions, a few milliseconds later, off the request path (segment.rs
+//! and loader.rs say why and how; recovery replays what a crash left unloaded). For the default
+//! `sqlite://` sink the journal table *is* the log (`predictions`). For remote sinks
+//! (`jsonl://`, `bigquery://`) the journal holds an `outbox` table that a shipper thread drains
+//! in batches, with retries and exponential backoff, deleting rows only after the sink
+//! confirmed them. A `kill -9` loses nothing that was answered: the next start loads and ships
+//! what is left.
 
 pub mod adopt;
 mod checkpoint;
 mod journal;
+mod loader;
 mod schema;
+mod segment;
 mod shipper;
 pub mod sinks;
 
@@ -43,6 +48,9 @@ pub enum LogError {
     Full { pending: i64, bytes: i64 },
     #[error("sink: {0}")]
     Sink(String),
+    /// A segment of the journal holds something this build cannot read (not a torn tail).
+    #[error("journal segment: {0}")]
+    Segment(String),
 }
 
 /// The identity of the model that made a decision, shared by all its records.
@@ -145,6 +153,9 @@ impl Default for Limits {
 
 /// Capacity of the channel to the writer (back-pressure beyond it: senders wait).
 const QUEUE: usize = 8192;
+/// Groups the writer may hand the loader ahead of its loading (back-pressure beyond it: the
+/// writer waits). Seconds of load at the writer's group sizes; it fills only when SQLite stalls.
+const LOADER_QUEUE: usize = 4096;
 
 /// A cheap, cloneable way for handlers to submit records.
 #[derive(Clone)]
@@ -181,9 +192,9 @@ const PROBE_TTL: Duration = Duration::from_secs(1);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A request that has its body and will submit a record within microseconds (parsing and
-/// scoring are all that is left). The writer waits briefly for such requests before it commits,
-/// so that they share the group commit instead of each starting a small one: fewer commits mean
-/// fewer WAL pages (every commit rewrites the table's last pages) and fewer wake-ups.
+/// scoring are all that is left). The writer waits briefly for such requests before it writes,
+/// so that they share the group's write instead of each starting a small one: fewer writes (and
+/// with `--fsync` fewer fdatasyncs) and fewer wake-ups.
 pub struct Arriving(Arc<AtomicI64>);
 
 impl Drop for Arriving {
@@ -232,6 +243,7 @@ impl JournalHandle {
         let n = records.len() as i64;
         if let Some(limits) = &self.limits {
             let pending = self.metrics.log_outbox_pending.load(Ordering::Relaxed)
+                + self.metrics.log_segment_backlog.load(Ordering::Relaxed)
                 + self.metrics.log_queue_depth.load(Ordering::Relaxed);
             let bytes = self.metrics.log_outbox_bytes.load(Ordering::Relaxed);
             if pending + n > limits.max_pending || bytes >= limits.max_bytes {
@@ -277,7 +289,10 @@ impl JournalHandle {
     pub fn outbox(&self) -> Option<OutboxState> {
         let limits = self.limits?;
         let m = &self.metrics;
-        let pending = m.log_outbox_pending.load(Ordering::Relaxed).max(0);
+        // Written to the segments but not loaded yet: on its way to the outbox.
+        let pending = (m.log_outbox_pending.load(Ordering::Relaxed)
+            + m.log_segment_backlog.load(Ordering::Relaxed))
+        .max(0);
         let bytes = m.log_outbox_bytes.load(Ordering::Relaxed).max(0);
         Some(OutboxState {
             pending,
@@ -287,8 +302,10 @@ impl JournalHandle {
         })
     }
 
-    /// Checks that the journal can be written right now, by writing to it (through the writer,
-    /// so the check sees what a request would see). Reused for [`PROBE_TTL`].
+    /// Checks that the journal can be written right now, by writing to it: a probe frame through
+    /// the writer to the segment (what a request would see), then, through the loader, the
+    /// `health` row of the database (a database that cannot be written would otherwise only show
+    /// as a growing backlog). Reused for [`PROBE_TTL`].
     pub async fn check_writable(&self) -> Result<(), String> {
         if let Ok(last) = self.last_probe.lock() {
             if let Some((at, r)) = last.as_ref() {
@@ -317,10 +334,15 @@ impl JournalHandle {
     }
 }
 
-/// The running log: the writer thread and, for remote sinks, the shipper thread.
+/// The running log: the writer and loader threads and, for remote sinks, the shipper thread.
 pub struct Journal {
     handle: JournalHandle,
     writer: Option<std::thread::JoinHandle<u64>>,
+    loader: Option<std::thread::JoinHandle<loader::LoaderEnd>>,
+    /// Tells the loader that the writer has stopped (see `LoaderLinks::closing`).
+    loader_closing: Arc<AtomicBool>,
+    /// The journal database, whose segment directory goes once everything is loaded.
+    path: std::path::PathBuf,
     shipper: Option<shipper::ShipperHandle>,
     checkpointer: Option<checkpoint::Checkpointer>,
     /// This instance's claim on its journal in a shared `--journal-dir`, and the thread that
@@ -347,13 +369,17 @@ fn log_adoption(r: &adopt::AdoptReport) {
 /// What was left at shutdown.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DrainReport {
-    /// Records committed to the journal during this run.
+    /// Records written to the journal during this run.
     pub journaled: u64,
+    /// Records the loader put into the journal's SQLite table during this run (not counting
+    /// what an earlier run left in the segments: recovery loads that before serving).
+    pub loaded: u64,
     /// Records still waiting for the remote sink (shipped at the next start).
     pub pending: u64,
 }
 
-/// Opens the journal (creating directories, file and tables) and starts the threads.
+/// Opens the journal (creating directories, file and tables), loads what a crash left in its
+/// segments, adopts orphans (shared `--journal-dir`) and starts the threads.
 pub fn start(
     target: &LogTarget,
     fsync: bool,
@@ -375,48 +401,28 @@ pub fn start(
         }
         None => (target.journal_path().clone(), None),
     };
-    let path = &path;
-    let mut conn = journal::open(path, fsync)?;
+    let mut conn = journal::open(&path, fsync)?;
+    let recovered = recover(&mut conn, &path, table)?;
     if let Some(lease) = &lease {
         let r = adopt::adopt_stale(lease, &mut conn, stale_after)?;
         log_adoption(&r);
     }
-    // No automatic checkpoint in the writer: SQLite's (`wal_autocheckpoint`, a per-connection
-    // setting) would run after a group commit, fsyncs and copying included, while strict
-    // answers wait. The checkpointer thread copies; past the WAL bound the writer finishes the
-    // little it left between two groups, so that the WAL starts over, and the file is cut back
-    // to the bound (log/checkpoint.rs says how and why).
+    // No automatic checkpoint in the loader either: the checkpointer thread copies, and past
+    // the WAL bound the loader finishes the little it left between two loads, so that the WAL
+    // starts over, and the file is cut back to the bound (log/checkpoint.rs). Nobody waits for
+    // the loader, but the bound keeps the WAL (and every commit over it) small.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.pragma_update(None, "journal_size_limit", checkpoint::WAL_BOUND as i64)?;
     let wal_reset = Arc::new(checkpoint::WalReset::default());
     let checkpointer = checkpoint::Checkpointer::spawn(
-        path,
+        &path,
         checkpoint::CHECKPOINT_EVERY,
         checkpoint::WAL_BOUND,
         wal_reset.clone(),
     )?;
-    let (pending, dead, bytes) = if remote {
-        journal::held(&conn)?
-    } else {
-        (0, 0, 0)
-    };
-    metrics.log_outbox_pending.store(pending, Ordering::Relaxed);
-    metrics.log_outbox_bytes.store(bytes, Ordering::Relaxed);
-    metrics.log_dead_letter_held.store(dead, Ordering::Relaxed);
-    if dead > 0 {
-        tracing::warn!(
-            dead_letters = dead,
-            "the journal holds records a sink refused (table dead_letter)"
-        );
+    if remote {
+        held_to_metrics(&conn, &metrics)?;
     }
-    if pending > 0 {
-        tracing::info!(
-            pending,
-            "journal has records from an earlier run; shipping them first"
-        );
-    }
-    let (tx, rx) = mpsc::channel(QUEUE);
-    let healthy = Arc::new(AtomicBool::new(true));
     let (wake_tx, wake_rx) = std::sync::mpsc::sync_channel::<()>(1);
     let shipper = if remote {
         let sink = sinks::build(target)?;
@@ -431,37 +437,43 @@ pub fn start(
     } else {
         None
     };
-    let arriving = Arc::new(AtomicI64::new(0));
-    let writer = journal::spawn_writer(
+    let (load_tx, load_rx) = std::sync::mpsc::sync_channel(LOADER_QUEUE);
+    let loader_closing = Arc::new(AtomicBool::new(false));
+    let dir = segment::dir_of(&path);
+    let loader = loader::spawn(
         conn,
         table,
+        load_rx,
+        dir.clone(),
+        recovered.next_segment,
+        loader::LoaderLinks {
+            metrics: metrics.clone(),
+            wake_shipper: remote.then_some(wake_tx),
+            wal_reset,
+            closing: loader_closing.clone(),
+        },
+    )?;
+    let seg = segment::SegmentWriter::create(
+        &dir,
+        recovered.next_segment,
+        segment::SEGMENT_BYTES,
+        fsync,
+    )?;
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let healthy = Arc::new(AtomicBool::new(true));
+    let arriving = Arc::new(AtomicI64::new(0));
+    let writer = journal::spawn_writer(
+        seg,
         rx,
         journal::WriterLinks {
             metrics: metrics.clone(),
             healthy: healthy.clone(),
-            wake_shipper: remote.then_some(wake_tx),
             arriving: arriving.clone(),
-            wal_reset,
+            loader: load_tx,
         },
     )?;
     let adopter = match &lease {
-        Some(lease) => {
-            let m = metrics.clone();
-            Some(adopt::Adopter::spawn(
-                lease,
-                fsync,
-                stale_after,
-                adopt::ADOPT_EVERY,
-                Box::new(move |r| {
-                    log_adoption(r);
-                    m.log_outbox_pending
-                        .fetch_add(r.outbox_rows as i64, Ordering::Relaxed);
-                    m.log_outbox_bytes.fetch_add(r.bytes, Ordering::Relaxed);
-                    m.log_dead_letter_held
-                        .fetch_add(r.dead_letters as i64, Ordering::Relaxed);
-                }),
-            )?)
-        }
+        Some(lease) => Some(spawn_adopter(lease, fsync, stale_after, &metrics)?),
         None => None,
     };
     let lease_watch = lease.as_ref().map(adopt::Lease::watch);
@@ -478,9 +490,74 @@ pub fn start(
             last_probe: Arc::default(),
         },
         writer: Some(writer),
+        loader: Some(loader),
+        loader_closing,
+        path,
         shipper,
         checkpointer: Some(checkpointer),
     })
+}
+
+/// Loads what the segments of the journal at `path` hold past the recorded progress (records
+/// answered before a crash), before anything else reads or writes the journal.
+fn recover(
+    conn: &mut rusqlite::Connection,
+    path: &std::path::Path,
+    table: &str,
+) -> Result<loader::Recovered, LogError> {
+    let r = loader::recover(conn, path, table)?;
+    if r.records > 0 || r.torn_bytes > 0 {
+        tracing::info!(
+            records = r.records,
+            torn_bytes = r.torn_bytes,
+            "loaded the journal segments an earlier run left (records answered before it stopped)"
+        );
+    }
+    Ok(r)
+}
+
+/// The outbox and dead letters an earlier run left, into the gauges.
+fn held_to_metrics(conn: &rusqlite::Connection, metrics: &Metrics) -> Result<(), LogError> {
+    let (pending, dead, bytes) = journal::held(conn)?;
+    metrics.log_outbox_pending.store(pending, Ordering::Relaxed);
+    metrics.log_outbox_bytes.store(bytes, Ordering::Relaxed);
+    metrics.log_dead_letter_held.store(dead, Ordering::Relaxed);
+    if dead > 0 {
+        tracing::warn!(
+            dead_letters = dead,
+            "the journal holds records a sink refused (table dead_letter)"
+        );
+    }
+    if pending > 0 {
+        tracing::info!(
+            pending,
+            "journal has records from an earlier run; shipping them first"
+        );
+    }
+    Ok(())
+}
+
+fn spawn_adopter(
+    lease: &adopt::Lease,
+    fsync: bool,
+    stale_after: Duration,
+    metrics: &Arc<Metrics>,
+) -> Result<adopt::Adopter, LogError> {
+    let m = metrics.clone();
+    adopt::Adopter::spawn(
+        lease,
+        fsync,
+        stale_after,
+        adopt::ADOPT_EVERY,
+        Box::new(move |r| {
+            log_adoption(r);
+            m.log_outbox_pending
+                .fetch_add(r.outbox_rows as i64, Ordering::Relaxed);
+            m.log_outbox_bytes.fetch_add(r.bytes, Ordering::Relaxed);
+            m.log_dead_letter_held
+                .fetch_add(r.dead_letters as i64, Ordering::Relaxed);
+        }),
+    )
 }
 
 impl Journal {
@@ -488,8 +565,9 @@ impl Journal {
         self.handle.clone()
     }
 
-    /// Commits what is queued, stops the writer, then gives the shipper until `budget` to empty
-    /// the outbox (what it cannot ship stays in the journal for the next start).
+    /// Writes what is queued, stops the writer, lets the loader load everything (then removes
+    /// the segments), then gives the shipper until `budget` to empty the outbox (what it cannot
+    /// ship stays in the journal for the next start).
     pub async fn shutdown(mut self, budget: Duration) -> DrainReport {
         let deadline = std::time::Instant::now() + budget;
         if let Some(a) = self.adopter.take() {
@@ -502,6 +580,20 @@ impl Journal {
                 .await
                 .unwrap_or(0);
         }
+        self.loader_closing.store(true, Ordering::Release);
+        if let Some(l) = self.loader.take() {
+            let end = tokio::task::spawn_blocking(move || l.join().unwrap_or_default())
+                .await
+                .unwrap_or_default();
+            report.loaded = end.loaded;
+            if end.complete {
+                if let Err(e) = segment::remove_dir(&self.path) {
+                    tracing::warn!(error = %e, "cannot remove the loaded journal segments (removed at the next start)");
+                }
+            } else {
+                tracing::warn!("the journal loader could not load everything; the rest stays in the segments for the next start");
+            }
+        }
         if let Some(s) = self.shipper.take() {
             report.pending = tokio::task::spawn_blocking(move || s.finish(deadline))
                 .await
@@ -511,7 +603,7 @@ impl Journal {
             let _ = tokio::task::spawn_blocking(move || c.finish()).await;
         }
         if let Some(lease) = self.lease.take() {
-            // Every connection to the journal is closed by now (writer, shipper, checkpointer
+            // Every connection to the journal is closed by now (loader, shipper, checkpointer
             // and adopter have stopped), as `Lease::finish` requires.
             drop(self.handle);
             match tokio::task::spawn_blocking(move || lease.finish()).await {
