@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,7 @@ from typing import Any
 import requests
 from fake_sink import FakeBigQuery
 from load import Load, check_each_answer_logged_once
-from serve_helpers import SEED, Server, db_rows
+from serve_helpers import CREDIT, MODEL, SEED, Server, db_rows
 
 
 def post_many(url: str, ids: list[str], workers: int = 32) -> dict[str, int]:
@@ -71,6 +72,32 @@ def wait_rows(path: Path, n: int, table: str = "predictions") -> None:
     """A record is in the journal's segment when its answer leaves and in the SQLite table a few
     milliseconds later (the loader): tests that read the table of a running server wait for it."""
     wait_until(lambda: len(db_rows(path, table)) >= n, timeout=30, what=f"{n} rows in {table}")
+
+
+def test_a_second_server_on_the_same_journal_refuses_to_start(make_server: Any, workdir: Path) -> None:
+    """Each server appends to its journal's segment files and loads them; a second server on the
+    same journal would replay the first one's segments (loading its records twice) and write
+    into the same files. It must refuse to start, saying why, and the first keeps logging."""
+    db = workdir / "shared.db"
+    first: Server = make_server("--log", f"sqlite://{db}")
+    second: Server = make_server("--log", f"sqlite://{db}", start=False)
+    with open(second.log_path, "ab") as out:
+        proc = subprocess.Popen(
+            [str(CREDIT), "serve", "--host", "127.0.0.1", "--port", str(second.port), "--model", str(MODEL),
+             *second.args], stdout=out, stderr=subprocess.STDOUT, env=second.env, cwd=second.tmp)
+    try:
+        code = proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError("a second server on the same journal started") from None
+    said = second.log_path.read_text(errors="replace")
+    assert code != 0, said
+    assert "in use" in said and str(db) in said, said
+    ids = [f"after-{i}" for i in range(50)]
+    assert set(post_many(first.url, ids).values()) == {200}
+    wait_rows(db, 50)
+    assert sorted(r for r, _ in logged_sqlite(db)) == sorted(ids)
 
 
 def test_concurrent_requests_exactly_n_rows(make_server: Any, workdir: Path) -> None:

@@ -41,6 +41,13 @@ pub enum LogError {
     Io(#[from] std::io::Error),
     #[error("the prediction log is not accepting records ({0})")]
     Unavailable(&'static str),
+    /// Another process holds the journal: two servers on one journal would each replay and
+    /// load the other's segments (every record twice) and write into the same files.
+    #[error(
+        "the journal {0} is in use by another running `credit serve`: give each server its own \
+         --log file, or let servers share a --journal-dir (each then keeps its own journal)"
+    )]
+    InUse(String),
     /// The outbox holds as many records (or bytes) as it may: the sink is behind or down.
     #[error(
         "the prediction log's outbox is full ({pending} records, {bytes} bytes wait for the sink)"
@@ -348,6 +355,8 @@ pub struct Journal {
     /// This instance's claim on its journal in a shared `--journal-dir`, and the thread that
     /// adopts the journals of dead instances.
     lease: Option<adopt::Lease>,
+    /// `<journal>.lock`, held exclusively while the journal is open (see [`lock_journal`]).
+    _lock: Option<std::fs::File>,
     adopter: Option<adopt::Adopter>,
 }
 
@@ -400,6 +409,11 @@ pub fn start(
             (path, Some(lease))
         }
         None => (target.journal_path().clone(), None),
+    };
+    // In a --journal-dir each instance has a journal of its own (and the lease protocol).
+    let lock = match &lease {
+        Some(_) => None,
+        None => Some(lock_journal(&path)?),
     };
     let mut conn = journal::open(&path, fsync)?;
     let recovered = recover(&mut conn, &path, table)?;
@@ -478,6 +492,7 @@ pub fn start(
     };
     let lease_watch = lease.as_ref().map(adopt::Lease::watch);
     Ok(Journal {
+        _lock: lock,
         lease,
         adopter,
         handle: JournalHandle {
@@ -496,6 +511,28 @@ pub fn start(
         shipper,
         checkpointer: Some(checkpointer),
     })
+}
+
+/// Takes `<db>.lock` (created next to the journal, kept afterwards) with an exclusive `flock`,
+/// released by the kernel when the process ends however it ends, so a `kill -9` never leaves
+/// the journal locked. A second server on the same file gets [`LogError::InUse`] before it
+/// touches the journal (its recovery would load the first one's unloaded segments again).
+fn lock_journal(db: &std::path::Path) -> Result<std::fs::File, LogError> {
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::path::PathBuf::from(name))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LogError::InUse(db.display().to_string())),
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+    }
 }
 
 /// Loads what the segments of the journal at `path` hold past the recorded progress (records
