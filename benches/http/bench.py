@@ -486,10 +486,11 @@ def table(results: list[Result], args: argparse.Namespace, context: str) -> str:
         "",
         (
             "Notes: client and servers share the same cores; the servers are measured one after the other in "
-            "each round, the figures are medians over the rounds. `credit serve` logs to its SQLite journal "
-            "(strict: answer after the group commit; relaxed: answer first) and writes an access-log line per "
+            "each round, the figures are medians over the rounds. `credit serve` logs to its journal "
+            "(strict: answer once the group is appended to a segment file, which a loader thread puts into "
+            "SQLite; relaxed: answer first) and writes an access-log line per "
             "request to stdout (a file here) unless run with `--log-level warn`. The strict log's tail depends "
-            "on the disk the journal is on (fsyncs of WAL checkpoints), hence the filesystem above; 'peak WAL' "
+            "on the disk the journal is on, hence the filesystem above; 'peak WAL' "
             "is the largest size of the journal's -wal file sampled during the measured runs. The bare-axum "
             "reference reads the body and answers fixed JSON of the same length, on the same runtime. The "
             "FastAPI reference is the seed's design (Pydantic model, one-row pandas DataFrame, scikit-learn "
