@@ -246,10 +246,9 @@ impl Lease {
         }
         if s.db.exists() {
             let rows = {
-                let mut conn = journal::open(&s.db, false)?;
-                // Normally empty (the loader loaded everything at shutdown); if it could not,
-                // the rest is loaded now, so that it is counted and never deleted unshipped.
-                loader::recover(&mut conn, &s.db, OUTBOX_TABLE)?;
+                // Normally nothing to load (the loader loaded everything at shutdown); if it
+                // could not, the rest is loaded now, so it is counted and never deleted unshipped.
+                let conn = open_loaded(&s.db)?;
                 let mut rows = 0;
                 for table in [OUTBOX_TABLE, DEAD_LETTER_TABLE, PREDICTIONS_TABLE] {
                     rows += journal::count(&conn, table)?;
@@ -558,9 +557,7 @@ fn adopt_one(
         // Brings an older journal to this build's schema and loads what the dead instance had
         // written to its segments but not yet loaded (answered records). Closing the only
         // connection folds the WAL (committed transactions of the dead instance) into the file.
-        let mut conn = journal::open(&db, false)?;
-        loader::recover(&mut conn, &db, OUTBOX_TABLE)?;
-        drop(conn);
+        drop(open_loaded(&db)?);
         counts = copy_into(own, &db)?;
     }
     remove_journal_files(&db)?;
@@ -744,6 +741,14 @@ fn remove_if_exists(path: &Path) -> io::Result<()> {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }
+}
+
+/// Opens an instance's journal (migrating its schema) with what its segments still held loaded
+/// into its outbox: answered records that its loader had not yet put there.
+fn open_loaded(db: &Path) -> Result<Connection, LogError> {
+    let mut conn = journal::open(db, false)?;
+    loader::recover(&mut conn, db, OUTBOX_TABLE)?;
+    Ok(conn)
 }
 
 /// The database first: a WAL without its database is never read again. The segments last

@@ -56,7 +56,6 @@ pub fn open(path: &Path, fsync: bool) -> Result<Connection, LogError> {
     conn.pragma_update(None, "synchronous", if fsync { "FULL" } else { "NORMAL" })?;
     let mut conn = conn;
     super::schema::ensure(&mut conn)?;
-    conn.execute_batch(super::loader::PROGRESS_DDL)?;
     Ok(conn)
 }
 

@@ -43,11 +43,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// rest in the segments for the next start.
 const SHUTDOWN_RETRY: Duration = Duration::from_secs(3);
 
-/// One-row bookkeeping: the segment and the offset in it up to which everything is loaded.
-/// Created by `journal::open` on every journal (an extra table: older builds ignore it).
-pub const PROGRESS_DDL: &str = "CREATE TABLE IF NOT EXISTS segment_progress (\
-     id INTEGER PRIMARY KEY CHECK (id = 1), segment INTEGER NOT NULL, offset INTEGER NOT NULL)";
-
 /// A `/ready` write check waiting for its frame to be loaded.
 pub type ProbeAck = oneshot::Sender<Result<(), String>>;
 

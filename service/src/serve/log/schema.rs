@@ -5,14 +5,16 @@
 //! and keeps the caller's ids as plain correlation columns (`request_id`, `trace_id`), so a
 //! reused caller id is an ordinary request. A journal of an earlier version is migrated in one
 //! transaction when it is opened: nothing is lost, and its records get decision ids whose time
-//! part is the record's own `ts`.
+//! part is the record's own `ts`. Version 3 adds `segment_progress`, how far the loader has put
+//! the segment journal's records into the tables: an older build refuses such a journal (newer
+//! version) instead of opening it and never loading what its segments still hold.
 
 use super::LogError;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 /// The final table of the embedded `sqlite://` sink (the contract's schema).
 pub const PREDICTIONS_TABLE: &str = "predictions";
 /// Records waiting for a remote sink.
@@ -57,6 +59,10 @@ fn dead_letter_ddl() -> String {
 }
 
 /// One row, rewritten by `/ready`'s write check.
+/// One row: the segment and the offset in it up to which the loader has loaded everything
+/// (written in the same transaction as the rows; see `loader.rs`).
+const PROGRESS_DDL: &str = "CREATE TABLE IF NOT EXISTS segment_progress (\
+     id INTEGER PRIMARY KEY CHECK (id = 1), segment INTEGER NOT NULL, offset INTEGER NOT NULL)";
 const HEALTH_DDL: &str =
     "CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at TEXT)";
 
@@ -80,7 +86,7 @@ pub fn ensure(conn: &mut Connection) -> Result<(), LogError> {
     if version < SCHEMA_VERSION {
         let migrated = migrate_v1(&tx)?;
         tx.execute_batch(&format!(
-            "{}; {}; {}; {HEALTH_DDL}; PRAGMA user_version = {SCHEMA_VERSION};",
+            "{}; {}; {}; {HEALTH_DDL}; {PROGRESS_DDL}; PRAGMA user_version = {SCHEMA_VERSION};",
             predictions_ddl(),
             outbox_ddl(),
             dead_letter_ddl()
