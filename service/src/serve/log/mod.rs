@@ -14,6 +14,7 @@
 //! what is left.
 
 pub mod adopt;
+pub mod bigquery;
 mod checkpoint;
 mod journal;
 mod loader;

@@ -1,16 +1,14 @@
 //! Remote sinks behind the journal: JSON lines and BigQuery streaming inserts.
 
+use super::bigquery::{
+    self, CallError, Credentials, InsertAllRequest, InsertAllResponse, InsertRow,
+};
 use super::journal::OutboxRow;
 use super::LogError;
 use crate::serve::config::LogTarget;
 use async_trait::async_trait;
-use gcp_bigquery_client::error::BQError;
-use gcp_bigquery_client::model::table_data_insert_all_request::TableDataInsertAllRequest;
-use gcp_bigquery_client::model::table_data_insert_all_response::TableDataInsertAllResponse;
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
 /// What the sink did with a batch.
 #[derive(Debug, Default)]
@@ -226,17 +224,6 @@ impl RemoteSink for JsonlSink {
     }
 }
 
-/// A token for the BigQuery emulator, which does not check credentials.
-#[derive(Clone)]
-struct EmulatorToken;
-
-#[async_trait]
-impl gcp_bigquery_client::auth::Authenticator for EmulatorToken {
-    async fn access_token(&self) -> Result<String, BQError> {
-        Ok("emulator-token".to_owned())
-    }
-}
-
 /// BigQuery streaming inserts (`tabledata.insertAll`) with `insertId` = decision id, so that a
 /// retried batch is de-duplicated by BigQuery and two decisions are never taken for one (a
 /// caller's request id can repeat; a decision id cannot).
@@ -248,7 +235,7 @@ pub struct BigQuerySink {
     /// Google's endpoint with Application Default Credentials (Cloud Run's metadata server,
     /// `GOOGLE_APPLICATION_CREDENTIALS` service-account file, or gcloud user credentials).
     api_base: Option<String>,
-    client: Option<gcp_bigquery_client::Client>,
+    client: Option<bigquery::Client>,
 }
 
 /// The v2 base URL from `BIGQUERY_API_BASE`, accepting `http://host:port`,
@@ -266,25 +253,30 @@ pub fn v2_base(api_base: &str) -> String {
     }
 }
 
-/// The insertAll request for a batch of outbox rows.
-pub fn insert_all_request(rows: &[OutboxRow]) -> Result<TableDataInsertAllRequest, String> {
-    let mut req = TableDataInsertAllRequest::new();
-    for r in rows {
-        req.add_row(Some(r.decision_id.clone()), r.to_json())
-            .map_err(|e| e.to_string())?;
+/// The insertAll request for a batch of outbox rows (`insertId` = decision id).
+pub fn insert_all_request(rows: &[OutboxRow]) -> InsertAllRequest {
+    InsertAllRequest {
+        skip_invalid_rows: false,
+        ignore_unknown_values: false,
+        rows: rows
+            .iter()
+            .map(|r| InsertRow {
+                insert_id: r.decision_id.clone(),
+                json: r.to_json(),
+            })
+            .collect(),
     }
-    Ok(req)
 }
 
 /// Splits an insertAll answer into confirmed, refused (`invalid`) and to-retry rows.
-pub fn classify_response(rows: &[OutboxRow], resp: &TableDataInsertAllResponse) -> ShipOutcome {
+pub fn classify_response(rows: &[OutboxRow], resp: &InsertAllResponse) -> ShipOutcome {
     let mut out = ShipOutcome::default();
-    let errors = resp.insert_errors.as_deref().unwrap_or(&[]);
     for (i, r) in rows.iter().enumerate() {
-        let errs: Vec<_> = errors
+        let errs: Vec<_> = resp
+            .insert_errors
             .iter()
             .filter(|e| e.index.and_then(|x| usize::try_from(x).ok()) == Some(i))
-            .flat_map(|e| e.errors.clone().unwrap_or_default())
+            .flat_map(|e| e.errors.iter().cloned())
             .collect();
         if errs.is_empty() {
             out.shipped.push(r.seq);
@@ -308,41 +300,30 @@ pub fn classify_response(rows: &[OutboxRow], resp: &TableDataInsertAllResponse) 
     out
 }
 
-/// BigQuery's error answer (`{"error": {"code": 403, ...}}`) by its HTTP code; anything else
-/// (network, a body that is not BigQuery's) is transient.
-pub fn classify_error(what: &str, e: BQError) -> ShipError {
-    match &e {
-        BQError::ResponseError { error } => ShipError::from_status(
-            error.error.code,
-            format!(
-                "{what}: HTTP {} {}: {}",
-                error.error.code, error.error.status, error.error.message
-            ),
-        ),
-        _ => ShipError::transient(format!("{what}: {e}")),
+/// An HTTP error by its code (4xx other than 408/429 is permanent); anything else (network, an
+/// answer that is not BigQuery's, no token) is transient.
+pub fn classify_error(what: &str, e: CallError) -> ShipError {
+    match e {
+        CallError::Status { code, detail } => {
+            ShipError::from_status(code, format!("{what}: HTTP {code} {detail}"))
+        }
+        CallError::Transport(msg) => ShipError::transient(format!("{what}: {msg}")),
     }
 }
 
 impl BigQuerySink {
-    async fn client(&mut self) -> Result<&gcp_bigquery_client::Client, ShipError> {
+    async fn client(&mut self) -> Result<&bigquery::Client, ShipError> {
         if self.client.is_none() {
-            let http = reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .timeout(Duration::from_secs(30))
-                .build()
-                .map_err(|e| ShipError::transient(e.to_string()))?;
-            let mut builder = gcp_bigquery_client::client_builder::ClientBuilder::new();
-            builder.with_client(http);
-            let client = match &self.api_base {
-                Some(base) => {
-                    builder.with_v2_base_url(v2_base(base));
-                    builder
-                        .build_from_authenticator(Arc::new(EmulatorToken))
-                        .await
-                }
-                None => builder.build_from_application_default_credentials().await,
-            }
-            .map_err(|e| ShipError::transient(format!("BigQuery client: {e}")))?;
+            let (base, credentials) = match &self.api_base {
+                Some(base) => (v2_base(base), Credentials::Emulator),
+                None => (
+                    bigquery::GOOGLE_V2_BASE.to_owned(),
+                    Credentials::Adc { metadata_url: None },
+                ),
+            };
+            let client = bigquery::Client::new(base, credentials)
+                .await
+                .map_err(|e| ShipError::transient(format!("BigQuery client: {e}")))?;
             self.client = Some(client);
         }
         self.client
@@ -358,7 +339,7 @@ impl RemoteSink for BigQuerySink {
     }
 
     async fn ship(&mut self, rows: &[OutboxRow]) -> Result<ShipOutcome, ShipError> {
-        let req = insert_all_request(rows).map_err(ShipError::transient)?;
+        let req = insert_all_request(rows);
         let (project, dataset, table) = (
             self.project.clone(),
             self.dataset.clone(),
@@ -366,8 +347,7 @@ impl RemoteSink for BigQuerySink {
         );
         let client = self.client().await?;
         let resp = client
-            .tabledata()
-            .insert_all(&project, &dataset, &table, req)
+            .insert_all(&project, &dataset, &table, &req)
             .await
             .map_err(|e| classify_error(&format!("insertAll {project}.{dataset}.{table}"), e))?;
         Ok(classify_response(rows, &resp))
@@ -403,7 +383,7 @@ mod tests {
     /// shipped table schema (deploy/bigquery/predictions.schema.json): names, types, modes.
     #[test]
     fn insert_all_body_matches_bigquery_documented_format() {
-        let req = insert_all_request(&[row(1), row(2)]).unwrap();
+        let req = insert_all_request(&[row(1), row(2)]);
         let body = serde_json::to_value(&req).unwrap();
         let obj = body.as_object().unwrap();
         for k in obj.keys() {
@@ -489,7 +469,7 @@ mod tests {
     #[test]
     fn classifies_partial_failures() {
         let rows = [row(1), row(2), row(3)];
-        let resp: TableDataInsertAllResponse = serde_json::from_value(serde_json::json!({
+        let resp: InsertAllResponse = serde_json::from_value(serde_json::json!({
             "kind": "bigquery#tableDataInsertAllResponse",
             "insertErrors": [
                 {"index": 1, "errors": [{"reason": "invalid", "message": "no such field"}]},
