@@ -22,7 +22,7 @@
 
 use super::checkpoint::WalReset;
 use super::journal::{record_bytes, RECORD_COLUMNS};
-use super::segment::{self, Frame, Frames, Row};
+use super::segment::{self, Frame, Frames, Row, SegmentReader};
 use super::LogError;
 use crate::serve::metrics::Metrics;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -46,11 +46,12 @@ const SHUTDOWN_RETRY: Duration = Duration::from_secs(3);
 /// A `/ready` write check waiting for its frame to be loaded.
 pub type ProbeAck = oneshot::Sender<Result<(), String>>;
 
-/// One group the writer appended: its frames, and where they end in which segment.
+/// One group the writer appended: where its frames are in which segment (the loader reads them
+/// back from there, see [`SegmentReader`]).
 pub struct Batch {
     pub segment: u64,
+    pub start: u64,
     pub end: u64,
-    pub frames: Vec<u8>,
     pub records: usize,
     pub probes: Vec<ProbeAck>,
 }
@@ -142,19 +143,26 @@ fn insert_row(
 
 /// Loads `batches` in one transaction with the progress they reach (and, if a `/ready` check
 /// is among them, its row of the `health` table: the check covers the database too).
-pub fn load(conn: &mut Connection, table: &str, batches: &[Batch]) -> Result<Loaded, LogError> {
+pub fn load(
+    conn: &mut Connection,
+    table: &str,
+    batches: &[Batch],
+    reader: &mut SegmentReader,
+) -> Result<Loaded, LogError> {
     let Some(last) = batches.last() else {
         return Ok(Loaded::default());
     };
     let tx = conn.transaction()?;
     let mut total = Loaded::default();
     for b in batches {
-        let mut frames = Frames::new(&b.frames, 0);
+        let bytes = reader.read(b.segment, b.start, b.end)?;
+        let mut frames = Frames::new(bytes, 0);
         let got = insert_frames(&tx, table, frames.by_ref())?;
         if frames.torn() {
-            return Err(LogError::Segment(
-                "a group in memory failed its own check".into(),
-            ));
+            return Err(LogError::Segment(format!(
+                "segment {} bytes {}..{}: a group the writer wrote failed its check on reading back",
+                b.segment, b.start, b.end
+            )));
         }
         total.records += got.records;
         total.bytes += got.bytes;
@@ -204,6 +212,7 @@ pub fn spawn(
     let mut l = Loader {
         conn,
         table,
+        reader: SegmentReader::new(&segments),
         segments,
         oldest: first,
         links,
@@ -221,6 +230,7 @@ pub fn spawn(
 struct Loader {
     conn: Connection,
     table: &'static str,
+    reader: SegmentReader,
     segments: PathBuf,
     /// The oldest segment not yet deleted.
     oldest: u64,
@@ -265,7 +275,7 @@ impl Loader {
         let mut backoff = Duration::from_millis(10);
         let mut failing_since: Option<Instant> = None;
         loop {
-            match load(&mut self.conn, self.table, batches) {
+            match load(&mut self.conn, self.table, batches, &mut self.reader) {
                 Ok(loaded) => {
                     self.account(loaded, batches);
                     for p in batches.drain(..).flat_map(|b| b.probes) {
@@ -473,8 +483,8 @@ mod tests {
         let (segment, end) = w.append(&frames).unwrap();
         Batch {
             segment,
+            start: end - frames.len() as u64,
             end,
-            frames,
             records: n,
             probes: Vec::new(),
         }
@@ -508,7 +518,13 @@ mod tests {
         let a = write(&mut w, "a", 10, true);
         let _b = write(&mut w, "b", 10, false);
         let _c = write(&mut w, "c", 5, true);
-        load(&mut conn, PREDICTIONS_TABLE, &[a]).unwrap();
+        load(
+            &mut conn,
+            PREDICTIONS_TABLE,
+            &[a],
+            &mut SegmentReader::new(&dir),
+        )
+        .unwrap();
         // The crash: a torn last frame (half of a record), no more loading.
         let mut torn = Vec::new();
         segment::push_record(&mut torn, &row("torn"));
@@ -543,8 +559,20 @@ mod tests {
         let c = write(&mut w, "c", 2, false);
         assert_eq!((a.segment, b.segment, c.segment), (1, 2, 3));
         let _d = write(&mut w, "d", 6, false);
-        load(&mut conn, PREDICTIONS_TABLE, &[a, b]).unwrap();
-        load(&mut conn, PREDICTIONS_TABLE, &[c]).unwrap();
+        load(
+            &mut conn,
+            PREDICTIONS_TABLE,
+            &[a, b],
+            &mut SegmentReader::new(&dir),
+        )
+        .unwrap();
+        load(
+            &mut conn,
+            PREDICTIONS_TABLE,
+            &[c],
+            &mut SegmentReader::new(&dir),
+        )
+        .unwrap();
         assert_eq!(progress(&conn).unwrap().segment, 3);
         drop((w, conn));
         assert_eq!(segment::list(&dir).unwrap().len(), 4, "nothing deleted");

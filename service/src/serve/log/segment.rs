@@ -29,7 +29,7 @@
 
 use super::LogError;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Size past which the writer starts a new segment (before its next group, so a group never
@@ -340,6 +340,53 @@ impl SegmentWriter {
         self.file.set_len(self.len)
     }
 }
+
+/// The loader's side: reads a group's frames back from its segment into one reused buffer.
+///
+/// Why not hand the bytes over in memory: the writer would allocate a buffer per group and the
+/// loader free it on another thread, and whatever the loader had not loaded yet (it can lag
+/// behind a slow SQLite commit) would sit in memory on top. Read back, the bytes come from the
+/// page cache (written moments before), the writer reuses one buffer, and the loader's memory
+/// is one group however far behind it is.
+pub struct SegmentReader {
+    dir: PathBuf,
+    open: Option<(u64, File)>,
+    buf: Vec<u8>,
+}
+
+impl SegmentReader {
+    pub fn new(dir: &Path) -> SegmentReader {
+        SegmentReader {
+            dir: dir.to_path_buf(),
+            open: None,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The bytes `start..end` of segment `number`.
+    pub fn read(&mut self, number: u64, start: u64, end: u64) -> io::Result<&[u8]> {
+        let len = usize::try_from(end.saturating_sub(start))
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "group too large"))?;
+        let file = match &mut self.open {
+            Some((n, f)) if *n == number => f,
+            open => {
+                &mut open
+                    .insert((number, File::open(path_of(&self.dir, number))?))
+                    .1
+            }
+        };
+        file.seek(SeekFrom::Start(start))?;
+        if self.buf.capacity() > READ_BUFFER_KEPT && len <= READ_BUFFER_KEPT {
+            self.buf = Vec::new();
+        }
+        self.buf.resize(len, 0);
+        file.read_exact(&mut self.buf)?;
+        Ok(&self.buf)
+    }
+}
+
+/// The read buffer's capacity kept between groups (a recovery-sized group is not kept).
+const READ_BUFFER_KEPT: usize = 1 << 20;
 
 /// Creates a segment file; with `fsync` also its directory entry, so that the file itself
 /// survives a power cut and not only its data.
