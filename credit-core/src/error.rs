@@ -206,7 +206,27 @@ impl Chunks<'_, '_> {
     }
 
     fn push_all(&mut self, bytes: &[u8]) -> fmt::Result {
-        bytes.iter().try_for_each(|&b| self.push(b))
+        match self.buf.get_mut(self.len..self.len + bytes.len()) {
+            // The common case (a number is at most ~25 bytes): one copy.
+            Some(room) => {
+                room.copy_from_slice(bytes);
+                self.len += bytes.len();
+                Ok(())
+            }
+            None => bytes.iter().try_for_each(|&b| self.push(b)),
+        }
+    }
+
+    /// `n` zeros.
+    fn zeros(&mut self, n: usize) -> fmt::Result {
+        const ZEROS: [u8; 32] = [b'0'; 32];
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(ZEROS.len());
+            self.push_all(&ZEROS[..k])?;
+            left -= k;
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> fmt::Result {
@@ -218,21 +238,21 @@ impl Chunks<'_, '_> {
 
 /// `d · 10^e` in `Display`'s fixed notation: never an exponent, zeros written out.
 fn fixed_notation(d: u64, e: i32, out: &mut Chunks<'_, '_>) -> fmt::Result {
-    // The digits of `d` (at most 20), most significant first.
-    let mut digits = [0u8; 20];
-    let mut n = 0;
+    // The digits of `d` (at most 20), written from the end: most significant first.
+    let mut buf = [0u8; 20];
+    let mut start = buf.len();
     let mut x = d;
-    while x > 0 && n < digits.len() {
-        digits[n] = b'0' + (x % 10) as u8;
+    while x > 0 && start > 0 {
+        start -= 1;
+        buf[start] = b'0' + (x % 10) as u8;
         x /= 10;
-        n += 1;
     }
-    digits[..n].reverse();
-    let digits = &digits[..n];
+    let digits = &buf[start..];
+    let n = digits.len();
     let point = n as i32 + e;
     if e >= 0 {
         out.push_all(digits)?;
-        (0..e).try_for_each(|_| out.push(b'0'))
+        out.zeros(e.unsigned_abs() as usize)
     } else if point > 0 {
         let (int, frac) = digits.split_at(point as usize);
         out.push_all(int)?;
@@ -240,7 +260,7 @@ fn fixed_notation(d: u64, e: i32, out: &mut Chunks<'_, '_>) -> fmt::Result {
         out.push_all(frac)
     } else {
         out.push_all(b"0.")?;
-        (0..-point).try_for_each(|_| out.push(b'0'))?;
+        out.zeros(point.unsigned_abs() as usize)?;
         out.push_all(digits)
     }
 }
@@ -292,6 +312,17 @@ pub(crate) fn shortest(v: f64) -> (u64, i32) {
     (d, e)
 }
 
+/// `5^k` for the `k` whose power fits in a `u64`.
+const POW5: [u64; 28] = {
+    let mut t = [1u64; 28];
+    let mut k = 1;
+    while k < t.len() {
+        t[k] = t[k - 1] * 5;
+        k += 1;
+    }
+    t
+};
+
 /// Whether `v` lies exactly halfway between `d · 10^e` and `(d + 1) · 10^e`, that is whether
 /// `2v = (2d + 1) · 10^e`, in exact integer arithmetic. With `v = m · 2^q` (`m` below 2^53) the
 /// two sides can only be equal when they fit in 128 bits (a tie needs `v`'s odd part to hold
@@ -324,7 +355,14 @@ fn is_midpoint(v: f64, d: u64, e: i32) -> bool {
             .and_then(|p| p.checked_mul(odd))
             .is_some_and(|t| scaled_eq(u128::from(m), q + 1, t))
     } else {
-        // m · 5^-e · 2^(q+1-e) == 2d + 1
+        // m · 5^-e · 2^(q+1-e) == 2d + 1, so 5^-e must divide 2d + 1: almost never (d has at
+        // most 17 digits), and one division says so without the 128-bit arithmetic.
+        let k = e.unsigned_abs() as usize;
+        if let Some(p) = POW5.get(k) {
+            if !(2 * d + 1).is_multiple_of(*p) {
+                return false;
+            }
+        }
         5u128
             .checked_pow(e.unsigned_abs())
             .and_then(|p| p.checked_mul(u128::from(m)))

@@ -208,13 +208,18 @@ impl Drop for InFlight<'_> {
 }
 
 /// `POST /predict`: one applicant (the seed's JSON) → decision, probability, score, reasons.
-async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+///
+/// The handlers of the two hot routes take the whole request and split it: the `HeaderMap`
+/// extractor would clone every header of every request.
+async fn predict(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
     let started = Instant::now();
     let metrics = state.metrics();
     let _guard = InFlight::enter(metrics);
     let ts_us = timefmt::unix_micros(SystemTime::now());
-    let request_id = reqid::request_id(&headers);
-    let result = predict_inner(&state, &headers, body, request_id.clone(), ts_us, started).await;
+    let request_id = reqid::request_id(headers);
+    let result = predict_inner(&state, headers, body, request_id.clone(), ts_us, started).await;
     let response = match result {
         Ok(r) => r,
         Err(e) => e.with_request_id(&request_id).into_response(),
@@ -364,13 +369,15 @@ struct BatchIn<'a> {
 }
 
 /// `POST /predict/batch`: `{"applicants": [...]}` → one result or error list per applicant.
-async fn predict_batch(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+async fn predict_batch(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
     let started = Instant::now();
     let metrics = state.metrics();
     let _guard = InFlight::enter(metrics);
     let ts_us = timefmt::unix_micros(SystemTime::now());
-    let request_id = reqid::request_id(&headers);
-    let response = match batch_inner(&state, &headers, body, &request_id, ts_us, started).await {
+    let request_id = reqid::request_id(headers);
+    let response = match batch_inner(&state, headers, body, &request_id, ts_us, started).await {
         Ok(r) => r,
         Err(e) => e.with_request_id(&request_id).into_response(),
     };
