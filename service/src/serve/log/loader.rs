@@ -1,7 +1,8 @@
 //! The loader: fills the SQLite table (`predictions`, or `outbox` for remote sinks) from the
 //! segment journal, off the request path.
 //!
-//! The writer hands each group it appended to a segment over in memory ([`Batch`]); the loader
+//! The writer tells the loader where each group it appended lies ([`Batch`]: segment, start,
+//! end); the loader reads those bytes back from the segment file (see [`SegmentReader`]) and
 //! inserts what has gathered for a few milliseconds in one transaction, and records in the same
 //! transaction how far into which segment it has loaded (the one-row table `segment_progress`).
 //! Large transactions write far fewer WAL bytes per record than the writer's small group
