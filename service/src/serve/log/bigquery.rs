@@ -89,10 +89,13 @@ pub enum CallError {
 pub enum Credentials {
     /// An emulator, which does not check them.
     Emulator,
-    /// Application Default Credentials: `GOOGLE_APPLICATION_CREDENTIALS` (a service-account
-    /// key, or gcloud's authorized-user file), gcloud's own file, else the metadata server (Cloud
-    /// Run, GCE) at `metadata_url` (Google's when `None`).
-    Adc { metadata_url: Option<String> },
+    /// Application Default Credentials: the credentials file when there is one (see
+    /// [`adc_file`]: a service-account key or an authorized user), else the metadata server
+    /// (Cloud Run, GCE) at `metadata_url` (Google's when `None`).
+    Adc {
+        file: Option<PathBuf>,
+        metadata_url: Option<String>,
+    },
 }
 
 enum Token {
@@ -116,7 +119,9 @@ impl Client {
             .map_err(|e| CallError::Transport(format!("HTTP client: {e}")))?;
         let token = match credentials {
             Credentials::Emulator => Token::Emulator,
-            Credentials::Adc { metadata_url } => Token::Google(adc(metadata_url).await?),
+            Credentials::Adc { file, metadata_url } => {
+                Token::Google(adc(file, metadata_url).await?)
+            }
         };
         Ok(Client { http, base, token })
     }
@@ -203,38 +208,51 @@ fn path_segment(s: &str) -> String {
     out
 }
 
-/// The ADC file gcloud writes (`gcloud auth application-default login`).
-fn gcloud_adc_file() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".config/gcloud/application_default_credentials.json"))
+/// The credentials file of Application Default Credentials, in Google's order: the file
+/// `GOOGLE_APPLICATION_CREDENTIALS` names when it is set, else the one gcloud writes
+/// (`gcloud auth application-default login`) when it exists.
+pub fn adc_file() -> Option<PathBuf> {
+    if let Some(named) = std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS") {
+        return Some(PathBuf::from(named));
+    }
+    let gcloud = PathBuf::from(std::env::var_os("HOME")?)
+        .join(".config/gcloud/application_default_credentials.json");
+    gcloud.is_file().then_some(gcloud)
 }
 
-/// Application Default Credentials in Google's order: the file `GOOGLE_APPLICATION_CREDENTIALS`
-/// names when it is set (a service-account key or an authorized user), else gcloud's file when
-/// it holds an authorized user, else the metadata server. `yup-oauth2` reads service-account
-/// keys and the metadata server; an authorized-user file is recognised by its `type` first.
-async fn adc(metadata_url: Option<String>) -> Result<DefaultAuthenticator, CallError> {
-    let file = std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS")
-        .map(PathBuf::from)
-        .or_else(gcloud_adc_file);
-    if let Some(path) = file {
-        if let Some(secret) = tokio::fs::read(&path)
-            .await
-            .ok()
-            .and_then(|t| authorized_user(&t))
-        {
-            return yup_oauth2::AuthorizedUserAuthenticator::builder(secret)
+/// An authenticator for `file` (an authorized user or a service-account key, told apart by
+/// its `type`), or without a file for the metadata server; `yup-oauth2` does the token flows.
+async fn adc(
+    file: Option<PathBuf>,
+    metadata_url: Option<String>,
+) -> Result<DefaultAuthenticator, CallError> {
+    let Some(path) = file else {
+        let opts = yup_oauth2::ApplicationDefaultCredentialsFlowOpts { metadata_url };
+        // yup-oauth2 picks the metadata flow only when GOOGLE_APPLICATION_CREDENTIALS is unset,
+        // which is when `adc_file` finds no file of it.
+        return match yup_oauth2::ApplicationDefaultCredentialsAuthenticator::builder(opts).await {
+            ApplicationDefaultCredentialsTypes::InstanceMetadata(b) => b
                 .build()
                 .await
-                .map_err(|e| CallError::Transport(format!("{}: {e}", path.display())));
-        }
-    }
-    let opts = yup_oauth2::ApplicationDefaultCredentialsFlowOpts { metadata_url };
-    let built = match yup_oauth2::ApplicationDefaultCredentialsAuthenticator::builder(opts).await {
-        ApplicationDefaultCredentialsTypes::ServiceAccount(b) => b.build().await,
-        ApplicationDefaultCredentialsTypes::InstanceMetadata(b) => b.build().await,
+                .map_err(|e| CallError::Transport(format!("metadata server: {e}"))),
+            ApplicationDefaultCredentialsTypes::ServiceAccount(_) => Err(CallError::Transport(
+                "GOOGLE_APPLICATION_CREDENTIALS is set, but no credentials file was read".into(),
+            )),
+        };
     };
-    built.map_err(|e| CallError::Transport(format!("Application Default Credentials: {e}")))
+    let failed = |e: std::io::Error| CallError::Transport(format!("{}: {e}", path.display()));
+    let text = tokio::fs::read(&path).await.map_err(failed)?;
+    if let Some(secret) = authorized_user(&text) {
+        return yup_oauth2::AuthorizedUserAuthenticator::builder(secret)
+            .build()
+            .await
+            .map_err(failed);
+    }
+    let key = yup_oauth2::parse_service_account_key(&text).map_err(failed)?;
+    yup_oauth2::ServiceAccountAuthenticator::builder(key)
+        .build()
+        .await
+        .map_err(failed)
 }
 
 /// An authorized-user credentials file (`"type": "authorized_user"`), or `None`.
@@ -362,22 +380,24 @@ mod wire_tests {
         }
     }
 
+    /// A client of `base`'s insertAll whose token comes from the metadata server at
+    /// `metadata_url` (no credentials file, as on Cloud Run).
+    async fn metadata_client(base: &str, metadata_url: String) -> Client {
+        let credentials = Credentials::Adc {
+            file: None,
+            metadata_url: Some(metadata_url),
+        };
+        Client::new(format!("{base}/bigquery/v2"), credentials)
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn a_metadata_server_token_is_sent_as_bearer_and_answers_are_read() {
-        if std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS").is_some() {
-            eprintln!("skipped: GOOGLE_APPLICATION_CREDENTIALS is set, so ADC would not ask the metadata server");
-            return;
-        }
         let base = serve().await;
-        let metadata_url = Some(format!(
-            "{base}/computeMetadata/v1/instance/service-accounts/default/token"
-        ));
-        let client = Client::new(
-            format!("{base}/bigquery/v2"),
-            Credentials::Adc { metadata_url },
-        )
-        .await
-        .unwrap();
+        let token_url =
+            format!("{base}/computeMetadata/v1/instance/service-accounts/default/token");
+        let client = metadata_client(&base, token_url).await;
         let req = request(&[
             serde_json::json!({"a": 1}),
             serde_json::json!({"bad": true}),
@@ -399,19 +419,9 @@ mod wire_tests {
 
     #[tokio::test]
     async fn without_a_token_the_call_fails_as_transport_not_as_an_http_error() {
-        if std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS").is_some() {
-            eprintln!("skipped: GOOGLE_APPLICATION_CREDENTIALS is set");
-            return;
-        }
         let base = serve().await;
         // A metadata server that is not there: no token, so a transient error (retried).
-        let metadata_url = Some("http://127.0.0.1:9/token".to_owned());
-        let client = Client::new(
-            format!("{base}/bigquery/v2"),
-            Credentials::Adc { metadata_url },
-        )
-        .await
-        .unwrap();
+        let client = metadata_client(&base, "http://127.0.0.1:9/token".to_owned()).await;
         match client
             .insert_all("p", "d", "t", &request(&[serde_json::json!({"a": 1})]))
             .await

@@ -318,7 +318,10 @@ impl BigQuerySink {
                 Some(base) => (v2_base(base), Credentials::Emulator),
                 None => (
                     bigquery::GOOGLE_V2_BASE.to_owned(),
-                    Credentials::Adc { metadata_url: None },
+                    Credentials::Adc {
+                        file: bigquery::adc_file(),
+                        metadata_url: None,
+                    },
                 ),
             };
             let client = bigquery::Client::new(base, credentials)
