@@ -58,14 +58,6 @@ def query(bq: BigQueryEmulator, sql: str) -> list[tuple]:
     return out
 
 
-def sql_number(v: float | None) -> str:
-    if v is None:
-        return "NULL"
-    if not math.isfinite(v):
-        return f"CAST('{v}' AS FLOAT64)"
-    return repr(v)
-
-
 def csv_number(v: float) -> str:
     """A FLOAT64 as BigQuery's CSV reader spells it (NaN, Infinity, -Infinity)."""
     if math.isnan(v):

@@ -147,13 +147,7 @@ impl Client {
         table: &str,
         req: &InsertAllRequest,
     ) -> Result<InsertAllResponse, CallError> {
-        let url = format!(
-            "{}/projects/{}/datasets/{}/tables/{}/insertAll",
-            self.base,
-            path_segment(project),
-            path_segment(dataset),
-            path_segment(table)
-        );
+        let url = insert_all_url(&self.base, project, dataset, table)?;
         let body = serde_json::to_vec(req).map_err(|e| CallError::Transport(e.to_string()))?;
         let resp = self
             .http
@@ -195,17 +189,29 @@ fn status_error(http: u16, body: &[u8]) -> CallError {
     }
 }
 
-/// Project, dataset and table ids as one URL path segment each.
-fn path_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// `<base>/projects/P/datasets/D/tables/T/insertAll`, each id one percent-encoded path segment
+/// (the `url` crate, which reqwest re-exports, does the encoding).
+fn insert_all_url(
+    base: &str,
+    project: &str,
+    dataset: &str,
+    table: &str,
+) -> Result<reqwest::Url, CallError> {
+    let bad = || CallError::Transport(format!("not a base URL: {base}"));
+    let mut url = reqwest::Url::parse(base).map_err(|_| bad())?;
+    url.path_segments_mut()
+        .map_err(|_| bad())?
+        .pop_if_empty()
+        .extend([
+            "projects",
+            project,
+            "datasets",
+            dataset,
+            "tables",
+            table,
+            "insertAll",
+        ]);
+    Ok(url)
 }
 
 /// The credentials file of Application Default Credentials, in Google's order: the file
@@ -275,8 +281,12 @@ mod tests {
 
     #[test]
     fn ids_are_escaped_as_path_segments() {
-        assert_eq!(path_segment("my-project.x_1"), "my-project.x_1");
-        assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
+        let url = |p: &str| insert_all_url("http://h:1/bigquery/v2", p, "d", "t").unwrap();
+        assert_eq!(
+            url("my-project.x_1").as_str(),
+            "http://h:1/bigquery/v2/projects/my-project.x_1/datasets/d/tables/t/insertAll"
+        );
+        assert!(url("a/b c").as_str().contains("/projects/a%2Fb%20c/"));
     }
 
     #[test]

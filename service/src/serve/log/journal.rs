@@ -213,7 +213,8 @@ pub fn spawn_writer(
                         &mut seg,
                         &mut group,
                         &mut probes,
-                        (&mut bufs, &mut frames),
+                        &mut bufs,
+                        &mut frames,
                         &links,
                     );
                 }
@@ -271,7 +272,8 @@ fn write_group(
     seg: &mut SegmentWriter,
     group: &mut Vec<Msg>,
     probes: &mut Vec<ProbeAck>,
-    (bufs, frames): (&mut Buffers, &mut Vec<u8>),
+    bufs: &mut Buffers,
+    frames: &mut Vec<u8>,
     links: &WriterLinks,
 ) -> u64 {
     frames.clear();

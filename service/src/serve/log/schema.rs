@@ -58,11 +58,11 @@ fn dead_letter_ddl() -> String {
     )
 }
 
-/// One row, rewritten by `/ready`'s write check.
 /// One row: the segment and the offset in it up to which the loader has loaded everything
 /// (written in the same transaction as the rows; see `loader.rs`).
 const PROGRESS_DDL: &str = "CREATE TABLE IF NOT EXISTS segment_progress (\
      id INTEGER PRIMARY KEY CHECK (id = 1), segment INTEGER NOT NULL, offset INTEGER NOT NULL)";
+/// One row, rewritten by `/ready`'s write check.
 const HEALTH_DDL: &str =
     "CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at TEXT)";
 
