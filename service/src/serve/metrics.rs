@@ -176,7 +176,7 @@ impl Metrics {
             ("credit_batch_items_total", "Applicants received in batch requests.", self.batch_items.load(Relaxed)),
             ("credit_validation_errors_total", "Applicants refused by validation (422 or batch item errors).", self.validation_errors.load(Relaxed)),
             ("credit_log_records_journaled_total", "Prediction records written to the local journal (its segment files): what a strict answer waits for.", self.log_records_journaled.load(Relaxed)),
-            ("credit_log_commits_total", "Journal group writes (one write, and with --fsync one fdatasync, per group).", self.log_commits.load(Relaxed)),
+            ("credit_log_commits_total", "Journal segment appends: a handler's own record (without --fsync), or a group of the writer thread (one write, and with --fsync one fdatasync, per group).", self.log_commits.load(Relaxed)),
             ("credit_log_loaded_total", "Records loaded from the journal's segments into its SQLite table.", self.log_loaded.load(Relaxed)),
             ("credit_log_load_transactions_total", "SQLite transactions of the journal's loader.", self.log_load_transactions.load(Relaxed)),
             ("credit_log_write_failures_total", "Failed journal writes (each is retried; strict requests wait).", self.log_write_failures.load(Relaxed)),

@@ -1,8 +1,11 @@
-//! The journal: the group-committing writer thread (to the segment files, see `segment.rs`),
-//! the SQLite database the loader fills from them, and outbox reads.
+//! The journal: the group-committing writer thread (to the segment files, see `segment.rs`;
+//! without `--fsync` request handlers append their own records, see `appender.rs`, and the
+//! writer thread is their fallback), the SQLite database the loader fills from them, and outbox
+//! reads.
 
-use super::loader::{Batch, ProbeAck};
-use super::segment::{self, Row, SegmentWriter};
+use super::appender::Appender;
+use super::loader::ProbeAck;
+use super::segment::{self, Row};
 use super::{LogError, Msg, Record, Records};
 use crate::serve::metrics::Metrics;
 use crate::serve::timefmt::rfc3339_micros;
@@ -75,7 +78,7 @@ pub fn count(conn: &Connection, table: &str) -> Result<u64, LogError> {
 
 /// Reusable text buffers for one record's columns (no allocation per record once warm).
 #[derive(Default)]
-struct Buffers {
+pub struct Buffers {
     input: String,
     reasons: String,
 }
@@ -150,17 +153,22 @@ fn encode_group(group: &[Msg], probes: usize, bufs: &mut Buffers, out: &mut Vec<
     let mut n = 0;
     for m in group {
         if let Msg::Write { records, .. } = m {
-            match records {
-                Records::One(r) => push_record(out, r, bufs),
-                Records::Many(v) => v.iter().for_each(|r| push_record(out, r, bufs)),
-            }
-            n += records.len();
+            n += encode_records(records, bufs, out);
         }
     }
     for _ in 0..probes {
         segment::push_probe(out);
     }
     n
+}
+
+/// Frames the records of one request into `out`; returns how many.
+pub fn encode_records(records: &Records, bufs: &mut Buffers, out: &mut Vec<u8>) -> usize {
+    match records {
+        Records::One(r) => push_record(out, r, bufs),
+        Records::Many(v) => v.iter().for_each(|r| push_record(out, r, bufs)),
+    }
+    records.len()
 }
 
 /// What the writer thread shares with the rest of the log.
@@ -170,15 +178,14 @@ pub struct WriterLinks {
     pub healthy: Arc<AtomicBool>,
     /// Requests holding their body that are about to submit (see [`super::Arriving`]).
     pub arriving: Arc<AtomicI64>,
-    /// The loader, which puts each written group into the SQLite table. Bounded: if SQLite
-    /// falls that far behind, the writer waits for it (back-pressure) instead of holding an
-    /// unbounded backlog in memory.
-    pub loader: std::sync::mpsc::SyncSender<Batch>,
+    /// The segment (shared with the handlers' fast path) and, behind it, the load queue: if
+    /// SQLite falls far behind, the writer waits for room (back-pressure) instead of holding
+    /// an unbounded backlog.
+    pub appender: Arc<Appender>,
 }
 
 /// Starts the writer thread. It returns the number of records it wrote.
 pub fn spawn_writer(
-    mut seg: SegmentWriter,
     mut rx: mpsc::Receiver<Msg>,
     links: WriterLinks,
 ) -> Result<std::thread::JoinHandle<u64>, LogError> {
@@ -209,16 +216,12 @@ pub fn spawn_writer(
                     .log_queue_depth
                     .fetch_sub(n_records as i64, Ordering::Relaxed);
                 if n_records > 0 || !probes.is_empty() {
-                    total += write_group(
-                        &mut seg,
-                        &mut group,
-                        &mut probes,
-                        &mut bufs,
-                        &mut frames,
-                        &links,
-                    );
+                    total += write_group(&mut group, &mut probes, &mut bufs, &mut frames, &links);
                 }
             }
+            // Appends stop before anyone is refused: a handler's fast path then falls back to
+            // the closed queue and gets "shutting down" too.
+            links.appender.close();
             refuse_the_rest(&mut rx);
             links.healthy.store(false, Ordering::Relaxed);
             total
@@ -265,11 +268,10 @@ fn gather(
     n_records
 }
 
-/// Writes a group to the segment, answers its strict requests, and hands the group to the
-/// loader (with the probes, which the loader answers once it has loaded them). Returns the
-/// records written.
+/// Writes a group to the segment (which queues it for the loader, with the probes, which the
+/// loader answers once it has loaded them) and answers its strict requests. Returns the records
+/// written.
 fn write_group(
-    seg: &mut SegmentWriter,
     group: &mut Vec<Msg>,
     probes: &mut Vec<ProbeAck>,
     bufs: &mut Buffers,
@@ -278,26 +280,10 @@ fn write_group(
 ) -> u64 {
     frames.clear();
     let n = encode_group(group, probes.len(), bufs, frames);
-    match write_with_retry(seg, frames, group, links) {
-        Ok((segment, end)) => {
-            let m = &links.metrics;
-            m.log_segment_backlog.fetch_add(n as i64, Ordering::Relaxed);
-            m.log_records_journaled
-                .fetch_add(n as u64, Ordering::Relaxed);
-            m.log_commits.fetch_add(1, Ordering::Relaxed);
+    links.appender.wait_for_room(n);
+    match write_with_retry(frames, n, probes, group, links) {
+        Ok(()) => {
             answer(group, Ok(()));
-            let batch = Batch {
-                segment,
-                start: end - frames.len() as u64,
-                end,
-                records: n,
-                probes: std::mem::take(probes),
-            };
-            if links.loader.send(batch).is_err() {
-                tracing::error!(
-                    "the journal loader stopped; records stay in the segments until the next start"
-                );
-            }
             n as u64
         }
         Err(why) => {
@@ -348,33 +334,23 @@ fn take(m: Msg, group: &mut Vec<Msg>, probes: &mut Vec<ProbeAck>, closing: &mut 
 }
 
 /// Appends the group's frames to the segment, retrying a failing disk for
-/// [`WRITE_RETRY_BUDGET`]; each retry writes the same bytes at the same offset, and a group that
-/// fails for good is cut off the file, so that no retry or failure leaves a record twice.
+/// [`WRITE_RETRY_BUDGET`] (the segment's lock is released between attempts); each failed
+/// attempt is cut off the file at once, so that no retry or failure leaves a record twice.
 fn write_with_retry(
-    seg: &mut SegmentWriter,
     frames: &[u8],
+    records: usize,
+    probes: &mut Vec<ProbeAck>,
     group: &[Msg],
     links: &WriterLinks,
-) -> Result<(u64, u64), &'static str> {
+) -> Result<(), &'static str> {
     let started = Instant::now();
     let mut backoff = Duration::from_millis(10);
     loop {
-        match seg.append(frames) {
-            Ok(at) => {
-                links.healthy.store(true, Ordering::Relaxed);
-                return Ok(at);
-            }
+        match links.appender.append(frames, records, probes) {
+            Ok(()) => return Ok(()),
             Err(e) => {
-                links
-                    .metrics
-                    .log_write_failures
-                    .fetch_add(1, Ordering::Relaxed);
-                links.healthy.store(false, Ordering::Relaxed);
                 tracing::error!(error = %e, "journal write failed; retrying");
                 if started.elapsed() > WRITE_RETRY_BUDGET {
-                    if let Err(e) = seg.discard_tail() {
-                        tracing::error!(error = %e, "cannot cut a failed write off the journal segment");
-                    }
                     count_lost(group, &links.metrics);
                     return Err("journal write failed");
                 }
@@ -570,11 +546,12 @@ pub fn settle(conn: &mut Connection, s: &Settlement<'_>) -> Result<(), rusqlite:
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::serve::log::loader::Batch;
     use crate::serve::log::ModelTag;
 
-    fn record(id: &str) -> Record {
+    pub(crate) fn record(id: &str) -> Record {
         Record {
             decision_id: uuid::Uuid::now_v7(),
             request_id: id.to_owned(),
@@ -658,12 +635,12 @@ mod tests {
         tx.try_send(Msg::Close)
             .unwrap_or_else(|_| panic!("queue full"));
         let metrics = Arc::new(Metrics::default());
-        let (load_tx, load_rx) = std::sync::mpsc::sync_channel(16);
+        let queue = Arc::new(super::super::queue::LoadQueue::new(1000));
         let segments = segment::dir_of(&path);
         let loader = super::super::loader::spawn(
             conn,
             PREDICTIONS_TABLE,
-            load_rx,
+            queue.clone(),
             segments.clone(),
             1,
             super::super::loader::LoaderLinks {
@@ -674,14 +651,16 @@ mod tests {
             },
         )
         .unwrap();
+        let healthy = Arc::new(AtomicBool::new(true));
+        let seg =
+            segment::SegmentWriter::create(&segments, 1, segment::SEGMENT_BYTES, false).unwrap();
         let links = WriterLinks {
             metrics: metrics.clone(),
-            healthy: Arc::new(AtomicBool::new(true)),
+            healthy: healthy.clone(),
             arriving: Arc::new(AtomicI64::new(0)),
-            loader: load_tx,
+            appender: Arc::new(Appender::new(seg, queue, metrics.clone(), healthy, false)),
         };
-        let seg = SegmentWriter::create(&segments, 1, segment::SEGMENT_BYTES, false).unwrap();
-        let written = spawn_writer(seg, rx, links).unwrap().join().unwrap();
+        let written = spawn_writer(rx, links).unwrap().join().unwrap();
         assert_eq!(written, 300);
         assert_eq!(metrics.log_commits.load(Ordering::Relaxed), 1);
         for done in acks {

@@ -1,8 +1,9 @@
 //! The loader: fills the SQLite table (`predictions`, or `outbox` for remote sinks) from the
 //! segment journal, off the request path.
 //!
-//! The writer tells the loader where each group it appended lies ([`Batch`]: segment, start,
-//! end); the loader reads those bytes back from the segment file (see [`SegmentReader`]) and
+//! The writer (or a handler, see `appender.rs`) tells the loader where each group it appended
+//! lies ([`Batch`]: segment, start, end, through the load queue, `queue.rs`, which joins
+//! contiguous ones); the loader reads those bytes back from the segment file (see [`SegmentReader`]) and
 //! inserts what has gathered for a few milliseconds in one transaction, and records in the same
 //! transaction how far into which segment it has loaded (the one-row table `segment_progress`).
 //! Large transactions write far fewer WAL bytes per record than the writer's small group
@@ -23,6 +24,7 @@
 
 use super::checkpoint::WalReset;
 use super::journal::{record_bytes, RECORD_COLUMNS};
+use super::queue::LoadQueue;
 use super::segment::{self, Frame, Frames, Row, SegmentReader};
 use super::LogError;
 use crate::serve::metrics::Metrics;
@@ -200,12 +202,12 @@ pub struct LoaderEnd {
     pub complete: bool,
 }
 
-/// Starts the loader thread over `conn`, loading what arrives on `rx` until the writer hangs
-/// up; `first` is the oldest segment that may still exist (deleted once loading moved past it).
+/// Starts the loader thread over `conn`, loading what arrives in `queue` until it is closed
+/// and empty; `first` is the oldest segment that may still exist (deleted once loading moved past it).
 pub fn spawn(
     conn: Connection,
     table: &'static str,
-    rx: mpsc::Receiver<Batch>,
+    queue: Arc<LoadQueue>,
     segments: PathBuf,
     first: u64,
     links: LoaderLinks,
@@ -222,7 +224,7 @@ pub fn spawn(
     let handle = std::thread::Builder::new()
         .name("credit-loader".into())
         .spawn(move || {
-            l.run(&rx);
+            l.run(&queue);
             l.end
         })?;
     Ok(handle)
@@ -240,30 +242,11 @@ struct Loader {
 }
 
 impl Loader {
-    fn run(&mut self, rx: &mpsc::Receiver<Batch>) {
+    fn run(&mut self, queue: &LoadQueue) {
         let mut batches: Vec<Batch> = Vec::new();
-        let mut hung_up = false;
-        while !hung_up {
-            let Ok(first) = rx.recv() else { break };
-            let mut n = first.records;
-            batches.push(first);
-            // Sleep through the gathering time, then take what came: waiting in `recv_timeout`
-            // instead woke this thread (and made the writer's send wake it: a futex call on
-            // each side) for every group, thousands of times a second under load.
-            std::thread::sleep(GATHER);
-            while n < MAX_LOAD {
-                match rx.try_recv() {
-                    Ok(b) => {
-                        n += b.records;
-                        batches.push(b);
-                    }
-                    Err(mpsc::TryRecvError::Empty) => break,
-                    Err(mpsc::TryRecvError::Disconnected) => {
-                        hung_up = true;
-                        break;
-                    }
-                }
-            }
+        // `take` sleeps through the gathering time, then takes what came: waking for each
+        // group instead (a futex call on each side) cost thousands of wake-ups a second.
+        while queue.take(GATHER, MAX_LOAD, &mut batches) {
             if !self.load_with_retry(&mut batches) {
                 return;
             }
@@ -599,23 +582,31 @@ mod tests {
         let dir = segment::dir_of(&db);
         let mut w = SegmentWriter::create(&dir, 1, 1, false).unwrap();
         let metrics = Arc::new(Metrics::default());
-        let (tx, rx) = mpsc::sync_channel(8);
+        let queue = Arc::new(LoadQueue::new(1000));
         let links = LoaderLinks {
             metrics: metrics.clone(),
             wake_shipper: None,
             wal_reset: Arc::default(),
             closing: Arc::default(),
         };
-        let l = spawn(conn, PREDICTIONS_TABLE, rx, dir.clone(), 1, links).unwrap();
+        let l = spawn(
+            conn,
+            PREDICTIONS_TABLE,
+            queue.clone(),
+            dir.clone(),
+            1,
+            links,
+        )
+        .unwrap();
         let (ack, checked) = oneshot::channel();
         let mut first = write(&mut w, "a", 3, true);
         first.probes.push(ack);
         metrics.log_segment_backlog.fetch_add(3, Ordering::Relaxed);
-        tx.send(first).unwrap();
+        queue.push(first);
         assert_eq!(checked.blocking_recv().unwrap(), Ok(()));
         metrics.log_segment_backlog.fetch_add(2, Ordering::Relaxed);
-        tx.send(write(&mut w, "b", 2, false)).unwrap();
-        drop(tx);
+        queue.push(write(&mut w, "b", 2, false));
+        queue.close();
         let end = l.join().unwrap();
         assert!(end.complete);
         assert_eq!(end.loaded, 5);

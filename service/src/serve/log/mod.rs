@@ -1,10 +1,12 @@
 //! The prediction log, designed as an outbox.
 //!
-//! Request handlers hand each answered prediction ([`Record`]) to one journal writer thread
-//! through a bounded channel. The writer appends whatever has queued up to a segment file with
-//! one write (group commit; with `--fsync` one fdatasync) and only then acknowledges; with
-//! strict durability the HTTP response waits for that acknowledgement, so every 200 is on disk
-//! before it leaves. A loader thread then puts the same records into the journal's SQLite
+//! Each answered prediction ([`Record`]) is appended to a segment file before its answer
+//! leaves (strict durability), so every 200 is on disk first. Without `--fsync` the request
+//! handler appends its own record, one write under the segment's lock (appender.rs says why);
+//! with `--fsync`, and whenever that fast path steps aside, handlers queue records to one
+//! journal writer thread through a bounded channel, which appends whatever has queued up with
+//! one write (group commit; with `--fsync` one fdatasync) and only then acknowledges. A loader
+//! thread then puts the same records into the journal's SQLite
 //! database in large transactions, a few milliseconds later, off the request path (segment.rs
 //! and loader.rs say why and how; recovery replays what a crash left unloaded). For the default
 //! `sqlite://` sink the journal table *is* the log (`predictions`). For remote sinks
@@ -14,10 +16,12 @@
 //! what is left.
 
 pub mod adopt;
+mod appender;
 pub mod bigquery;
 mod checkpoint;
 mod journal;
 mod loader;
+mod queue;
 mod schema;
 mod segment;
 mod shipper;
@@ -161,14 +165,17 @@ impl Default for Limits {
 
 /// Capacity of the channel to the writer (back-pressure beyond it: senders wait).
 const QUEUE: usize = 8192;
-/// Groups the writer may hand the loader ahead of its loading (back-pressure beyond it: the
-/// writer waits). Seconds of load at the writer's group sizes; it fills only when SQLite stalls.
-const LOADER_QUEUE: usize = 4096;
+/// Records that may wait in the segments for the loader (beyond it the handlers' fast path
+/// steps aside and the writer waits: back-pressure). Over a second of load at 50k records a
+/// second; it fills only when SQLite stalls.
+const LOAD_QUEUE: usize = 65_536;
 
 /// A cheap, cloneable way for handlers to submit records.
 #[derive(Clone)]
 pub struct JournalHandle {
     tx: mpsc::Sender<Msg>,
+    /// The segment, for the handlers' own appends (see `appender.rs`).
+    appender: Arc<appender::Appender>,
     metrics: Arc<Metrics>,
     healthy: Arc<AtomicBool>,
     arriving: Arc<AtomicI64>,
@@ -257,6 +264,9 @@ impl JournalHandle {
             if pending + n > limits.max_pending || bytes >= limits.max_bytes {
                 return Err(LogError::Full { pending, bytes });
             }
+        }
+        if self.appender.try_append(&records) {
+            return Ok(());
         }
         self.metrics.log_queue_depth.fetch_add(n, Ordering::Relaxed);
         let (ack, rx) = if wait {
@@ -452,13 +462,13 @@ pub fn start(
     } else {
         None
     };
-    let (load_tx, load_rx) = std::sync::mpsc::sync_channel(LOADER_QUEUE);
+    let queue = Arc::new(queue::LoadQueue::new(LOAD_QUEUE));
     let loader_closing = Arc::new(AtomicBool::new(false));
     let dir = segment::dir_of(&path);
     let loader = loader::spawn(
         conn,
         table,
-        load_rx,
+        queue.clone(),
         dir.clone(),
         recovered.next_segment,
         loader::LoaderLinks {
@@ -477,14 +487,21 @@ pub fn start(
     let (tx, rx) = mpsc::channel(QUEUE);
     let healthy = Arc::new(AtomicBool::new(true));
     let arriving = Arc::new(AtomicI64::new(0));
-    let writer = journal::spawn_writer(
+    // Without --fsync the handlers append themselves (appender.rs says why).
+    let appender = Arc::new(appender::Appender::new(
         seg,
+        queue,
+        metrics.clone(),
+        healthy.clone(),
+        !fsync,
+    ));
+    let writer = journal::spawn_writer(
         rx,
         journal::WriterLinks {
             metrics: metrics.clone(),
             healthy: healthy.clone(),
             arriving: arriving.clone(),
-            loader: load_tx,
+            appender: appender.clone(),
         },
     )?;
     let adopter = match &lease {
@@ -499,6 +516,7 @@ pub fn start(
         handle: JournalHandle {
             lease: lease_watch,
             tx,
+            appender,
             metrics,
             healthy,
             arriving,

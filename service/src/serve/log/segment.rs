@@ -29,7 +29,7 @@
 
 use super::LogError;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// Size past which the writer starts a new segment (before its next group, so a group never
@@ -325,8 +325,9 @@ impl SegmentWriter {
             self.number += 1;
             self.len = 0;
         }
-        self.file.seek(SeekFrom::Start(self.len))?;
-        self.file.write_all(frames)?;
+        // A positioned write: one system call per append (a handler's fast path appends
+        // one record at a time), and a retry lands at the same offset by construction.
+        write_at(&mut self.file, frames, self.len)?;
         if self.fsync {
             self.file.sync_data()?;
         }
@@ -375,12 +376,11 @@ impl SegmentReader {
                     .1
             }
         };
-        file.seek(SeekFrom::Start(start))?;
         if self.buf.capacity() > READ_BUFFER_KEPT && len <= READ_BUFFER_KEPT {
             self.buf = Vec::new();
         }
         self.buf.resize(len, 0);
-        file.read_exact(&mut self.buf)?;
+        read_at(file, &mut self.buf, start)?;
         Ok(&self.buf)
     }
 }
@@ -399,6 +399,31 @@ fn new_segment(dir: &Path, number: u64, fsync: bool) -> io::Result<File> {
         sync_dir(dir)?;
     }
     Ok(file)
+}
+
+#[cfg(unix)]
+fn write_at(file: &mut File, buf: &[u8], at: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, buf, at)
+}
+
+#[cfg(unix)]
+fn read_at(file: &mut File, buf: &mut [u8], at: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, at)
+}
+
+/// Elsewhere (Windows builds of the binary): a seek, then the write or read.
+#[cfg(not(unix))]
+fn write_at(file: &mut File, buf: &[u8], at: u64) -> io::Result<()> {
+    use io::{Seek, Write};
+    file.seek(io::SeekFrom::Start(at))?;
+    file.write_all(buf)
+}
+
+#[cfg(not(unix))]
+fn read_at(file: &mut File, buf: &mut [u8], at: u64) -> io::Result<()> {
+    use io::{Read, Seek};
+    file.seek(io::SeekFrom::Start(at))?;
+    file.read_exact(buf)
 }
 
 #[cfg(unix)]
