@@ -8,7 +8,7 @@
 
 use super::{logging, reqid};
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::HeaderName;
 use axum::middleware::Next;
 use axum::response::Response;
 use std::fmt;
@@ -18,8 +18,6 @@ use std::time::{Duration, Instant};
 /// Header names as `HeaderName` constants: looking a header up by `&str` parses the name again
 /// on each call.
 pub const DECISION_ID: HeaderName = HeaderName::from_static("x-decision-id");
-/// Request header of the request id, read by the handlers through [`reqid::request_id`].
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A latency as Cloud Logging's `httpRequest.latency` wants it: a protobuf `Duration` in its
 /// JSON form, seconds with a fixed number of decimals and an `s` (`"0.000123s"`).
@@ -39,18 +37,12 @@ impl fmt::Display for Latency {
 /// the trace fields and the request id whatever the log level; then it writes the access line.
 /// The latency is measured to the response head: a streamed body (static files) may still be
 /// on its way.
-pub async fn log(mut req: Request, next: Next) -> Response {
+pub async fn log(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let trace = reqid::trace_of(req.headers());
-    let request_id = reqid::request_id(req.headers());
-    // The handlers compute the request id again from the headers; without a usable
-    // X-Request-Id they would generate a second, different one. Handing them ours through the
-    // header keeps one id for the log lines, the response and the prediction log.
-    if req.headers().get(&REQUEST_ID).map(HeaderValue::as_bytes) != Some(request_id.as_bytes()) {
-        if let Ok(v) = HeaderValue::from_str(&request_id) {
-            req.headers_mut().insert(REQUEST_ID, v);
-        }
-    }
+    let request_id = reqid::request_id_for(req.headers(), &trace);
+    // The handlers take these ids from the task-local (`reqid::of_request`): one id for the
+    // log lines, the response and the prediction log, and the headers parsed once.
     let fields = logging::RequestFields {
         trace: trace.trace_id,
         span_id: trace.span_id,
@@ -82,7 +74,7 @@ mod tests {
     use super::*;
     use crate::serve::logging::tests::{capture, Buffer};
     use axum::body::Body;
-    use axum::http::StatusCode;
+    use axum::http::{HeaderValue, StatusCode};
     use axum::response::IntoResponse;
     use axum::routing::{get, post};
     use axum::Router;
@@ -99,11 +91,7 @@ mod tests {
             .route(
                 "/decide",
                 post(|headers: axum::http::HeaderMap| async move {
-                    let id = headers
-                        .get(&REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_owned();
+                    let (id, _) = reqid::of_request(&headers);
                     let mut r = Body::from(format!("{{\"request_id\":\"{id}\"}}")).into_response();
                     r.headers_mut()
                         .insert(DECISION_ID, HeaderValue::from_static("0190-dec"));

@@ -218,8 +218,9 @@ async fn predict(State(state): State<AppState>, request: axum::extract::Request)
     let metrics = state.metrics();
     let _guard = InFlight::enter(metrics);
     let ts_us = timefmt::unix_micros(SystemTime::now());
-    let request_id = reqid::request_id(headers);
-    let result = predict_inner(&state, headers, body, request_id.clone(), ts_us, started).await;
+    let (request_id, trace_id) = reqid::of_request(headers);
+    let ids = (request_id.clone(), trace_id);
+    let result = predict_inner(&state, headers, body, ids, ts_us, started).await;
     let response = match result {
         Ok(r) => r,
         Err(e) => e.with_request_id(&request_id).into_response(),
@@ -236,7 +237,7 @@ async fn predict_inner(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
-    request_id: String,
+    (request_id, trace_id): (String, Option<String>),
     ts_us: i64,
     started: Instant,
 ) -> Result<Response, ApiError> {
@@ -285,7 +286,6 @@ async fn predict_inner(
     out.push_str(decision);
     out.push_str("\"}");
     let latency_us = started.elapsed().as_micros() as u64;
-    let trace_id = reqid::trace_of(headers).trace_id;
     let caller = Caller {
         request_id: request_id.clone(),
         trace_id: &trace_id,
@@ -376,8 +376,9 @@ async fn predict_batch(State(state): State<AppState>, request: axum::extract::Re
     let metrics = state.metrics();
     let _guard = InFlight::enter(metrics);
     let ts_us = timefmt::unix_micros(SystemTime::now());
-    let request_id = reqid::request_id(headers);
-    let response = match batch_inner(&state, headers, body, &request_id, ts_us, started).await {
+    let (request_id, trace_id) = reqid::of_request(headers);
+    let ids = (request_id.as_str(), trace_id);
+    let response = match batch_inner(&state, headers, body, ids, ts_us, started).await {
         Ok(r) => r,
         Err(e) => e.with_request_id(&request_id).into_response(),
     };
@@ -392,7 +393,7 @@ async fn batch_inner(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
-    request_id: &str,
+    (request_id, trace_id): (&str, Option<String>),
     ts_us: i64,
     started: Instant,
 ) -> Result<Response, ApiError> {
@@ -429,7 +430,6 @@ async fn batch_inner(
         .batch_items
         .fetch_add(parsed.applicants.len() as u64, Ordering::Relaxed);
     let model = state.model();
-    let trace_id = reqid::trace_of(headers).trace_id;
     let mut id_buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
     let mut out = String::with_capacity(64 + parsed.applicants.len() * 610);
     out.push_str("{\"results\":[");

@@ -84,6 +84,14 @@ tokio::task_local! {
     static REQUEST: RequestFields;
 }
 
+/// The request id and trace id of the request this task handles, if the access middleware
+/// set them (see [`super::reqid::of_request`]).
+pub fn request_ids() -> Option<(String, Option<String>)> {
+    REQUEST
+        .try_with(|f| (f.request_id.clone(), f.trace.clone()))
+        .ok()
+}
+
 /// Runs `fut`, the handling of one request, with `fields` on every line it logs. Lines of other
 /// tasks (spawned work, the journal's threads) are not the request's and do not get them.
 pub async fn in_request<F: Future>(fields: RequestFields, fut: F) -> F::Output {
