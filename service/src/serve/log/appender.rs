@@ -10,6 +10,10 @@
 //! and answers: the same promise as before (the bytes are in the kernel before the answer
 //! leaves, so a `kill -9` loses nothing answered), without a thread hop.
 //!
+//! Relaxed durability takes the same path when it can (a record costs the handler less than a
+//! queued message), so it loses nothing on a crash then; it still answers when the journal
+//! cannot be written.
+//!
 //! With `--fsync` the writer thread stays the only writer: one fdatasync per group is the point
 //! of the group. It also stays the fallback: when the segment is failing, the load queue is
 //! full or the log is closing, handlers submit through it as before (it waits for room, retries

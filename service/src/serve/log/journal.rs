@@ -192,6 +192,9 @@ pub fn spawn_writer(
     let handle = std::thread::Builder::new()
         .name("credit-journal".into())
         .spawn(move || {
+            // However this thread ends (a panic too), appends stop and the loader is told
+            // that nothing more comes, so that it finishes and the shutdown does not hang.
+            let _close = CloseOnExit(links.appender.clone());
             let mut bufs = Buffers::default();
             let mut frames: Vec<u8> = Vec::new();
             let mut group: Vec<Msg> = Vec::with_capacity(256);
@@ -221,12 +224,21 @@ pub fn spawn_writer(
             }
             // Appends stop before anyone is refused: a handler's fast path then falls back to
             // the closed queue and gets "shutting down" too.
-            links.appender.close();
+            drop(_close);
             refuse_the_rest(&mut rx);
             links.healthy.store(false, Ordering::Relaxed);
             total
         })?;
     Ok(handle)
+}
+
+/// Closes the appender (and so the load queue) when dropped: see [`spawn_writer`].
+struct CloseOnExit(Arc<Appender>);
+
+impl Drop for CloseOnExit {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 /// Group commit: takes `first` and everything that queued up while the last write ran, and
