@@ -361,7 +361,7 @@ pub fn recover(conn: &mut Connection, db: &Path, table: &str) -> Result<Recovere
         } else {
             0
         };
-        let (records, torn) = replay(conn, table, *number, path, from)?;
+        let (records, torn) = replay(conn, table, *number, path, from, REPLAY_WINDOW)?;
         out.records += records;
         out.torn_bytes += torn;
     }
@@ -372,51 +372,99 @@ pub fn recover(conn: &mut Connection, db: &Path, table: &str) -> Result<Recovere
     Ok(out)
 }
 
-/// Loads segment `number` from `from` on, in chunks of [`MAX_LOAD`] records, each committed
-/// with its progress; first cuts a torn tail off the file. Returns records and torn bytes.
+/// Bytes of a segment that recovery reads at a time (plus at most one frame carried over).
+const REPLAY_WINDOW: usize = 1 << 20;
+
+/// Loads segment `number` from `from` on, reading it `window` bytes at a time (a segment is
+/// up to 16 MiB; on Cloud Run's in-memory disk a start-up that read it whole would hold it
+/// twice), in chunks of at most [`MAX_LOAD`] records, each committed with its progress; then
+/// cuts off the torn tail (from the first frame that is short or fails its checksum to the
+/// end). Returns records and torn bytes.
 fn replay(
     conn: &mut Connection,
     table: &str,
     number: u64,
     path: &Path,
     from: u64,
+    window: usize,
 ) -> Result<(u64, u64), LogError> {
-    let data = std::fs::read(path)?;
-    let from = usize::try_from(from).unwrap_or(usize::MAX).min(data.len());
-    let valid = valid_end(&data, from)?;
-    let torn = (data.len() - valid) as u64;
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut reader = WindowReader {
+        pos: from.min(len),
+        len,
+        buf: Vec::new(),
+    };
+    let mut records = 0u64;
+    loop {
+        reader.fill(&mut file, window)?;
+        let mut frames = Frames::new(&reader.buf, 0);
+        let tx = conn.transaction()?;
+        let got = insert_frames(&tx, table, frames.by_ref().take(MAX_LOAD))?;
+        let used = frames.valid_end();
+        if used > 0 {
+            let offset = reader.pos + used as u64;
+            set_progress(
+                &tx,
+                Progress {
+                    segment: number,
+                    offset,
+                },
+            )?;
+            tx.commit()?;
+            records += got.records as u64;
+            reader.consume(used);
+        } else if reader.at_end() || reader.buf.len() >= segment::MAX_FRAME as usize + 8 {
+            // Nothing more reads whole: the rest is the torn tail (or nothing).
+            break;
+        }
+    }
+    let valid = reader.pos;
+    let torn = len - valid;
     if torn > 0 {
         tracing::warn!(segment = %path.display(), offset = valid, bytes = torn, "journal segment has a torn tail (a crash mid-write); cut off");
         std::fs::OpenOptions::new()
             .write(true)
             .open(path)?
-            .set_len(valid as u64)?;
-    }
-    let mut frames = Frames::new(&data[..valid], from);
-    let mut records = 0u64;
-    while frames.valid_end() < valid {
-        let tx = conn.transaction()?;
-        let got = insert_frames(&tx, table, frames.by_ref().take(MAX_LOAD))?;
-        set_progress(
-            &tx,
-            Progress {
-                segment: number,
-                offset: frames.valid_end() as u64,
-            },
-        )?;
-        tx.commit()?;
-        records += got.records as u64;
+            .set_len(valid)?;
     }
     Ok((records, torn))
 }
 
-/// The end of the last valid frame from `from` on (an unreadable frame is an error).
-fn valid_end(data: &[u8], from: usize) -> Result<usize, LogError> {
-    let mut frames = Frames::new(data, from);
-    for f in frames.by_ref() {
-        f?;
+/// A segment read a window at a time: `buf` holds the bytes from offset `pos` on that are
+/// read and not yet loaded.
+struct WindowReader {
+    pos: u64,
+    len: u64,
+    buf: Vec<u8>,
+}
+
+impl WindowReader {
+    /// Reads up to `window` more bytes after those held.
+    fn fill(&mut self, file: &mut std::fs::File, window: usize) -> Result<(), LogError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let at = self.pos + self.buf.len() as u64;
+        let want = usize::try_from(self.len - at)
+            .unwrap_or(usize::MAX)
+            .min(window);
+        if want == 0 {
+            return Ok(());
+        }
+        let held = self.buf.len();
+        self.buf.resize(held + want, 0);
+        file.seek(SeekFrom::Start(at))?;
+        file.read_exact(&mut self.buf[held..])?;
+        Ok(())
     }
-    Ok(frames.valid_end())
+
+    fn consume(&mut self, n: usize) {
+        self.buf.drain(..n);
+        self.pos += n as u64;
+    }
+
+    fn at_end(&self) -> bool {
+        self.pos + self.buf.len() as u64 >= self.len
+    }
 }
 
 #[cfg(test)]
@@ -529,6 +577,46 @@ mod tests {
         let again = recover(&mut conn, &db, PREDICTIONS_TABLE).unwrap();
         assert_eq!((again.records, again.next_segment), (0, 2));
         assert_eq!(ids(&conn).len(), 25);
+    }
+
+    /// Recovery reads a segment a window at a time: windows smaller than a frame, cutting
+    /// frames and headers anywhere, load exactly what one read of the whole file loads, with
+    /// the torn tail cut at the same offset and the progress at the end of the last frame.
+    #[test]
+    fn recovery_by_windows_loads_what_a_whole_read_loads() {
+        for window in [1, 7, 100, 333, 4096, REPLAY_WINDOW] {
+            let (_tmp, db) = temp(&format!("window-{window}"));
+            let mut conn = journal::open(&db, false).unwrap();
+            let dir = segment::dir_of(&db);
+            let mut w = SegmentWriter::create(&dir, 1, segment::SEGMENT_BYTES, false).unwrap();
+            let a = write(&mut w, "a", 3, false);
+            write(&mut w, "b", 10, true);
+            let c = write(&mut w, "c", 5, false);
+            let mut torn = Vec::new();
+            segment::push_record(&mut torn, &row("torn"));
+            w.append(&torn[..torn.len() - 3]).unwrap();
+            drop(w);
+            let path = segment::path_of(&dir, 1);
+            let (records, cut) =
+                replay(&mut conn, PREDICTIONS_TABLE, 1, &path, a.end, window).unwrap();
+            assert_eq!(
+                (records, cut),
+                (15, torn.len() as u64 - 3),
+                "window {window}"
+            );
+            assert_eq!(std::fs::metadata(&path).unwrap().len(), c.end);
+            assert_eq!(
+                progress(&conn).unwrap(),
+                Progress {
+                    segment: 1,
+                    offset: c.end
+                },
+                "window {window}"
+            );
+            let mut want = [names("b", 10), names("c", 5)].concat();
+            want.sort();
+            assert_eq!(ids(&conn), want, "window {window}");
+        }
     }
 
     /// A crash after a load committed but before the segments it finished were deleted: those
