@@ -68,7 +68,7 @@ fn json_response(status: StatusCode, body: impl Into<Body>, request_id: Option<&
         HeaderValue::from_static("application/json"),
     );
     if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(id).ok()) {
-        r.headers_mut().insert("x-request-id", id);
+        r.headers_mut().insert(reqid::X_REQUEST_ID, id);
     }
     r
 }
@@ -80,13 +80,15 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
         return Ok(());
     };
     let s = ct.to_str().unwrap_or("");
-    let mime = s
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")) {
+    let mime = s.split(';').next().unwrap_or("").trim().as_bytes();
+    let ends_with = |tail: &[u8]| {
+        mime.len() >= tail.len() && mime[mime.len() - tail.len()..].eq_ignore_ascii_case(tail)
+    };
+    let starts_with =
+        |head: &[u8]| mime.len() >= head.len() && mime[..head.len()].eq_ignore_ascii_case(head);
+    if mime.eq_ignore_ascii_case(b"application/json")
+        || (starts_with(b"application/") && ends_with(b"+json"))
+    {
         Ok(())
     } else {
         Err(ApiError::unsupported_media_type(s))
@@ -305,7 +307,7 @@ async fn predict_inner(
     state.metrics().decisions[usize::from(p.prediction.min(1))].fetch_add(1, Ordering::Relaxed);
     let mut r = json_response(StatusCode::OK, out, Some(&request_id));
     if let Ok(v) = HeaderValue::from_str(decision) {
-        r.headers_mut().insert("x-decision-id", v);
+        r.headers_mut().insert(super::access::DECISION_ID, v);
     }
     Ok(r)
 }
@@ -772,6 +774,25 @@ mod tests {
             HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
         assert!(check_json_content_type(&h).is_err());
+        // Media types are case-insensitive; parameters and spaces around them do not matter.
+        for ok in [
+            "Application/JSON",
+            " APPLICATION/json ;charset=UTF-8",
+            "application/VND.API+JSON",
+        ] {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ok));
+            assert!(check_json_content_type(&h).is_ok(), "{ok}");
+        }
+        for bad in [
+            "json",
+            "application/jsonx",
+            "text/json+xml",
+            "application/",
+            "+json",
+        ] {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(bad));
+            assert!(check_json_content_type(&h).is_err(), "{bad}");
+        }
     }
 
     /// Only an object of `model` / `path` (serde alone takes an array for a struct), and never

@@ -120,7 +120,7 @@ impl IntoResponse for ApiError {
         }
         if let Some(id) = self.request_id {
             if let Ok(v) = HeaderValue::from_str(&id) {
-                r.headers_mut().insert("x-request-id", v);
+                r.headers_mut().insert(super::reqid::X_REQUEST_ID, v);
             }
         }
         r

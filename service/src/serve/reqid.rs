@@ -130,7 +130,9 @@ pub fn of_request(headers: &HeaderMap) -> (String, Option<String>) {
     })
 }
 
-const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// `X-Request-Id`, as a constant: inserting or looking up a header by `&str` parses the name
+/// on every call.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const X_CLOUD_TRACE_CONTEXT: HeaderName = HeaderName::from_static("x-cloud-trace-context");
 
