@@ -14,6 +14,11 @@ use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+/// Most bytes of segment one joined batch covers: the loader reads a batch back into one
+/// buffer, so a batch joined without limit while the loader stalls (a WAL reset, a slow disk)
+/// would be read back as one allocation of megabytes.
+const JOIN_MAX_BYTES: u64 = 256 * 1024;
+
 /// Batches waiting for the loader, bounded in records.
 pub struct LoadQueue {
     state: Mutex<State>,
@@ -64,8 +69,9 @@ impl LoadQueue {
         }
     }
 
-    /// Adds `b` at the back; joined to the last batch when it continues it in the same segment
-    /// and neither carries a `/ready` probe (a probe is answered after its own batch loads).
+    /// Adds `b` at the back; joined to the last batch when it continues it in the same segment,
+    /// neither carries a `/ready` probe (a probe is answered after its own batch loads) and the
+    /// joined batch stays within [`JOIN_MAX_BYTES`].
     pub fn push(&self, b: Batch) {
         let mut s = self.lock();
         s.records += b.records;
@@ -74,7 +80,8 @@ impl LoadQueue {
                 if last.segment == b.segment
                     && last.end == b.start
                     && last.probes.is_empty()
-                    && b.probes.is_empty() =>
+                    && b.probes.is_empty()
+                    && b.end - last.start <= JOIN_MAX_BYTES =>
             {
                 last.end = b.end;
                 last.records += b.records;
@@ -158,6 +165,23 @@ mod tests {
         q.push(batch(2, 0, 8, 1));
         q.push(batch(2, 9, 12, 1));
         assert_eq!(ranges(&q), [(1, 0, 30, 4), (2, 0, 8, 1), (2, 9, 12, 1)]);
+    }
+
+    #[test]
+    fn joined_batches_stay_within_the_byte_bound() {
+        let q = LoadQueue::new(usize::MAX);
+        let step = JOIN_MAX_BYTES / 4;
+        for k in 0..10 {
+            q.push(batch(1, k * step, (k + 1) * step, 1));
+        }
+        assert_eq!(
+            ranges(&q),
+            [
+                (1, 0, 4 * step, 4),
+                (1, 4 * step, 8 * step, 4),
+                (1, 8 * step, 10 * step, 2)
+            ]
+        );
     }
 
     #[test]
