@@ -414,7 +414,9 @@ fn replay(
             tx.commit()?;
             records += got.records as u64;
             reader.consume(used);
-        } else if reader.at_end() || reader.buf.len() >= segment::MAX_FRAME as usize + 8 {
+        } else if reader.at_end()
+            || reader.buf.len() >= segment::MAX_FRAME as usize + segment::HEADER
+        {
             // Nothing more reads whole: the rest is the torn tail (or nothing).
             break;
         }
@@ -442,7 +444,6 @@ struct WindowReader {
 impl WindowReader {
     /// Reads up to `window` more bytes after those held.
     fn fill(&mut self, file: &mut std::fs::File, window: usize) -> Result<(), LogError> {
-        use std::io::{Read, Seek, SeekFrom};
         let at = self.pos + self.buf.len() as u64;
         let want = usize::try_from(self.len - at)
             .unwrap_or(usize::MAX)
@@ -452,8 +453,7 @@ impl WindowReader {
         }
         let held = self.buf.len();
         self.buf.resize(held + want, 0);
-        file.seek(SeekFrom::Start(at))?;
-        file.read_exact(&mut self.buf[held..])?;
+        segment::read_at(file, &mut self.buf[held..], at)?;
         Ok(())
     }
 

@@ -43,7 +43,7 @@ pub const MAX_FRAME: u32 = 1 << 20;
 pub const RECORD: u8 = 1;
 /// Payload kind: `/ready`'s write check, which writes a real frame and is skipped by loading.
 pub const PROBE: u8 = 2;
-const HEADER: usize = 8;
+pub(super) const HEADER: usize = 8;
 
 /// The directory holding the segments of the journal `db`: `<db>.segments`.
 pub fn dir_of(db: &Path) -> PathBuf {
@@ -407,7 +407,7 @@ fn write_at(file: &mut File, buf: &[u8], at: u64) -> io::Result<()> {
 }
 
 #[cfg(unix)]
-fn read_at(file: &mut File, buf: &mut [u8], at: u64) -> io::Result<()> {
+pub(super) fn read_at(file: &mut File, buf: &mut [u8], at: u64) -> io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buf, at)
 }
 
@@ -420,7 +420,7 @@ fn write_at(file: &mut File, buf: &[u8], at: u64) -> io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn read_at(file: &mut File, buf: &mut [u8], at: u64) -> io::Result<()> {
+pub(super) fn read_at(file: &mut File, buf: &mut [u8], at: u64) -> io::Result<()> {
     use io::{Read, Seek};
     file.seek(io::SeekFrom::Start(at))?;
     file.read_exact(buf)
