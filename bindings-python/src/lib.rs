@@ -1291,6 +1291,7 @@ fn fit<'py>(
         interactions,
         coarse_groups,
         cell_scale,
+        ..TrainConfig::default()
     };
     let outcome = guarded(py, || {
         py.detach(|| train(&set, &cfg, &mut |_| {}))
