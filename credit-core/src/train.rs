@@ -173,6 +173,8 @@ pub enum TrainError {
     Interactions(usize),
     #[error("cell_scale is {0}; it must be finite and positive")]
     CellScale(f64),
+    #[error("refine_rate is {0}; it must be finite and positive")]
+    RefineRate(f64),
 }
 
 /// Everything a fit produced: the artifact and the out-of-fold evidence behind its metrics.
@@ -711,6 +713,20 @@ fn record(cfg: &TrainConfig) -> TrainingConfigRecord {
              the intercept re-fitted)",
             cfg.interactions, cfg.coarse_groups, cfg.cell_scale
         ));
+        if cfg.pair_rounds > 1 {
+            method.push_str(&format!(
+                " (pairs chosen in {} rounds, each ranked on the residuals of the model with the \
+                 pairs chosen before)",
+                cfg.pair_rounds
+            ));
+        }
+    }
+    if cfg.refine_rounds > 0 {
+        method.push_str(&format!(
+            " + {} rounds of cyclic boosting (rate {}) of the bin and cell logits on the \
+             residuals before the repairs, intercept re-fitted",
+            cfg.refine_rounds, cfg.refine_rate
+        ));
     }
     TrainingConfigRecord {
         method,
@@ -910,6 +926,9 @@ fn usable(
     }
     if !(cfg.cell_scale.is_finite() && cfg.cell_scale > 0.0) {
         return Err(TrainError::CellScale(cfg.cell_scale));
+    }
+    if !(cfg.refine_rate.is_finite() && cfg.refine_rate > 0.0) {
+        return Err(TrainError::RefineRate(cfg.refine_rate));
     }
     let used_rows: Vec<usize> = (0..data.rows.len())
         .filter(|&i| Applicant::from_row(&data.rows[i]).is_ok())
@@ -1354,6 +1373,14 @@ mod tests {
     #[test]
     fn refined_and_round_chosen_models_keep_the_rules() {
         let data = synthetic_with(8000, -1.0, 1.0);
+        for bad in [0.0, -0.1, f64::NAN, f64::INFINITY] {
+            let cfg = TrainConfig {
+                refine_rate: bad,
+                ..TrainConfig::default()
+            };
+            let e = train(&data, &cfg, &mut |_| {}).unwrap_err();
+            assert!(matches!(e, TrainError::RefineRate(_)), "{bad}: {e:?}");
+        }
         for (pair_rounds, refine_rounds) in [(2, 0), (1, 10), (3, 10)] {
             let cfg = TrainConfig {
                 interactions: 6,
