@@ -1218,11 +1218,13 @@ fn to_rows_unguarded<'py>(x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray2
 /// row). Returns the model, the out-of-fold probabilities, the fold of each used row and the
 /// indices of the used rows. The GIL is released while fitting. `interactions > 0` adds that
 /// many pairwise interaction cell grids (`coarse_groups`, `cell_scale`: their grid and penalty),
-/// as `credit train --interactions` does; the core refuses values out of range before fitting.
+/// as `credit train --interactions` does; `refine_rounds > 0` boosts the fitted logits on the
+/// residuals (`--refine-rounds`, shrunk by `refine_rate`). The core refuses values out of range
+/// before fitting.
 #[pyfunction]
 #[pyo3(signature = (x, y, *, max_bins, min_bin_count, l2_alpha, folds, max_iterations,
                     gradient_tolerance, base_score, base_odds, pdo, model_id, model_version, sha256,
-                    interactions, coarse_groups, cell_scale))]
+                    interactions, coarse_groups, cell_scale, refine_rounds, refine_rate))]
 #[allow(clippy::too_many_arguments)]
 #[allow(clippy::type_complexity)]
 fn fit<'py>(
@@ -1244,6 +1246,8 @@ fn fit<'py>(
     interactions: usize,
     coarse_groups: usize,
     cell_scale: f64,
+    refine_rounds: usize,
+    refine_rate: f64,
 ) -> PyResult<(
     Model,
     Bound<'py, PyArray1<f64>>,
@@ -1291,6 +1295,8 @@ fn fit<'py>(
         interactions,
         coarse_groups,
         cell_scale,
+        refine_rounds,
+        refine_rate,
     };
     let outcome = guarded(py, || {
         py.detach(|| train(&set, &cfg, &mut |_| {}))
@@ -1352,6 +1358,8 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     defaults.set_item("interactions", d.interactions)?;
     defaults.set_item("coarse_groups", d.coarse_groups)?;
     defaults.set_item("cell_scale", d.cell_scale)?;
+    defaults.set_item("refine_rounds", d.refine_rounds)?;
+    defaults.set_item("refine_rate", d.refine_rate)?;
     m.add("TRAIN_DEFAULTS", defaults)?;
     Ok(())
 }

@@ -139,11 +139,36 @@ def test_interaction_params_default_to_the_trainer_s_and_clone() -> None:
     assert odd.get_params()["interactions"] == 99 and odd.get_params()["cell_scale"] == "x"
 
 
+def test_refine_params_default_to_the_trainer_s_and_clone() -> None:
+    defaults = cd._native.TRAIN_DEFAULTS
+    params = CreditScorecard().get_params()
+    assert (params["refine_rounds"], params["refine_rate"]) == (
+        defaults["refine_rounds"], defaults["refine_rate"])  # fmt: skip
+    assert params["refine_rounds"] == 0  # off unless asked
+    twin = clone(CreditScorecard(refine_rounds=10, refine_rate=0.2))
+    assert (twin.refine_rounds, twin.refine_rate) == (10, 0.2)
+
+
+def test_refinement_changes_the_fit_like_the_cli_s(data: tuple[np.ndarray, np.ndarray]) -> None:
+    """``refine_rounds`` reaches the core trainer: the refined model differs from the plain one
+    and records the option in its training method, as ``credit train --refine-rounds`` does."""
+    x, y = data
+    small = FAST | {"max_bins": 8, "folds": 2, "interactions": 2}
+    plain = CreditScorecard(**small).fit(x[:3000], y[:3000])
+    refined = CreditScorecard(**small, refine_rounds=5, refine_rate=0.2).fit(x[:3000], y[:3000])
+    a, b = json.loads(plain.to_json()), json.loads(refined.to_json())
+    assert "cyclic boosting" not in a["training"]["method"]
+    assert "5 rounds of cyclic boosting (rate 0.2)" in b["training"]["method"]
+    logits = [[bin_["logit"] for bin_ in f["range_bins"]] for f in a["features"]]
+    assert logits != [[bin_["logit"] for bin_ in f["range_bins"]] for f in b["features"]]
+
+
 # The ranges are the core trainer's (its messages); the estimator only refuses what it cannot
 # convert for the native trainer (a bool, a non-whole or negative count, a non-number scale).
 CORE = {"interactions": "the scorer takes at most 16 pairs",
         "coarse_groups": "it must be between 2 and 14 ",
-        "cell_scale": "it must be finite and positive"}  # fmt: skip
+        "cell_scale": "it must be finite and positive",
+        "refine_rate": "it must be finite and positive"}  # fmt: skip
 WHOLE = "must be a whole number from 0 to"
 
 
@@ -154,7 +179,9 @@ WHOLE = "must be a whole number from 0 to"
      ("coarse_groups", 1, f"is 1; {CORE['coarse_groups']}"), ("coarse_groups", 15, f"is 15; {CORE['coarse_groups']}"),
      ("coarse_groups", "4", WHOLE), ("cell_scale", 0.0, f"is 0; {CORE['cell_scale']}"),
      ("cell_scale", -0.5, f"is -0.5; {CORE['cell_scale']}"), ("cell_scale", float("inf"), f"is inf; {CORE['cell_scale']}"),
-     ("cell_scale", float("nan"), f"is NaN; {CORE['cell_scale']}"), ("cell_scale", "0.5", "must be a number")],
+     ("cell_scale", float("nan"), f"is NaN; {CORE['cell_scale']}"), ("cell_scale", "0.5", "must be a number"),
+     ("refine_rate", 0.0, f"is 0; {CORE['refine_rate']}"), ("refine_rate", float("nan"), f"is NaN; {CORE['refine_rate']}"),
+     ("refine_rate", "0.1", "must be a number"), ("refine_rounds", -1, WHOLE), ("refine_rounds", 2.5, WHOLE)],
 )  # fmt: skip
 def test_bad_interaction_params_are_refused_by_name(
     data: tuple[np.ndarray, np.ndarray], param: str, value: Any, message: str
@@ -184,7 +211,7 @@ def test_the_limits_are_the_trainer_s(data: tuple[np.ndarray, np.ndarray]) -> No
     native = {
         "max_bins": 16, "min_bin_count": 30, "l2_alpha": 30.0, "folds": 2, "max_iterations": 300,
         "gradient_tolerance": 1.0, "base_score": 600.0, "base_odds": 50.0, "pdo": 20.0, "model_id": "m",
-        "model_version": None, "sha256": "", "cell_scale": 0.5}  # fmt: skip
+        "model_version": None, "sha256": "", "cell_scale": 0.5, "refine_rounds": 0, "refine_rate": 0.1}  # fmt: skip
     u8 = y.astype(np.uint8)
     with pytest.raises(ValueError, match="interactions is 17"):
         cd._native.fit(x, u8, **native, interactions=17, coarse_groups=4)

@@ -18,6 +18,7 @@
 //! choice of interaction pairs, their grids, the coefficients) on its training rows only.
 
 mod cells;
+mod refine;
 pub use cells::PairGain;
 
 use crate::applicant::Applicant;
@@ -88,6 +89,12 @@ pub struct TrainConfig {
     pub coarse_groups: usize,
     /// Value of a set cell column: the L2 penalty on a cell step is `l2_alpha / cell_scale²`.
     pub cell_scale: f64,
+    /// Rounds of cyclic boosting of the fitted logits on the residuals before the domain
+    /// repairs (0: none; see [`refine`]): per round one shrunk stump per feature over its bins
+    /// and one shrunk Newton step per cell.
+    pub refine_rounds: usize,
+    /// Shrinkage of each boosting step (`refine_rounds > 0`).
+    pub refine_rate: f64,
 }
 
 impl Default for TrainConfig {
@@ -110,6 +117,8 @@ impl Default for TrainConfig {
             // (row-balanced groups) 6 groups per axis did no better than 4.
             coarse_groups: 4,
             cell_scale: 0.5,
+            refine_rounds: 0,
+            refine_rate: 0.1,
         }
     }
 }
@@ -159,6 +168,8 @@ pub enum TrainError {
     Interactions(usize),
     #[error("cell_scale is {0}; it must be finite and positive")]
     CellScale(f64),
+    #[error("refine_rate is {0}; it must be finite and positive")]
+    RefineRate(f64),
 }
 
 /// Everything a fit produced: the artifact and the out-of-fold evidence behind its metrics.
@@ -393,6 +404,7 @@ fn fit_one(
         policies,
     } = *input;
     let y: Array1<bool> = idx.iter().map(|&i| labels[i] == 1).collect();
+    let x_view = x;
     let dataset = linfa::DatasetBase::new(x, y);
     let mut params = LogisticRegression::default()
         .alpha(cfg.l2_alpha)
@@ -413,9 +425,14 @@ fn fit_one(
     raw.push(fitted.intercept());
     let raw = Array1::from(raw);
     let scaling = Scaling::new(cfg.base_score, cfg.base_odds, cfg.pdo);
+    let refinement = (policies && cfg.refine_rounds > 0)
+        .then(|| refine::boost(input, x_view, &beta, intercept, cfg));
     let mut adjusted_bins = 0;
     let mains: Vec<MainEffect> = (0..N_FEATURES)
-        .map(|j| main_effect(input, j, &beta, &mut adjusted_bins))
+        .map(|j| {
+            let extra = refinement.as_ref().map(|r| r.mains[j].as_slice());
+            main_effect(input, j, &beta, extra, &mut adjusted_bins)
+        })
         .collect();
     let main_logits: Vec<Vec<f64>> = mains.iter().map(|m| m.logits.clone()).collect();
     let cell_fit = cells::CellFit {
@@ -432,14 +449,18 @@ fn fit_one(
     };
     let interactions: Vec<_> = grids
         .iter()
-        .map(|g| cells::interaction(g, &cell_fit))
+        .enumerate()
+        .map(|(k, g)| {
+            let extra = refinement.as_ref().map(|r| r.cells[k].as_slice());
+            cells::interaction(g, &cell_fit, extra)
+        })
         .collect();
     // The repairs move logits after the intercept was fitted. For the additive model they are
     // (nearly) mean-preserving and its intercept is kept as it always was; cells repaired along
     // past-due axes can be raised a lot (sub-additive late-payment interplay), so a model with
     // cells gets its intercept re-fitted with every repaired logit held fixed: the mean
     // predicted probability on the fitted rows is then the observed rate again.
-    let intercept = if policies && !interactions.is_empty() {
+    let intercept = if policies && (!interactions.is_empty() || refinement.is_some()) {
         refit_intercept(&cell_fit, &interactions, intercept)
     } else {
         intercept
@@ -504,6 +525,7 @@ fn main_effect(
     input: &FitInput<'_>,
     j: usize,
     beta: &Array1<f64>,
+    extra: Option<&[f64]>,
     adjusted_bins: &mut u32,
 ) -> MainEffect {
     let layout = input.layout;
@@ -513,6 +535,12 @@ fn main_effect(
     let mut logits = vec![0.0; n_range];
     for k in 1..n_range {
         logits[k] = logits[k - 1] + beta[layout.first[j] + k - 1];
+    }
+    if let Some(extra) = extra {
+        // The boosted refinement of the range bins, before the repairs.
+        for (l, e) in logits.iter_mut().zip(extra) {
+            *l += e;
+        }
     }
     let n_all = n_range
         + [layout.missing_col[j], layout.special_col[j]]
@@ -547,6 +575,11 @@ fn main_effect(
     }
     logits.extend(layout.missing_col[j].map(|c| beta[c]));
     logits.extend(layout.special_col[j].map(|c| beta[c]));
+    if let Some(extra) = extra {
+        for (l, e) in logits.iter_mut().zip(extra).skip(n_range) {
+            *l += e;
+        }
+    }
     MainEffect {
         logits,
         counts,
@@ -676,6 +709,13 @@ fn record(cfg: &TrainConfig) -> TrainingConfigRecord {
             cfg.interactions, cfg.coarse_groups, cfg.cell_scale
         ));
     }
+    if cfg.refine_rounds > 0 {
+        method.push_str(&format!(
+            " + {} rounds of cyclic boosting (rate {}) of the bin and cell logits on the \
+             residuals before the repairs, intercept re-fitted",
+            cfg.refine_rounds, cfg.refine_rate
+        ));
+    }
     TrainingConfigRecord {
         method,
         max_bins: cfg.max_bins as u32,
@@ -736,7 +776,7 @@ fn fit_model(
 ) -> Result<(ModelArtifact, Vec<PairGain>), TrainError> {
     let layout = fit_layout(rows, idx, cfg);
     let x = design(&layout, rows, idx);
-    let mut input = FitInput {
+    let input = FitInput {
         rows,
         labels,
         idx,
@@ -751,35 +791,66 @@ fn fit_model(
     // The additive fit's own probabilities on the fitted rows give the residuals that rank pairs:
     // an additive model, so the scorer computes them (the compiled kernel, as deployed).
     let scorer = Scorecard::new(additive)?;
+    let p = probabilities(&scorer, rows, idx)?;
+    let counts = cells::range_counts(&layout, rows, idx);
+    let ranked = cells::rank_pairs(&layout, rows, labels, idx, &p, cfg.coarse_groups, &counts);
+    let pairs: Vec<[usize; 2]> = ranked.iter().take(cfg.interactions).map(|r| r.0).collect();
+    let (art, _, grids) = fit_with_cells(&input, &x, &pairs, &counts, &raw, cfg)?;
+    Ok((art, cells::report(&ranked, &grids)))
+}
+
+/// The probability of every row `idx` by `scorer` (a row it cannot score is an internal error).
+fn probabilities(
+    scorer: &Scorecard,
+    rows: &[[f64; N_FEATURES]],
+    idx: &[usize],
+) -> Result<Vec<f64>, TrainError> {
     let p: Vec<f64> = idx
         .iter()
         .map(|&i| scorer.try_probability(&rows[i]).unwrap_or(f64::NAN))
         .collect();
-    if p.iter().any(|p| p.is_nan()) {
-        return Err(TrainError::Unscorable {
-            rows: p.iter().filter(|p| p.is_nan()).count(),
-        });
+    match p.iter().filter(|p| p.is_nan()).count() {
+        0 => Ok(p),
+        rows => Err(TrainError::Unscorable { rows }),
     }
-    let counts = cells::range_counts(&layout, rows, idx);
-    let ranked = cells::rank_pairs(&layout, rows, labels, idx, &p, cfg.coarse_groups, &counts);
-    let pairs: Vec<[usize; 2]> = ranked.iter().take(cfg.interactions).map(|r| r.0).collect();
-    let grids = cells::grids(&layout, &pairs, cfg.coarse_groups, &counts, layout.n_cols);
-    let x_cells = cells::design(&layout, &grids, rows, idx, cfg.cell_scale);
-    let x = ndarray::concatenate(Axis(1), &[x.view(), x_cells.view()])
+}
+
+/// Fits the main effects jointly with the cells of `pairs` (the design `x_main` of the main
+/// effects, the cell columns added here), warm-started from `last` (the raw coefficients of a
+/// fit whose cell grids, if any, are a prefix of these; new cells start at zero). Returns the
+/// artifact, its raw coefficients and the grids.
+fn fit_with_cells(
+    input: &FitInput<'_>,
+    x_main: &Array2<f64>,
+    pairs: &[[usize; 2]],
+    counts: &[Vec<u64>],
+    last: &Array1<f64>,
+    cfg: &TrainConfig,
+) -> Result<(ModelArtifact, Array1<f64>, Vec<cells::Grid>), TrainError> {
+    let layout = input.layout;
+    let grids = cells::grids(layout, pairs, cfg.coarse_groups, counts, layout.n_cols);
+    let x_cells = cells::design(layout, &grids, input.rows, input.idx, cfg.cell_scale);
+    let x = ndarray::concatenate(Axis(1), &[x_main.view(), x_cells.view()])
         .map_err(|e| TrainError::Fit(e.to_string()))?;
     drop(x_cells);
-    // Warm start from the additive fit, cells at zero (linfa's vector ends with the intercept).
-    let n = raw.len() - 1;
-    let warm: Array1<f64> = raw
+    // linfa's coefficient vector ends with the intercept.
+    let n = last.len() - 1;
+    let n_new = (layout.n_cols + cells::n_cols(&grids)).saturating_sub(n);
+    let warm: Array1<f64> = last
         .iter()
         .take(n)
         .copied()
-        .chain(std::iter::repeat_n(0.0, cells::n_cols(&grids)))
-        .chain(std::iter::once(raw[n]))
+        .chain(std::iter::repeat_n(0.0, n_new))
+        .chain(std::iter::once(last[n]))
         .collect();
-    input.grids = &grids;
-    let (art, _) = fit_one(&input, x.view(), Some(&warm), cfg)?;
-    Ok((art, cells::report(&ranked, &grids)))
+    let fit = {
+        let input = FitInput {
+            grids: &grids,
+            ..*input
+        };
+        fit_one(&input, x.view(), Some(&warm), cfg)?
+    };
+    Ok((fit.0, fit.1, grids))
 }
 
 fn sigmoid(z: f64) -> f64 {
@@ -824,6 +895,9 @@ fn usable(
     }
     if !(cfg.cell_scale.is_finite() && cfg.cell_scale > 0.0) {
         return Err(TrainError::CellScale(cfg.cell_scale));
+    }
+    if !(cfg.refine_rate.is_finite() && cfg.refine_rate > 0.0) {
+        return Err(TrainError::RefineRate(cfg.refine_rate));
     }
     let used_rows: Vec<usize> = (0..data.rows.len())
         .filter(|&i| Applicant::from_row(&data.rows[i]).is_ok())
@@ -1260,6 +1334,84 @@ mod tests {
             "mean prediction {mean}, rate {rate}"
         );
         assert_past_due_never_lowers_log_odds(art, &data.rows);
+    }
+
+    /// Boosted refinement (`refine_rounds`) keeps every rule of the default fit (past-due totals
+    /// monotone, the age policy, the mean prediction at the rate, the pairs as asked), with and
+    /// without cells, and does what it is for: the refined model fits its training rows better
+    /// (lower log loss) than the same fit without it. A bad rate is refused before fitting.
+    #[test]
+    fn refined_models_keep_the_rules_and_fit_better() {
+        let data = synthetic_with(8000, -1.0, 1.0);
+        for bad in [0.0, -0.1, f64::NAN, f64::INFINITY] {
+            let cfg = TrainConfig {
+                refine_rate: bad,
+                ..TrainConfig::default()
+            };
+            let e = train(&data, &cfg, &mut |_| {}).unwrap_err();
+            assert!(matches!(e, TrainError::RefineRate(_)), "{bad}: {e:?}");
+        }
+        let rate = data.labels.iter().map(|&y| f64::from(y)).sum::<f64>() / data.rows.len() as f64;
+        for interactions in [6, 0] {
+            let mut log_loss = Vec::new();
+            for refine_rounds in [0, 10] {
+                let cfg = TrainConfig {
+                    interactions,
+                    max_bins: 10,
+                    folds: 2,
+                    refine_rounds,
+                    ..TrainConfig::default()
+                };
+                let out = train(&data, &cfg, &mut |_| {}).unwrap();
+                let art = &out.artifact;
+                let case = format!("{interactions} pairs, {refine_rounds} rounds");
+                assert_eq!(art.interactions.len(), interactions, "{case}");
+                let mut pairs: Vec<_> = art.interactions.iter().map(|it| &it.features).collect();
+                pairs.sort();
+                pairs.dedup();
+                assert_eq!(pairs.len(), interactions, "{case}");
+                assert_past_due_never_lowers_log_odds(art, &data.rows);
+                let age = &art.features[AGE];
+                let split = age.edges.partition_point(|&e| e < ELDERLY_AGE) + 1;
+                let lowest_young = age.range_bins[..split]
+                    .iter()
+                    .map(|b| b.logit)
+                    .fold(f64::INFINITY, f64::min);
+                assert!(
+                    age.range_bins[split..]
+                        .iter()
+                        .all(|b| b.logit <= lowest_young + 1e-12),
+                    "{case}"
+                );
+                let card = Scorecard::new(art.clone()).unwrap();
+                let p: Vec<f64> = data
+                    .rows
+                    .iter()
+                    .map(|r| sigmoid(log_odds_and_score(&card, r).0))
+                    .collect();
+                let mean = p.iter().sum::<f64>() / p.len() as f64;
+                // The additive model keeps its intercept (its repairs hardly move the mean);
+                // a refined or cells model re-fits it.
+                if interactions > 0 || refine_rounds > 0 {
+                    assert!(
+                        (mean - rate).abs() < 1e-9,
+                        "{case}: mean {mean}, rate {rate}"
+                    );
+                }
+                assert!(out.oof.iter().all(|p| p.is_finite()), "{case}");
+                let loss = p
+                    .iter()
+                    .zip(&data.labels)
+                    .map(|(&p, &y)| -if y == 1 { p.ln() } else { (1.0 - p).ln() })
+                    .sum::<f64>()
+                    / p.len() as f64;
+                log_loss.push(loss);
+            }
+            assert!(
+                log_loss[1] < log_loss[0] - 1e-6,
+                "{interactions} pairs: log loss {log_loss:?} (plain, refined)"
+            );
+        }
     }
 
     #[test]

@@ -49,6 +49,14 @@ pub struct TrainArgs {
     /// Value of a set cell column: the L2 penalty on a cell step is alpha / cell-scale².
     #[arg(long, default_value_t = TrainConfig::default().cell_scale)]
     pub cell_scale: f64,
+    /// Rounds of cyclic boosting of the fitted bin and cell logits on the residuals, before the
+    /// domain repairs (0: none): per round a shrunk stump per feature over its bins and a shrunk
+    /// Newton step per cell.
+    #[arg(long, default_value_t = TrainConfig::default().refine_rounds)]
+    pub refine_rounds: usize,
+    /// Shrinkage of each boosting step of --refine-rounds.
+    #[arg(long, default_value_t = TrainConfig::default().refine_rate)]
+    pub refine_rate: f64,
     /// Write the out-of-fold predictions (row, fold, label, probability) to this CSV file,
     /// e.g. for comparing other learners on the same folds.
     #[arg(long)]
@@ -154,6 +162,8 @@ pub fn run(args: &TrainArgs) -> Result<TrainOutcome> {
         interactions: args.interactions,
         coarse_groups: args.coarse_groups,
         cell_scale: args.cell_scale,
+        refine_rounds: args.refine_rounds,
+        refine_rate: args.refine_rate,
         ..TrainConfig::default()
     };
     let steps = cfg.folds as u64 + 1;

@@ -170,6 +170,19 @@ def test_train_refuses_more_bins_than_the_scorer_holds(credit, tmp_path):
     assert not (tmp_path / "m.json").exists()
 
 
+def test_train_refuses_a_refine_rate_that_is_not_positive(credit, tmp_path):
+    """`--refine-rate` must be finite and positive (the core's rule, checked before fitting);
+    the message names the option's field and the value."""
+    data = tmp_path / "one.csv"
+    data.write_text(HEADER + "\n1,0,0.5,45,0,0.1,100,1,0,0,0,0\n")
+    for rate, shown in (("0", "0"), ("-0.1", "-0.1"), ("nan", "NaN"), ("inf", "inf")):
+        args = ["--refine-rounds", "10", f"--refine-rate={rate}", "--quiet"]
+        r = run([credit, "train", "--data", data, "--out", tmp_path / "m.json", *args])
+        assert r.returncode == 2, (rate, r.stderr)
+        assert f"refine_rate is {shown}; it must be finite and positive" in r.stderr, r.stderr
+    assert not (tmp_path / "m.json").exists()
+
+
 def test_train_refuses_coarse_groups_out_of_range_even_without_interactions(
     credit, tmp_path
 ):

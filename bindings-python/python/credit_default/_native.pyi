@@ -177,6 +177,8 @@ def fit(
     interactions: int,
     coarse_groups: int,
     cell_scale: float,
+    refine_rounds: int,
+    refine_rate: float,
 ) -> tuple[Model, _Float64Array, npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
 def _panic_for_tests(message: str) -> None:
     """Panics inside the entry points' guard: raises ``InternalError`` (for the tests)."""

@@ -51,9 +51,12 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     interaction cells fitted jointly with the bins (0, the default: the additive scorecard; the
     shipped model has 8); ``coarse_groups`` (``--coarse-groups``, 2 to 14): most groups of range
     bins per axis of a cell grid; ``cell_scale`` (``--cell-scale``, finite and positive): the
-    penalty on a cell step is ``l2_alpha / cell_scale**2``. They are stored as given and checked
-    in ``fit`` by the core trainer, before any fitting (``coarse_groups`` and ``cell_scale`` even
-    when ``interactions`` is 0), which raises a ``ValueError`` naming the parameter. ``errors``:
+    penalty on a cell step is ``l2_alpha / cell_scale**2``. ``refine_rounds``
+    (``--refine-rounds``, default 0: off) rounds of cyclic boosting of the fitted bin and cell
+    logits on the residuals before the domain repairs, each step shrunk by ``refine_rate``
+    (``--refine-rate``, finite and positive). They are stored as given and checked in ``fit`` by
+    the core trainer, before any fitting (``coarse_groups``, ``cell_scale`` and ``refine_rate``
+    even when unused), which raises a ``ValueError`` naming the parameter. ``errors``:
     what ``predict_proba`` / ``decision_function`` do with a row the scorecard refuses (an age
     of 0, a negative count): ``"raise"`` a ``ValidationError`` naming every such row, or give
     ``"nan"`` for it (``predict`` always raises: a class label cannot be NaN).
@@ -77,6 +80,8 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         interactions: int = _D["interactions"],
         coarse_groups: int = _D["coarse_groups"],
         cell_scale: float = _D["cell_scale"],
+        refine_rounds: int = _D["refine_rounds"],
+        refine_rate: float = _D["refine_rate"],
         base_score: float = _D["base_score"],
         base_odds: float = _D["base_odds"],
         pdo: float = _D["pdo"],
@@ -93,6 +98,8 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.interactions = interactions
         self.coarse_groups = coarse_groups
         self.cell_scale = cell_scale
+        self.refine_rounds = refine_rounds
+        self.refine_rate = refine_rate
         self.base_score = base_score
         self.base_odds = base_odds
         self.pdo = pdo
@@ -109,7 +116,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         """
         if self.errors not in ("raise", "nan"):
             raise ValueError(f'errors must be "raise" or "nan", got {self.errors!r}')
-        cells = self._cells_params()
+        trainer = self._trainer_params()
         classes, y_enc = self._labels(y)
         rows = self._rows(X, fitting=True)
         if len(y_enc) != len(rows):
@@ -131,7 +138,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             model_id=str(self.model_id),
             model_version=self.model_version,
             sha256=data_sha256,
-            **cells,
+            **trainer,
         )
         if len(used) < len(rows):
             warnings.warn(
@@ -156,15 +163,15 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.cv_auc_: float = float(model.metrics["cv_auc_mean"])
         return self
 
-    def _cells_params(self) -> dict[str, Any]:
-        """The interaction parameters converted for the native trainer (scikit-learn's rule:
+    def _trainer_params(self) -> dict[str, Any]:
+        """The interaction and refinement parameters converted for the native trainer (scikit-learn's rule:
         stored as given, checked in ``fit``). Only what cannot be converted is refused here, a
         ``ValueError`` naming the parameter: a bool or a non-whole number for ``interactions`` /
-        ``coarse_groups`` (or one no native unsigned integer holds), a non-number for
-        ``cell_scale``. Their ranges are the core trainer's: it refuses a value out of them,
-        naming it, before any fitting."""
+        ``coarse_groups`` / ``refine_rounds`` (or one no native unsigned integer holds), a
+        non-number for ``cell_scale`` / ``refine_rate``. Their ranges are the core trainer's: it
+        refuses a value out of them, naming it, before any fitting."""
         out: dict[str, Any] = {}
-        for name in ("interactions", "coarse_groups"):
+        for name in ("interactions", "coarse_groups", "refine_rounds"):
             value = getattr(self, name)
             whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
             if not (whole and 0 <= value <= _NATIVE_MAX):
@@ -172,10 +179,11 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                     f"{name} must be a whole number from 0 to {_NATIVE_MAX}, got {value!r}"
                 )
             out[name] = int(value)
-        scale = self.cell_scale
-        if not isinstance(scale, numbers.Real) or isinstance(scale, bool):
-            raise ValueError(f"cell_scale must be a number, got {scale!r}")  # noqa: TRY004
-        out["cell_scale"] = float(scale)
+        for name in ("cell_scale", "refine_rate"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Real) or isinstance(value, bool):
+                raise ValueError(f"{name} must be a number, got {value!r}")  # noqa: TRY004
+            out[name] = float(value)
         return out
 
     @staticmethod

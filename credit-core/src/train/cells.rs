@@ -489,7 +489,8 @@ pub(super) struct CellFit<'a> {
 }
 
 /// The artifact section of one fitted grid: cell logits (repaired), points and training counts.
-pub(super) fn interaction(grid: &Grid, fit: &CellFit<'_>) -> Interaction {
+/// `extra`: the boosted refinement of the cell logits (`super::refine`), added before the repair.
+pub(super) fn interaction(grid: &Grid, fit: &CellFit<'_>, extra: Option<&[f64]>) -> Interaction {
     let [a, b] = grid.features;
     let [na, nb] = grid.n_groups;
     let mut counts = vec![0u64; na * nb];
@@ -504,6 +505,11 @@ pub(super) fn interaction(grid: &Grid, fit: &CellFit<'_>) -> Interaction {
         }
     }
     let mut logits = cell_logits(grid, fit.beta, fit.scale);
+    if let Some(extra) = extra {
+        for (l, e) in logits.iter_mut().zip(extra) {
+            *l += e;
+        }
+    }
     if fit.policies {
         let w: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
         let slack = [0, 1].map(|axis| slack(grid, axis, fit));
