@@ -1307,6 +1307,14 @@ mod tests {
         }
     }
 
+    /// The model's probability of each of `rows`, from its log-odds as the scorer computes them.
+    fn in_sample(art: &ModelArtifact, rows: &[[f64; N_FEATURES]]) -> Vec<f64> {
+        let card = Scorecard::new(art.clone()).unwrap();
+        rows.iter()
+            .map(|r| sigmoid(log_odds_and_score(&card, r).0))
+            .collect()
+    }
+
     #[test]
     fn cells_keep_the_mean_prediction_at_the_base_rate_and_past_due_monotone() {
         // Sub-additive late payments: the raw cells fall along past-due axes and the repair
@@ -1321,12 +1329,7 @@ mod tests {
         let out = train(&data, &cfg, &mut |_| {}).unwrap();
         let art = &out.artifact;
         assert!(!art.interactions.is_empty());
-        let card = Scorecard::new(art.clone()).unwrap();
-        let p: Vec<f64> = data
-            .rows
-            .iter()
-            .map(|r| sigmoid(log_odds_and_score(&card, r).0))
-            .collect();
+        let p = in_sample(art, &data.rows);
         let mean = p.iter().sum::<f64>() / p.len() as f64;
         let rate = data.labels.iter().map(|&y| f64::from(y)).sum::<f64>() / p.len() as f64;
         assert!(
@@ -1383,12 +1386,7 @@ mod tests {
                         .all(|b| b.logit <= lowest_young + 1e-12),
                     "{case}"
                 );
-                let card = Scorecard::new(art.clone()).unwrap();
-                let p: Vec<f64> = data
-                    .rows
-                    .iter()
-                    .map(|r| sigmoid(log_odds_and_score(&card, r).0))
-                    .collect();
+                let p = in_sample(art, &data.rows);
                 let mean = p.iter().sum::<f64>() / p.len() as f64;
                 // The additive model keeps its intercept (its repairs hardly move the mean);
                 // a refined or cells model re-fits it.
