@@ -404,7 +404,6 @@ fn fit_one(
         policies,
     } = *input;
     let y: Array1<bool> = idx.iter().map(|&i| labels[i] == 1).collect();
-    let x_view = x;
     let dataset = linfa::DatasetBase::new(x, y);
     let mut params = LogisticRegression::default()
         .alpha(cfg.l2_alpha)
@@ -425,8 +424,8 @@ fn fit_one(
     raw.push(fitted.intercept());
     let raw = Array1::from(raw);
     let scaling = Scaling::new(cfg.base_score, cfg.base_odds, cfg.pdo);
-    let refinement = (policies && cfg.refine_rounds > 0)
-        .then(|| refine::boost(input, x_view, &beta, intercept, cfg));
+    let refinement =
+        (policies && cfg.refine_rounds > 0).then(|| refine::boost(input, x, &beta, intercept, cfg));
     let mut adjusted_bins = 0;
     let mains: Vec<MainEffect> = (0..N_FEATURES)
         .map(|j| {
@@ -795,7 +794,7 @@ fn fit_model(
     let counts = cells::range_counts(&layout, rows, idx);
     let ranked = cells::rank_pairs(&layout, rows, labels, idx, &p, cfg.coarse_groups, &counts);
     let pairs: Vec<[usize; 2]> = ranked.iter().take(cfg.interactions).map(|r| r.0).collect();
-    let (art, _, grids) = fit_with_cells(&input, &x, &pairs, &counts, &raw, cfg)?;
+    let (art, grids) = fit_with_cells(&input, &x, &pairs, &counts, &raw, cfg)?;
     Ok((art, cells::report(&ranked, &grids)))
 }
 
@@ -816,41 +815,37 @@ fn probabilities(
 }
 
 /// Fits the main effects jointly with the cells of `pairs` (the design `x_main` of the main
-/// effects, the cell columns added here), warm-started from `last` (the raw coefficients of a
-/// fit whose cell grids, if any, are a prefix of these; new cells start at zero). Returns the
-/// artifact, its raw coefficients and the grids.
+/// effects, the cell columns added here), warm-started from the additive fit's raw coefficients
+/// `additive` (linfa's vector, ending with the intercept), the cells at zero. Returns the
+/// artifact and the grids.
 fn fit_with_cells(
     input: &FitInput<'_>,
     x_main: &Array2<f64>,
     pairs: &[[usize; 2]],
     counts: &[Vec<u64>],
-    last: &Array1<f64>,
+    additive: &Array1<f64>,
     cfg: &TrainConfig,
-) -> Result<(ModelArtifact, Array1<f64>, Vec<cells::Grid>), TrainError> {
+) -> Result<(ModelArtifact, Vec<cells::Grid>), TrainError> {
     let layout = input.layout;
     let grids = cells::grids(layout, pairs, cfg.coarse_groups, counts, layout.n_cols);
     let x_cells = cells::design(layout, &grids, input.rows, input.idx, cfg.cell_scale);
     let x = ndarray::concatenate(Axis(1), &[x_main.view(), x_cells.view()])
         .map_err(|e| TrainError::Fit(e.to_string()))?;
     drop(x_cells);
-    // linfa's coefficient vector ends with the intercept.
-    let n = last.len() - 1;
-    let n_new = (layout.n_cols + cells::n_cols(&grids)).saturating_sub(n);
-    let warm: Array1<f64> = last
+    let n = additive.len() - 1;
+    let warm: Array1<f64> = additive
         .iter()
         .take(n)
         .copied()
-        .chain(std::iter::repeat_n(0.0, n_new))
-        .chain(std::iter::once(last[n]))
+        .chain(std::iter::repeat_n(0.0, cells::n_cols(&grids)))
+        .chain(std::iter::once(additive[n]))
         .collect();
-    let fit = {
-        let input = FitInput {
-            grids: &grids,
-            ..*input
-        };
-        fit_one(&input, x.view(), Some(&warm), cfg)?
+    let input = FitInput {
+        grids: &grids,
+        ..*input
     };
-    Ok((fit.0, fit.1, grids))
+    let (art, _) = fit_one(&input, x.view(), Some(&warm), cfg)?;
+    Ok((art, grids))
 }
 
 fn sigmoid(z: f64) -> f64 {

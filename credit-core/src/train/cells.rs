@@ -46,7 +46,7 @@ use crate::schema::{AGE, FEATURES, N_FEATURES};
 use ndarray::{Array1, Array2};
 
 /// Ridge of the gain estimate: keeps a nearly empty cell from looking informative.
-const GAIN_RIDGE: f64 = 10.0;
+pub(super) const GAIN_RIDGE: f64 = 10.0;
 
 /// One selected pair: its coarse grid and where its columns start in the design matrix.
 #[derive(Clone, Debug)]
@@ -64,6 +64,11 @@ pub(super) struct Grid {
 }
 
 impl Grid {
+    /// The cell (row-major) of the rows whose two features fall in bins `ka` and `kb`.
+    pub(super) fn cell(&self, ka: usize, kb: usize) -> usize {
+        usize::from(self.groups[0][ka]) * self.n_groups[1] + usize::from(self.groups[1][kb])
+    }
+
     fn n_cols(&self) -> usize {
         (self.n_groups[0] - 1) * (self.n_groups[1] - 1)
     }
@@ -499,7 +504,7 @@ pub(super) fn interaction(grid: &Grid, fit: &CellFit<'_>, extra: Option<&[f64]>)
         let ka = bin_of(fit.layout, a, fit.rows[i][a]);
         let kb = bin_of(fit.layout, b, fit.rows[i][b]);
         if let (Some(ka), Some(kb)) = (ka, kb) {
-            let c = usize::from(grid.groups[0][ka]) * nb + usize::from(grid.groups[1][kb]);
+            let c = grid.cell(ka, kb);
             counts[c] += 1;
             events[c] += u64::from(fit.labels[i]);
         }

@@ -19,8 +19,8 @@ use ndarray::{Array1, ArrayView2};
 
 /// Fewest rows on either side of a stump's split.
 const MIN_LEAF: f64 = 200.0;
-/// Ridge of a leaf's Newton step (as in the pair ranking's gain estimate).
-const LEAF_RIDGE: f64 = 10.0;
+/// Ridge of a leaf's Newton step: the pair ranking's, so a cell's step here and its gain there agree.
+const LEAF_RIDGE: f64 = cells::GAIN_RIDGE;
 
 /// Logit adjustments found by boosting: per feature (all bins, `FeatureCard::all_bins` order)
 /// and per grid (row-major cells).
@@ -62,7 +62,7 @@ pub(super) fn boost(
     let cell_of = |g: &cells::Grid, r: usize| {
         let [a, b] = g.features;
         let (ka, kb) = (bins[r][a]?, bins[r][b]?);
-        Some(usize::from(g.groups[0][ka]) * g.n_groups[1] + usize::from(g.groups[1][kb]))
+        Some(g.cell(ka, kb))
     };
     let cell_rows: Vec<Vec<Option<usize>>> = input
         .grids
