@@ -10,7 +10,7 @@ use crate::artifact::{ModelArtifact, ARTIFACT_FIELDS, NO_CELLS_IN_THIS_BUILD};
 use crate::error::ModelError;
 use crate::kernel::{Table, SLOTS};
 use crate::schema::N_FEATURES;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, Visitor};
 use std::fmt;
 
 /// Whether this build scores interaction cells.
@@ -50,11 +50,11 @@ impl<'de> Visitor<'de> for HasCells {
                 Some(i) => clean &= !std::mem::replace(&mut seen[i], true),
                 None => clean = false,
             }
+            // Parsed, not skipped (`IgnoredAny` would pass a number no f64 holds, which the
+            // lean reader's parse refuses as a JSON error before it looks at the pairs).
+            let v = map.next_value::<serde_json::Value>()?;
             if key == "interactions" {
-                let v = map.next_value::<serde_json::Value>()?;
                 cells = v.as_array().is_some_and(|a| !a.is_empty());
-            } else {
-                map.next_value::<IgnoredAny>()?;
             }
         }
         Ok(clean && cells)

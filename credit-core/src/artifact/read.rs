@@ -1132,6 +1132,18 @@ mod tests {
         assert_eq!(checksum(&a).unwrap(), a.compute_checksum().unwrap());
     }
 
+    /// A number no f64 holds after a non-empty cells section (here the checksum, the last field)
+    /// is a JSON error for both readers; in a build without cells the serde path's pre-check
+    /// skipped it unparsed and refused the pairs instead (proptest found it).
+    #[test]
+    fn out_of_range_number_after_the_cells_is_a_json_error() {
+        let text = cells_model();
+        let at = text.rfind("\"checksum\"").unwrap();
+        let end = at + text[at..].find('\n').unwrap();
+        let text = format!("{}\"checksum\": 1e400{}", &text[..at], &text[end..]);
+        assert_eq!(same(&text), "json");
+    }
+
     /// Documents with cells, well- and ill-formed: both readers give the same verdict, and the
     /// table reaches acceptance, JSON-level refusals and each kind of validation refusal (in a
     /// build without cells: the one refusal of every document that has pairs).
