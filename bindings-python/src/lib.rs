@@ -1219,12 +1219,14 @@ fn to_rows_unguarded<'py>(x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray2
 /// indices of the used rows. The GIL is released while fitting. `interactions > 0` adds that
 /// many pairwise interaction cell grids (`coarse_groups`, `cell_scale`: their grid and penalty),
 /// as `credit train --interactions` does; `refine_rounds > 0` boosts the fitted logits on the
-/// residuals (`--refine-rounds`, shrunk by `refine_rate`). The core refuses values out of range
-/// before fitting.
+/// residuals (`--refine-rounds`, shrunk by `refine_rate`); `age_pairs` lets age be in a pair
+/// under Regulation B's bound (`--age-pairs`). The core refuses values out of range before
+/// fitting.
 #[pyfunction]
 #[pyo3(signature = (x, y, *, max_bins, min_bin_count, l2_alpha, folds, max_iterations,
                     gradient_tolerance, base_score, base_odds, pdo, model_id, model_version, sha256,
-                    interactions, coarse_groups, cell_scale, refine_rounds, refine_rate))]
+                    interactions, coarse_groups, cell_scale, refine_rounds, refine_rate,
+                    age_pairs))]
 #[allow(clippy::too_many_arguments)]
 #[allow(clippy::type_complexity)]
 fn fit<'py>(
@@ -1248,6 +1250,7 @@ fn fit<'py>(
     cell_scale: f64,
     refine_rounds: usize,
     refine_rate: f64,
+    age_pairs: bool,
 ) -> PyResult<(
     Model,
     Bound<'py, PyArray1<f64>>,
@@ -1297,6 +1300,7 @@ fn fit<'py>(
         cell_scale,
         refine_rounds,
         refine_rate,
+        age_pairs,
     };
     let outcome = guarded(py, || {
         py.detach(|| train(&set, &cfg, &mut |_| {}))
@@ -1360,6 +1364,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     defaults.set_item("cell_scale", d.cell_scale)?;
     defaults.set_item("refine_rounds", d.refine_rounds)?;
     defaults.set_item("refine_rate", d.refine_rate)?;
+    defaults.set_item("age_pairs", d.age_pairs)?;
     m.add("TRAIN_DEFAULTS", defaults)?;
     Ok(())
 }

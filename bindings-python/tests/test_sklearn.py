@@ -163,6 +163,45 @@ def test_refinement_changes_the_fit_like_the_cli_s(data: tuple[np.ndarray, np.nd
     assert logits != [[bin_["logit"] for bin_ in f["range_bins"]] for f in b["features"]]
 
 
+def test_age_pairs_reach_the_trainer_under_regulation_b(data: tuple[np.ndarray, np.ndarray]) -> None:
+    """``age_pairs`` defaults to the trainer's (off), clones, and reaches the core trainer like
+    ``credit train --age-pairs``: age is in a pair only when asked, the method says so, and every
+    elderly age scores at most the log-odds of every younger age with the other features held."""
+    assert CreditScorecard().get_params()["age_pairs"] is cd._native.TRAIN_DEFAULTS["age_pairs"] is False
+    assert clone(CreditScorecard(age_pairs=True)).age_pairs is True
+    x, _ = data
+    # Risk that rises with utilisation only from 62 on: an age × utilisation grid is worth cells,
+    # and left to itself it would charge the elderly with high utilisation for their age.
+    util, old = np.clip(np.nan_to_num(x[:, 0]), 0.0, 2.0), x[:, 1] >= 62
+    z = -3.0 + 1.5 * util + 2.5 * util * old - 0.02 * (x[:, 1] - 50.0)
+    y = (np.random.default_rng(7).random(len(x)) < 1.0 / (1.0 + np.exp(-z))).astype(int)
+    small = FAST | {"max_bins": 8, "folds": 2, "interactions": 4}
+    fitted = {}
+    for age_pairs in (False, True):
+        est = CreditScorecard(**small, age_pairs=age_pairs).fit(x, y)
+        fitted[age_pairs] = (est, json.loads(est.to_json()))
+    pairs = {k: [p["features"] for p in a["interactions"]] for k, (_, a) in fitted.items()}
+    assert not any("age" in p for p in pairs[False]), pairs
+    assert any("age" in p for p in pairs[True]), pairs
+    est, art = fitted[True]
+    assert "Regulation B" in art["training"]["method"]
+    ages = [18.0] + art["features"][1]["edges"]
+    rows = np.repeat(x[:300], len(ages), axis=0)
+    rows[:, 1] = np.tile(ages, 300)
+    z = est.decision_function(rows).reshape(300, len(ages))
+    elderly = np.array(ages) >= 62
+    assert (z[:, elderly].max(axis=1) <= z[:, ~elderly].min(axis=1) + 1e-9).all()
+
+
+@pytest.mark.parametrize("value", [1, "yes", None, 0.0])
+def test_age_pairs_must_be_a_bool(data: tuple[np.ndarray, np.ndarray], value: Any) -> None:
+    x, y = data
+    est = CreditScorecard(**FAST, interactions=2, age_pairs=value)
+    with pytest.raises(ValueError, match=rf"^age_pairs must be True or False, got {re.escape(repr(value))}$"):
+        est.fit(x, y)
+    assert not hasattr(est, "model_")
+
+
 # The ranges are the core trainer's (its messages); the estimator only refuses what it cannot
 # convert for the native trainer (a bool, a non-whole or negative count, a non-number scale).
 CORE = {"interactions": "the scorer takes at most 16 pairs",
@@ -211,7 +250,8 @@ def test_the_limits_are_the_trainer_s(data: tuple[np.ndarray, np.ndarray]) -> No
     native = {
         "max_bins": 16, "min_bin_count": 30, "l2_alpha": 30.0, "folds": 2, "max_iterations": 300,
         "gradient_tolerance": 1.0, "base_score": 600.0, "base_odds": 50.0, "pdo": 20.0, "model_id": "m",
-        "model_version": None, "sha256": "", "cell_scale": 0.5, "refine_rounds": 0, "refine_rate": 0.1}  # fmt: skip
+        "model_version": None, "sha256": "", "cell_scale": 0.5, "refine_rounds": 0, "refine_rate": 0.1,
+        "age_pairs": False}  # fmt: skip
     u8 = y.astype(np.uint8)
     with pytest.raises(ValueError, match="interactions is 17"):
         cd._native.fit(x, u8, **native, interactions=17, coarse_groups=4)

@@ -26,8 +26,9 @@
 //!   cells is still written as version 2 (the lowest version that expresses it), so every older
 //!   reader keeps reading additive models; a version-1 or -2 document must not carry cells.
 //!   With cells, the log-odds are `intercept + Σ bin.logit + Σ cell.logit` and the score
-//!   `Σ bin.points + Σ cell.points` (see [`Interaction`]); pairs never include `age`
-//!   (Regulation B), at most [`MAX_INTERACTIONS`] pairs of at most [`MAX_GROUPS`] groups per axis.
+//!   `Σ bin.points + Σ cell.points` (see [`Interaction`]); a pair with `age` must keep
+//!   Regulation B's bound (no applicant of 62 or more gets fewer points from age, cells
+//!   included, than a younger one), at most [`MAX_INTERACTIONS`] pairs of at most [`MAX_GROUPS`] groups per axis.
 //!   A build without the `interactions` feature (a smaller `.wasm`) reads every version but
 //!   refuses a document with cells ([`NO_CELLS_IN_THIS_BUILD`]).
 
@@ -201,9 +202,13 @@ pub struct Bin {
 /// `intercept + Σ bin.logit + Σ cell.logit` and the score `Σ bin.points + Σ cell.points`, with
 /// `cell.points = -factor * cell.logit` (the offset is already shared among the bins).
 ///
-/// Never `age`: Regulation B lets a model use age only if applicants of 62 or more never get a
-/// negative factor from it, which the trainer enforces on age's own bins ([`AgePolicy`]); a
-/// cell could take that back.
+/// With `age`: Regulation B lets a model use age only if applicants of 62 or more never get a
+/// negative factor from it ([`AgePolicy`] for age's own bins), and a cell could take that back.
+/// So a pair with age needs an age edge at 62, age groups wholly under or over 62, and the
+/// bound that validation checks: the age bins' margin (lowest elderly points less highest
+/// younger) plus, per pair with age, its worst column's margin (lowest elderly cell less highest
+/// younger cell in a column of the other feature's groups) is not negative. Then no applicant
+/// of 62 or more gets fewer points from age than a younger one with the same other features.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Interaction {

@@ -16,7 +16,7 @@ use crate::artifact::{
 };
 use crate::error::{ModelError, Quoted};
 use crate::kernel::{Table, BASE, INVALID, MASK, N, SLOTS};
-use crate::schema::{AGE, FEATURES, N_FEATURES};
+use crate::schema::{AGE, ELDERLY_AGE, FEATURES, N_FEATURES};
 use crate::scorecard::CellContribution;
 
 /// Whether this build scores interaction cells.
@@ -69,6 +69,57 @@ pub(crate) fn validate(a: &ModelArtifact) -> Result<(), ModelError> {
              (MAX_TOTAL_ABS_LOGIT): the scorer's product of odds could overflow",
         );
     }
+    elderly_never_lose(a)
+}
+
+/// Regulation B (12 CFR 1002.6(b)(2)(iv)) with age in cells: no applicant of 62 or more may
+/// get less from age than the most favoured younger applicant *with the same other features*.
+/// Age's part of the points is its bin's plus its pairs' cells, so for every choice of the
+/// other features `min over elderly (bin + Σ cells) ≥ max over younger (bin + Σ cells)` must
+/// hold. Checked by a sufficient bound that needs no search over applicants: the age bins'
+/// margin (`min elderly − max younger`, the age policy's own rule) plus, for each pair with age,
+/// its worst column's margin (`min elderly cell − max younger cell` over a column of the other
+/// feature's groups) is not negative. The trainer's repair makes exactly this bound hold (it
+/// shares the bins' margin among the age pairs), and so must any other writer of artifacts.
+/// Needs an age edge at 62 (no bin then holds ages on both sides) and age groups that each
+/// hold only younger or only elderly bins.
+fn elderly_never_lose(a: &ModelArtifact) -> Result<(), ModelError> {
+    let with_age = |x: &Interaction| x.features.iter().any(|f| f == FEATURES[AGE].name);
+    let Some(card) = a.features.get(AGE) else {
+        return Ok(());
+    };
+    if !a.interactions.iter().any(with_age) {
+        return Ok(());
+    }
+    if !card.edges.contains(&ELDERLY_AGE) {
+        return Err(ModelError::Invalid(
+            "interactions: a pair with age needs an age edge at 62 (Regulation B)".into(),
+        ));
+    }
+    let split = card.edges.partition_point(|&e| e < ELDERLY_AGE) + 1;
+    let (mut lo_elderly, mut hi_young) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (k, b) in card.range_bins.iter().enumerate() {
+        if k >= split {
+            lo_elderly = lo_elderly.min(b.points);
+        } else {
+            hi_young = hi_young.max(b.points);
+        }
+    }
+    let mut margin = lo_elderly - hi_young;
+    for (i, x) in a.interactions.iter().enumerate() {
+        if with_age(x) {
+            margin += x
+                .elderly_margin(split)
+                .map_err(|(field, problem)| x.invalid(i, field, problem))?;
+        }
+    }
+    if margin < -1e-6 {
+        return Err(ModelError::Invalid(
+            "interactions: an applicant of 62 or more could get fewer points from age, through \
+             its bins and cells, than a younger one with the same other features (Regulation B)"
+                .into(),
+        ));
+    }
     Ok(())
 }
 
@@ -86,25 +137,14 @@ impl Interaction {
         ))
     }
 
-    /// The features: two distinct schema features in schema order, never `age`.
-    /// Regulation B (12 CFR 1002.6(b)(2)) allows age only where applicants of 62 or more never
-    /// get a negative factor from it; the trainer enforces that on the age bins alone (see
-    /// [`crate::artifact::AgePolicy`]), and a cell could take back what the age bins give, so
-    /// age is never in a pair. It also keeps the age reason's suppression exact: age's points
-    /// lost come from its own bin only.
+    /// The features: two distinct schema features in schema order. A pair with `age` must also
+    /// keep Regulation B's bound, checked for all pairs together ([`elderly_never_lose`]).
     fn feature_indices(&self) -> Result<[usize; 2], Problem> {
         let mut idx = [0; 2];
         for (k, name) in self.features.iter().enumerate() {
             idx[k] = crate::schema::feature_index(name)
                 .filter(|&j| FEATURES[j].name == name)
                 .ok_or(("features", "not a feature of the schema"))?;
-            if idx[k] == AGE {
-                return Err((
-                    "features",
-                    "age may not be in an interaction (Regulation B: the age policy is \
-                     enforced on age's own bins)",
-                ));
-            }
         }
         if idx[0] >= idx[1] {
             return Err((
@@ -113,6 +153,51 @@ impl Interaction {
             ));
         }
         Ok(idx)
+    }
+
+    /// The worst column's `min elderly cell − max younger cell` points of a pair with age (see
+    /// [`elderly_never_lose`]), the age bins from `split` on being the elderly ones.
+    fn elderly_margin(&self, split: usize) -> Result<f64, Problem> {
+        let axis = usize::from(self.features[1] == FEATURES[AGE].name);
+        let n = [self.group_labels[0].len(), self.group_labels[1].len()];
+        // Per age group: whether its bins are elderly (None: no range bin).
+        let mut elderly: Vec<Option<bool>> = vec![None; n[axis]];
+        for (k, &g) in self.groups[axis].iter().enumerate() {
+            let Some(kind) = elderly.get_mut(usize::from(g)) else {
+                continue;
+            };
+            match *kind {
+                Some(e) if e != (k >= split) => {
+                    return Err((
+                        ["groups[0]", "groups[1]"][axis],
+                        "an age group holds ages both under and over 62 (Regulation B)",
+                    ))
+                }
+                _ => *kind = Some(k >= split),
+            }
+        }
+        let mut worst = f64::INFINITY;
+        for o in 0..n[1 - axis] {
+            let (mut lo_elderly, mut hi_young) = (f64::INFINITY, f64::NEG_INFINITY);
+            for (g, kind) in elderly.iter().enumerate() {
+                let c = if axis == 0 {
+                    g * n[1] + o
+                } else {
+                    o * n[1] + g
+                };
+                let p = self.cells.get(c).map_or(f64::NAN, |c| c.points);
+                match kind {
+                    Some(true) => lo_elderly = lo_elderly.min(p),
+                    Some(false) => hi_young = hi_young.max(p),
+                    None => {}
+                }
+            }
+            let m = lo_elderly - hi_young;
+            if m.is_finite() {
+                worst = worst.min(m);
+            }
+        }
+        Ok(if worst.is_finite() { worst } else { 0.0 })
     }
 
     /// Structural checks of one pair of artifact `a` (whose features are already checked),

@@ -6,7 +6,7 @@
 //! its cells' logits are arbitrary (but valid) numbers, so its probabilities mean nothing.
 
 use crate::artifact::{points_for_cell, Bin, FeatureCard, Interaction, ModelArtifact};
-use crate::schema::FEATURES;
+use crate::schema::{AGE, ELDERLY_AGE, FEATURES};
 
 /// The pairs, as (first feature, second feature, range groups of each axis): utilisation ×
 /// 30–59 days late (the second axis has a special-code group), debt ratio × income (the
@@ -52,7 +52,8 @@ pub fn with_eight_interactions(base: &ModelArtifact) -> ModelArtifact {
 }
 
 /// `base` with `pairs` added (first feature, second feature, range groups of each axis; the
-/// features in schema order, never age, no pair twice), as [`with_interactions`] does.
+/// features in schema order, never age (its groups would straddle 62: see [`with_age_pair`]),
+/// no pair twice), as [`with_interactions`] does.
 #[doc(hidden)]
 pub fn with_pairs(base: &ModelArtifact, pairs: &[(usize, usize, [usize; 2])]) -> ModelArtifact {
     let mut a = base.clone();
@@ -88,6 +89,53 @@ pub fn with_pairs(base: &ModelArtifact, pairs: &[(usize, usize, [usize; 2])]) ->
             }
         })
         .collect();
+    a
+}
+
+/// `base` (valid, with the schema's features) plus an age × debt ratio pair: age's younger bins in one group and its
+/// elderly bins (62 on) in another, debt ratio's range bins in two groups and its missing bin
+/// a third. Every cell is 0 except the elderly cell of the first debt-ratio column, which is
+/// set `over` logits above the age bins' own margin (the lowest younger age logit less the
+/// highest elderly one): Regulation B's bound holds for `over <= 0` and fails above.
+#[doc(hidden)]
+pub fn with_age_pair(base: &ModelArtifact, over: f64) -> ModelArtifact {
+    let mut a = base.clone();
+    a.format_version = crate::artifact::INTERACTIONS_VERSION;
+    a.checksum = None;
+    let age = &a.features[AGE];
+    let split = age.edges.partition_point(|&e| e < ELDERLY_AGE) + 1;
+    let (young, elderly) = age.range_bins.split_at(split);
+    let lo_young = young.iter().map(|b| b.logit).fold(f64::MAX, f64::min);
+    let hi_elderly = elderly.iter().map(|b| b.logit).fold(f64::MIN, f64::max);
+    let margin = lo_young - hi_elderly;
+    assert!(margin >= 0.0, "the base model keeps the age policy");
+    let age_groups: Vec<u16> = (0..age.range_bins.len())
+        .map(|k| u16::from(k >= split))
+        .collect();
+    let debt = &a.features[3];
+    let n = debt.range_bins.len();
+    let mut debt_groups: Vec<u16> = (0..n).map(|k| u16::from(k >= n / 2)).collect();
+    debt_groups.extend(debt.missing_bin.iter().map(|_| 2));
+    let columns = 2 + usize::from(debt.missing_bin.is_some());
+    let mut cells = Vec::new();
+    for r in 0..2 {
+        for c in 0..columns {
+            let mut cell = a.features[0].range_bins[0].clone();
+            cell.label = format!("{r} × {c}");
+            cell.logit = if r == 1 && c == 0 { margin + over } else { 0.0 };
+            cell.points = -a.scaling.factor * cell.logit;
+            cells.push(cell);
+        }
+    }
+    a.interactions.push(Interaction {
+        features: [FEATURES[AGE].name.into(), FEATURES[3].name.into()],
+        groups: [age_groups, debt_groups],
+        group_labels: [
+            vec!["under 62".into(), "62 and over".into()],
+            (0..columns).map(|c| c.to_string()).collect(),
+        ],
+        cells,
+    });
     a
 }
 

@@ -4,9 +4,10 @@
 //! Reasons stay one code per feature when the model has interaction cells: a feature's points
 //! lost are its own bin's (the most its bins can earn less this bin's points) plus, for every
 //! pair it is in, half of that pair's cell's points lost (the grid's best cell points less this
-//! cell's), the other half going to the pair's other feature. Age is never in a pair (see
-//! [`crate::artifact::Interaction`]), so the age policy's suppression of the age reason is
-//! unaffected.
+//! cell's), the other half going to the pair's other feature. Age may be in a pair (under
+//! Regulation B's bound, see [`crate::artifact::Interaction`]): its reason is then its own bin's
+//! share plus its cells' halves, and for an applicant of 62 or more the age policy suppresses
+//! that whole total.
 
 use crate::applicant::Applicant;
 use crate::artifact::ModelArtifact;

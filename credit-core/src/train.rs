@@ -95,6 +95,10 @@ pub struct TrainConfig {
     pub refine_rounds: usize,
     /// Shrinkage of each boosting step (`refine_rounds > 0`).
     pub refine_rate: f64,
+    /// Let `age` be in pairs (see `cells::repair_age`): its age groups split at 62, and every
+    /// column of a pair's elderly cells held at or below its most favoured younger cell plus
+    /// a share of the age bins' own margin (Regulation B, checked again when a model loads).
+    pub age_pairs: bool,
 }
 
 impl Default for TrainConfig {
@@ -119,6 +123,7 @@ impl Default for TrainConfig {
             cell_scale: 0.5,
             refine_rounds: 0,
             refine_rate: 0.1,
+            age_pairs: false,
         }
     }
 }
@@ -701,11 +706,19 @@ fn record(cfg: &TrainConfig) -> TrainingConfigRecord {
     if cfg.interactions > 0 {
         method.push_str(&format!(
             " + up to {} pairwise interaction cell grids fitted jointly (pairs ranked by FAST \
-             Newton gain on the fitted rows, age excluded; range bins in at most {} coarse groups \
+             Newton gain on the fitted rows, {}; range bins in at most {} coarse groups \
              per axis balanced by rows, missing and special codes a group each; thermometer x \
              thermometer coding, cell columns scaled by {}; past-due totals kept monotone, then \
              the intercept re-fitted)",
-            cfg.interactions, cfg.coarse_groups, cfg.cell_scale
+            cfg.interactions,
+            if cfg.age_pairs {
+                "age allowed with its groups split at 62 and every elderly cell held at or \
+                 below the most favoured younger one of its column (Regulation B)"
+            } else {
+                "age excluded"
+            },
+            cfg.coarse_groups,
+            cfg.cell_scale
         ));
     }
     if cfg.refine_rounds > 0 {
@@ -792,7 +805,7 @@ fn fit_model(
     let scorer = Scorecard::new(additive)?;
     let p = probabilities(&scorer, rows, idx)?;
     let counts = cells::range_counts(&layout, rows, idx);
-    let ranked = cells::rank_pairs(&layout, rows, labels, idx, &p, cfg.coarse_groups, &counts);
+    let ranked = cells::rank_pairs(&layout, rows, labels, idx, &p, cfg, &counts);
     let pairs: Vec<[usize; 2]> = ranked.iter().take(cfg.interactions).map(|r| r.0).collect();
     let (art, grids) = fit_with_cells(&input, &x, &pairs, &counts, &raw, cfg)?;
     Ok((art, cells::report(&ranked, &grids)))
@@ -1122,13 +1135,15 @@ mod tests {
     /// 96/98 codes) and labels from a logistic model with an interaction between utilisation and
     /// serious delinquency, so that the trainer has a pair worth cells.
     fn synthetic(n: usize) -> TrainingSet {
-        synthetic_with(n, 1.5, 0.0)
+        synthetic_with(n, 1.5, 0.0, 0.0)
     }
 
     /// [`synthetic`] with the utilisation × serious-delinquency term scaled by `util_late` and
     /// `late_late` times a sub-additive interplay of late payments (30-59 days late raise the
-    /// risk, less so for who was also 90 days late): the kind of cells the past-due repair acts on.
-    fn synthetic_with(n: usize, util_late: f64, late_late: f64) -> TrainingSet {
+    /// risk, less so for who was also 90 days late): the kind of cells the past-due repair acts on;
+    /// `old_util` times utilisation for applicants of 62 or more: a fitted age × utilisation
+    /// grid would then charge elderly applicants with high utilisation for their age.
+    fn synthetic_with(n: usize, util_late: f64, late_late: f64, old_util: f64) -> TrainingSet {
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         let mut u = move || {
             state ^= state << 13;
@@ -1173,7 +1188,8 @@ mod tests {
             let l30 = if r[2] > 90.0 { 3.0 } else { r[2] };
             let z = -3.0 + 1.5 * util + 0.6 * l90 + util_late * util * l90.min(2.0)
                 - 0.02 * (r[1] - 50.0)
-                + late_late * (0.8 * l30.min(3.0) - 0.5 * l30.min(2.0) * l90.min(2.0));
+                + late_late * (0.8 * l30.min(3.0) - 0.5 * l30.min(2.0) * l90.min(2.0))
+                + old_util * util * f64::from(u8::from(r[1] >= ELDERLY_AGE));
             labels.push(u8::from(u() < 1.0 / (1.0 + (-z).exp())));
             rows.push(r);
         }
@@ -1280,6 +1296,56 @@ mod tests {
         assert!(out.oof.iter().all(|p| p.is_finite()));
     }
 
+    #[test]
+    fn age_pairs_never_cost_an_elderly_applicant_points_for_age() {
+        // Risk that rises with utilisation only from 62 on: left to itself, the age ×
+        // utilisation grid charges the elderly with high utilisation for their age.
+        let data = synthetic_with(8000, 0.0, 0.0, 2.5);
+        let cfg = TrainConfig {
+            interactions: 6,
+            max_bins: 10,
+            folds: 2,
+            age_pairs: true,
+            ..TrainConfig::default()
+        };
+        let out = train(&data, &cfg, &mut |_| {}).unwrap();
+        let art = &out.artifact;
+        assert_eq!(out.pair_gains.len(), 45);
+        let with_age: Vec<_> = art
+            .interactions
+            .iter()
+            .filter(|x| x.features.contains(&"age".to_owned()))
+            .collect();
+        assert!(!with_age.is_empty(), "{:?}", out.pair_gains);
+        assert!(art.training.method.contains("Regulation B"));
+        assert_elderly_never_lose(art, &data.rows);
+        assert_past_due_never_lowers_log_odds(art, &data.rows);
+    }
+
+    /// Regulation B, by scoring: for every row, the log-odds with each elderly age (an age
+    /// bin's lower edge from 62 on) are at most those with every younger age (each younger bin's
+    /// lower edge, and 18), the other features held.
+    fn assert_elderly_never_lose(art: &ModelArtifact, rows: &[[f64; N_FEATURES]]) {
+        let card = Scorecard::new(art.clone()).unwrap();
+        let edges = &art.features[AGE].edges;
+        let ages = std::iter::once(18.0).chain(edges.iter().copied());
+        let (elderly, young): (Vec<f64>, Vec<f64>) = ages.partition(|&a| a >= ELDERLY_AGE);
+        assert!(!elderly.is_empty() && !young.is_empty());
+        for row in rows.iter().take(3000) {
+            let z = |age: f64| {
+                let mut at = *row;
+                at[AGE] = age;
+                log_odds_and_score(&card, &at).0
+            };
+            let worst_elderly = elderly.iter().map(|&a| z(a)).fold(f64::MIN, f64::max);
+            let best_young = young.iter().map(|&a| z(a)).fold(f64::MAX, f64::min);
+            assert!(
+                worst_elderly <= best_young + 1e-9,
+                "{worst_elderly} > {best_young} ({row:?})"
+            );
+        }
+    }
+
     /// For every row and past-due feature: setting the feature to each of its range bins in turn
     /// (its lower edge), the model's log-odds never fall as the count grows, cells included.
     fn assert_past_due_never_lowers_log_odds(art: &ModelArtifact, rows: &[[f64; N_FEATURES]]) {
@@ -1314,7 +1380,7 @@ mod tests {
     fn cells_keep_the_mean_prediction_at_the_base_rate_and_past_due_monotone() {
         // Sub-additive late payments: the raw cells fall along past-due axes and the repair
         // raises them; without re-fitting the intercept the model over-predicts.
-        let data = synthetic_with(8000, -1.0, 1.0);
+        let data = synthetic_with(8000, -1.0, 1.0, 0.0);
         let cfg = TrainConfig {
             interactions: 8,
             max_bins: 10,
@@ -1340,7 +1406,7 @@ mod tests {
     /// (lower log loss) than the same fit without it. A bad rate is refused before fitting.
     #[test]
     fn refined_models_keep_the_rules_and_fit_better() {
-        let data = synthetic_with(8000, -1.0, 1.0);
+        let data = synthetic_with(8000, -1.0, 1.0, 0.0);
         for bad in [0.0, -0.1, f64::NAN, f64::INFINITY] {
             let cfg = TrainConfig {
                 refine_rate: bad,

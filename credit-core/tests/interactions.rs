@@ -203,22 +203,31 @@ fn batches_equal_single_rows_bit_for_bit() {
 /// reasons, and age's suppression for 62+ is untouched.
 #[test]
 fn reasons_split_a_cells_points_lost_half_to_each_feature() {
-    let a = cells_artifact();
-    let m = cells_model();
+    // The cells' shares change the chosen reasons for some probes (else the test proves little).
+    assert!(reasons_follow_the_half_rule(&cells_artifact()) > 0);
+    // Age in a pair: its halves count towards its reason, which stays suppressed from 62 on.
+    assert!(reasons_follow_the_half_rule(&with_age_pair(-0.05)) > 0);
+}
+
+/// Checks every probe row's reasons against the half-each rule recomputed from the artifact's
+/// fields; returns for how many rows the cells' shares changed which reasons are given.
+fn reasons_follow_the_half_rule(a: &ModelArtifact) -> usize {
+    let m = Scorecard::new(a.clone()).expect("compiles");
+    let a = &a;
     let mut split_decides = 0;
-    for row in probe_rows(&a) {
+    for row in probe_rows(a) {
         let mut lost = [0.0; N_FEATURES];
         for (j, card) in a.features.iter().enumerate() {
             let best = card.all_bins().map(|b| b.points).fold(f64::MIN, f64::max);
             lost[j] = best
                 - card
                     .all_bins()
-                    .nth(bin_of(&a, j, row[j]))
+                    .nth(bin_of(a, j, row[j]))
                     .expect("bin")
                     .points;
         }
         let own = lost;
-        for (x, cell) in a.interactions.iter().zip(cells_of(&a, &row)) {
+        for (x, cell) in a.interactions.iter().zip(cells_of(a, &row)) {
             let best = x.cells.iter().map(|c| c.points).fold(f64::MIN, f64::max);
             let half = 0.5 * (best - x.cells[cell].points);
             for f in &x.features {
@@ -251,8 +260,7 @@ fn reasons_split_a_cells_points_lost_half_to_each_feature() {
             split_decides += 1;
         }
     }
-    // The cells' shares change the chosen reasons for some probes (else the test proves little).
-    assert!(split_decides > 0);
+    split_decides
 }
 
 #[test]
@@ -288,6 +296,76 @@ fn explain_lists_each_pairs_cell_and_the_points_add_up() {
     assert!(additive.explain(&app).interactions.is_empty());
 }
 
+/// The cells model plus the fixture's age × debt ratio pair (`fixture::with_age_pair`).
+fn with_age_pair(over: f64) -> ModelArtifact {
+    credit_core::fixture::with_age_pair(&cells_artifact(), over)
+}
+
+#[test]
+fn age_may_be_in_a_pair_only_if_no_elderly_applicant_loses_points_for_age() {
+    // On the bound and below it: loads, and by scoring, every probe row's log-odds with an
+    // elderly age are at most those with every younger age, the other features held.
+    for over in [0.0, -0.05] {
+        let a = with_age_pair(over);
+        let m = Scorecard::new(a.clone()).expect("Regulation B's bound holds");
+        let ages: Vec<f64> = std::iter::once(18.0)
+            .chain(a.features[AGE].edges.iter().copied())
+            .collect();
+        let mut tight = 0.0_f64;
+        for row in probe_rows(&a) {
+            let z = |age: f64| {
+                let mut r = row;
+                r[AGE] = age;
+                m.predict_row(&r).expect("valid").log_odds
+            };
+            let worst_elderly = ages
+                .iter()
+                .filter(|&&v| v >= ELDERLY_AGE)
+                .map(|&v| z(v))
+                .fold(f64::MIN, f64::max);
+            let best_young = ages
+                .iter()
+                .filter(|&&v| v < ELDERLY_AGE)
+                .map(|&v| z(v))
+                .fold(f64::MAX, f64::min);
+            assert!(worst_elderly <= best_young + 1e-12, "{row:?}");
+            tight = tight.max(worst_elderly - best_young);
+        }
+        // On the bound some row is exactly at it: the check is not looser than the rule.
+        if over == 0.0 {
+            assert!(tight > -1e-9, "{tight}");
+        }
+    }
+    // Past the bound: refused, and the message says why.
+    let e = with_age_pair(0.01)
+        .validate()
+        .expect_err("an elderly cell costs points");
+    assert!(e.to_string().contains("Regulation B"), "{e}");
+    // An age group on both sides of 62.
+    let mut mixed = with_age_pair(0.0);
+    let x = mixed.interactions.last_mut().expect("the age pair");
+    let split = x.groups[0]
+        .iter()
+        .position(|&g| g == 1)
+        .expect("an elderly bin");
+    x.groups[0][split] = 0;
+    let e = mixed.validate().expect_err("a mixed group").to_string();
+    assert!(
+        e.contains(".groups[0]: an age group holds ages both under and over 62"),
+        "{e}"
+    );
+    // No edge at 62: a bin may straddle it.
+    let mut no_edge = with_age_pair(0.0);
+    let k = no_edge.features[AGE]
+        .edges
+        .iter()
+        .position(|&e| e == ELDERLY_AGE)
+        .expect("62");
+    no_edge.features[AGE].edges[k] = 62.5;
+    let e = no_edge.validate().expect_err("no edge at 62").to_string();
+    assert!(e.contains("needs an age edge at 62"), "{e}");
+}
+
 /// A broken copy of the cells model: `f` edits it; the message `validate` gives.
 fn refusal(f: impl FnOnce(&mut ModelArtifact)) -> String {
     let mut a = cells_artifact();
@@ -316,10 +394,6 @@ fn validation_names_the_pair_and_the_field() {
             "interactions[0] (\"RevolvingUtilizationOfUnsecuredLines\" × \"Income\").features: \
              not a feature of the schema"
                 .into(),
-        ),
-        (
-            refusal(|a| x0(a).features[0] = "age".into()),
-            "age may not be in an interaction (Regulation B".into(),
         ),
         (
             refusal(|a| x0(a).features.swap(0, 1)),

@@ -203,10 +203,6 @@ fn regulation_b_elderly_never_get_fewer_age_points() {
     let m = model();
     let a = m.artifact();
     assert!(a.age_policy.enforced);
-    // Age is never in an interaction pair: no cell can take points from an applicant for age.
-    for x in &a.interactions {
-        assert!(x.features.iter().all(|f| f != "age"), "{:?}", x.features);
-    }
     let age = &a.features[AGE];
     let elderly_from = age
         .edges
@@ -227,24 +223,42 @@ fn regulation_b_elderly_never_get_fewer_age_points() {
             max_young
         );
     }
-    // And every whole age, scored: 62..=120 at least the best of 18..=61; age never a reason at 62+.
+    // And every whole age, scored: the total score at 62..=120 at least the best of 18..=61 with
+    // every other feature held (so cells with age count too), on a base row and, for each pair
+    // with age, on rows where the pair's other feature takes a value in each of its bins (every
+    // 62+ cell is reached); age never a reason at 62+.
     let base = [0.9, 40.0, 1.0, 0.9, 1000.0, 2.0, 1.0, 0.0, 1.0, 2.0];
-    let pts = |age: f64| {
-        let mut r = base;
-        r[AGE] = age;
-        m.explain(&Applicant::from_row(&r).expect("valid"))
-            .contributions[AGE]
-            .points
-    };
-    let best_young = (18..62)
-        .map(|x| pts(f64::from(x)))
-        .fold(f64::NEG_INFINITY, f64::max);
-    for x in 62..=120 {
-        let mut r = base;
-        r[AGE] = f64::from(x);
-        assert!(pts(f64::from(x)) >= best_young);
-        let p = m.predict_row(&r).expect("valid");
-        assert!(p.reasons.as_slice().iter().all(|r| r.feature != AGE));
+    let mut rows = vec![base];
+    for x in &a.interactions {
+        let Some(other) = x.features.iter().find(|f| *f != "age") else {
+            continue;
+        };
+        if x.features.iter().any(|f| f == "age") {
+            let j = FEATURES
+                .iter()
+                .position(|s| s.name == other)
+                .expect("feature");
+            for v in credit_core::fixture::probes(a, j) {
+                let mut r = base;
+                r[j] = v;
+                rows.extend(Applicant::from_row(&r).ok().map(|_| r));
+            }
+        }
+    }
+    for row in &rows {
+        let score = |age: f64| {
+            let mut r = *row;
+            r[AGE] = age;
+            m.predict_row(&r).expect("valid")
+        };
+        let best_young = (18..62)
+            .map(|x| score(f64::from(x)).score)
+            .fold(f64::NEG_INFINITY, f64::max);
+        for x in 62..=120 {
+            let p = score(f64::from(x));
+            assert!(p.score >= best_young - 1e-9, "age {x}: {row:?}");
+            assert!(p.reasons.as_slice().iter().all(|r| r.feature != AGE));
+        }
     }
 }
 

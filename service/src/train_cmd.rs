@@ -36,7 +36,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = TrainConfig::default().gradient_tolerance)]
     pub tolerance: f64,
     /// Pairs of features that get interaction cells, fitted jointly with the bins (0: the
-    /// additive scorecard; `age` is never in a pair; at most 16). A model with cells is written
+    /// additive scorecard; `age` only with --age-pairs; at most 16). A model with cells is written
     /// as format version 3.
     #[arg(long, default_value_t = TrainConfig::default().interactions)]
     pub interactions: usize,
@@ -57,6 +57,12 @@ pub struct TrainArgs {
     /// Shrinkage of each boosting step of --refine-rounds.
     #[arg(long, default_value_t = TrainConfig::default().refine_rate)]
     pub refine_rate: f64,
+    /// Let age be in interaction pairs, under Regulation B: age's groups split at 62, and in
+    /// every column of a pair's cells the elderly cells are held at or below the most favoured
+    /// younger cell (with a share of the age bins' own margin), so that no applicant of 62 or
+    /// more gets fewer points from age than a younger one with the same other features.
+    #[arg(long)]
+    pub age_pairs: bool,
     /// Write the out-of-fold predictions (row, fold, label, probability) to this CSV file,
     /// e.g. for comparing other learners on the same folds.
     #[arg(long)]
@@ -164,6 +170,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainOutcome> {
         cell_scale: args.cell_scale,
         refine_rounds: args.refine_rounds,
         refine_rate: args.refine_rate,
+        age_pairs: args.age_pairs,
         ..TrainConfig::default()
     };
     let steps = cfg.folds as u64 + 1;

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 from pathlib import Path
 
@@ -107,13 +108,16 @@ def cells_fixture(work: Path, vectors: tuple[list, dict], training: tuple[list, 
 
 @pytest.fixture(scope="session")
 def cells_trained(work: Path, sample20k: Path, vectors: tuple[list, dict]) -> CellsCase:
-    """A model the trainer fits with four interaction pairs (`--interactions 4 --max-bins 16`
-    on 20,000 rows: some features are in two pairs), on the vectors, rows reaching every cell
-    and those 20,000 rows."""
+    """A model the trainer fits with four interaction pairs, age allowed (`--interactions 4
+    --age-pairs --max-bins 16` on 20,000 rows: age is in two pairs, so its reason, suppressed
+    from 62 on, is its own bin's share plus two cells' halves), on the vectors, rows reaching
+    every cell and those 20,000 rows."""
     out = work / "model-cells-trained.json"
     r = run([credit(), "train", "--data", sample20k, "--out", out, "--max-bins", "16", "--folds", "3",
-             "--interactions", "4", "--quiet"])
+             "--interactions", "4", "--age-pairs", "--quiet"])
     assert r.returncode == 0, r.stderr
+    pairs = [x["features"] for x in json.loads(out.read_text())["interactions"]]
+    assert sum("age" in p for p in pairs) >= 2, pairs
     return cells_case("trained", out, work, vectors, training_rows(data_path(), limit=20_000))
 
 

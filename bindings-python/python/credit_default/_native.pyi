@@ -179,6 +179,7 @@ def fit(
     cell_scale: float,
     refine_rounds: int,
     refine_rate: float,
+    age_pairs: bool,
 ) -> tuple[Model, _Float64Array, npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
 def _panic_for_tests(message: str) -> None:
     """Panics inside the entry points' guard: raises ``InternalError`` (for the tests)."""

@@ -54,7 +54,10 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     penalty on a cell step is ``l2_alpha / cell_scale**2``. ``refine_rounds``
     (``--refine-rounds``, default 0: off) rounds of cyclic boosting of the fitted bin and cell
     logits on the residuals before the domain repairs, each step shrunk by ``refine_rate``
-    (``--refine-rate``, finite and positive). They are stored as given and checked in ``fit`` by
+    (``--refine-rate``, finite and positive). ``age_pairs`` (``--age-pairs``, default ``False``):
+    let age be in a pair under Regulation B's bound (age's groups split at 62, no applicant of 62
+    or more gets fewer points from age than a younger one with the same other features). They
+    are stored as given and checked in ``fit`` by
     the core trainer, before any fitting (``coarse_groups``, ``cell_scale`` and ``refine_rate``
     even when unused), which raises a ``ValueError`` naming the parameter. ``errors``:
     what ``predict_proba`` / ``decision_function`` do with a row the scorecard refuses (an age
@@ -82,6 +85,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         cell_scale: float = _D["cell_scale"],
         refine_rounds: int = _D["refine_rounds"],
         refine_rate: float = _D["refine_rate"],
+        age_pairs: bool = _D["age_pairs"],
         base_score: float = _D["base_score"],
         base_odds: float = _D["base_odds"],
         pdo: float = _D["pdo"],
@@ -100,6 +104,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.cell_scale = cell_scale
         self.refine_rounds = refine_rounds
         self.refine_rate = refine_rate
+        self.age_pairs = age_pairs
         self.base_score = base_score
         self.base_odds = base_odds
         self.pdo = pdo
@@ -168,7 +173,8 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         stored as given, checked in ``fit``). Only what cannot be converted is refused here, a
         ``ValueError`` naming the parameter: a bool or a non-whole number for ``interactions`` /
         ``coarse_groups`` / ``refine_rounds`` (or one no native unsigned integer holds), a
-        non-number for ``cell_scale`` / ``refine_rate``. Their ranges are the core trainer's: it
+        non-number for ``cell_scale`` / ``refine_rate``, anything but a bool for ``age_pairs``
+        (``numpy.bool_`` included). Their ranges are the core trainer's: it
         refuses a value out of them, naming it, before any fitting."""
         out: dict[str, Any] = {}
         for name in ("interactions", "coarse_groups", "refine_rounds"):
@@ -184,6 +190,9 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             if not isinstance(value, numbers.Real) or isinstance(value, bool):
                 raise ValueError(f"{name} must be a number, got {value!r}")  # noqa: TRY004
             out[name] = float(value)
+        if not isinstance(self.age_pairs, (bool, np.bool_)):
+            raise ValueError(f"age_pairs must be True or False, got {self.age_pairs!r}")  # noqa: TRY004
+        out["age_pairs"] = bool(self.age_pairs)
         return out
 
     @staticmethod

@@ -42,7 +42,7 @@
 
 use super::{isotonic_increasing, span_label, Layout, MONOTONE_INCREASING_RISK};
 use crate::artifact::{Bin, Interaction, Scaling};
-use crate::schema::{AGE, FEATURES, N_FEATURES};
+use crate::schema::{AGE, ELDERLY_AGE, FEATURES, N_FEATURES};
 use ndarray::{Array1, Array2};
 
 /// Ridge of the gain estimate: keeps a nearly empty cell from looking informative.
@@ -108,9 +108,22 @@ fn coarse_groups(
     max_groups: usize,
     range_counts: &[u64],
 ) -> (Vec<u16>, usize, usize) {
-    let n = layout.binnings[j].edges.len() + 1;
-    let r = n.min(max_groups.max(1));
-    let mut groups = balanced_split(&range_counts[..n.min(range_counts.len())], n, r);
+    let edges = &layout.binnings[j].edges;
+    let n = edges.len() + 1;
+    let counts = &range_counts[..n.min(range_counts.len())];
+    let young = edges.partition_point(|&e| e < ELDERLY_AGE) + 1;
+    let (mut groups, r) = if j == AGE && young < n && edges.contains(&ELDERLY_AGE) {
+        // Age: the younger bins balanced in all groups but one, the elderly bins (62 and
+        // over: an edge sits at 62) one group of their own, so that no cell mixes the two
+        // sides of Regulation B's line.
+        let r = young.min(max_groups.max(2) - 1);
+        let mut groups = balanced_split(&counts[..young.min(counts.len())], young, r);
+        groups.resize(n, r as u16);
+        (groups, r + 1)
+    } else {
+        let r = n.min(max_groups.max(1));
+        (balanced_split(counts, n, r), r)
+    };
     let mut next = r;
     for present in [layout.missing_col[j], layout.special_col[j]] {
         if present.is_some() {
@@ -193,12 +206,12 @@ fn coding(g: usize, n_range: usize, n_groups: usize) -> Vec<f64> {
     u
 }
 
-/// Candidate pairs: every pair of features without `age`, in schema order.
-fn candidates() -> Vec<[usize; 2]> {
+/// Candidate pairs: every pair of features, in schema order; without `age` unless `age`.
+fn candidates(age: bool) -> Vec<[usize; 2]> {
     let mut out = Vec::new();
     for a in 0..N_FEATURES {
         for b in a + 1..N_FEATURES {
-            if a != AGE && b != AGE {
+            if age || (a != AGE && b != AGE) {
                 out.push([a, b]);
             }
         }
@@ -222,16 +235,17 @@ pub(super) fn rank_pairs(
     labels: &[u8],
     idx: &[usize],
     p: &[f64],
-    max_groups: usize,
+    cfg: &super::TrainConfig,
     counts: &[Vec<u64>],
 ) -> Vec<([usize; 2], f64)> {
+    let max_groups = cfg.coarse_groups;
     let coarse: Vec<(Vec<u16>, usize, usize)> = (0..N_FEATURES)
         .map(|j| coarse_groups(layout, j, max_groups, &counts[j]))
         .collect();
     // Group of every row on every axis (a row that has no bin, impossible for validated rows,
     // is left out of the sums).
     let group_of = |j: usize, i: usize| bin_of(layout, j, rows[i][j]).map(|k| coarse[j].0[k]);
-    let mut ranked: Vec<([usize; 2], f64)> = candidates()
+    let mut ranked: Vec<([usize; 2], f64)> = candidates(cfg.age_pairs)
         .into_iter()
         .map(|[a, b]| {
             let (na, nb) = (coarse[a].2, coarse[b].2);
@@ -404,6 +418,55 @@ pub(super) fn make_monotone(
     }
 }
 
+/// Regulation B in a grid with age (after the past-due repair, which it keeps: see below):
+/// in every column of the other feature's groups, each elderly cell's logit is lowered to at
+/// most the column's most favoured (lowest) younger cell plus this grid's share of the age
+/// bins' margin (the lowest younger bin logit less the highest elderly one, not negative after
+/// `main_effect`'s repair; shared equally among the grids with age). Summed over the bins and
+/// every grid, an applicant of 62 or more then never has a higher logit from age than a
+/// younger one with the same other features: the bound `cells::elderly_never_lose` checks
+/// when a model loads. Lowering a cell to the minimum of younger cells that are each
+/// non-decreasing (with slack) along a past-due axis leaves that axis non-decreasing.
+fn repair_age(grid: &Grid, fit: &CellFit<'_>, logits: &mut [f64]) {
+    let Some(axis) = grid.features.iter().position(|&j| j == AGE) else {
+        return;
+    };
+    let edges = &fit.layout.binnings[AGE].edges;
+    let young = edges.partition_point(|&e| e < ELDERLY_AGE) + 1;
+    let n_range = edges.len() + 1;
+    let main = &fit.mains[AGE];
+    if young >= n_range || main.len() < n_range {
+        return; // no elderly bin
+    }
+    let lo_young = main[..young].iter().copied().fold(f64::INFINITY, f64::min);
+    let hi_elderly = main[young..n_range]
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    let with_age = fit
+        .grids
+        .iter()
+        .filter(|g| g.features.contains(&AGE))
+        .count();
+    let share = (lo_young - hi_elderly).max(0.0) / with_age.max(1) as f64;
+    let groups = &grid.groups[axis];
+    let is_elderly = |g: usize| (young..n_range).any(|k| usize::from(groups[k]) == g);
+    let is_young = |g: usize| (0..young).any(|k| usize::from(groups[k]) == g);
+    let [na, nb] = grid.n_groups;
+    let n = [na, nb];
+    let cell = |g: usize, o: usize| if axis == 0 { g * nb + o } else { o * nb + g };
+    for o in 0..n[1 - axis] {
+        let best_young = (0..n[axis])
+            .filter(|&g| is_young(g))
+            .map(|g| logits[cell(g, o)])
+            .fold(f64::INFINITY, f64::min);
+        for g in (0..n[axis]).filter(|&g| is_elderly(g)) {
+            let l = &mut logits[cell(g, o)];
+            *l = l.min(best_young + share);
+        }
+    }
+}
+
 /// Makes values non-decreasing along every past-due axis over its range groups.
 fn make_non_decreasing(grid: &Grid, logits: &mut [f64], weights: &[f64]) {
     let [na, nb] = grid.n_groups;
@@ -519,6 +582,7 @@ pub(super) fn interaction(grid: &Grid, fit: &CellFit<'_>, extra: Option<&[f64]>)
         let w: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
         let slack = [0, 1].map(|axis| slack(grid, axis, fit));
         make_monotone(grid, &mut logits, &w, &slack);
+        repair_age(grid, fit, &mut logits);
     }
     let la = group_labels(fit.layout, a, &grid.groups[0], grid.n_range[0]);
     let lb = group_labels(fit.layout, b, &grid.groups[1], grid.n_range[1]);

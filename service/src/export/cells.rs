@@ -10,7 +10,6 @@
 
 use super::ExportError;
 use credit_core::artifact::Interaction;
-use credit_core::schema::AGE;
 use credit_core::{feature_index, ModelArtifact, FEATURES};
 
 /// One interaction pair, ready to be written.
@@ -49,17 +48,13 @@ fn bad(i: usize, x: &Interaction, problem: &str) -> ExportError {
     ))
 }
 
-/// The schema index of a pair's feature, spelled as the schema spells it (no alias), never
-/// age: the writers rely on age's points lost coming from its own bin (the Regulation B
-/// suppression is applied to that alone, as in the core).
+/// The schema index of a pair's feature, spelled as the schema spells it (no alias). Age may
+/// be in a pair (the loader checked Regulation B's bound); its reason's suppression for the
+/// elderly then covers its own bin's share and its cells' halves together, as in the core.
 fn feature(i: usize, x: &Interaction, name: &str) -> Result<usize, ExportError> {
-    let j = feature_index(name)
+    feature_index(name)
         .filter(|&j| FEATURES[j].name == name)
-        .ok_or_else(|| bad(i, x, "a feature not in the schema"))?;
-    if j == AGE {
-        return Err(bad(i, x, "age may not be in an interaction"));
-    }
-    Ok(j)
+        .ok_or_else(|| bad(i, x, "a feature not in the schema"))
 }
 
 /// One pair of the artifact, checked against its features' bins.
@@ -147,6 +142,16 @@ pub(crate) fn cells_model() -> ModelArtifact {
     ModelArtifact::from_json(&text).expect("the cells model is valid")
 }
 
+/// The fixture's cells model plus its age × debt ratio pair (`fixture::with_age_pair`, an
+/// elderly cell 0.05 logits inside Regulation B's bound), read back through the loader.
+#[cfg(test)]
+pub(crate) fn age_pair_model() -> ModelArtifact {
+    let text = credit_core::fixture::with_age_pair(&cells_model(), -0.05)
+        .to_json()
+        .expect("writes");
+    ModelArtifact::from_json(&text).expect("the age pair keeps Regulation B's bound")
+}
+
 /// The fixture's cells model plus a fourth pair (utilisation × debt ratio, the axes of pairs
 /// 0 and 1), so that two features are each in two pairs and their points lost take two
 /// halves, added in pair order.
@@ -209,7 +214,7 @@ pub(crate) fn bin_values(m: &ModelArtifact, j: usize) -> Vec<f64> {
 /// rows at ages on both sides of 62 (the age rule).
 #[cfg(test)]
 pub(crate) fn sample_rows(m: &ModelArtifact) -> Vec<[f64; credit_core::N_FEATURES]> {
-    use credit_core::N_FEATURES;
+    use credit_core::{schema::AGE, N_FEATURES};
     let values: Vec<Vec<f64>> = (0..N_FEATURES).map(|j| bin_values(m, j)).collect();
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
     let mut random_row = || {
@@ -294,7 +299,7 @@ mod tests {
         let mut label = good;
         label.interactions[0].group_labels[1].pop();
         for (m, what) in [
-            (age, "age may not"),
+            (age, "one group per bin"),
             (short, "one group per bin"),
             (cells, "one cell per pair"),
             (order, "schema order"),

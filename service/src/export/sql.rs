@@ -29,8 +29,9 @@
 //!   features' points in the same order. A feature in a pair loses its own bin's points plus,
 //!   per pair in pair order, half of its cell's points lost against the grid's best cell
 //!   (precomputed as `0.5 · (best − points)`, the core's expression); the 1e-9 test applies to
-//!   that total. Age is never in a pair (the artifact's validation, checked again here), so
-//!   the age rule stays on age's own bin. For an additive model the statement is what it was
+//!   that total. Age may be in a pair (under Regulation B's bound, which the loader checks):
+//!   its own share is then NULL from 62 on when the age rule applies, which makes its total
+//!   NULL too, so the rule covers its bin and its cells together. For an additive model the statement is what it was
 //!   before cells existed, byte for byte.
 //! * **Errors**: the JSON array `credit score` writes in its `errors` column, object by object
 //!   (`field`, `code`, `message`, `value`), in feature order.
@@ -605,8 +606,9 @@ fn paired_cte(d: Dialect, pairs: &[Pair]) -> String {
 }
 
 /// Feature `j`'s points lost: `l{j}` (NULL unless a reason; age suppressed for the elderly when
-/// the artifact says so) for a feature in no pair, else `u{j}`, its own bin's share unfiltered,
-/// which `lost` completes with the cells' halves before the same test.
+/// the artifact says so) for a feature in no pair, else `u{j}`, its own bin's share unfiltered
+/// (age's NULL for the elderly when suppressed), which `lost` completes with the cells' halves
+/// before the same test.
 fn loss_column(
     d: Dialect,
     model: &ModelArtifact,
@@ -614,18 +616,20 @@ fn loss_column(
     n: &BinNumbers,
     paired: bool,
 ) -> String {
-    if paired {
-        return format!("{} AS u{j}", per_bin(d, j, &n.own_lost));
-    }
-    let l = per_bin(d, j, &n.lost);
+    let (l, name) = if paired {
+        (per_bin(d, j, &n.own_lost), 'u')
+    } else {
+        (per_bin(d, j, &n.lost), 'l')
+    };
     if j == AGE && model.age_policy.suppress_reason_for_elderly {
-        // Regulation B: age is never a reason for applicants of 62 or more.
+        // Regulation B: age is never a reason for applicants of 62 or more. In a pair, the
+        // NULL share makes its total with the cells' halves NULL too (no reason).
         format!(
-            "CASE WHEN x{AGE} >= {} THEN NULL ELSE {l} END AS l{j}",
+            "CASE WHEN x{AGE} >= {} THEN NULL ELSE {l} END AS {name}{j}",
             d.lit(ELDERLY_AGE)
         )
     } else {
-        format!("{l} AS l{j}")
+        format!("{l} AS {name}{j}")
     }
 }
 
@@ -972,9 +976,12 @@ mod tests {
         let lost: Vec<Option<f64>> = (0..N_FEATURES)
             .map(|j| {
                 let mine = cells::pairs_of(&pairs, j);
+                let elderly = m.age_policy.suppress_reason_for_elderly && age >= ELDERLY_AGE;
+                if j == AGE && elderly {
+                    return None;
+                }
                 if mine.is_empty() {
-                    let elderly = m.age_policy.suppress_reason_for_elderly && age >= ELDERLY_AGE;
-                    return numbers[j].lost[b(j)].filter(|_| !(j == AGE && elderly));
+                    return numbers[j].lost[b(j)];
                 }
                 let own = numbers[j].own_lost[b(j)].unwrap();
                 let total = mine
@@ -1005,11 +1012,12 @@ mod tests {
         let models = [
             cells_model(),
             overlapping_model(),
+            super::cells::age_pair_model(),
             shipped(),
             super::cells::additive_model(),
         ];
         for (k, m) in models.into_iter().enumerate() {
-            let fixture = k < 2;
+            let fixture = k < 3;
             let card = credit_core::Scorecard::new(m.clone()).unwrap();
             let pairs = cells::pairs(&m).unwrap();
             let (mut reached, mut rows, mut ties, mut elderly) = (HashSet::new(), 0, 0, 0);
@@ -1075,12 +1083,19 @@ mod tests {
         assert!(!plain.contains("paired") && !plain.contains("co0") && !plain.contains(" u0"));
     }
 
+    /// Age in a pair: its reason, own bin and cells' halves together, is suppressed from 62
+    /// on in the statement as in the core (the statement's arithmetic on every cell is in
+    /// `the_statements_arithmetic_is_the_cores_on_every_cell`).
     #[test]
-    fn a_pair_with_age_is_refused() {
-        let mut m = super::cells::cells_model();
-        m.interactions[0].features[0] = "age".into();
-        let e = export(&m, Dialect::Duckdb, "t").unwrap_err().to_string();
-        assert!(e.contains("age may not be in an interaction"), "{e}");
+    fn a_pair_with_age_keeps_the_elderly_suppression() {
+        let m = super::cells::age_pair_model();
+        let sql = export(&m, Dialect::Duckdb, "t").unwrap();
+        assert!(sql.contains("CASE WHEN x1 >= 6.2000000000000000e1 THEN NULL ELSE"));
+        assert!(
+            sql.contains(" AS u1"),
+            "age's own share, completed with its halves"
+        );
+        assert!(sql.contains("CASE WHEN (u1 + h3) > "));
     }
 
     #[test]

@@ -32,7 +32,7 @@ const BLUE: [u8; 3] = [0x21, 0x66, 0xac];
 /// Swatches in the legend, from the most negative points to the most positive.
 const SWATCHES: usize = 11;
 
-const INTRO: &str = "Each selected pair of features adds a grid of cells over coarse groups of the two features' bins: an applicant gets the points of the cell their two values fall in, on top of each feature's own points (so a cell with 0 points changes nothing). Candidate pairs are ranked by their estimated gain (nats of log-likelihood on all training rows: one Newton step on the pair's grid beyond what its two features explain alone); the model keeps the pairs of highest gain, and age is never in a pair (Regulation B). The folds column counts the cross-validation folds that chose the pair on their own training rows.";
+const INTRO: &str = "Each selected pair of features adds a grid of cells over coarse groups of the two features' bins: an applicant gets the points of the cell their two values fall in, on top of each feature's own points (so a cell with 0 points changes nothing). Candidate pairs are ranked by their estimated gain (nats of log-likelihood on all training rows: one Newton step on the pair's grid beyond what its two features explain alone); the model keeps the pairs of highest gain; age is in a pair only when asked (--age-pairs), and then no applicant aged 62 or more gets fewer points from age through a cell than a younger one with the same other features (Regulation B). The folds column counts the cross-validation folds that chose the pair on their own training rows.";
 
 /// The section, or an empty string for an additive model (no cells and no candidate pairs),
 /// whose page must stay as it was before this section existed.
