@@ -160,7 +160,8 @@ impl Interaction {
     fn elderly_margin(&self, split: usize) -> Result<f64, Problem> {
         let axis = usize::from(self.features[1] == FEATURES[AGE].name);
         let n = [self.group_labels[0].len(), self.group_labels[1].len()];
-        // Per age group: whether its bins are elderly (None: no range bin).
+        // Per age group: whether its bins are elderly (None: a group without bins). A bin past
+        // the range bins (age has none in a valid model) counts as elderly: the stricter side.
         let mut elderly: Vec<Option<bool>> = vec![None; n[axis]];
         for (k, &g) in self.groups[axis].iter().enumerate() {
             let Some(kind) = elderly.get_mut(usize::from(g)) else {

@@ -452,9 +452,14 @@ fn repair_age(grid: &Grid, fit: &CellFit<'_>, logits: &mut [f64]) {
     let groups = &grid.groups[axis];
     let is_elderly = |g: usize| (young..n_range).any(|k| usize::from(groups[k]) == g);
     let is_young = |g: usize| (0..young).any(|k| usize::from(groups[k]) == g);
-    let [na, nb] = grid.n_groups;
-    let n = [na, nb];
-    let cell = |g: usize, o: usize| if axis == 0 { g * nb + o } else { o * nb + g };
+    let n = grid.n_groups;
+    let cell = |g: usize, o: usize| {
+        if axis == 0 {
+            g * n[1] + o
+        } else {
+            o * n[1] + g
+        }
+    };
     for o in 0..n[1 - axis] {
         let best_young = (0..n[axis])
             .filter(|&g| is_young(g))
