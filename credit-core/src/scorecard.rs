@@ -1,4 +1,4 @@
-//! The compiled scorecard: an artifact compiled into the [`crate::kernel`] layout, and
+//! The compiled scorecard: an artifact compiled into the `crate::kernel` layout, and
 //! single-applicant scoring (probability, decision, points, reasons, explanations).
 //!
 //! Reasons stay one code per feature when the model has interaction cells: a feature's points

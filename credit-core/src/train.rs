@@ -12,7 +12,7 @@
 //! Regulation B's age rule is enforced (no age of 62 or more earns fewer points than a younger age).
 //!
 //! With `interactions > 0` the same regression also fits pairwise interaction cells on a coarse
-//! grid (see [`cells`]); the additive model (`interactions = 0`) is unchanged by that option.
+//! grid (see `train/cells.rs`); the additive model (`interactions = 0`) is unchanged by that option.
 //!
 //! Cross-validation is out of sample: each fold fits everything data-derived (bin edges, the
 //! choice of interaction pairs, their grids, the coefficients) on its training rows only.
@@ -90,7 +90,7 @@ pub struct TrainConfig {
     /// Value of a set cell column: the L2 penalty on a cell step is `l2_alpha / cell_scale²`.
     pub cell_scale: f64,
     /// Rounds of cyclic boosting of the fitted logits on the residuals before the domain
-    /// repairs (0: none; see [`refine`]): per round one shrunk stump per feature over its bins
+    /// repairs (0: none; see `train/refine.rs`): per round one shrunk stump per feature over its bins
     /// and one shrunk Newton step per cell.
     pub refine_rounds: usize,
     /// Shrinkage of each boosting step (`refine_rounds > 0`).
