@@ -96,7 +96,7 @@ fn elderly_never_lose(a: &ModelArtifact) -> Result<(), ModelError> {
             "interactions: a pair with age needs an age edge at 62 (Regulation B)".into(),
         ));
     }
-    let split = card.edges.partition_point(|&e| e < ELDERLY_AGE) + 1;
+    let split = crate::schema::first_elderly_bin(&card.edges);
     let (mut lo_elderly, mut hi_young) = (f64::INFINITY, f64::NEG_INFINITY);
     for (k, b) in card.range_bins.iter().enumerate() {
         if k >= split {

@@ -6,7 +6,7 @@
 //! its cells' logits are arbitrary (but valid) numbers, so its probabilities mean nothing.
 
 use crate::artifact::{points_for_cell, Bin, FeatureCard, Interaction, ModelArtifact};
-use crate::schema::{AGE, ELDERLY_AGE, FEATURES};
+use crate::schema::{AGE, FEATURES};
 
 /// The pairs, as (first feature, second feature, range groups of each axis): utilisation ×
 /// 30–59 days late (the second axis has a special-code group), debt ratio × income (the
@@ -103,7 +103,7 @@ pub fn with_age_pair(base: &ModelArtifact, over: f64) -> ModelArtifact {
     a.format_version = crate::artifact::INTERACTIONS_VERSION;
     a.checksum = None;
     let age = &a.features[AGE];
-    let split = age.edges.partition_point(|&e| e < ELDERLY_AGE) + 1;
+    let split = crate::schema::first_elderly_bin(&age.edges);
     let (young, elderly) = age.range_bins.split_at(split);
     let lo_young = young.iter().map(|b| b.logit).fold(f64::MAX, f64::min);
     let hi_elderly = elderly.iter().map(|b| b.logit).fold(f64::MIN, f64::max);

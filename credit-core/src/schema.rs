@@ -152,6 +152,13 @@ pub const AGE: usize = 1;
 /// Regulation B: applicants this old or older must never get a negative factor from their age.
 pub const ELDERLY_AGE: f64 = 62.0;
 
+/// The first of the age range bins cut by `edges` whose ages are all [`ELDERLY_AGE`] or more
+/// (the bins before it are the younger ones; a trained model has an edge at 62, so none holds
+/// both). One definition for the trainer's repairs, the age policy and the loader's check.
+pub fn first_elderly_bin(edges: &[f64]) -> usize {
+    edges.partition_point(|&e| e < ELDERLY_AGE) + 1
+}
+
 /// Finds a feature by its canonical name or its Kaggle alias.
 pub fn feature_index(name: &str) -> Option<usize> {
     FEATURES

@@ -564,7 +564,7 @@ fn main_effect(
         isotonic_increasing(&mut logits, &w);
     }
     if j == AGE && input.policies {
-        let split = edges.partition_point(|&e| e < ELDERLY_AGE) + 1;
+        let split = crate::schema::first_elderly_bin(edges);
         // Range bins [split..] start at 62 or later (an edge sits exactly at 62).
         let min_young = logits[..split]
             .iter()
@@ -600,7 +600,7 @@ fn age_policy(
     adjusted_bins: u32,
 ) -> AgePolicy {
     let edges = &layout.binnings[AGE].edges;
-    let split = edges.partition_point(|&e| e < ELDERLY_AGE) + 1;
+    let split = crate::schema::first_elderly_bin(edges);
     let range = &age.logits[..edges.len() + 1];
     let pts = |l: f64| points_for(scaling, intercept, l);
     AgePolicy {
@@ -1436,7 +1436,7 @@ mod tests {
                 assert_eq!(pairs.len(), interactions, "{case}");
                 assert_past_due_never_lowers_log_odds(art, &data.rows);
                 let age = &art.features[AGE];
-                let split = age.edges.partition_point(|&e| e < ELDERLY_AGE) + 1;
+                let split = crate::schema::first_elderly_bin(&age.edges);
                 let lowest_young = age.range_bins[..split]
                     .iter()
                     .map(|b| b.logit)

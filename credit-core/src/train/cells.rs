@@ -111,7 +111,7 @@ fn coarse_groups(
     let edges = &layout.binnings[j].edges;
     let n = edges.len() + 1;
     let counts = &range_counts[..n.min(range_counts.len())];
-    let young = edges.partition_point(|&e| e < ELDERLY_AGE) + 1;
+    let young = crate::schema::first_elderly_bin(edges);
     let (mut groups, r) = if j == AGE && young < n && edges.contains(&ELDERLY_AGE) {
         // Age: the younger bins balanced in all groups but one, the elderly bins (62 and
         // over: an edge sits at 62) one group of their own, so that no cell mixes the two
@@ -432,7 +432,7 @@ fn repair_age(grid: &Grid, fit: &CellFit<'_>, logits: &mut [f64]) {
         return;
     };
     let edges = &fit.layout.binnings[AGE].edges;
-    let young = edges.partition_point(|&e| e < ELDERLY_AGE) + 1;
+    let young = crate::schema::first_elderly_bin(edges);
     let n_range = edges.len() + 1;
     let main = &fit.mains[AGE];
     if young >= n_range || main.len() < n_range {
