@@ -338,12 +338,15 @@ pub struct Recovered {
     pub records: u64,
     /// Bytes cut off torn segment tails.
     pub torn_bytes: u64,
+    /// Unreadable bytes inside segments, skipped (see [`replay`]): their records are lost.
+    pub damaged_bytes: u64,
     /// The number the writer's next segment gets (all existing segments are gone by then).
     pub next_segment: u64,
 }
 
 /// Replays the segments of the journal `db` into `table` from the recorded progress on: loads
-/// every valid record after it, cuts a torn tail off, deletes the segments. Run before the
+/// every whole record after it (past damaged bytes too), cuts a torn tail off, deletes the
+/// segments. Run before the
 /// writer starts (and on an orphaned journal before its rows are adopted).
 pub fn recover(conn: &mut Connection, db: &Path, table: &str) -> Result<Recovered, LogError> {
     let start = progress(conn)?;
@@ -361,9 +364,10 @@ pub fn recover(conn: &mut Connection, db: &Path, table: &str) -> Result<Recovere
         } else {
             0
         };
-        let (records, torn) = replay(conn, table, *number, path, from, REPLAY_WINDOW)?;
-        out.records += records;
-        out.torn_bytes += torn;
+        let r = replay(conn, table, *number, path, from, REPLAY_WINDOW)?;
+        out.records += r.records;
+        out.torn_bytes += r.torn;
+        out.damaged_bytes += r.damaged;
     }
     for (_, path) in &files {
         segment::remove(path)?;
@@ -377,9 +381,13 @@ const REPLAY_WINDOW: usize = 1 << 20;
 
 /// Loads segment `number` from `from` on, reading it `window` bytes at a time (a segment is
 /// up to 16 MiB; on Cloud Run's in-memory disk a start-up that read it whole would hold it
-/// twice), in chunks of at most [`MAX_LOAD`] records, each committed with its progress; then
-/// cuts off the torn tail (from the first frame that is short or fails its checksum to the
-/// end). Returns records and torn bytes.
+/// twice), in chunks of at most [`MAX_LOAD`] records, each committed with its progress.
+///
+/// Where a frame is short or fails its checksum, whole frames may still follow: then the bytes
+/// up to the next whole frame are damage (a page that never reached the disk at a power cut
+/// while later ones did, a bad sector), skipped with an error line, and loading goes on after
+/// them; the records in them are lost, the ones after are not. Otherwise it is the torn tail
+/// (a crash mid-write), cut off.
 fn replay(
     conn: &mut Connection,
     table: &str,
@@ -387,7 +395,7 @@ fn replay(
     path: &Path,
     from: u64,
     window: usize,
-) -> Result<(u64, u64), LogError> {
+) -> Result<Replayed, LogError> {
     let mut file = std::fs::File::open(path)?;
     let len = file.metadata()?.len();
     let mut reader = WindowReader {
@@ -395,7 +403,7 @@ fn replay(
         len,
         buf: Vec::new(),
     };
-    let mut records = 0u64;
+    let mut out = Replayed::default();
     loop {
         reader.fill(&mut file, window)?;
         let mut frames = Frames::new(&reader.buf, 0);
@@ -412,25 +420,60 @@ fn replay(
                 },
             )?;
             tx.commit()?;
-            records += got.records as u64;
+            out.records += got.records as u64;
             reader.consume(used);
         } else if reader.at_end()
             || reader.buf.len() >= segment::MAX_FRAME as usize + segment::HEADER
         {
-            // Nothing more reads whole: the rest is the torn tail (or nothing).
-            break;
+            // Nothing reads whole from here: damage if whole frames follow, else the torn tail.
+            let Some(next) = next_whole_frame(&mut file, reader.pos, len)? else {
+                break;
+            };
+            let bytes = next - reader.pos;
+            tracing::error!(segment = %path.display(), offset = reader.pos, bytes, "journal segment damaged: records in these bytes are lost; loading the ones after them");
+            out.damaged += bytes;
+            reader.skip_to(next);
         }
     }
     let valid = reader.pos;
-    let torn = len - valid;
-    if torn > 0 {
-        tracing::warn!(segment = %path.display(), offset = valid, bytes = torn, "journal segment has a torn tail (a crash mid-write); cut off");
+    out.torn = len - valid;
+    if out.torn > 0 {
+        tracing::warn!(segment = %path.display(), offset = valid, bytes = out.torn, "journal segment has a torn tail (a crash mid-write); cut off");
         std::fs::OpenOptions::new()
             .write(true)
             .open(path)?
             .set_len(valid)?;
     }
-    Ok((records, torn))
+    Ok(out)
+}
+
+/// What [`replay`] did with one segment.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Replayed {
+    /// Records loaded.
+    records: u64,
+    /// Bytes cut off the end (a torn last write).
+    torn: u64,
+    /// Unreadable bytes skipped inside the segment, with whole frames after them.
+    damaged: u64,
+}
+
+/// The offset of the first whole frame (checksum valid, record or probe readable) after
+/// `from`, if any. Reads the rest of the segment at once: this runs only where a frame is
+/// damaged, and a random run of bytes passes as a frame only with a matching CRC-32 and a
+/// payload that decodes to the last byte.
+fn next_whole_frame(
+    file: &mut std::fs::File,
+    from: u64,
+    len: u64,
+) -> Result<Option<u64>, LogError> {
+    let Ok(rest) = usize::try_from(len.saturating_sub(from)) else {
+        return Ok(None);
+    };
+    let mut buf = vec![0; rest];
+    segment::read_at(file, &mut buf, from)?;
+    let found = (1..buf.len()).find(|&k| matches!(Frames::new(&buf, k).next(), Some(Ok(_))));
+    Ok(found.map(|k| from + k as u64))
 }
 
 /// A segment read a window at a time: `buf` holds the bytes from offset `pos` on that are
@@ -460,6 +503,12 @@ impl WindowReader {
     fn consume(&mut self, n: usize) {
         self.buf.drain(..n);
         self.pos += n as u64;
+    }
+
+    /// Drops what is held and goes on reading at `pos`.
+    fn skip_to(&mut self, pos: u64) {
+        self.buf.clear();
+        self.pos = pos;
     }
 
     fn at_end(&self) -> bool {
@@ -597,11 +646,10 @@ mod tests {
             w.append(&torn[..torn.len() - 3]).unwrap();
             drop(w);
             let path = segment::path_of(&dir, 1);
-            let (records, cut) =
-                replay(&mut conn, PREDICTIONS_TABLE, 1, &path, a.end, window).unwrap();
+            let r = replay(&mut conn, PREDICTIONS_TABLE, 1, &path, a.end, window).unwrap();
             assert_eq!(
-                (records, cut),
-                (15, torn.len() as u64 - 3),
+                (r.records, r.torn, r.damaged),
+                (15, torn.len() as u64 - 3, 0),
                 "window {window}"
             );
             assert_eq!(std::fs::metadata(&path).unwrap().len(), c.end);
@@ -616,6 +664,66 @@ mod tests {
             let mut want = [names("b", 10), names("c", 5)].concat();
             want.sort();
             assert_eq!(ids(&conn), want, "window {window}");
+        }
+    }
+
+    /// Damage inside a segment, with whole frames after it (a page that never reached the disk
+    /// at a power cut while later ones did, or a bad sector), is not a torn tail: recovery
+    /// skips the damaged bytes and loads every record after them, whatever the window, and
+    /// counts the bytes it could not read. Before, everything from the damage on was cut off.
+    #[test]
+    fn damage_inside_a_segment_loses_only_the_damaged_frames() {
+        for window in [1, 7, 100, 333, 4096, REPLAY_WINDOW] {
+            let (_tmp, db) = temp(&format!("damage-{window}"));
+            let mut conn = journal::open(&db, false).unwrap();
+            let dir = segment::dir_of(&db);
+            let mut w = SegmentWriter::create(&dir, 1, segment::SEGMENT_BYTES, false).unwrap();
+            // One record per group, so that each frame's place is known.
+            let frames: Vec<Batch> = (0..60)
+                .map(|k| write(&mut w, &format!("r-{k:02}"), 1, false))
+                .collect();
+            drop(w);
+            let path = segment::path_of(&dir, 1);
+            let mut bytes = std::fs::read(&path).unwrap();
+            // Frame 7 damaged in its payload, frames 20.. zeroed from mid-frame 20 to mid-frame
+            // 23 (a lost page), frame 40's length field damaged.
+            let mid = |b: &Batch| ((b.start + b.end) / 2) as usize;
+            bytes[mid(&frames[7])] ^= 0x55;
+            bytes[mid(&frames[20])..mid(&frames[23])].fill(0);
+            bytes[frames[40].start as usize + 2] = 0x7f;
+            std::fs::write(&path, &bytes).unwrap();
+            let lost = [7, 20, 21, 22, 23, 40];
+            // The whole-file window through `recover`, which sums what `replay` found.
+            let r = if window == REPLAY_WINDOW {
+                let r = recover(&mut conn, &db, PREDICTIONS_TABLE).unwrap();
+                assert!(segment::list(&dir).unwrap().is_empty());
+                Replayed {
+                    records: r.records,
+                    torn: r.torn_bytes,
+                    damaged: r.damaged_bytes,
+                }
+            } else {
+                replay(&mut conn, PREDICTIONS_TABLE, 1, &path, 0, window).unwrap()
+            };
+            let damaged: u64 = lost.iter().map(|&k| frames[k].end - frames[k].start).sum();
+            assert_eq!(
+                (r.records, r.torn, r.damaged),
+                (60 - lost.len() as u64, 0, damaged),
+                "window {window}"
+            );
+            let want: Vec<String> = (0..60)
+                .filter(|k| !lost.contains(k))
+                .map(|k| format!("r-{k:02}-0"))
+                .collect();
+            assert_eq!(ids(&conn), want, "window {window}");
+            assert_eq!(
+                progress(&conn).unwrap(),
+                Progress {
+                    segment: 1,
+                    offset: frames[59].end
+                },
+                "window {window}"
+            );
         }
     }
 

@@ -562,10 +562,11 @@ fn recover(
     table: &str,
 ) -> Result<loader::Recovered, LogError> {
     let r = loader::recover(conn, path, table)?;
-    if r.records > 0 || r.torn_bytes > 0 {
+    if r.records > 0 || r.torn_bytes > 0 || r.damaged_bytes > 0 {
         tracing::info!(
             records = r.records,
             torn_bytes = r.torn_bytes,
+            damaged_bytes = r.damaged_bytes,
             "loaded the journal segments an earlier run left (records answered before it stopped)"
         );
     }

@@ -26,6 +26,9 @@
 //!
 //! A crash can leave a torn last frame (a short write at a power cut, or zeros from a file
 //! extension that was not written); it fails its length or checksum, and reading stops there.
+//! Damage with whole frames after it (a page lost at a power cut while later ones reached the
+//! disk) stops [`Frames`] the same way; recovery (`loader::replay`) then looks for the next
+//! whole frame and goes on loading from there.
 
 use super::LogError;
 use std::fs::{self, File, OpenOptions};
