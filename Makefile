@@ -71,6 +71,8 @@ lint: $(VENV)/.stamp-lint
 	scripts/apt-ensure.sh shellcheck
 	shellcheck .ci/run scripts/*.sh bindings-wasm/build.sh
 	$(VENV)/bin/actionlint .github/workflows/ci.yml .github/workflows/release.yml
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # Each target runs in turn and its wall time is printed at the end, so CI's 45-minute budget is
 # managed from facts (the targets share one cargo target directory, so order matters little).

@@ -85,7 +85,9 @@ class Dataset:
     schema_problems: list[str] = field(default_factory=list)
 
     def rows(self, start: int, end: int, source: str) -> Dataset:
-        return Dataset(self.x[start:end], self.y[start:end], self.sha256, source, self.schema_problems)
+        return Dataset(
+            self.x[start:end], self.y[start:end], self.sha256, source, self.schema_problems
+        )
 
 
 @dataclass
@@ -168,7 +170,9 @@ def _labels(raw: pd.Series, problems: list[str]) -> npt.NDArray[np.int64]:
     bad = ~np.isin(num, (0.0, 1.0))
     if bad.any():
         shown = sorted({str(v) for v in raw[bad].head(5)})
-        problems.append(f"{LABEL} must be 0 or 1: {int(bad.sum())} rows are not (e.g. {', '.join(shown)})")
+        problems.append(
+            f"{LABEL} must be 0 or 1: {int(bad.sum())} rows are not (e.g. {', '.join(shown)})"
+        )
         return np.zeros(len(num), dtype=np.int64)
     return num.astype(np.int64)
 
@@ -214,7 +218,9 @@ def load_data(path: str) -> Dataset:
     return _read_csv(path)
 
 
-def bin_counts(artifact: dict[str, Any], feature: int, values: Array) -> tuple[npt.NDArray[np.int64], int]:
+def bin_counts(
+    artifact: dict[str, Any], feature: int, values: Array
+) -> tuple[npt.NDArray[np.int64], int]:
     """Counts values per bin of one feature, in the artifact's bin order (range bins, missing,
     specials; bin = number of edges <= x as the artifact format documents). Values no bin
     accepts are returned as a count of refused rows."""
@@ -276,7 +282,9 @@ def validate(
         artifact = json.loads(champion_json)
         for j, name in enumerate(feature_names()):
             counts, _ = bin_counts(artifact, j, data.x[:, j])
-            base = np.asarray([b["count"] for b in _all_bins(artifact["features"][j])], dtype=np.int64)
+            base = np.asarray(
+                [b["count"] for b in _all_bins(artifact["features"][j])], dtype=np.int64
+            )
             psis[name] = psi(base, counts)
     max_psi = max(psis.values()) if psis else 0.0
     if max_psi > psi_max:
@@ -286,7 +294,9 @@ def validate(
         (problems if psi_blocks else warnings).append(msg)
     for w in warnings:
         logger.warning(w)
-    logger.info("validated %s: %d rows, label rate %.4f, max PSI %.4f", data.source, rows, rate, max_psi)
+    logger.info(
+        "validated %s: %d rows, label rate %.4f, max PSI %.4f", data.source, rows, rate, max_psi
+    )
     return Validation(rows, rate, psis, max_psi, problems, warnings)
 
 
@@ -326,10 +336,15 @@ def train_challenger(
     """Fits a challenger with the package's scikit-learn estimator (``interactions`` pairs of
     cells; the other cells settings are the trainer's defaults, as ``credit train``'s); returns
     the artifact JSON."""
-    est = CreditScorecard(max_bins=max_bins, folds=folds, model_version=model_version, interactions=interactions)
+    est = CreditScorecard(
+        max_bins=max_bins, folds=folds, model_version=model_version, interactions=interactions
+    )
     est.fit(x, y, data_sha256=sha256)
     get_run_logger().info(
-        "challenger %s (%d interaction pairs): CV AUC %.5f", est.model_.version, interactions, est.cv_auc_
+        "challenger %s (%d interaction pairs): CV AUC %.5f",
+        est.model_.version,
+        interactions,
+        est.cv_auc_,
     )
     return est.to_json()
 
@@ -339,7 +354,9 @@ def _scored(model_json: str, x: Array) -> Array:
 
 
 @task(cache_policy=NO_CACHE)
-def evaluate(champion_json: str, challenger_json: str, x: Array, y: npt.NDArray[np.int64]) -> tuple[Evaluation, Evaluation]:
+def evaluate(
+    champion_json: str, challenger_json: str, x: Array, y: npt.NDArray[np.int64]
+) -> tuple[Evaluation, Evaluation]:
     """Both models on the same window (rows either model refuses are dropped for both)."""
     p_champ = _scored(champion_json, x)
     p_chall = _scored(challenger_json, x)
@@ -390,7 +407,9 @@ def _champion_from_registry(reference: str, mlflow_uri: str) -> Champion:
     with tempfile.TemporaryDirectory() as tmp:
         import mlflow
 
-        path = mlflow.artifacts.download_artifacts(artifact_uri=f"{mv.source}/model.json", dst_path=tmp)
+        path = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"{mv.source}/model.json", dst_path=tmp
+        )
         text = Path(path).read_text(encoding="utf-8")
     art = json.loads(text)
     tags = dict(mv.tags or {})
@@ -409,11 +428,15 @@ def resolve_champion(reference: str, mlflow_uri: str | None) -> Champion:
     """The champion named by a registry URI (needs ``mlflow_uri``) or an artifact file."""
     if reference.startswith("models:/"):
         if not mlflow_uri:
-            raise ValueError(f"{reference} needs an MLflow tracking URI (mlflow_uri / MLFLOW_TRACKING_URI)")
+            raise ValueError(
+                f"{reference} needs an MLflow tracking URI (mlflow_uri / MLFLOW_TRACKING_URI)"
+            )
         return _champion_from_registry(reference, mlflow_uri)
     text = Path(reference).read_text(encoding="utf-8")
     art = json.loads(text)
-    return Champion(reference, text, str(art["model_version"]), None, art["training_data"]["sha256"], None)
+    return Champion(
+        reference, text, str(art["model_version"]), None, art["training_data"]["sha256"], None
+    )
 
 
 @task(cache_policy=NO_CACHE)
@@ -479,7 +502,16 @@ def _credit_binary(credit: str | None) -> str:
 @task(cache_policy=NO_CACHE)
 def register(credit: str, mlflow_uri: str, run_id: str | None, path: str, train_end: int) -> str:
     """``credit register``: the challenger becomes a registry version (no alias moves)."""
-    cmd = [credit, "register", "--model", path, "--mlflow-uri", mlflow_uri, "--train-rows", f"0:{train_end}"]
+    cmd = [
+        credit,
+        "register",
+        "--model",
+        path,
+        "--mlflow-uri",
+        mlflow_uri,
+        "--train-rows",
+        f"0:{train_end}",
+    ]
     if run_id:
         cmd += ["--run-id", run_id]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -489,7 +521,9 @@ def register(credit: str, mlflow_uri: str, run_id: str | None, path: str, train_
 
 
 @task(cache_policy=NO_CACHE)
-def promote(credit: str, mlflow_uri: str, version: str, services: list[str], token: str | None) -> tuple[bool, str]:
+def promote(
+    credit: str, mlflow_uri: str, version: str, services: list[str], token: str | None
+) -> tuple[bool, str]:
     """``credit promote``: services load and report the version, then the alias moves; on any
     failure they are put back and the alias stays. Returns (done, its message)."""
     cmd = [credit, "promote", "--version", version, "--mlflow-uri", mlflow_uri]
@@ -546,7 +580,9 @@ def retrain(
     admin_token = admin_token or os.environ.get("CREDIT_ADMIN_TOKEN")
     services = list(services or [])
     champ = resolve_champion(champion, mlflow_uri)
-    base = Outcome("invalid_data", "", champ.version, champion_reference=champion, served_version=champ.version)
+    base = Outcome(
+        "invalid_data", "", champ.version, champion_reference=champion, served_version=champ.version
+    )
     base.interactions = champ.interactions if interactions is None else interactions
 
     dataset = load_data(data)
@@ -599,7 +635,15 @@ def retrain(
         "min_eval_rows": min_eval_rows,
     }
     base.mlflow_run_id = track(
-        mlflow_uri, experiment, challenger_json, (champ, champ_eval), chall_eval, checked, base.window, params, passed
+        mlflow_uri,
+        experiment,
+        challenger_json,
+        (champ, champ_eval),
+        chall_eval,
+        checked,
+        base.window,
+        params,
+        passed,
     )
     if not passed:
         base.decision = "rejected"
@@ -610,7 +654,9 @@ def retrain(
         base.reason += f"; passed the gate, but promotion needs the registry (no MLflow URI): {base.challenger_path}"
         return asdict(base)
     binary = _credit_binary(credit)
-    base.registered_version = register(binary, mlflow_uri, base.mlflow_run_id, base.challenger_path, window.train_end)
+    base.registered_version = register(
+        binary, mlflow_uri, base.mlflow_run_id, base.challenger_path, window.train_end
+    )
     done, message = promote(binary, mlflow_uri, base.registered_version, services, admin_token)
     if not done:
         base.decision = "promotion_failed"
@@ -640,8 +686,16 @@ def monitor_then_retrain(
         env["MLFLOW_TRACKING_URI"] = str(retrain_args["mlflow_uri"])
     proc = subprocess.run(
         [
-            binary, "monitor", "--log", log, "--model", champion,
-            "--psi-threshold", str(psi_threshold), "--min-rows", str(min_rows),
+            binary,
+            "monitor",
+            "--log",
+            log,
+            "--model",
+            champion,
+            "--psi-threshold",
+            str(psi_threshold),
+            "--min-rows",
+            str(min_rows),
         ],
         capture_output=True,
         text=True,
@@ -659,10 +713,17 @@ def monitor_then_retrain(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--data", default=os.environ.get("CREDIT_DATA"))
     ap.add_argument("--champion", default=os.environ.get("CREDIT_MODEL", DEFAULT_CHAMPION))
-    ap.add_argument("--service-url", action="append", default=[], help="a credit serve to promote on (repeatable)")
+    ap.add_argument(
+        "--service-url",
+        action="append",
+        default=[],
+        help="a credit serve to promote on (repeatable)",
+    )
     ap.add_argument("--mlflow-uri", default=os.environ.get("MLFLOW_TRACKING_URI"))
     ap.add_argument("--margin", type=float, default=0.002)
     ap.add_argument("--eval-fraction", type=float, default=0.25)
@@ -674,8 +735,12 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     ap.add_argument("--out-dir", default=str(DEFAULT_OUT))
     ap.add_argument("--credit", default=os.environ.get("CREDIT"))
-    ap.add_argument("--serve", action="store_true", help="register a scheduled deployment and serve it")
-    ap.add_argument("--cron", default="0 3 * * 1", help="schedule for --serve (default Mondays 03:00)")
+    ap.add_argument(
+        "--serve", action="store_true", help="register a scheduled deployment and serve it"
+    )
+    ap.add_argument(
+        "--cron", default="0 3 * * 1", help="schedule for --serve (default Mondays 03:00)"
+    )
     a = ap.parse_args(argv)
     params = {
         "data": a.data,

@@ -82,7 +82,11 @@ def applicant(rng: random.Random) -> tuple[list[float | None], float]:
         util = rng.betavariate(0.7 + 0.35 * max(risk + 1.0, 0.0), 1.6)
 
     lam = 0.12 * math.exp(0.9 * risk)
-    late30, late60, late90 = poisson(rng, 2.4 * lam), poisson(rng, 0.9 * lam), poisson(rng, 1.0 * lam)
+    late30, late60, late90 = (
+        poisson(rng, 2.4 * lam),
+        poisson(rng, 0.9 * lam),
+        poisson(rng, 1.0 * lam),
+    )
     sentinel = rng.random() < 0.0018
     if sentinel:  # bureau codes: all three past-due counts carry the same 96/98
         code = 96 if rng.random() < 0.02 else 98
@@ -91,7 +95,11 @@ def applicant(rng: random.Random) -> tuple[list[float | None], float]:
 
     income: float | None = None
     if rng.random() >= 0.198:
-        income = 0.0 if rng.random() < 0.012 else float(round(math.exp(rng.gauss(8.55 - 0.08 * risk, 0.62))))
+        income = (
+            0.0
+            if rng.random() < 0.012
+            else float(round(math.exp(rng.gauss(8.55 - 0.08 * risk, 0.62))))
+        )
     if income is None or income == 0:
         # the debt ratio of an applicant without income is the monthly debt itself
         debt = 0.0 if rng.random() < 0.08 else round(math.exp(rng.gauss(6.9, 1.3)), 0)
@@ -107,7 +115,9 @@ def applicant(rng: random.Random) -> tuple[list[float | None], float]:
     open_lines = min(60, max(0, round(rng.gammavariate(3.2, 2.6))))
     real_estate = min(30, choice(rng, [37.5, 35, 21, 4.2, 1.5, 0.5, 0.2, 0.1, 0.06]))
 
-    late_sum = 0.0 if sentinel else 0.55 * min(late30, 6) + 0.75 * min(late60, 6) + 1.05 * min(late90, 6)
+    late_sum = (
+        0.0 if sentinel else 0.55 * min(late30, 6) + 0.75 * min(late60, 6) + 1.05 * min(late90, 6)
+    )
     z = (
         2.3 * min(util, 1.3)
         + late_sum
@@ -167,7 +177,10 @@ def write(path: Path, lines: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     data = "".join(line + "\r\n" for line in lines).encode("ascii")
-    with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as g:
+    with (
+        open(tmp, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as g,
+    ):
         g.write(data)
     tmp.replace(path)
 

@@ -23,7 +23,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LIBTEST = re.compile(r"^test (?P<name>.+?) \.\.\. (?P<outcome>ok|FAILED|ignored)(?:, (?P<reason>.*))?$")
+LIBTEST = re.compile(
+    r"^test (?P<name>.+?) \.\.\. (?P<outcome>ok|FAILED|ignored)(?:, (?P<reason>.*))?$"
+)
 
 
 @dataclass
@@ -120,7 +122,10 @@ def render(work: Path) -> str:
         out += [f"**{cell(source.read_text().strip())}**", ""]
     if not suites:
         return "\n".join(out + [f"No test results found under `{junit.name}/`.", ""])
-    out += ["| suite | passed | failed | skipped | xfailed |", "| --- | ---: | ---: | ---: | ---: |"]
+    out += [
+        "| suite | passed | failed | skipped | xfailed |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
     total = Suite("**total**")
     for s in suites:
         mark = " ❌" if s.failed else ""
@@ -129,8 +134,12 @@ def render(work: Path) -> str:
         total.failed += s.failed
         total.skipped += s.skipped
         total.xfailed += s.xfailed
-    out.append(f"| {total.name} | {total.passed} | {total.failed} | {total.skipped} | {total.xfailed} |")
-    failures = [(s.name, f) for s in suites for f in s.failures] + [(s.name, s.note) for s in suites if s.note]
+    out.append(
+        f"| {total.name} | {total.passed} | {total.failed} | {total.skipped} | {total.xfailed} |"
+    )
+    failures = [(s.name, f) for s in suites for f in s.failures] + [
+        (s.name, s.note) for s in suites if s.note
+    ]
     if failures:
         out += ["", "### Failed", ""] + [f"- `{suite}`: {cell(name)}" for suite, name in failures]
     skips = [(s.name, name, reason) for s in suites for name, reason in s.skips]
@@ -138,15 +147,22 @@ def render(work: Path) -> str:
         out += ["", "### Skipped", "", "| suite | test | reason |", "| --- | --- | --- |"]
         out += [f"| {suite} | `{cell(name)}` | {cell(reason)} |" for suite, name, reason in skips]
     if notes:
-        out += ["", "### Checks left out (the test ran, these parts of it did not)", "",
-                "| test | what and why |", "| --- | --- |"]
+        out += [
+            "",
+            "### Checks left out (the test ran, these parts of it did not)",
+            "",
+            "| test | what and why |",
+            "| --- | --- |",
+        ]
         out += [f"| `{cell(test)}` | {cell(text)} |" for test, text in notes]
     return "\n".join(out) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--work", type=Path, default=Path(".work"), help="the work directory (default .work)")
+    ap.add_argument(
+        "--work", type=Path, default=Path(".work"), help="the work directory (default .work)"
+    )
     args = ap.parse_args(argv)
     sys.stdout.write(render(args.work))
     return 0

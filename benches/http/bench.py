@@ -156,9 +156,7 @@ def proc_status_mib(pid: int, key: str) -> float:
     return int(m.group(1)) / 1024
 
 
-def wait_ready(
-    url: str, proc: subprocess.Popen[bytes], timeout_s: float, log: Path
-) -> None:
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float, log: Path) -> None:
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
         if proc.poll() is not None:
@@ -174,9 +172,7 @@ def wait_ready(
     raise RuntimeError(f"{url} not ready after {timeout_s}s; see {log}")
 
 
-def run_wrk(
-    url: str, threads: int, connections: int, duration_s: int
-) -> dict[str, object]:
+def run_wrk(url: str, threads: int, connections: int, duration_s: int) -> dict[str, object]:
     cmd = [
         "wrk",
         f"-t{threads}",
@@ -248,9 +244,7 @@ def start(server: Server, args: argparse.Namespace, workdir: Path) -> Running:
         wait_ready(base + server.ready_path, proc, args.ready_timeout, log)
         status, body = http("POST", base + "/predict", SEED_BODY)
         if status != 200 or "prediction" not in json.loads(body):
-            raise RuntimeError(
-                f"{server.name}: POST /predict answered {status}: {body[:300]!r}"
-            )
+            raise RuntimeError(f"{server.name}: POST /predict answered {status}: {body[:300]!r}")
         warm = run_wrk(base, args.threads, args.connections, args.warmup)
         running.warm_requests = int(str(warm["requests"]))
     except BaseException:
@@ -288,15 +282,10 @@ def result(r: Running) -> Result:
     errs = [run["errors"] for run in runs]
     assert all(isinstance(x, dict) for x in lats + errs)
     counts = [int(str(run["requests"])) for run in runs]
-    rates = [
-        n / (int(str(run["duration_us"])) / 1e6)
-        for n, run in zip(counts, runs, strict=True)
-    ]
+    rates = [n / (int(str(run["duration_us"])) / 1e6) for n, run in zip(counts, runs, strict=True)]
 
     def lat_ms(key: str) -> float:
-        return (
-            statistics.median(float(x[key]) for x in lats if isinstance(x, dict)) / 1000
-        )
+        return statistics.median(float(x[key]) for x in lats if isinstance(x, dict)) / 1000
 
     journal = r.server.journal
     return Result(
@@ -317,9 +306,7 @@ def result(r: Running) -> Result:
     )
 
 
-def bench_all(
-    servers: list[Server], args: argparse.Namespace, workdir: Path
-) -> list[Result]:
+def bench_all(servers: list[Server], args: argparse.Namespace, workdir: Path) -> list[Result]:
     """Starts and warms every server, then measures them in `--repeat` interleaved rounds."""
     running: list[Running] = []
     try:
@@ -334,9 +321,7 @@ def bench_all(
                     flush=True,
                 )
                 with WalWatch(r.server.journal) as watch:
-                    r.runs.append(
-                        run_wrk(r.base, args.threads, args.connections, args.duration)
-                    )
+                    r.runs.append(run_wrk(r.base, args.threads, args.connections, args.duration))
                 r.wal_peak = max(r.wal_peak, watch.peak)
         # VmHWM / VmRSS are read while the processes still run.
         results = [result(r) for r in running]
@@ -414,9 +399,7 @@ def table(results: list[Result], args: argparse.Namespace, context: str) -> str:
     for r in results:
         speed = f"{r.rps / ref.rps:.1f}×" if ref and ref.rps > 0 else "n/a"
         p99 = (
-            f"{ref.p99_ms / r.p99_ms:.1f}× lower"
-            if ref and r is not ref and r.p99_ms > 0
-            else "—"
+            f"{ref.p99_ms / r.p99_ms:.1f}× lower" if ref and r is not ref and r.p99_ms > 0 else "—"
         )
         if r is ref:
             speed = "1×"
@@ -521,9 +504,7 @@ def main() -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument(
-        "--credit", required=True, type=Path, help="the credit release binary"
-    )
+    p.add_argument("--credit", required=True, type=Path, help="the credit release binary")
     p.add_argument(
         "--bare-axum",
         type=Path,
@@ -531,16 +512,10 @@ def main() -> int:
         "without it the ratio targets are not checked",
     )
     p.add_argument("--model", required=True, type=Path)
-    p.add_argument(
-        "--data", type=Path, help="training CSV for the FastAPI reference (CREDIT_DATA)"
-    )
+    p.add_argument("--data", type=Path, help="training CSV for the FastAPI reference (CREDIT_DATA)")
     p.add_argument("--out", type=Path, default=Path(".work/bench/http.md"))
-    p.add_argument(
-        "--duration", type=int, default=8, help="seconds of measured load per run"
-    )
-    p.add_argument(
-        "--warmup", type=int, default=2, help="seconds of unmeasured load first"
-    )
+    p.add_argument("--duration", type=int, default=8, help="seconds of measured load per run")
+    p.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured load first")
     p.add_argument(
         "--repeat",
         type=int,
@@ -551,9 +526,7 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1, help="wrk threads")
     p.add_argument("--ready-timeout", type=float, default=180)
     p.add_argument("--skip-fastapi", action="store_true")
-    p.add_argument(
-        "--skip-relaxed", action="store_true", help="no relaxed-durability run"
-    )
+    p.add_argument("--skip-relaxed", action="store_true", help="no relaxed-durability run")
     p.add_argument(
         "--also-log-level-warn",
         action="store_true",
@@ -572,9 +545,7 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk not installed (make bench-http installs it)", file=sys.stderr)
         return 2
-    data = args.data or (
-        Path(os.environ["CREDIT_DATA"]) if os.environ.get("CREDIT_DATA") else None
-    )
+    data = args.data or (Path(os.environ["CREDIT_DATA"]) if os.environ.get("CREDIT_DATA") else None)
     if not args.skip_fastapi and (data is None or not data.is_file()):
         print(
             "the FastAPI reference needs --data / CREDIT_DATA (the training CSV)",
@@ -585,9 +556,7 @@ def main() -> int:
     for spec in args.extra_credit:
         label, sep, path = spec.partition("=")
         if not sep or not label or not Path(path).is_file():
-            print(
-                f"--extra-credit {spec!r}: want LABEL=PATH of a binary", file=sys.stderr
-            )
+            print(f"--extra-credit {spec!r}: want LABEL=PATH of a binary", file=sys.stderr)
             return 2
         extras.append((label, Path(path)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -604,9 +573,7 @@ def main() -> int:
                 ready_path="/health",
             )
         )
-    servers.append(
-        credit_server(STRICT_NAME, args.credit, "strict", model, workdir, [])
-    )
+    servers.append(credit_server(STRICT_NAME, args.credit, "strict", model, workdir, []))
     if args.also_log_level_warn:
         servers.append(
             credit_server(
@@ -615,14 +582,10 @@ def main() -> int:
             )
         )  # fmt: skip
     for label, path in extras:
-        servers.append(
-            credit_server(f"{label}: {STRICT_NAME}", path, "strict", model, workdir, [])
-        )
+        servers.append(credit_server(f"{label}: {STRICT_NAME}", path, "strict", model, workdir, []))
     if not args.skip_relaxed:
         servers.append(
-            credit_server(
-                "credit serve, log relaxed", args.credit, "relaxed", model, workdir, []
-            )
+            credit_server("credit serve, log relaxed", args.credit, "relaxed", model, workdir, [])
         )
     if not args.skip_fastapi:
         servers.append(

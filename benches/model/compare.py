@@ -31,7 +31,9 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 LABEL = "SeriousDlqin2yrs"
 
 
-def train_scorecard(credit: str, data: str, out: Path, k: int, extra: list[str], reuse: bool) -> dict:
+def train_scorecard(
+    credit: str, data: str, out: Path, k: int, extra: list[str], reuse: bool
+) -> dict:
     """Trains one scorecard with `credit train` and returns its out-of-fold table and time
     (with `reuse`, an earlier run's table when there is one, and no time)."""
     name = "additive" if k == 0 else f"interactions K={k}"
@@ -39,9 +41,20 @@ def train_scorecard(credit: str, data: str, out: Path, k: int, extra: list[str],
         return {"name": name, "oof": pd.read_csv(out / "oof.csv"), "seconds": None}
     out.mkdir(parents=True, exist_ok=True)
     cmd = [
-        credit, "train", "--data", data, "--out", str(out / "model.json"),
-        "--report", str(out / "report"), "--oof", str(out / "oof.csv"),
-        "--interactions", str(k), "--quiet", *extra,
+        credit,
+        "train",
+        "--data",
+        data,
+        "--out",
+        str(out / "model.json"),
+        "--report",
+        str(out / "report"),
+        "--oof",
+        str(out / "oof.csv"),
+        "--interactions",
+        str(k),
+        "--quiet",
+        *extra,
     ]
     started = time.monotonic()
     subprocess.run(cmd, check=True)
@@ -65,9 +78,17 @@ def lightgbm_oof(data: str, folds: pd.DataFrame, trees: int) -> tuple[pd.DataFra
     for f in np.unique(fold):
         held = fold == f
         model = lgb.LGBMClassifier(
-            n_estimators=trees, learning_rate=0.03, num_leaves=16, min_child_samples=200,
-            subsample=0.8, subsample_freq=1, colsample_bytree=0.8, reg_lambda=1.0,
-            random_state=0, n_jobs=2, verbose=-1,
+            n_estimators=trees,
+            learning_rate=0.03,
+            num_leaves=16,
+            min_child_samples=200,
+            subsample=0.8,
+            subsample_freq=1,
+            colsample_bytree=0.8,
+            reg_lambda=1.0,
+            random_state=0,
+            n_jobs=2,
+            verbose=-1,
         )
         model.fit(x[~held], y[~held])
         p[held] = model.predict_proba(x[held])[:, 1]
@@ -87,15 +108,24 @@ def main() -> None:
     ap.add_argument("--out", required=True, type=Path, help="output directory (under .work/)")
     ap.add_argument("--ks", default="4,8,12", help="interaction counts to train besides 0")
     ap.add_argument("--trees", type=int, default=400, help="LightGBM trees")
-    ap.add_argument("--train-arg", action="append", default=[],
-                    help="extra argument for every `credit train` (repeatable)")
-    ap.add_argument("--reuse", action="store_true",
-                    help="use a model's oof.csv from an earlier run under --out instead of training")
+    ap.add_argument(
+        "--train-arg",
+        action="append",
+        default=[],
+        help="extra argument for every `credit train` (repeatable)",
+    )
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="use a model's oof.csv from an earlier run under --out instead of training",
+    )
     args = ap.parse_args()
 
     ks = [0] + [int(k) for k in args.ks.split(",") if k.strip()]
-    runs = [train_scorecard(args.credit, args.data, args.out / f"k{k}", k, args.train_arg, args.reuse)
-            for k in ks]
+    runs = [
+        train_scorecard(args.credit, args.data, args.out / f"k{k}", k, args.train_arg, args.reuse)
+        for k in ks
+    ]
     base = runs[0]["oof"]
     for r in runs[1:]:
         same = r["oof"][["row", "fold"]].reset_index(drop=True)
@@ -105,11 +135,19 @@ def main() -> None:
     oof.to_csv(args.out / "lightgbm-oof.csv", index=False)
     runs.append({"name": f"LightGBM ({args.trees} trees)", "oof": oof, "seconds": seconds})
 
-    table = [{"model": r["name"], **scores(r["oof"]),
-              "seconds": None if r["seconds"] is None else round(r["seconds"], 1)} for r in runs]
+    table = [
+        {
+            "model": r["name"],
+            **scores(r["oof"]),
+            "seconds": None if r["seconds"] is None else round(r["seconds"], 1),
+        }
+        for r in runs
+    ]
     lines = ["| model | CV AUC | Brier | time (s) |", "|---|---|---|---|"]
-    lines += [f"| {t['model']} | {t['auc']:.5f} | {t['brier']:.5f} | {t['seconds'] or 'reused'} |"
-              for t in table]
+    lines += [
+        f"| {t['model']} | {t['auc']:.5f} | {t['brier']:.5f} | {t['seconds'] or 'reused'} |"
+        for t in table
+    ]
     text = "\n".join(lines) + "\n"
     (args.out / "compare.md").write_text(text)
     (args.out / "compare.json").write_text(json.dumps(table, indent=2) + "\n")

@@ -96,7 +96,10 @@ def run(args: argparse.Namespace) -> list[dict]:
     fixed: dict[str, tuple[dict, tuple[int, bool] | None]] = {
         FREE: ({**DEPTH2}, None),
         "stumps (additive)": ({**STUMPS}, None),
-        "depth-2, every pair without age": ({**DEPTH2, "interaction_constraints": no_age + SINGLES}, None),
+        "depth-2, every pair without age": (
+            {**DEPTH2, "interaction_constraints": no_age + SINGLES},
+            None,
+        ),
     }
     if args.model:
         pairs = artifact_pairs(args.model, features)
@@ -137,14 +140,19 @@ def run(args: argparse.Namespace) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True, help="cs-training.csv(.gz)")
-    parser.add_argument("--oof", required=True, help="the out-of-fold table of `credit train --oof`")
+    parser.add_argument(
+        "--oof", required=True, help="the out-of-fold table of `credit train --oof`"
+    )
     parser.add_argument("--model", help="a scorecard artifact whose pairs to fit as a GA2M")
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--ks", default="8,12,16", help="numbers of best pairs without age")
     parser.add_argument("--trees", type=int, default=1600)
     args = parser.parse_args()
     table = run(args)
-    lines = ["| model | trees | CV AUC (pooled) | Brier | CPU s (all folds) |", "|---|---:|---:|---:|---:|"]
+    lines = [
+        "| model | trees | CV AUC (pooled) | Brier | CPU s (all folds) |",
+        "|---|---:|---:|---:|---:|",
+    ]
     lines += [f"| {r['model']} | {r['trees']} | {r['auc']:.5f} | {r['brier']:.5f} | {r['cpu_seconds']:.0f} |"
               for r in table]  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)

@@ -50,6 +50,7 @@ BATCH = "batch"  # --rows rows (1M by default)
 
 # --- timing --------------------------------------------------------------------------------------
 
+
 def calibrate(fn: Callable[[], Any], target_s: float) -> int:
     """Calls per repeat so that one repeat lasts about `target_s`."""
     n = 1
@@ -73,10 +74,16 @@ def measure(fn: Callable[[], Any], repeat: int, target_s: float) -> dict[str, An
         for _ in range(number):
             fn()
         runs.append((time.perf_counter() - t) / number)
-    return {"calls_per_repeat": number, "seconds": runs, "best": min(runs), "median": float(np.median(runs))}
+    return {
+        "calls_per_repeat": number,
+        "seconds": runs,
+        "best": min(runs),
+        "median": float(np.median(runs)),
+    }
 
 
 # --- machine and versions ------------------------------------------------------------------------
+
 
 def cpu() -> dict[str, Any]:
     info: dict[str, Any] = {"logical_cpus": os.cpu_count(), "machine": platform.machine()}
@@ -100,8 +107,18 @@ def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for pkg in ("credit_default", "numpy", "pandas", "polars", "pyarrow", "onnxruntime", "duckdb",
-                "scikit-learn", "optbinning", "threadpoolctl"):
+    for pkg in (
+        "credit_default",
+        "numpy",
+        "pandas",
+        "polars",
+        "pyarrow",
+        "onnxruntime",
+        "duckdb",
+        "scikit-learn",
+        "optbinning",
+        "threadpoolctl",
+    ):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -112,12 +129,17 @@ def versions() -> dict[str, str]:
 
 
 def git_commit() -> str:
-    r = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                       capture_output=True, text=True, check=False)
+    r = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return r.stdout.strip()
 
 
 # --- data and model ------------------------------------------------------------------------------
+
 
 def load_rows(model: cd.Model, n: int) -> tuple[np.ndarray, np.ndarray, str]:
     """Valid applicants (model column order) and labels, tiled to n rows."""
@@ -143,8 +165,12 @@ def load_rows(model: cd.Model, n: int) -> tuple[np.ndarray, np.ndarray, str]:
 
 def export(model_path: Path, out: Path, *args: str) -> tuple[Path | None, str]:
     """Runs `credit export`; the file, or None and the reason it was refused."""
-    r = subprocess.run([str(CREDIT), "export", "--model", str(model_path), *args, "-o", str(out)],
-                       capture_output=True, text=True, check=False)
+    r = subprocess.run(
+        [str(CREDIT), "export", "--model", str(model_path), *args, "-o", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if r.returncode != 0:
         lines = r.stderr.strip().splitlines() or ["no message"]
         return None, next((line.strip() for line in lines if "error" in line), lines[-1])
@@ -152,8 +178,10 @@ def export(model_path: Path, out: Path, *args: str) -> tuple[Path | None, str]:
 
 
 def applicant_dict(row: np.ndarray) -> dict[str, Any]:
-    return {n: (None if np.isnan(v) else (int(v) if float(v).is_integer() else float(v)))
-            for n, v in zip(cd.FEATURES, row)}
+    return {
+        n: (None if np.isnan(v) else (int(v) if float(v).is_integer() else float(v)))
+        for n, v in zip(cd.FEATURES, row)
+    }
 
 
 def check_same(name: str, got: np.ndarray, want: np.ndarray) -> float:
@@ -166,6 +194,7 @@ def check_same(name: str, got: np.ndarray, want: np.ndarray) -> float:
 
 # --- peers ---------------------------------------------------------------------------------------
 
+
 class Bench:
     """Collects results: (case, engine, timing dict, extra)."""
 
@@ -175,7 +204,9 @@ class Bench:
         self.skipped: dict[str, str] = {}
         self.checks: dict[str, float] = {}
 
-    def time(self, case: str, engine: str, fn: Callable[[], Any], target_s: float, **extra: Any) -> None:
+    def time(
+        self, case: str, engine: str, fn: Callable[[], Any], target_s: float, **extra: Any
+    ) -> None:
         t = measure(fn, self.repeat, target_s)
         self.results.append({"case": case, "engine": engine, **t, **extra})
         print(f"  {case:<14} {engine:<58} {fmt(t['best'])}", flush=True)
@@ -191,20 +222,43 @@ def ours(b: Bench, model: cd.Model, x: np.ndarray) -> None:
     import pyarrow as pa
 
     one = applicant_dict(x[0])
-    b.time(ONE, "credit_default, from a dict (validation + score + reasons)", lambda: model.predict(one), 0.2)
-    b.time(ONE, "credit_default, 1×10 numpy array (probability)", lambda: model.probability(x[:1]), 0.2)
-    b.time(BATCH, "credit_default, numpy (probability + score)", lambda: model.score_batch(x, threads=1), 1.0)
-    b.time(BATCH, "credit_default, numpy (probability)", lambda: model.probability(x, threads=1), 1.0)
-    b.time(BATCH, "credit_default, numpy, all threads (probability)",
-           lambda: model.probability(x, threads=None), 1.0, threads=os.cpu_count())
+    b.time(
+        ONE,
+        "credit_default, from a dict (validation + score + reasons)",
+        lambda: model.predict(one),
+        0.2,
+    )
+    b.time(
+        ONE, "credit_default, 1×10 numpy array (probability)", lambda: model.probability(x[:1]), 0.2
+    )
+    b.time(
+        BATCH,
+        "credit_default, numpy (probability + score)",
+        lambda: model.score_batch(x, threads=1),
+        1.0,
+    )
+    b.time(
+        BATCH, "credit_default, numpy (probability)", lambda: model.probability(x, threads=1), 1.0
+    )
+    b.time(
+        BATCH,
+        "credit_default, numpy, all threads (probability)",
+        lambda: model.probability(x, threads=None),
+        1.0,
+        threads=os.cpu_count(),
+    )
     frames = {
         "pandas": pd.DataFrame(x, columns=cd.FEATURES),
         "polars": pl.DataFrame(x, schema=cd.FEATURES),
         "Arrow": pa.table({n: x[:, j] for j, n in enumerate(cd.FEATURES)}),
     }
     for kind, frame in frames.items():
-        b.time(BATCH, f"credit_default, {kind} (probability)",
-               lambda f=frame: model.probability(f, threads=1), 1.0)
+        b.time(
+            BATCH,
+            f"credit_default, {kind} (probability)",
+            lambda f=frame: model.probability(f, threads=1),
+            1.0,
+        )
 
 
 def onnx_session(path: Path, threads: int):
@@ -230,7 +284,9 @@ def onnx_peer(b: Bench, path: Path | None, why: str, x: np.ndarray, want: np.nda
 
     def from_dict():
         """What a caller holding a dict does: build the 1×10 row (None → NaN), then run."""
-        row = np.array([[np.nan if one[n] is None else one[n] for n in cd.FEATURES]], dtype=np.float64)
+        row = np.array(
+            [[np.nan if one[n] is None else one[n] for n in cd.FEATURES]], dtype=np.float64
+        )
         return s1.run(None, {"X": row})
 
     b.checks["ONNX Runtime"] = check_same("ONNX Runtime", s1.run(None, {"X": x})[0], want)
@@ -263,11 +319,21 @@ def duckdb_peer(b: Bench, path: Path | None, why: str, x: np.ndarray, want: np.n
     got = con.execute(query + " ORDER BY id").fetchnumpy()
     b.checks["DuckDB"] = check_same("DuckDB", got["probability"], want)
     con.execute("SET threads TO 1")
-    b.time(BATCH, "DuckDB SQL (1 thread), result to numpy", lambda: con.execute(query).fetchnumpy(), 2.0)
+    b.time(
+        BATCH,
+        "DuckDB SQL (1 thread), result to numpy",
+        lambda: con.execute(query).fetchnumpy(),
+        2.0,
+    )
     n = os.cpu_count() or 1
     con.execute(f"SET threads TO {n}")
-    b.time(BATCH, f"DuckDB SQL ({n} threads), result to numpy", lambda: con.execute(query).fetchnumpy(), 2.0,
-           threads=n)
+    b.time(
+        BATCH,
+        f"DuckDB SQL ({n} threads), result to numpy",
+        lambda: con.execute(query).fetchnumpy(),
+        2.0,
+        threads=n,
+    )
 
 
 def sklearn_peer(b: Bench, x: np.ndarray, y: np.ndarray, fit_n: int) -> None:
@@ -276,9 +342,16 @@ def sklearn_peer(b: Bench, x: np.ndarray, y: np.ndarray, fit_n: int) -> None:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    pipe = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(max_iter=1000))
+    pipe = make_pipeline(
+        SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(max_iter=1000)
+    )
     pipe.fit(x[:fit_n], y[:fit_n])
-    b.time(ONE, "scikit-learn pipeline (other model), 1×10 array", lambda: pipe.predict_proba(x[:1]), 0.2)
+    b.time(
+        ONE,
+        "scikit-learn pipeline (other model), 1×10 array",
+        lambda: pipe.predict_proba(x[:1]),
+        0.2,
+    )
     b.time(BATCH, "scikit-learn pipeline (other model)", lambda: pipe.predict_proba(x), 2.0)
 
 
@@ -292,16 +365,25 @@ def optbinning_peer(b: Bench, x: np.ndarray, y: np.ndarray, fit_n: int) -> None:
     from sklearn.linear_model import LogisticRegression
 
     names = list(cd.FEATURES)
-    sc = Scorecard(binning_process=BinningProcess(names), estimator=LogisticRegression(max_iter=1000),
-                   scaling_method="pdo_odds",
-                   scaling_method_params={"pdo": 20, "odds": 50, "scorecard_points": 600})
+    sc = Scorecard(
+        binning_process=BinningProcess(names),
+        estimator=LogisticRegression(max_iter=1000),
+        scaling_method="pdo_odds",
+        scaling_method_params={"pdo": 20, "odds": 50, "scorecard_points": 600},
+    )
     sc.fit(pd.DataFrame(x[:fit_n], columns=names), y[:fit_n])
     one, every = pd.DataFrame(x[:1], columns=names), pd.DataFrame(x, columns=names)
-    b.time(ONE, "optbinning Scorecard (other model), 1-row DataFrame", lambda: sc.predict_proba(one), 0.5)
+    b.time(
+        ONE,
+        "optbinning Scorecard (other model), 1-row DataFrame",
+        lambda: sc.predict_proba(one),
+        0.5,
+    )
     b.time(BATCH, "optbinning Scorecard (other model)", lambda: sc.predict_proba(every), 2.0)
 
 
 # --- report --------------------------------------------------------------------------------------
+
 
 def fmt(s: float | None) -> str:
     if s is None:
@@ -325,13 +407,30 @@ def targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ours_dict = best(results, "credit_default, from a dict (validation + score + reasons)")
     ours_np = best(results, "credit_default, numpy (probability + score)")
     rows = [
-        ("one applicant from a dict vs ONNX Runtime from a dict", ours_dict,
-         best(results, "ONNX Runtime (1 thread), from a dict"), 10.0),
-        ("batch from numpy vs ONNX Runtime, one thread each", ours_np, best(results, "ONNX Runtime (1 thread)"), 4.0),
-        ("batch from numpy vs DuckDB SQL, one thread each", ours_np,
-         best(results, "DuckDB SQL (1 thread), result to numpy"), 10.0),
-        (f"batch from numpy (1 thread) vs DuckDB SQL ({n} threads)", ours_np,
-         best(results, f"DuckDB SQL ({n} threads), result to numpy"), None),
+        (
+            "one applicant from a dict vs ONNX Runtime from a dict",
+            ours_dict,
+            best(results, "ONNX Runtime (1 thread), from a dict"),
+            10.0,
+        ),
+        (
+            "batch from numpy vs ONNX Runtime, one thread each",
+            ours_np,
+            best(results, "ONNX Runtime (1 thread)"),
+            4.0,
+        ),
+        (
+            "batch from numpy vs DuckDB SQL, one thread each",
+            ours_np,
+            best(results, "DuckDB SQL (1 thread), result to numpy"),
+            10.0,
+        ),
+        (
+            f"batch from numpy (1 thread) vs DuckDB SQL ({n} threads)",
+            ours_np,
+            best(results, f"DuckDB SQL ({n} threads), result to numpy"),
+            None,
+        ),
     ]
     out = []
     for name, mine, peer, want in rows:
@@ -342,12 +441,18 @@ def targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def print_report(doc: dict[str, Any]) -> None:
-    print(f"\n{doc['rows_source']}, {doc['rows']:,} rows, best of {doc['repeat']}; model {doc['model']['version']}; "
-          f"load average {doc['load_average']['before']} → {doc['load_average']['after']}")
-    print(f"{doc['machine'].get('model', '?')}, {doc['machine']['logical_cpus']} CPUs, "
-          f"avx2={doc['machine'].get('avx2')}, avx512f={doc['machine'].get('avx512f')}")
-    print("same answers as credit_default (max |Δp|): "
-          + ", ".join(f"{k} {v:.1g}" for k, v in doc["same_model_check"].items()))
+    print(
+        f"\n{doc['rows_source']}, {doc['rows']:,} rows, best of {doc['repeat']}; model {doc['model']['version']}; "
+        f"load average {doc['load_average']['before']} → {doc['load_average']['after']}"
+    )
+    print(
+        f"{doc['machine'].get('model', '?')}, {doc['machine']['logical_cpus']} CPUs, "
+        f"avx2={doc['machine'].get('avx2')}, avx512f={doc['machine'].get('avx512f')}"
+    )
+    print(
+        "same answers as credit_default (max |Δp|): "
+        + ", ".join(f"{k} {v:.1g}" for k, v in doc["same_model_check"].items())
+    )
     for t in doc["targets"]:
         r = "n/a" if t["ratio"] is None else f"{t['ratio']:.1f}×"
         verdict = {True: "met", False: "not met", None: "not measured"}[t["met"]]
@@ -365,8 +470,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.sql:
         sql_file, sql_why = args.sql, ""
     else:
-        sql_file, sql_why = export(args.model, work / "scorecard.duckdb.sql", "--to", "sql", "--dialect", "duckdb",
-                                   "--table", "applicants")
+        sql_file, sql_why = export(
+            args.model,
+            work / "scorecard.duckdb.sql",
+            "--to",
+            "sql",
+            "--dialect",
+            "duckdb",
+            "--table",
+            "applicants",
+        )
     b = Bench(args.repeat)
     fit_n = min(args.fit_rows, len(x))
     with threadpool_limits(limits=1):
@@ -377,36 +490,73 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         duckdb_peer(b, sql_file, sql_why, x, want)
         sklearn_peer(b, x, y, fit_n)
         optbinning_peer(b, x, y, fit_n)
-    return {"model": {"path": str(args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model),
-                      "version": model.version, "checksum": model.checksum},
-            "sql": args.sql.name if args.sql else "credit export --to sql --dialect duckdb",
-            "rows": len(x), "rows_source": source, "fit_rows": fit_n, "repeat": args.repeat,
-            "results": b.results, "skipped": b.skipped, "same_model_check": b.checks,
-            "targets": targets(b.results), "threadpools_pinned": pools}
+    return {
+        "model": {
+            "path": str(
+                args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model
+            ),
+            "version": model.version,
+            "checksum": model.checksum,
+        },
+        "sql": args.sql.name if args.sql else "credit export --to sql --dialect duckdb",
+        "rows": len(x),
+        "rows_source": source,
+        "fit_rows": fit_n,
+        "repeat": args.repeat,
+        "results": b.results,
+        "skipped": b.skipped,
+        "same_model_check": b.checks,
+        "targets": targets(b.results),
+        "threadpools_pinned": pools,
+    }
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=5, help="timed repeats per case (best and median kept)")
-    ap.add_argument("--fit-rows", type=int, default=150_000, help="rows to fit the scikit-learn and optbinning models on")
+    ap.add_argument(
+        "--repeat", type=int, default=5, help="timed repeats per case (best and median kept)"
+    )
+    ap.add_argument(
+        "--fit-rows",
+        type=int,
+        default=150_000,
+        help="rows to fit the scikit-learn and optbinning models on",
+    )
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "default.json")
-    ap.add_argument("--sql", type=Path, help="an exported DuckDB SQL file (over table `applicants`) instead of "
-                    "running `credit export --to sql`, e.g. to compare exporter versions")
-    ap.add_argument("--out", type=Path, default=ROOT / ".work" / "bench", help="where the JSON (and exports) go")
+    ap.add_argument(
+        "--sql",
+        type=Path,
+        help="an exported DuckDB SQL file (over table `applicants`) instead of "
+        "running `credit export --to sql`, e.g. to compare exporter versions",
+    )
+    ap.add_argument(
+        "--out", type=Path, default=ROOT / ".work" / "bench", help="where the JSON (and exports) go"
+    )
     args = ap.parse_args()
     args.model = args.model.resolve()
     started = dt.datetime.now(dt.UTC)
     before = os.getloadavg()
-    doc = {"started": started.isoformat(timespec="seconds"), "git_commit": git_commit(), "machine": cpu(),
-           "versions": versions()}
+    doc = {
+        "started": started.isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+        "machine": cpu(),
+        "versions": versions(),
+    }
     doc.update(run(args))
-    doc["load_average"] = {"before": [round(v, 2) for v in before], "after": [round(v, 2) for v in os.getloadavg()]}
+    doc["load_average"] = {
+        "before": [round(v, 2) for v in before],
+        "after": [round(v, 2) for v in os.getloadavg()],
+    }
     path = args.out / f"python-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(json.dumps(doc, indent=2) + "\n")
     print_report(doc)
-    print(f"\nwrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}; table: "
-          f"python benches/python/results_table.py {path.name}")
+    print(
+        f"\nwrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}; table: "
+        f"python benches/python/results_table.py {path.name}"
+    )
 
 
 if __name__ == "__main__":

@@ -41,28 +41,40 @@ def newest() -> Path:
 
 
 def table(doc: dict[str, Any]) -> str:
-    base = {case: next((r["best"] for r in doc["results"] if r["engine"] == engine), None)
-            for case, engine in BASE.items()}
-    lines = ["| case | engine | best | median | ratio to credit_default |", "|---|---|---:|---:|---:|"]
+    base = {
+        case: next((r["best"] for r in doc["results"] if r["engine"] == engine), None)
+        for case, engine in BASE.items()
+    }
+    lines = [
+        "| case | engine | best | median | ratio to credit_default |",
+        "|---|---|---:|---:|---:|",
+    ]
     for r in doc["results"]:
         b = base.get(r["case"])
-        ratio = "1×" if r["engine"] == BASE.get(r["case"]) else (f"{r['best'] / b:.1f}×" if b else "")
+        ratio = (
+            "1×" if r["engine"] == BASE.get(r["case"]) else (f"{r['best'] / b:.1f}×" if b else "")
+        )
         case = r["case"] if r["case"] != "batch" else f"{doc['rows']:,} rows"
-        lines.append(f"| {case} | {r['engine']} | {fmt(r['best'])} | {fmt(r['median'])} | {ratio} |")
+        lines.append(
+            f"| {case} | {r['engine']} | {fmt(r['best'])} | {fmt(r['median'])} | {ratio} |"
+        )
     return "\n".join(lines)
 
 
 def notes(doc: dict[str, Any]) -> str:
     m, la = doc["machine"], doc["load_average"]
     out = [
-        (f"{doc['rows']:,} rows ({doc['rows_source']}), best and median of {doc['repeat']} repeats, "
-        f"run {doc['started']} at commit {doc['git_commit']}; {m.get('model', 'unknown CPU')}, "
-        f"{m['logical_cpus']} CPUs, AVX2 {'yes' if m.get('avx2') else 'no'}, "
-        f"AVX-512 {'yes' if m.get('avx512f') else 'no'}; load average {la['before'][0]} before, "
-        f"{la['after'][0]} after."),
+        (
+            f"{doc['rows']:,} rows ({doc['rows_source']}), best and median of {doc['repeat']} repeats, "
+            f"run {doc['started']} at commit {doc['git_commit']}; {m.get('model', 'unknown CPU')}, "
+            f"{m['logical_cpus']} CPUs, AVX2 {'yes' if m.get('avx2') else 'no'}, "
+            f"AVX-512 {'yes' if m.get('avx512f') else 'no'}; load average {la['before'][0]} before, "
+            f"{la['after'][0]} after."
+        ),
         "Versions: " + ", ".join(f"{k} {v}" for k, v in doc["versions"].items()) + ".",
         "Same model: largest |Δ probability| to credit_default on the benchmark rows: "
-        + (", ".join(f"{k} {v:.1g}" for k, v in doc["same_model_check"].items()) or "none checked") + ".",
+        + (", ".join(f"{k} {v:.1g}" for k, v in doc["same_model_check"].items()) or "none checked")
+        + ".",
     ]
     if "sql" in doc:
         out.append(f"DuckDB's SQL: {doc['sql']}.")
@@ -77,8 +89,12 @@ def notes(doc: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("file", nargs="?", type=Path, help="result JSON (a bare name is looked up in .work/bench)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "file", nargs="?", type=Path, help="result JSON (a bare name is looked up in .work/bench)"
+    )
     ap.add_argument("-o", "--output", type=Path, default=WORK / "python-table.md")
     args = ap.parse_args()
     path = args.file or newest()

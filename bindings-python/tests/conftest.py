@@ -27,9 +27,12 @@ def training_data() -> Path:
         return Path(given).resolve()
     default = (ROOT / "../shared/data/cs-training.csv.gz").resolve()
     if not default.exists():
-        pytest.skip("no training data: set CREDIT_DATA (see README, Data), or run through make, which "
-                    "falls back to a synthetic stand-in")
+        pytest.skip(
+            "no training data: set CREDIT_DATA (see README, Data), or run through make, which "
+            "falls back to a synthetic stand-in"
+        )
     return default
+
 
 # Seed spelling -> Kaggle CSV spelling, for the two features spelled differently.
 FEATURE_ALIASES = {

@@ -111,7 +111,9 @@ def test_bool_column_is_a_type_error(model: cd.Model, rows: np.ndarray) -> None:
         model.probability(pd.DataFrame(d))
 
 
-def test_integer_and_nullable_columns(model: cd.Model, rows: np.ndarray, expected: np.ndarray) -> None:
+def test_integer_and_nullable_columns(
+    model: cd.Model, rows: np.ndarray, expected: np.ndarray
+) -> None:
     d: dict[str, Any] = frame(rows)
     d["age"] = rows[:, 1].astype(np.int64)
     d["NumberOfTimes90DaysLate"] = rows[:, 6].astype(np.int32)
@@ -123,7 +125,9 @@ def test_integer_and_nullable_columns(model: cd.Model, rows: np.ndarray, expecte
     df = pd.DataFrame(frame(rows)).assign(NumberOfDependents=dep)
     assert np.array_equal(model.probability(df), expected)
     t = pa.table(frame(rows)).set_column(
-        9, "NumberOfDependents", pa.array([None if v is pd.NA else int(v) for v in dep], type=pa.int64())
+        9,
+        "NumberOfDependents",
+        pa.array([None if v is pd.NA else int(v) for v in dep], type=pa.int64()),
     )
     assert np.array_equal(model.probability(t), expected)
     assert np.array_equal(model.probability(pl.from_arrow(t)), expected)
@@ -158,7 +162,10 @@ def test_nan_and_inf(model: cd.Model, rows: np.ndarray) -> None:
 
 def test_dict_nan_inf_and_types(model: cd.Model, seed_applicant: dict[str, Any]) -> None:
     a = dict(seed_applicant, MonthlyIncome=float("nan"))  # optional: NaN means missing
-    assert model.predict(a).probability == model.predict(dict(seed_applicant, MonthlyIncome=None)).probability
+    assert (
+        model.predict(a).probability
+        == model.predict(dict(seed_applicant, MonthlyIncome=None)).probability
+    )
     cases = {
         "age": (float("nan"), "not_finite"),
         "DebtRatio": (float("inf"), "not_finite"),
@@ -182,7 +189,13 @@ def test_dict_nan_inf_and_types(model: cd.Model, seed_applicant: dict[str, Any])
 def test_numpy_scalars_and_series(model: cd.Model, seed_applicant: dict[str, Any]) -> None:
     ref = model.predict(seed_applicant).probability
     np_vals = {
-        k: (np.int64(v) if isinstance(v, int) else np.float32(v) if k == "MonthlyIncome" else np.float64(v))
+        k: (
+            np.int64(v)
+            if isinstance(v, int)
+            else np.float32(v)
+            if k == "MonthlyIncome"
+            else np.float64(v)
+        )
         for k, v in seed_applicant.items()
     }
     assert model.predict(np_vals).probability == ref
@@ -213,8 +226,14 @@ def test_array_shapes_and_dtypes(model: cd.Model, rows: np.ndarray, expected: np
     with pytest.raises(TypeError):
         model.probability(object())
     ints = np.nan_to_num(rows).astype(np.int64)
-    assert np.array_equal(model.probability(ints, errors="nan"), model.probability(ints.astype(np.float64), errors="nan"))
-    assert np.array_equal(model.probability(rows.astype(np.float32)), model.probability(rows.astype(np.float32).astype(np.float64)))
+    assert np.array_equal(
+        model.probability(ints, errors="nan"),
+        model.probability(ints.astype(np.float64), errors="nan"),
+    )
+    assert np.array_equal(
+        model.probability(rows.astype(np.float32)),
+        model.probability(rows.astype(np.float32).astype(np.float64)),
+    )
     assert np.array_equal(model.probability(rows.tolist()), expected)
     with pytest.raises(ValueError, match="errors"):
         model.probability(rows, errors="ignore")  # type: ignore[arg-type]
@@ -241,13 +260,17 @@ def test_non_contiguous_arrays(model: cd.Model, rows: np.ndarray, expected: np.n
     assert np.array_equal(rows, before, equal_nan=True)
 
 
-def test_readonly_array_is_borrowed(model: cd.Model, rows: np.ndarray, expected: np.ndarray) -> None:
+def test_readonly_array_is_borrowed(
+    model: cd.Model, rows: np.ndarray, expected: np.ndarray
+) -> None:
     ro = rows.copy()
     ro.flags.writeable = False
     assert np.array_equal(model.probability(ro), expected)
 
 
-def test_thread_safety(model: cd.Model, rows: np.ndarray, expected: np.ndarray, seed_applicant: dict[str, Any]) -> None:
+def test_thread_safety(
+    model: cd.Model, rows: np.ndarray, expected: np.ndarray, seed_applicant: dict[str, Any]
+) -> None:
     big = np.tile(rows, (2000, 1))
     ref = np.tile(expected, 2000)
     ref_one = model.predict(seed_applicant).probability
@@ -395,8 +418,11 @@ def test_package_is_typed() -> None:
     assert {"credit_default/py.typed", "credit_default/_native.pyi"} <= shipped, sorted(shipped)
     stub = ast.parse((Path(cd.__file__).parent / "_native.pyi").read_text())
     stubbed = {n.name for n in stub.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))} | {
-        t.id for n in stub.body if isinstance(n, (ast.AnnAssign, ast.Assign))
-        for t in ([n.target] if isinstance(n, ast.AnnAssign) else n.targets) if isinstance(t, ast.Name)
+        t.id
+        for n in stub.body
+        if isinstance(n, (ast.AnnAssign, ast.Assign))
+        for t in ([n.target] if isinstance(n, ast.AnnAssign) else n.targets)
+        if isinstance(t, ast.Name)
     }
     public = {n for n in dir(cd._native) if not n.startswith("_")}
     assert public <= stubbed, public - stubbed

@@ -53,7 +53,9 @@ def test_load_pyfunc_returns_the_probability_series(tmp_path: Path) -> None:
     assert list(got.index) == [10, 11, 12, 13, 14]
     np.testing.assert_array_equal(got.to_numpy(), model.probability(df))
     # The Kaggle spelling is matched by name too (outside MLflow's schema enforcement).
-    kaggle = df.rename(columns={"NumberOfTime30_59DaysPastDueNotWorse": "NumberOfTime30-59DaysPastDueNotWorse"})
+    kaggle = df.rename(
+        columns={"NumberOfTime30_59DaysPastDueNotWorse": "NumberOfTime30-59DaysPastDueNotWorse"}
+    )
     np.testing.assert_array_equal(pyfunc.predict(kaggle).to_numpy(), got.to_numpy())
     assert pyfunc.get_raw_model().to_json() == model.to_json()
 
@@ -80,7 +82,9 @@ def test_uri_prefixes_agree_with_model_load() -> None:
         cd.Model.load("models/does-not-exist.json")
 
 
-def test_model_load_of_a_uri_without_mlflow_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model_load_of_a_uri_without_mlflow_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Runs whether or not mlflow is installed: its import is made to fail.
     monkeypatch.setitem(sys.modules, "mlflow", None)
     monkeypatch.setitem(sys.modules, "mlflow.artifacts", None)
@@ -152,7 +156,9 @@ def registry(mlflow: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     saved_env = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
     try:
-        exp = mlflow.create_experiment("flavor-test", artifact_location=(tmp / "artifacts").as_uri())
+        exp = mlflow.create_experiment(
+            "flavor-test", artifact_location=(tmp / "artifacts").as_uri()
+        )
         model = cd.Model.default()
         folder = save_flavor(mlflow, model, tmp / "folder")
         with mlflow.start_run(experiment_id=exp) as run:
@@ -172,7 +178,9 @@ def test_pyfunc_load_model_scores_like_the_package(mlflow: Any, registry: dict[s
     loaded = mlflow.pyfunc.load_model("models:/credit-default@champion")
     df = frame()
     got = loaded.predict(df)
-    np.testing.assert_allclose(got.to_numpy(), registry["model"].probability(df), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        got.to_numpy(), registry["model"].probability(df), rtol=0, atol=1e-12
+    )
     # Optional columns may be left out entirely (missing = NaN = the model's missing bin).
     fewer = df.drop(columns=["MonthlyIncome", "NumberOfDependents"])
     np.testing.assert_allclose(
@@ -183,7 +191,9 @@ def test_pyfunc_load_model_scores_like_the_package(mlflow: Any, registry: dict[s
     assert np.isnan(loaded.predict(bad, params={"errors": "nan"})[10])
 
 
-def test_signature_rejects_missing_and_non_numeric_columns(mlflow: Any, registry: dict[str, Any]) -> None:
+def test_signature_rejects_missing_and_non_numeric_columns(
+    mlflow: Any, registry: dict[str, Any]
+) -> None:
     from mlflow.exceptions import MlflowException
 
     loaded = mlflow.pyfunc.load_model(f"models:/credit-default/{registry['version']}")
@@ -208,7 +218,9 @@ def test_model_load_accepts_mlflow_uris(mlflow: Any, registry: dict[str, Any], f
     assert json.loads(m.to_json())["model_version"] == registry["model"].version
 
 
-def test_model_load_of_an_unknown_version_is_mlflows_error(mlflow: Any, registry: dict[str, Any]) -> None:
+def test_model_load_of_an_unknown_version_is_mlflows_error(
+    mlflow: Any, registry: dict[str, Any]
+) -> None:
     from mlflow.exceptions import MlflowException
 
     with pytest.raises(MlflowException):

@@ -24,10 +24,24 @@ def test_notebook_executes(tmp_path: Path) -> None:
     env = dict(os.environ, CREDIT_DATA=str(data), CREDIT_NOTEBOOK_OUT=str(tmp_path))
     out = tmp_path / "executed.ipynb"
     proc = subprocess.run(
-        [sys.executable, "-m", "nbconvert", "--to", "notebook", "--execute",
-         "--ExecutePreprocessor.timeout=1800", "--ExecutePreprocessor.kernel_name=python3",
-         "--output", str(out), str(NOTEBOOK)],
-        env=env, capture_output=True, text=True, timeout=3600, check=False,
+        [
+            sys.executable,
+            "-m",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            "--ExecutePreprocessor.timeout=1800",
+            "--ExecutePreprocessor.kernel_name=python3",
+            "--output",
+            str(out),
+            str(NOTEBOOK),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     png = tmp_path / "roc.png"

@@ -59,7 +59,9 @@ def test_fit_predict(fitted: CreditScorecard, data: tuple[np.ndarray, np.ndarray
     assert abs(np.mean(aucs) - fitted.cv_auc_) < 1e-9
 
 
-def test_artifact_round_trip(fitted: CreditScorecard, data: tuple[np.ndarray, np.ndarray], tmp_path: Path) -> None:
+def test_artifact_round_trip(
+    fitted: CreditScorecard, data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
     x, _ = data
     path = tmp_path / "model.json"
     fitted.save(path)
@@ -94,7 +96,9 @@ def test_pipeline_and_cross_val_score(data: tuple[np.ndarray, np.ndarray]) -> No
     assert scores.shape == (2,) and (scores > 0.65).all()
 
 
-def test_fitted_estimator_pickles(fitted: CreditScorecard, data: tuple[np.ndarray, np.ndarray]) -> None:
+def test_fitted_estimator_pickles(
+    fitted: CreditScorecard, data: tuple[np.ndarray, np.ndarray]
+) -> None:
     import pickle
 
     x, _ = data
@@ -108,7 +112,9 @@ def test_fit_is_idempotent_and_deterministic(data: tuple[np.ndarray, np.ndarray]
     est = CreditScorecard(**FAST)
     first = est.fit(x, y).to_json()
     assert est.fit(x, y).to_json() == first
-    assert CreditScorecard(**FAST).fit(x[::-1].copy(), y[::-1]).model_.metrics["train"]["rows"] == len(x)
+    assert CreditScorecard(**FAST).fit(x[::-1].copy(), y[::-1]).model_.metrics["train"][
+        "rows"
+    ] == len(x)
 
 
 def test_params_and_clone() -> None:
@@ -163,11 +169,17 @@ def test_refinement_changes_the_fit_like_the_cli_s(data: tuple[np.ndarray, np.nd
     assert logits != [[bin_["logit"] for bin_ in f["range_bins"]] for f in b["features"]]
 
 
-def test_age_pairs_reach_the_trainer_under_regulation_b(data: tuple[np.ndarray, np.ndarray]) -> None:
+def test_age_pairs_reach_the_trainer_under_regulation_b(
+    data: tuple[np.ndarray, np.ndarray],
+) -> None:
     """``age_pairs`` defaults to the trainer's (off), clones, and reaches the core trainer like
     ``credit train --age-pairs``: age is in a pair only when asked, the method says so, and every
     elderly age scores at most the log-odds of every younger age with the other features held."""
-    assert CreditScorecard().get_params()["age_pairs"] is cd._native.TRAIN_DEFAULTS["age_pairs"] is False
+    assert (
+        CreditScorecard().get_params()["age_pairs"]
+        is cd._native.TRAIN_DEFAULTS["age_pairs"]
+        is False
+    )
     assert clone(CreditScorecard(age_pairs=True)).age_pairs is True
     x, _ = data
     # Risk that rises with utilisation only from 62 on: an age × utilisation grid is worth cells,
@@ -197,7 +209,9 @@ def test_age_pairs_reach_the_trainer_under_regulation_b(data: tuple[np.ndarray, 
 def test_age_pairs_must_be_a_bool(data: tuple[np.ndarray, np.ndarray], value: Any) -> None:
     x, y = data
     est = CreditScorecard(**FAST, interactions=2, age_pairs=value)
-    with pytest.raises(ValueError, match=rf"^age_pairs must be True or False, got {re.escape(repr(value))}$"):
+    with pytest.raises(
+        ValueError, match=rf"^age_pairs must be True or False, got {re.escape(repr(value))}$"
+    ):
         est.fit(x, y)
     assert not hasattr(est, "model_")
 
@@ -271,11 +285,15 @@ def test_interaction_cells_fit(data: tuple[np.ndarray, np.ndarray]) -> None:
     art = json.loads(est.to_json())
     assert art["format_version"] == 3 and len(art["interactions"]) == 2
     assert not np.array_equal(est.predict_proba(x), additive.predict_proba(x))
-    assert np.array_equal(cd.Model.from_json(est.to_json()).probability(x), est.predict_proba(x)[:, 1])
+    assert np.array_equal(
+        cd.Model.from_json(est.to_json()).probability(x), est.predict_proba(x)[:, 1]
+    )
     folds = est.fold_of_
     aucs = [roc_auc_score(y[folds == k], est.oof_proba_[folds == k]) for k in range(3)]
     assert abs(np.mean(aucs) - est.cv_auc_) < 1e-9 and est.cv_auc_ != additive.cv_auc_
-    assert abs(roc_auc_score(y[est.used_rows_], est.oof_proba_) - art["metrics"]["cv"]["auc"]) < 1e-9
+    assert (
+        abs(roc_auc_score(y[est.used_rows_], est.oof_proba_) - art["metrics"]["cv"]["auc"]) < 1e-9
+    )
 
 
 def test_bad_fits(data: tuple[np.ndarray, np.ndarray]) -> None:
@@ -304,7 +322,9 @@ def test_invalid_rows_are_left_out_of_the_fit(data: tuple[np.ndarray, np.ndarray
 # --- the scikit-learn contract: predict is the argmax, the lender's cut is a FixedThreshold ----
 
 
-def test_predict_is_the_argmax_of_predict_proba(fitted: CreditScorecard, data: tuple[np.ndarray, np.ndarray]) -> None:
+def test_predict_is_the_argmax_of_predict_proba(
+    fitted: CreditScorecard, data: tuple[np.ndarray, np.ndarray]
+) -> None:
     """scikit-learn's classifier contract; the lender's max-KS cut (about 0.06) must not leak in."""
     x, _ = data
     proba = fitted.predict_proba(x)
@@ -315,19 +335,27 @@ def test_predict_is_the_argmax_of_predict_proba(fitted: CreditScorecard, data: t
     assert ((proba[:, 1] >= fitted.decision_threshold_) != (pred == 1)).sum() > 100
 
 
-def test_lender_threshold_the_scikit_learn_way(fitted: CreditScorecard, data: tuple[np.ndarray, np.ndarray]) -> None:
+def test_lender_threshold_the_scikit_learn_way(
+    fitted: CreditScorecard, data: tuple[np.ndarray, np.ndarray]
+) -> None:
     from sklearn.model_selection import FixedThresholdClassifier
 
     x, _ = data
     assert fitted.decision_threshold_ == fitted.model_.threshold
     lender = (fitted.predict_proba(x)[:, 1] >= fitted.decision_threshold_).astype(int)
-    wrapped = FixedThresholdClassifier(fitted, threshold=fitted.decision_threshold_, response_method="predict_proba")
+    wrapped = FixedThresholdClassifier(
+        fitted, threshold=fitted.decision_threshold_, response_method="predict_proba"
+    )
     assert np.array_equal(wrapped.predict(x), lender)
     policy = fitted.decision_policy()
-    assert isinstance(policy, FixedThresholdClassifier) and np.array_equal(policy.predict(x), lender)
+    assert isinstance(policy, FixedThresholdClassifier) and np.array_equal(
+        policy.predict(x), lender
+    )
     # the same decision as the core's own (Prediction.prediction, the REST answer's "prediction")
     for i in range(20):
-        one = fitted.model_.predict(dict(zip(cd.FEATURES, [None if np.isnan(v) else v for v in x[i]])))
+        one = fitted.model_.predict(
+            dict(zip(cd.FEATURES, [None if np.isnan(v) else v for v in x[i]]))
+        )
         assert one.prediction == lender[i]
 
 
@@ -341,7 +369,9 @@ def test_tags_that_are_true() -> None:
     assert tags.classifier_tags.multi_class is False and tags.target_tags.required
 
 
-def test_wrong_feature_count_has_scikit_learn_s_message(fitted: CreditScorecard, data: tuple[np.ndarray, np.ndarray]) -> None:
+def test_wrong_feature_count_has_scikit_learn_s_message(
+    fitted: CreditScorecard, data: tuple[np.ndarray, np.ndarray]
+) -> None:
     x, y = data
     msg = r"^X has 3 features, but CreditScorecard is expecting 10 features as input\."
     for method in (fitted.predict, fitted.predict_proba, fitted.decision_function):
@@ -351,7 +381,9 @@ def test_wrong_feature_count_has_scikit_learn_s_message(fitted: CreditScorecard,
         CreditScorecard(**FAST).fit(x[:, :3], y)
 
 
-def test_one_dimensional_input_says_how_to_reshape(fitted: CreditScorecard, data: tuple[np.ndarray, np.ndarray]) -> None:
+def test_one_dimensional_input_says_how_to_reshape(
+    fitted: CreditScorecard, data: tuple[np.ndarray, np.ndarray]
+) -> None:
     pd = pytest.importorskip("pandas")
     x, _ = data
     with pytest.raises(ValueError, match="Reshape your data"):
@@ -393,13 +425,19 @@ def test_cross_val_score_with_a_refused_row(data: tuple[np.ndarray, np.ndarray])
     bad[11, 1] = 0
     with pytest.raises(cd.ValidationError, match="age"), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the fold that fits on the row leaves it out
-        cross_val_score(CreditScorecard(**FAST), bad, y, cv=2, scoring="roc_auc", error_score="raise")
+        cross_val_score(
+            CreditScorecard(**FAST), bad, y, cv=2, scoring="roc_auc", error_score="raise"
+        )
     with pytest.warns(UserWarning, match="1 of 3000 rows left out"):
-        scores = cross_val_score(CreditScorecard(**FAST, errors="nan"), bad, y, cv=2, scoring=roc_auc_of_scored_rows)
+        scores = cross_val_score(
+            CreditScorecard(**FAST, errors="nan"), bad, y, cv=2, scoring=roc_auc_of_scored_rows
+        )
     assert np.isfinite(scores).all() and (scores > 0.65).all()
 
 
-def test_fit_warns_with_the_count_of_rows_it_leaves_out(data: tuple[np.ndarray, np.ndarray]) -> None:
+def test_fit_warns_with_the_count_of_rows_it_leaves_out(
+    data: tuple[np.ndarray, np.ndarray],
+) -> None:
     x, y = data
     bad = x.copy()
     bad[:100, 1] = 5
@@ -419,8 +457,10 @@ def test_fit_warns_with_the_count_of_rows_it_leaves_out(data: tuple[np.ndarray, 
 
 
 def _width(n: int, covered_by: str) -> str:
-    return (f"fits {n}-column random data; the scorecard reads exactly the 10 bureau features "
-            f"(assertions run on credit-shaped data in {covered_by})")
+    return (
+        f"fits {n}-column random data; the scorecard reads exactly the 10 bureau features "
+        f"(assertions run on credit-shaped data in {covered_by})"
+    )
 
 
 EXPECTED_FAILED: dict[str, str] = {
@@ -429,25 +469,34 @@ EXPECTED_FAILED: dict[str, str] = {
     "check_dont_overwrite_parameters": _width(3, "test_check_on_credit_data_params_untouched"),
     "check_estimators_fit_returns_self": _width(2, "test_check_on_credit_data_fit_and_score"),
     "check_readonly_memmap_input": _width(2, "test_check_on_credit_data_memmap_and_pickle"),
-    "check_n_features_in_after_fitting": _width(4, "test_wrong_feature_count_has_scikit_learn_s_message"),
+    "check_n_features_in_after_fitting": _width(
+        4, "test_wrong_feature_count_has_scikit_learn_s_message"
+    ),
     "check_positive_only_tag_during_fit": (
         "fits iris (4 columns); the scorecard reads exactly the 10 bureau features. On credit-shaped "
         "data, negative values are refused by the core and fit leaves those rows out with a warning "
-        "(test_fit_warns_with_the_count_of_rows_it_leaves_out), as `credit train` does"),
+        "(test_fit_warns_with_the_count_of_rows_it_leaves_out), as `credit train` does"
+    ),
     "check_estimators_dtypes": _width(5, "test_check_on_credit_data_dtypes_and_layouts"),
     "check_dtype_object": (
         "uniform [0, 1) noise in 10 columns: every row is outside the domain (age < 18, "
-        "fractional counts), so no row is left to fit (test_check_on_credit_data_dtypes_and_layouts)"),
+        "fractional counts), so no row is left to fit (test_check_on_credit_data_dtypes_and_layouts)"
+    ),
     "check_pipeline_consistency": _width(3, "test_check_on_credit_data_fit_and_score"),
     "check_estimators_pickle": _width(3, "test_check_on_credit_data_memmap_and_pickle"),
-    "check_estimators_pickle(readonly_memmap=True)": _width(3, "test_check_on_credit_data_memmap_and_pickle"),
+    "check_estimators_pickle(readonly_memmap=True)": _width(
+        3, "test_check_on_credit_data_memmap_and_pickle"
+    ),
     "check_f_contiguous_array_estimator": _width(3, "test_check_on_credit_data_dtypes_and_layouts"),
     "check_classifier_data_not_an_array": _width(2, "test_check_on_credit_data_dtypes_and_layouts"),
     "check_classifiers_classes": _width(2, "test_string_labels_and_frames"),
     "check_classifiers_train": _width(2, "test_check_on_credit_data_classifier_train"),
-    "check_classifiers_train(readonly_memmap=True)": _width(2, "test_check_on_credit_data_memmap_and_pickle"),
+    "check_classifiers_train(readonly_memmap=True)": _width(
+        2, "test_check_on_credit_data_memmap_and_pickle"
+    ),
     "check_classifiers_train(readonly_memmap=True,X_dtype=float32)": _width(
-        2, "test_check_on_credit_data_memmap_and_pickle"),
+        2, "test_check_on_credit_data_memmap_and_pickle"
+    ),
     "check_supervised_y_2d": _width(3, "test_check_on_credit_data_y_2d"),
     "check_decision_proba_consistency": _width(2, "test_check_on_credit_data_classifier_train"),
     "check_methods_sample_order_invariance": _width(3, "test_check_on_credit_data_invariances"),
@@ -466,10 +515,16 @@ def _expected_failed(est: Any) -> dict[str, str]:
 
 # strict whatever the pytest configuration (scikit-learn >= 1.7 takes the argument; the pytest
 # configuration of this package makes xfails strict for the older ones)
-_STRICT = {"xfail_strict": True} if "xfail_strict" in inspect.signature(parametrize_with_checks).parameters else {}
+_STRICT = (
+    {"xfail_strict": True}
+    if "xfail_strict" in inspect.signature(parametrize_with_checks).parameters
+    else {}
+)
 
 
-@parametrize_with_checks([CreditScorecard(**FAST)], expected_failed_checks=_expected_failed, **_STRICT)
+@parametrize_with_checks(
+    [CreditScorecard(**FAST)], expected_failed_checks=_expected_failed, **_STRICT
+)
 def test_sklearn_estimator_checks(estimator: Any, check: Any) -> None:
     check(estimator)
 
@@ -490,7 +545,9 @@ def test_expected_failures_fail_for_the_stated_reason() -> None:
             if name == "check_dtype_object":
                 assert "too few usable rows (0)" in m, m
             else:
-                assert re.search(r"(^|Got )X has [2-5] features, but CreditScorecard is expecting 10", m), (name, m)
+                assert re.search(
+                    r"(^|Got )X has [2-5] features, but CreditScorecard is expecting 10", m
+                ), (name, m)
 
 
 # --- the checks' assertions on credit-shaped data ---------------------------------------------
@@ -512,7 +569,9 @@ def _assert_same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
         assert np.array_equal(v, b[k]), k
 
 
-def test_check_on_credit_data_fit_and_score(split: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+def test_check_on_credit_data_fit_and_score(
+    split: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
     from sklearn.exceptions import NotFittedError
     from sklearn.pipeline import make_pipeline
     from sklearn.utils.validation import check_is_fitted
@@ -528,7 +587,9 @@ def test_check_on_credit_data_fit_and_score(split: tuple[np.ndarray, np.ndarray,
     _assert_same(_outputs(make_pipeline(clone(est)).fit(x, y), test), _outputs(est, test))
 
 
-def test_check_on_credit_data_params_untouched(split: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+def test_check_on_credit_data_params_untouched(
+    split: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
     import copy
 
     x, y, test = split
@@ -537,7 +598,9 @@ def test_check_on_credit_data_params_untouched(split: tuple[np.ndarray, np.ndarr
     public = {k: v for k, v in vars(est).items() if not k.endswith("_")}
     est.fit(x, y)
     assert est.get_params() == params
-    assert {k: v for k, v in vars(est).items() if not k.endswith("_") and not k.startswith("_")} == public
+    assert {
+        k: v for k, v in vars(est).items() if not k.endswith("_") and not k.startswith("_")
+    } == public
     before = copy.deepcopy({k: v for k, v in vars(est).items() if k != "model_"})
     json_before = est.to_json()
     _outputs(est, test)
@@ -548,7 +611,9 @@ def test_check_on_credit_data_params_untouched(split: tuple[np.ndarray, np.ndarr
         assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), k
 
 
-def test_check_on_credit_data_dtypes_and_layouts(split: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+def test_check_on_credit_data_dtypes_and_layouts(
+    split: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
     from sklearn.utils.estimator_checks import _NotAnArray
 
     x, y, test = split
@@ -558,11 +623,21 @@ def test_check_on_credit_data_dtypes_and_layouts(split: tuple[np.ndarray, np.nda
     for dtype in (np.float32, np.int64, np.int32):
         est = CreditScorecard(**FAST).fit(filled.astype(dtype), y)
         _outputs(est, np.nan_to_num(test).astype(dtype))
-    assert np.array_equal(_outputs(ref, test.astype(np.float32))["predict_proba"],
-                          _outputs(ref, test.astype(np.float32).astype(np.float64))["predict_proba"])
-    _assert_same(_outputs(CreditScorecard(**FAST).fit(np.asfortranarray(x), y), np.asfortranarray(test)), want)
-    _assert_same(_outputs(CreditScorecard(**FAST).fit(_NotAnArray(x), _NotAnArray(y)), _NotAnArray(test)), want)
-    _assert_same(_outputs(CreditScorecard(**FAST).fit(x.astype(object), y), test.astype(object)), want)
+    assert np.array_equal(
+        _outputs(ref, test.astype(np.float32))["predict_proba"],
+        _outputs(ref, test.astype(np.float32).astype(np.float64))["predict_proba"],
+    )
+    _assert_same(
+        _outputs(CreditScorecard(**FAST).fit(np.asfortranarray(x), y), np.asfortranarray(test)),
+        want,
+    )
+    _assert_same(
+        _outputs(CreditScorecard(**FAST).fit(_NotAnArray(x), _NotAnArray(y)), _NotAnArray(test)),
+        want,
+    )
+    _assert_same(
+        _outputs(CreditScorecard(**FAST).fit(x.astype(object), y), test.astype(object)), want
+    )
     _assert_same(_outputs(CreditScorecard(**FAST).fit(x.tolist(), y.tolist()), test.tolist()), want)
     strings = x.astype(object)
     strings[0, 0] = {"foo": "bar"}
@@ -570,7 +645,9 @@ def test_check_on_credit_data_dtypes_and_layouts(split: tuple[np.ndarray, np.nda
         CreditScorecard(**FAST).fit(strings, y)
 
 
-def test_check_on_credit_data_memmap_and_pickle(split: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+def test_check_on_credit_data_memmap_and_pickle(
+    split: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
     import pickle
 
     from sklearn.utils._testing import create_memmap_backed_data
@@ -586,10 +663,14 @@ def test_check_on_credit_data_memmap_and_pickle(split: tuple[np.ndarray, np.ndar
             _assert_same(got, want)
         again = pickle.loads(pickle.dumps(est))
         _assert_same(_outputs(again, tm), got)
-        assert again.to_json() == est.to_json() and type(again).__module__ == "credit_default.sklearn"
+        assert (
+            again.to_json() == est.to_json() and type(again).__module__ == "credit_default.sklearn"
+        )
 
 
-def test_check_on_credit_data_classifier_train(split: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+def test_check_on_credit_data_classifier_train(
+    split: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
     from scipy.stats import rankdata
 
     x, y, test = split
@@ -661,7 +742,7 @@ def _head(data: Path, out: Path, rows: int) -> Path:
     """The header and the first `rows` rows of `data` (gzip or plain) as a plain CSV at `out`."""
     with open(data, "rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
-    with (gzip.open(data, "rb") if gz else open(data, "rb")) as src, open(out, "wb") as dst:  # type: ignore[operator]
+    with gzip.open(data, "rb") if gz else open(data, "rb") as src, open(out, "wb") as dst:  # type: ignore[operator]
         for i, line in enumerate(src):
             if i > rows:
                 break
@@ -686,7 +767,18 @@ def cli_and_estimator(
     version = "python-binding-test"
     flags = [a for k, v in params.items() for a in (f"--{k.replace('_', '-')}", str(v))]
     cli = subprocess.Popen(
-        [credit, "train", "--data", str(data), "--out", str(out), "--quiet", "--model-version", version, *flags],
+        [
+            credit,
+            "train",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--quiet",
+            "--model-version",
+            version,
+            *flags,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -702,7 +794,9 @@ def cli_and_estimator(
     return json.loads(text), text, est, y
 
 
-def test_cv_auc_equals_credit_train(cli_and_estimator: tuple[dict[str, Any], str, CreditScorecard, np.ndarray]) -> None:
+def test_cv_auc_equals_credit_train(
+    cli_and_estimator: tuple[dict[str, Any], str, CreditScorecard, np.ndarray],
+) -> None:
     art, _, est, y = cli_and_estimator
     m = art["metrics"]
     # the AUC the CLI reports, and the estimator's own record of it
@@ -710,14 +804,19 @@ def test_cv_auc_equals_credit_train(cli_and_estimator: tuple[dict[str, Any], str
     # recomputed independently with scikit-learn from the estimator's out-of-fold predictions
     y_used = y[est.used_rows_]
     folds = est.fold_of_
-    aucs = [roc_auc_score(y_used[folds == k], est.oof_proba_[folds == k]) for k in range(len(m["folds"]))]
+    aucs = [
+        roc_auc_score(y_used[folds == k], est.oof_proba_[folds == k])
+        for k in range(len(m["folds"]))
+    ]
     assert abs(float(np.mean(aucs)) - m["cv_auc_mean"]) < 1e-9
     for auc, fold in zip(aucs, m["folds"]):
         assert abs(auc - fold["auc"]) < 1e-9
     assert abs(roc_auc_score(y_used, est.oof_proba_) - m["cv"]["auc"]) < 1e-9
 
 
-def test_estimator_exports_the_cli_artifact(cli_and_estimator: tuple[dict[str, Any], str, CreditScorecard, np.ndarray]) -> None:
+def test_estimator_exports_the_cli_artifact(
+    cli_and_estimator: tuple[dict[str, Any], str, CreditScorecard, np.ndarray],
+) -> None:
     art, text, est, _ = cli_and_estimator
     assert est.to_json() == text
     # the cells case did fit cells (on both sides: the bytes agree)

@@ -68,8 +68,9 @@ def master_state(ui_port: int) -> dict:
         raise ValueError(f"not JSON from the master's /json/: {body[:120]!r}") from e
 
 
-def wait_for_workers(ui_port: int, procs: list[subprocess.Popen[bytes]], logs: Path,
-                     timeout: float = 120) -> None:
+def wait_for_workers(
+    ui_port: int, procs: list[subprocess.Popen[bytes]], logs: Path, timeout: float = 120
+) -> None:
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:
@@ -91,8 +92,11 @@ def wait_for_workers(ui_port: int, procs: list[subprocess.Popen[bytes]], logs: P
 def test_wait_for_workers_waits_through_the_html_page_a_starting_master_serves() -> None:
     """CI once failed here: a starting master answered `/json/` with its HTML page and the
     fixture died on a JSONDecodeError instead of asking again."""
-    answers = [b"<!DOCTYPE html><html>starting</html>", b'{"aliveworkers": 1}',
-               json.dumps({"aliveworkers": WORKERS}).encode()]
+    answers = [
+        b"<!DOCTYPE html><html>starting</html>",
+        b'{"aliveworkers": 1}',
+        json.dumps({"aliveworkers": WORKERS}).encode(),
+    ]
     asked: list[str] = []
 
     class Master(http.server.BaseHTTPRequestHandler):
@@ -131,21 +135,44 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, obje
         log = open(work / "logs" / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
         procs.append(
             subprocess.Popen(
-                [str(SPARK_BIN / "spark-class"), *args], env=env, stdout=log, stderr=subprocess.STDOUT
+                [str(SPARK_BIN / "spark-class"), *args],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         )
 
     master = f"spark://127.0.0.1:{port}"
-    daemon("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-           "--port", str(port), "--webui-port", str(ui))
+    daemon(
+        "master",
+        "org.apache.spark.deploy.master.Master",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--webui-port",
+        str(ui),
+    )
     worker_dirs = []
     for k in range(WORKERS):
         d = work / f"worker-{k}"
         d.mkdir()
         worker_dirs.append(d)
-        daemon(f"worker-{k}", "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
-               "--cores", "1", "--memory", "1g", "--webui-port", str(free_port()),
-               "--work-dir", str(d), master)
+        daemon(
+            f"worker-{k}",
+            "org.apache.spark.deploy.worker.Worker",
+            "--host",
+            "127.0.0.1",
+            "--cores",
+            "1",
+            "--memory",
+            "1g",
+            "--webui-port",
+            str(free_port()),
+            "--work-dir",
+            str(d),
+            master,
+        )
     try:
         wait_for_workers(ui, procs, work / "logs")
         yield {"master": master, "ui": ui, "work": work, "worker_dirs": worker_dirs, "env": env}
@@ -191,16 +218,31 @@ def packed_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def submit(cluster: dict[str, object], archive: Path, input_dir: Path, output: Path) -> str:
     argv = [
         str(SPARK_BIN / "spark-submit"),
-        "--master", str(cluster["master"]),
-        "--archives", f"{archive}#environment",
-        "--conf", "spark.pyspark.python=./environment/bin/python",
-        "--conf", f"spark.pyspark.driver.python={sys.executable}",
-        "--conf", "spark.driver.host=127.0.0.1",
-        "--conf", "spark.driver.bindAddress=127.0.0.1",
-        "--conf", "spark.ui.enabled=false",
-        "--conf", "spark.executor.memory=768m",
-        "--conf", "spark.sql.files.maxPartitionBytes=8m",
-        str(JOB), "--input", str(input_dir), "--output", str(output), "--key", "id",
+        "--master",
+        str(cluster["master"]),
+        "--archives",
+        f"{archive}#environment",
+        "--conf",
+        "spark.pyspark.python=./environment/bin/python",
+        "--conf",
+        f"spark.pyspark.driver.python={sys.executable}",
+        "--conf",
+        "spark.driver.host=127.0.0.1",
+        "--conf",
+        "spark.driver.bindAddress=127.0.0.1",
+        "--conf",
+        "spark.ui.enabled=false",
+        "--conf",
+        "spark.executor.memory=768m",
+        "--conf",
+        "spark.sql.files.maxPartitionBytes=8m",
+        str(JOB),
+        "--input",
+        str(input_dir),
+        "--output",
+        str(output),
+        "--key",
+        "id",
     ]
     done = subprocess.run(
         argv, check=False, env=cluster["env"], capture_output=True, text=True, timeout=900
@@ -209,8 +251,12 @@ def submit(cluster: dict[str, object], archive: Path, input_dir: Path, output: P
     return done.stdout
 
 
-def test_spark_submit_on_a_standalone_cluster(cluster: dict[str, object], packed_env: Path,
-                                              portfolio: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_spark_submit_on_a_standalone_cluster(
+    cluster: dict[str, object],
+    packed_env: Path,
+    portfolio: Path,  # noqa: F811 (the fixture imported from test_spark)
+    tmp_path: Path,
+) -> None:
     output = tmp_path / "scored.parquet"
     stdout = submit(cluster, packed_env, portfolio, output)
 

@@ -93,7 +93,9 @@ def test_numpy_rows(vectors: dict[str, Any], model: cd.Model, valid_rows: np.nda
         assert_expected(proba[i], score[i], case["expected"], case["name"])
 
 
-def test_numpy_rows_threads(vectors: dict[str, Any], model: cd.Model, valid_rows: np.ndarray) -> None:
+def test_numpy_rows_threads(
+    vectors: dict[str, Any], model: cd.Model, valid_rows: np.ndarray
+) -> None:
     big = np.tile(valid_rows, (200, 1))  # > 4096 rows: the parallel path really splits
     one = model.probability(big, threads=1)
     assert np.array_equal(model.probability(big, threads=2), one)
@@ -132,7 +134,9 @@ def test_pyarrow(vectors: dict[str, Any], model: cd.Model, valid_rows: np.ndarra
     _check(vectors, model.probability(batch), model.score(batch))
 
 
-def test_mapping_of_columns(vectors: dict[str, Any], model: cd.Model, valid_rows: np.ndarray) -> None:
+def test_mapping_of_columns(
+    vectors: dict[str, Any], model: cd.Model, valid_rows: np.ndarray
+) -> None:
     cols = _frame_dict(vectors, valid_rows)
     _check(vectors, model.probability(cols), model.score(cols))
 

@@ -35,7 +35,9 @@ import pyarrow as pa
 SCHEMA = "probability double, score double, valid boolean"
 
 
-def scorer(model_json: str, key: str | None = None) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+def scorer(
+    model_json: str, key: str | None = None
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """The function to pass to `DataFrame.mapInArrow`."""
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -117,8 +119,14 @@ def run(spark, args: argparse.Namespace) -> dict[bool, int]:  # type: ignore[no-
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--input", required=True, help="parquet (file or directory) or .csv/.csv.gz (header) with the ten features")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--input",
+        required=True,
+        help="parquet (file or directory) or .csv/.csv.gz (header) with the ten features",
+    )
     ap.add_argument("--output", required=True, help="parquet directory to write")
     ap.add_argument("--model", help="model artifact (default: the model shipped in the package)")
     ap.add_argument("--key", help="column to carry over (e.g. an applicant id)")
@@ -134,7 +142,9 @@ def main() -> None:
         counts = run(spark, args)
     finally:
         spark.stop()
-    print(f"scored {counts.get(True, 0)} valid and {counts.get(False, 0)} invalid rows into {args.output}")
+    print(
+        f"scored {counts.get(True, 0)} valid and {counts.get(False, 0)} invalid rows into {args.output}"
+    )
 
 
 if __name__ == "__main__":

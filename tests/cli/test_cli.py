@@ -11,10 +11,15 @@ from conftest import ROOT, run
 MODEL = ROOT / "models" / "default.json"
 HEADER = ",SeriousDlqin2yrs,RevolvingUtilizationOfUnsecuredLines,age,NumberOfTime30-59DaysPastDueNotWorse,DebtRatio,MonthlyIncome,NumberOfOpenCreditLinesAndLoans,NumberOfTimes90DaysLate,NumberRealEstateLoansOrLines,NumberOfTime60-89DaysPastDueNotWorse,NumberOfDependents"
 SEED = {
-    "RevolvingUtilizationOfUnsecuredLines": 0.766127, "age": 45,
-    "NumberOfTime30_59DaysPastDueNotWorse": 2, "DebtRatio": 0.802982, "MonthlyIncome": 9120,
-    "NumberOfOpenCreditLinesAndLoans": 13, "NumberOfTimes90DaysLate": 0,
-    "NumberRealEstateLoansOrLines": 6, "NumberOfTime60_89DaysPastDueNotWorse": 0,
+    "RevolvingUtilizationOfUnsecuredLines": 0.766127,
+    "age": 45,
+    "NumberOfTime30_59DaysPastDueNotWorse": 2,
+    "DebtRatio": 0.802982,
+    "MonthlyIncome": 9120,
+    "NumberOfOpenCreditLinesAndLoans": 13,
+    "NumberOfTimes90DaysLate": 0,
+    "NumberRealEstateLoansOrLines": 6,
+    "NumberOfTime60_89DaysPastDueNotWorse": 0,
     "NumberOfDependents": 2,
 }
 
@@ -30,17 +35,22 @@ def read(out):
 
 def test_bad_rows_get_errors_and_the_run_continues(credit, tmp_path):
     src = tmp_path / "in.csv"
-    src.write_text("\r\n".join([  # noqa: FLY002 (one row per line, each with its comment)
-        HEADER,
-        "1,1,0.766127,45,2,0.802982,9120,13,0,6,0,2",
-        "2,0,0.9,abc,0,0.1,NA,3,0,0,0,0",          # string for a number
-        "3,0,0.9,45,2.5,0.1,NA,3,0,0,0,0",         # fractional count
-        "4,0,0.9,45,0,0.1,NA,3,0,0,0",             # a field short
-        "5,0,NaN,45,0,0.1,1000,3,0,0,0,NA",        # NaN in a required column
-        "6,0,-1,45,0,0.1,1000,3,97,0,0,NA",        # negative ratio, non-code 97
-        "7,0,0.1,45,96,0.1,NA,3,98,0,98,NA",       # bureau codes are fine
-        "8,0,0.1,45,0,inf,1000,3,0,0,0,1",         # infinity
-    ]) + "\r\n")
+    src.write_text(
+        "\r\n".join(  # noqa: FLY002 (one row per line, each with its comment)
+            [
+                HEADER,
+                "1,1,0.766127,45,2,0.802982,9120,13,0,6,0,2",
+                "2,0,0.9,abc,0,0.1,NA,3,0,0,0,0",  # string for a number
+                "3,0,0.9,45,2.5,0.1,NA,3,0,0,0,0",  # fractional count
+                "4,0,0.9,45,0,0.1,NA,3,0,0,0",  # a field short
+                "5,0,NaN,45,0,0.1,1000,3,0,0,0,NA",  # NaN in a required column
+                "6,0,-1,45,0,0.1,1000,3,97,0,0,NA",  # negative ratio, non-code 97
+                "7,0,0.1,45,96,0.1,NA,3,98,0,98,NA",  # bureau codes are fine
+                "8,0,0.1,45,0,inf,1000,3,0,0,0,1",  # infinity
+            ]
+        )
+        + "\r\n"
+    )
     out = tmp_path / "out.csv"
     r = score(credit, src, out)
     assert r.returncode == 0, r.stderr
@@ -48,13 +58,19 @@ def test_bad_rows_get_errors_and_the_run_continues(credit, tmp_path):
     assert [r["id"] for r in rows] == [str(i) for i in range(1, 9)]
     ok = {r["id"] for r in rows if not r["errors"]}
     assert ok == {"1", "7"}
-    codes = {r["id"]: [(e["field"], e["code"]) for e in json.loads(r["errors"])] for r in rows if r["errors"]}
+    codes = {
+        r["id"]: [(e["field"], e["code"]) for e in json.loads(r["errors"])]
+        for r in rows
+        if r["errors"]
+    }
     assert codes["2"] == [("age", "not_a_number")]
     assert codes["3"] == [("NumberOfTime30_59DaysPastDueNotWorse", "not_an_integer")]
     assert codes["4"][0][1] == "wrong_field_count"
     assert codes["5"] == [("RevolvingUtilizationOfUnsecuredLines", "missing")]
-    assert codes["6"] == [("RevolvingUtilizationOfUnsecuredLines", "out_of_range"),
-                          ("NumberOfTimes90DaysLate", "out_of_range")]
+    assert codes["6"] == [
+        ("RevolvingUtilizationOfUnsecuredLines", "out_of_range"),
+        ("NumberOfTimes90DaysLate", "out_of_range"),
+    ]
     assert codes["8"] == [("DebtRatio", "not_finite")]
     assert "scored 2 of 8 rows (6 invalid)" in r.stderr
     # Same applicant through explain gives the same probability.
@@ -84,7 +100,9 @@ def test_explain_table_lists_every_interaction_cell(credit):
 def test_seed_column_names_in_any_order_and_gzip_output(credit, tmp_path):
     names = list(SEED)[::-1]
     src = tmp_path / "seed.csv"
-    src.write_text(",".join(["id", *names]) + "\n" + ",".join(["a1", *(str(SEED[n]) for n in names)]) + "\n")
+    src.write_text(
+        ",".join(["id", *names]) + "\n" + ",".join(["a1", *(str(SEED[n]) for n in names)]) + "\n"
+    )
     out = tmp_path / "out.csv.gz"
     r = score(credit, src, out)
     assert r.returncode == 0, r.stderr
@@ -129,7 +147,10 @@ def test_explain_reports_every_field_error(credit):
     r = run([credit, "explain", "--model", MODEL, "--json", json.dumps(bad)])
     assert r.returncode == 2
     errs = json.loads(r.stdout)["errors"]
-    assert [(e["field"], e["code"]) for e in errs] == [("age", "not_a_number"), ("MonthlyIncom", "unknown_field")]
+    assert [(e["field"], e["code"]) for e in errs] == [
+        ("age", "not_a_number"),
+        ("MonthlyIncom", "unknown_field"),
+    ]
     r = run([credit, "explain", "--model", MODEL, '{"age": 45'])
     assert r.returncode == 2 and "invalid_json" in r.stderr
 
@@ -164,7 +185,18 @@ def test_train_refuses_unlabelled_or_broken_data(credit, tmp_path):
 
 def test_train_refuses_more_bins_than_the_scorer_holds(credit, tmp_path):
     for bins in ("65", "1", "many"):
-        r = run([credit, "train", "--data", tmp_path / "unused.csv", "--out", tmp_path / "m.json", "--max-bins", bins])
+        r = run(
+            [
+                credit,
+                "train",
+                "--data",
+                tmp_path / "unused.csv",
+                "--out",
+                tmp_path / "m.json",
+                "--max-bins",
+                bins,
+            ]
+        )
         assert r.returncode == 2, (bins, r.stderr)
         assert "--max-bins" in r.stderr, r.stderr
     assert not (tmp_path / "m.json").exists()
@@ -183,15 +215,23 @@ def test_train_refuses_a_refine_rate_that_is_not_positive(credit, tmp_path):
     assert not (tmp_path / "m.json").exists()
 
 
-def test_train_refuses_coarse_groups_out_of_range_even_without_interactions(
-    credit, tmp_path
-):
+def test_train_refuses_coarse_groups_out_of_range_even_without_interactions(credit, tmp_path):
     """The core's range is the one rule (the flag's parser takes its bound from the core): an
     out-of-range `--coarse-groups` is refused with `--interactions 0` too (the Python estimator
     refused it; the CLI took 15 to 64), before the data is read."""
     for groups in ("64", "15", "1"):
         args = ["--interactions", "0", "--coarse-groups", groups, "--quiet"]
-        r = run([credit, "train", "--data", tmp_path / "unused.csv", "--out", tmp_path / "m.json", *args])
+        r = run(
+            [
+                credit,
+                "train",
+                "--data",
+                tmp_path / "unused.csv",
+                "--out",
+                tmp_path / "m.json",
+                *args,
+            ]
+        )
         assert r.returncode == 2, (groups, r.stderr)
         assert "--coarse-groups" in r.stderr and "2..=14" in r.stderr, r.stderr
     assert not (tmp_path / "m.json").exists()

@@ -50,9 +50,7 @@ def podman() -> Podman:
 
 @pytest.fixture(scope="session")
 def credit_bin() -> Path:
-    path = Path(
-        os.environ.get("CREDIT", ROOT / "target" / "release" / "credit")
-    ).resolve()
+    path = Path(os.environ.get("CREDIT", ROOT / "target" / "release" / "credit")).resolve()
     assert path.is_file(), f"release binary {path} missing: run `make build`"
     try:
         path.relative_to(ROOT)
@@ -92,9 +90,7 @@ def image(podman: Podman, credit_bin: Path) -> str:
             timeout=3600,
             check=False,
         )
-        assert src.returncode == 0, (
-            f"source build: {src.stdout[-4000:]}\n{src.stderr[-4000:]}"
-        )
+        assert src.returncode == 0, f"source build: {src.stdout[-4000:]}\n{src.stderr[-4000:]}"
         return name
     base = subprocess.run(
         [str(HERE / "base-image.sh"), str(CONTAINER_WORK)],
@@ -147,9 +143,7 @@ def container(podman: Podman, image: str) -> Iterator[Container]:
         f"127.0.0.1:{host_port}:{inner_port}",
         image,
     )
-    c = Container(
-        name=name, url=f"http://127.0.0.1:{host_port}", port=host_port, podman=podman
-    )
+    c = Container(name=name, url=f"http://127.0.0.1:{host_port}", port=host_port, podman=podman)
     try:
         wait_until_ready(c)
         yield c

@@ -116,6 +116,4 @@ def wait_until_ready(c: Container, deadline_s: float = 60) -> None:
         except OSError as err:
             last = str(err)
         time.sleep(0.2)
-    raise AssertionError(
-        f"container not ready after {deadline_s}s ({last}):\n{c.logs()}"
-    )
+    raise AssertionError(f"container not ready after {deadline_s}s ({last}):\n{c.logs()}")

@@ -19,9 +19,7 @@ def close(a: float, b: float) -> bool:
     return abs(a - b) <= 4 * sys.float_info.epsilon * max(abs(a), abs(b))
 
 
-def assert_matches(
-    vector: dict[str, Any], got: dict[str, Any], model_version: str
-) -> None:
+def assert_matches(vector: dict[str, Any], got: dict[str, Any], model_version: str) -> None:
     exp = vector["expected"]
     name = vector["name"]
     assert got["prediction"] == exp["prediction"], name
@@ -50,9 +48,7 @@ def test_logs_are_cloud_logging_json(container: Container) -> None:
     assert all("severity" in r and "message" in r for r in records)
 
 
-def test_predict_answers_like_the_core(
-    container: Container, vectors: dict[str, Any]
-) -> None:
+def test_predict_answers_like_the_core(container: Container, vectors: dict[str, Any]) -> None:
     assert vectors["valid"], "no valid vectors"
     for v in vectors["valid"]:
         status, body = container.post_json("/predict", v["input"])
@@ -95,15 +91,11 @@ def test_serves_the_browser_page(container: Container) -> None:
     )
     status, body, headers = container.request("GET", "/")
     assert status == 200
-    assert headers.get("Content-Type", headers.get("content-type", "")).startswith(
-        "text/html"
-    )
+    assert headers.get("Content-Type", headers.get("content-type", "")).startswith("text/html")
     assert body == page.read_bytes()
     # The page's assets (WASM scorer, JS, CSS) are in the image too, the .wasm with its MIME type.
     assets = (
-        sorted(p for p in (web / "assets").glob("*") if p.is_file())
-        if page.parent == web
-        else []
+        sorted(p for p in (web / "assets").glob("*") if p.is_file()) if page.parent == web else []
     )
     for asset in assets:
         status, body, headers = container.request("GET", f"/assets/{asset.name}")
@@ -172,9 +164,7 @@ def test_cloud_run_env_from_service_yaml_starts_and_journals(
         assert status == 200, body
         assert_matches(v, body, vectors["model_version"])
         journal = env["CREDIT_JOURNAL"]
-        probe = podman.run(
-            "exec", name, "/bin/bash", "-c", f"test -s {journal} && echo present"
-        )
+        probe = podman.run("exec", name, "/bin/bash", "-c", f"test -s {journal} && echo present")
         assert probe.stdout.strip() == "present", c.logs()
     finally:
         podman.run("rm", "-f", "-t", "2", name, check=False)
@@ -206,9 +196,7 @@ def test_sigterm_drains_and_the_sqlite_log_has_every_answer(
                 answered.append(rid)
         stop = podman.run("stop", "-t", "10", name)
         assert stop.returncode == 0
-        code = podman.run(
-            "inspect", "--format", "{{.State.ExitCode}}", name
-        ).stdout.strip()
+        code = podman.run("inspect", "--format", "{{.State.ExitCode}}", name).stdout.strip()
         assert code == "0", c.logs()
         for suffix in ("", "-wal", "-shm"):
             podman.run(
@@ -221,9 +209,7 @@ def test_sigterm_drains_and_the_sqlite_log_has_every_answer(
         assert db.is_file(), "no prediction log in the container's working directory"
         with sqlite3.connect(db) as conn:
             rows = dict(
-                conn.execute(
-                    "SELECT request_id, model_version FROM predictions"
-                ).fetchall()
+                conn.execute("SELECT request_id, model_version FROM predictions").fetchall()
             )
         assert sorted(rows) == sorted(answered)
         assert set(rows.values()) == {vectors["model_version"]}

@@ -82,8 +82,7 @@ def check_service(doc: dict[str, Any]) -> dict[str, str]:
     assert ann["run.googleapis.com/cpu-throttling"] == "false"
     spec = template["spec"]
     assert (
-        isinstance(spec["containerConcurrency"], int)
-        and 1 <= spec["containerConcurrency"] <= 1000
+        isinstance(spec["containerConcurrency"], int) and 1 <= spec["containerConcurrency"] <= 1000
     )
     assert 1 <= spec["timeoutSeconds"] <= 3600
     assert spec["serviceAccountName"]
@@ -139,10 +138,7 @@ def test_deploy_dry_run_renders_a_complete_manifest() -> None:
     assert senv["CREDIT_LOG"] == "bigquery://demo-project-1/credit_log/preds"
     assert SINK.match(senv["CREDIT_LOG"])
     (container,) = doc["spec"]["template"]["spec"]["containers"]
-    assert (
-        container["image"]
-        == "us-central1-docker.pkg.dev/demo-project-1/credit/credit:t1"
-    )
+    assert container["image"] == "us-central1-docker.pkg.dev/demo-project-1/credit/credit:t1"
     sa = doc["spec"]["template"]["spec"]["serviceAccountName"]
     cmds = [line[2:] for line in proc.stderr.splitlines() if line.startswith("+ ")]
     joined = "\n".join(cmds)
@@ -154,8 +150,7 @@ def test_deploy_dry_run_renders_a_complete_manifest() -> None:
         and "--clustering_fields=model_version" in mk_table
     )
     assert (
-        f"--member=serviceAccount:{sa}" in joined
-        and "--role=roles/bigquery.dataEditor" in joined
+        f"--member=serviceAccount:{sa}" in joined and "--role=roles/bigquery.dataEditor" in joined
     )
     assert "gcloud run services replace" in joined
     assert "gcloud artifacts repositories create credit" in joined
@@ -165,9 +160,7 @@ def test_deploy_dry_run_renders_a_complete_manifest() -> None:
 def test_bigquery_schema_has_the_partition_and_cluster_columns() -> None:
     """deploy.sh partitions on `ts` and clusters on `model_version`: both must be in the schema."""
     if not SCHEMA.is_file():
-        pytest.fail(
-            f"{SCHEMA.relative_to(ROOT)} missing (written by the prediction-log area)"
-        )
+        pytest.fail(f"{SCHEMA.relative_to(ROOT)} missing (written by the prediction-log area)")
     fields = {f["name"]: f for f in json.loads(SCHEMA.read_text())}
     assert fields["ts"]["type"] == "TIMESTAMP"
     assert fields["model_version"]["type"] == "STRING"
@@ -178,7 +171,12 @@ def _deploy_dry_run(*args: str) -> str:
     env = dict(os.environ, DRY_RUN="1", PROJECT_ID="demo-project-1", TAG="t1")
     env.pop("PUBLIC", None)
     proc = subprocess.run(
-        ["bash", str(DEPLOY_SH), *args], env=env, capture_output=True, text=True, check=False, cwd=ROOT
+        ["bash", str(DEPLOY_SH), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr
     return "\n".join(line[2:] for line in proc.stderr.splitlines() if line.startswith("+ "))
@@ -192,7 +190,11 @@ def test_deploy_is_private_unless_public_is_asked_for() -> None:
     assert "--member=allUsers --role=roles/run.invoker" in public
     bad = subprocess.run(
         ["bash", str(DEPLOY_SH), "--publik"],
-        env=dict(os.environ, DRY_RUN="1", PROJECT_ID="p"), capture_output=True, text=True, check=False, cwd=ROOT,
+        env=dict(os.environ, DRY_RUN="1", PROJECT_ID="p"),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
     )
     assert bad.returncode != 0 and "--publik" in bad.stderr
 
@@ -202,10 +204,23 @@ def test_deploy_is_private_unless_public_is_asked_for() -> None:
 NFS_YAML = ROOT / "deploy" / "cloudrun" / "service-nfs.yaml"
 RELIABILITY = ROOT / "deploy" / "cloudrun" / "RELIABILITY.md"
 ADOPT_RS = ROOT / "service" / "src" / "serve" / "log" / "adopt.rs"
-_DEPLOY_ENV = ("PUBLIC", "DRY_RUN", "JOURNAL", "NFS_SERVER", "NFS_PATH", "VPC_NETWORK", "VPC_SUBNET")
+_DEPLOY_ENV = (
+    "PUBLIC",
+    "DRY_RUN",
+    "JOURNAL",
+    "NFS_SERVER",
+    "NFS_PATH",
+    "VPC_NETWORK",
+    "VPC_SUBNET",
+)
 # Set-up-specific keys: everything else must be the same in both manifests.
-_JOURNAL_ENV = {"CREDIT_JOURNAL", "CREDIT_JOURNAL_DIR", "CREDIT_LOG_FSYNC", "CREDIT_MAX_PENDING",
-                "CREDIT_MAX_PENDING_BYTES"}
+_JOURNAL_ENV = {
+    "CREDIT_JOURNAL",
+    "CREDIT_JOURNAL_DIR",
+    "CREDIT_LOG_FSYNC",
+    "CREDIT_MAX_PENDING",
+    "CREDIT_MAX_PENDING_BYTES",
+}
 _VPC_ANNOTATIONS = {"run.googleapis.com/network-interfaces", "run.googleapis.com/vpc-access-egress"}
 
 
@@ -215,7 +230,12 @@ def _deploy(*args: str, path: str | None = None) -> subprocess.CompletedProcess[
     if path is not None:
         env["PATH"] = path
     return subprocess.run(
-        ["bash", str(DEPLOY_SH), *args], env=env, capture_output=True, text=True, check=False, cwd=ROOT
+        ["bash", str(DEPLOY_SH), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
     )
 
 
@@ -283,12 +303,24 @@ def test_memory_journal_is_the_default_and_bounded_by_instance_memory() -> None:
 def test_nfs_journal_mounts_the_share_and_points_the_journal_dir_at_it() -> None:
     """Set-up (a): gen2, Direct VPC egress, the NFS volume mounted where CREDIT_JOURNAL_DIR points,
     fsync on; otherwise the very same service as set-up (b)."""
-    doc = _manifest("--journal", "nfs", "--nfs-server", "10.1.2.3", "--nfs-path", "/credit",
-                    "--network", "vpc-1", "--subnet", "sub-1")
+    doc = _manifest(
+        "--journal",
+        "nfs",
+        "--nfs-server",
+        "10.1.2.3",
+        "--nfs-path",
+        "/credit",
+        "--network",
+        "vpc-1",
+        "--subnet",
+        "sub-1",
+    )
     template = doc["spec"]["template"]
     ann = template["metadata"]["annotations"]
     assert ann["run.googleapis.com/execution-environment"] == "gen2"
-    assert json.loads(ann["run.googleapis.com/network-interfaces"]) == [{"network": "vpc-1", "subnetwork": "sub-1"}]
+    assert json.loads(ann["run.googleapis.com/network-interfaces"]) == [
+        {"network": "vpc-1", "subnetwork": "sub-1"}
+    ]
     assert ann["run.googleapis.com/vpc-access-egress"] == "private-ranges-only"
     (volume,) = template["spec"]["volumes"]
     assert volume["nfs"] == {"server": "10.1.2.3", "path": "/credit", "readOnly": False}
@@ -307,8 +339,9 @@ def test_nfs_journal_mounts_the_share_and_points_the_journal_dir_at_it() -> None
     def common(d: dict[str, Any]) -> dict[str, Any]:
         d = json.loads(json.dumps(d))
         t = d["spec"]["template"]
-        t["metadata"]["annotations"] = {k: v for k, v in t["metadata"]["annotations"].items()
-                                        if k not in _VPC_ANNOTATIONS}
+        t["metadata"]["annotations"] = {
+            k: v for k, v in t["metadata"]["annotations"].items() if k not in _VPC_ANNOTATIONS
+        }
         t["spec"].pop("volumes", None)
         (c,) = t["spec"]["containers"]
         c.pop("volumeMounts", None)
@@ -321,14 +354,21 @@ def test_nfs_journal_mounts_the_share_and_points_the_journal_dir_at_it() -> None
 
 
 def test_nfs_journal_needs_a_server_and_a_path() -> None:
-    for args in (["--journal", "nfs"], ["--journal", "nfs", "--nfs-server", "10.1.2.3"],
-                 ["--journal", "nfs", "--nfs-path", "/credit"]):
+    for args in (
+        ["--journal", "nfs"],
+        ["--journal", "nfs", "--nfs-server", "10.1.2.3"],
+        ["--journal", "nfs", "--nfs-path", "/credit"],
+    ):
         proc = _deploy("--dry-run", *args)
-        assert proc.returncode == 2 and "--nfs-server" in proc.stderr and "--nfs-path" in proc.stderr, args
+        assert (
+            proc.returncode == 2 and "--nfs-server" in proc.stderr and "--nfs-path" in proc.stderr
+        ), args
         assert proc.stdout == ""
     # Values reach the manifest through sed: anything but a host name and an absolute path is refused.
     for server, export in (("10.1.2.3|x", "/credit"), ("10.1.2.3", "credit"), ("10.1.2.3", "/a b")):
-        proc = _deploy("--dry-run", "--journal", "nfs", "--nfs-server", server, "--nfs-path", export)
+        proc = _deploy(
+            "--dry-run", "--journal", "nfs", "--nfs-server", server, "--nfs-path", export
+        )
         assert proc.returncode == 2 and proc.stdout == "", (server, export)
 
 
@@ -342,7 +382,12 @@ def test_gcs_journal_is_refused_with_the_reason(tmp_path: Path) -> None:
 
 
 def test_journal_flag_values_are_checked() -> None:
-    for args in (["--journal", "disk"], ["--journal"], ["--nfs-server"], ["--journal", "nfs", "--nfs-path"]):
+    for args in (
+        ["--journal", "disk"],
+        ["--journal"],
+        ["--nfs-server"],
+        ["--journal", "nfs", "--nfs-path"],
+    ):
         proc = _deploy("--dry-run", *args)
         assert proc.returncode == 2 and proc.stdout == "", (args, proc.stderr)
 
@@ -350,13 +395,24 @@ def test_journal_flag_values_are_checked() -> None:
 def test_reliability_doc_names_tests_that_exist() -> None:
     """Every test the reliability table cites exists (Python tests under tests/, Rust tests in adopt.rs)."""
     text = RELIABILITY.read_text()
-    python_tests = set(re.findall(r"^def (test_\w+)", "\n".join(
-        p.read_text() for p in (ROOT / "tests").rglob("test_*.py")), re.MULTILINE))
+    python_tests = set(
+        re.findall(
+            r"^def (test_\w+)",
+            "\n".join(p.read_text() for p in (ROOT / "tests").rglob("test_*.py")),
+            re.MULTILINE,
+        )
+    )
     rust_tests = set(re.findall(r"fn (\w+)\(", ADOPT_RS.read_text()))
     cited_python = set(re.findall(r"`(test_\w+)`", text))
-    cited_rust = {name for name in re.findall(r"`(?:adopt::tests::)?([a-z0-9]+(?:_[a-z0-9]+){3,})`", text)
-                  if not name.startswith("test_")}
-    assert {"test_kill9_under_load_loses_no_answered_prediction", "test_sigterm_under_load_drains"} <= cited_python
+    cited_rust = {
+        name
+        for name in re.findall(r"`(?:adopt::tests::)?([a-z0-9]+(?:_[a-z0-9]+){3,})`", text)
+        if not name.startswith("test_")
+    }
+    assert {
+        "test_kill9_under_load_loses_no_answered_prediction",
+        "test_sigterm_under_load_drains",
+    } <= cited_python
     assert cited_rust, "the adoption tests are cited"
     assert cited_python <= python_tests, cited_python - python_tests
     assert cited_rust <= rust_tests, cited_rust - rust_tests

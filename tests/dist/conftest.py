@@ -26,16 +26,29 @@ DIST = Path(os.environ.get("CREDIT_DIST", ROOT / "dist")).resolve()
 VECTORS_PATH = ROOT / "testdata" / "vectors.json"
 
 # Variables that would let an installed package find the repository instead of itself.
-_LEAKY = ("PYTHONPATH", "PYTHONHOME", "NODE_PATH", "VIRTUAL_ENV", "CARGO_TARGET_DIR",
-          "CREDIT_MODEL", "CREDIT_DATA", "CREDIT_WORK", "CREDIT_WEB_DIR", "CREDIT_LOG", "CREDIT")
+_LEAKY = (
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "NODE_PATH",
+    "VIRTUAL_ENV",
+    "CARGO_TARGET_DIR",
+    "CREDIT_MODEL",
+    "CREDIT_DATA",
+    "CREDIT_WORK",
+    "CREDIT_WEB_DIR",
+    "CREDIT_LOG",
+    "CREDIT",
+)
 
 
 def artifact(pattern: str) -> Path:
     """The one file in dist/ matching `pattern`; fails naming what is missing."""
     hits = sorted(DIST.glob(pattern))
     if len(hits) != 1:
-        pytest.fail(f"dist/{pattern}: expected exactly one artifact, found {[h.name for h in hits]}"
-                    " (run `make dist`)")
+        pytest.fail(
+            f"dist/{pattern}: expected exactly one artifact, found {[h.name for h in hits]}"
+            " (run `make dist`)"
+        )
     return hits[0]
 
 
@@ -73,7 +86,9 @@ def run(cmd, what: str, **kw) -> subprocess.CompletedProcess:
     """Runs `cmd`; on failure, fails the test with `what` (the artifact and the step) and the output."""
     r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, check=False, **kw)
     if r.returncode != 0:
-        pytest.fail(f"{what}: exit {r.returncode}\n--- stdout\n{r.stdout[-4000:]}\n--- stderr\n{r.stderr[-4000:]}")
+        pytest.fail(
+            f"{what}: exit {r.returncode}\n--- stdout\n{r.stdout[-4000:]}\n--- stderr\n{r.stderr[-4000:]}"
+        )
     return r
 
 

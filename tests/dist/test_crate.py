@@ -11,7 +11,7 @@ from pathlib import Path
 
 from conftest import ROOT, artifact, run
 
-MAIN_RS = r'''
+MAIN_RS = r"""
 use credit_core::{shipped, Applicant};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,19 +27,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     Ok(())
 }
-'''
+"""
 
 
 def test_crate_contents_and_metadata(dist):
     crate = artifact("credit-core-*.crate")
     with tarfile.open(crate) as t:
         names = {n.split("/", 1)[1] for n in t.getnames() if "/" in n}
-        manifest = t.extractfile(next(n for n in t.getnames() if n.endswith("/Cargo.toml"))).read().decode()
+        manifest = (
+            t.extractfile(next(n for n in t.getnames() if n.endswith("/Cargo.toml")))
+            .read()
+            .decode()
+        )
         license_text = t.extractfile(next(n for n in t.getnames() if n.endswith("/LICENSE"))).read()
     for needed in ("LICENSE", "README.md", "model/default.json", "src/shipped.rs", "Cargo.toml"):
         assert needed in names, f"{crate.name}: {needed} missing from the package"
-    assert license_text == (ROOT / "LICENSE").read_bytes(), f"{crate.name}: LICENSE is not the project's"
-    for field in ("description", "license", "repository", "homepage", "keywords", "categories", "readme"):
+    assert license_text == (ROOT / "LICENSE").read_bytes(), (
+        f"{crate.name}: LICENSE is not the project's"
+    )
+    for field in (
+        "description",
+        "license",
+        "repository",
+        "homepage",
+        "keywords",
+        "categories",
+        "readme",
+    ):
         assert f"\n{field} =" in manifest, f"{crate.name}: Cargo.toml lacks `{field}`"
     assert not any(n.startswith("tests/") for n in names), f"{crate.name}: repo-only tests packaged"
 
@@ -61,12 +75,18 @@ def test_fresh_cargo_project_builds_against_the_unpacked_crate(dist, outside, cl
     work = Path(os.environ.get("CREDIT_WORK", ROOT / ".work"))
     env["CARGO_TARGET_DIR"] = str(work / "dist-check" / "cargo-target")
     seed = next(v for v in vectors["valid"] if v["name"] == "seed example")
-    r = run(["cargo", "run", "--quiet", "--release", "--", json.dumps(seed["input"])],
-            f"{crate.name}: cargo run of a fresh project depending on it", cwd=app, env=env)
+    r = run(
+        ["cargo", "run", "--quiet", "--release", "--", json.dumps(seed["input"])],
+        f"{crate.name}: cargo run of a fresh project depending on it",
+        cwd=app,
+        env=env,
+    )
     first, refused = r.stdout.strip().split("\n", 1)
     prob, pred, score, reasons = first.split(" ")
     want = seed["expected"]
-    assert float(prob) == want["probability"], f"{crate.name}: probability {prob} != {want['probability']!r}"
+    assert float(prob) == want["probability"], (
+        f"{crate.name}: probability {prob} != {want['probability']!r}"
+    )
     assert int(pred) == want["prediction"]
     assert abs(float(score) - want["score"]) < 1e-9
     assert reasons.split(",") == want["reasons"]

@@ -50,7 +50,9 @@ def close_proba(a: float, b: float) -> bool:
 
 
 def pairs(errors) -> list[str]:
-    return sorted(f"{e[0]}|{e[1]}" if isinstance(e, list) else f"{e['field']}|{e['code']}" for e in errors)
+    return sorted(
+        f"{e[0]}|{e[1]}" if isinstance(e, list) else f"{e['field']}|{e['code']}" for e in errors
+    )
 
 
 def tar_members(tgz: Path) -> dict[str, tarfile.TarInfo]:
@@ -84,8 +86,9 @@ class DecoyRegistry:
         self.requests: list[str] = []
         decoy_dir = root / "decoy" / "package"
         decoy_dir.mkdir(parents=True)
-        (decoy_dir / "package.json").write_text(json.dumps(
-            {"name": PLATFORM_NAME, "version": version, "main": "index.js"}))
+        (decoy_dir / "package.json").write_text(
+            json.dumps({"name": PLATFORM_NAME, "version": version, "main": "index.js"})
+        )
         (decoy_dir / "index.js").write_text("throw new Error('decoy from the registry')\n")
         tgz = root / "decoy.tgz"
         with tarfile.open(tgz, "w:gz") as t:
@@ -100,12 +103,25 @@ class DecoyRegistry:
                 path = urllib.parse.unquote(self.path.split("?")[0])
                 registry.requests.append(path)
                 if path == f"/{PLATFORM_NAME}":
-                    data = json.dumps({"name": PLATFORM_NAME, "dist-tags": {"latest": version}, "versions": {
-                        version: {"name": PLATFORM_NAME, "version": version, "main": "index.js", "dist": {
-                            "tarball": f"{registry.url}-/decoy.tgz",
-                            "shasum": hashlib.sha1(body).hexdigest(),
-                            "integrity": "sha512-" + base64.b64encode(hashlib.sha512(body).digest()).decode(),
-                        }}}}).encode()
+                    data = json.dumps(
+                        {
+                            "name": PLATFORM_NAME,
+                            "dist-tags": {"latest": version},
+                            "versions": {
+                                version: {
+                                    "name": PLATFORM_NAME,
+                                    "version": version,
+                                    "main": "index.js",
+                                    "dist": {
+                                        "tarball": f"{registry.url}-/decoy.tgz",
+                                        "shasum": hashlib.sha1(body).hexdigest(),
+                                        "integrity": "sha512-"
+                                        + base64.b64encode(hashlib.sha512(body).digest()).decode(),
+                                    },
+                                }
+                            },
+                        }
+                    ).encode()
                     self.send_response(200)
                     self.send_header("content-type", "application/json")
                 elif path == "/-/decoy.tgz":
@@ -132,7 +148,9 @@ class DecoyRegistry:
         self.server.server_close()
 
 
-def npm_install(project: Path, tarballs: list[Path], env: dict, what: str) -> tuple[dict, list[str]]:
+def npm_install(
+    project: Path, tarballs: list[Path], env: dict, what: str
+) -> tuple[dict, list[str]]:
     """`npm init -y` + `npm install` of copies of `tarballs` in `project`, against DecoyRegistry
     and an empty npm cache; returns the lock file and the registry requests."""
     local = []
@@ -142,15 +160,28 @@ def npm_install(project: Path, tarballs: list[Path], env: dict, what: str) -> tu
     version = json.loads(tar_text(tarballs[0], "package.json"))["version"]
     registry = DecoyRegistry(project.parent / f"{project.name}-registry", version)
     try:
-        flags = ["--no-audit", "--no-fund", "--loglevel=http", f"--registry={registry.url}",
-                 "--fetch-retries=0", f"--cache={project / '.npm-cache'}", "--no-update-notifier"]
+        flags = [
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=http",
+            f"--registry={registry.url}",
+            "--fetch-retries=0",
+            f"--cache={project / '.npm-cache'}",
+            "--no-update-notifier",
+        ]
         run(["npm", "init", "-y", *flags], f"{what}: npm init -y", cwd=project, env=env)
-        run(["npm", "install", *flags, *local], f"{what}: npm install {' '.join(local)}", cwd=project, env=env)
+        run(
+            ["npm", "install", *flags, *local],
+            f"{what}: npm install {' '.join(local)}",
+            cwd=project,
+            env=env,
+        )
     finally:
         registry.close()
         shutil.rmtree(project.parent / f"{project.name}-registry", ignore_errors=True)
     assert "/-/decoy.tgz" not in registry.requests, (
-        f"{what}: npm downloaded {PLATFORM_NAME} from the registry instead of using the tarball")
+        f"{what}: npm downloaded {PLATFORM_NAME} from the registry instead of using the tarball"
+    )
     return json.loads((project / "package-lock.json").read_text()), registry.requests
 
 
@@ -163,30 +194,46 @@ def node_json(project: Path, script: str, args: list, env: dict, what: str) -> d
 
 def check_vectors(results: list[dict], vectors: dict, what: str, scores: bool = True) -> None:
     valid = vectors["valid"]
-    assert len(results) == len(valid) > 0, f"{what}: {len(results)} results for {len(valid)} valid vectors"
+    assert len(results) == len(valid) > 0, (
+        f"{what}: {len(results)} results for {len(valid)} valid vectors"
+    )
     for got, v in zip(results, valid):
         exp = v["expected"]
         assert got["name"] == v["name"]
         assert close_proba(got["probability"], exp["probability"]), (
-            f"{what}: vector {v['name']!r}: probability {got['probability']!r} != {exp['probability']!r}")
+            f"{what}: vector {v['name']!r}: probability {got['probability']!r} != {exp['probability']!r}"
+        )
         if scores:
-            assert abs(got["score"] - exp["score"]) <= 1e-9, f"{what}: vector {v['name']!r}: score {got['score']}"
-            assert got["prediction"] == exp["prediction"], f"{what}: vector {v['name']!r}: prediction"
-            assert got["reasons"] == exp["reasons"], f"{what}: vector {v['name']!r}: reasons {got['reasons']}"
+            assert abs(got["score"] - exp["score"]) <= 1e-9, (
+                f"{what}: vector {v['name']!r}: score {got['score']}"
+            )
+            assert got["prediction"] == exp["prediction"], (
+                f"{what}: vector {v['name']!r}: prediction"
+            )
+            assert got["reasons"] == exp["reasons"], (
+                f"{what}: vector {v['name']!r}: reasons {got['reasons']}"
+            )
 
 
 def check_invalid(results: list[dict], vectors: dict, what: str) -> None:
     invalid = vectors["invalid"]
-    assert len(results) == len(invalid) > 0, f"{what}: {len(results)} results for {len(invalid)} invalid vectors"
+    assert len(results) == len(invalid) > 0, (
+        f"{what}: {len(results)} results for {len(invalid)} invalid vectors"
+    )
     for got, v in zip(results, invalid):
         assert got["threw"], f"{what}: invalid vector {v['name']!r} was scored instead of rejected"
-        assert got["isError"] and got["errName"] == "CreditError" and got["code"] == "invalid_applicant", (
-            f"{what}: invalid vector {v['name']!r}: threw {got}")
+        assert (
+            got["isError"]
+            and got["errName"] == "CreditError"
+            and got["code"] == "invalid_applicant"
+        ), f"{what}: invalid vector {v['name']!r}: threw {got}"
         assert pairs(got["errors"]) == pairs(v["errors"]), (
-            f"{what}: invalid vector {v['name']!r}: errors {pairs(got['errors'])} != {pairs(v['errors'])}")
+            f"{what}: invalid vector {v['name']!r}: errors {pairs(got['errors'])} != {pairs(v['errors'])}"
+        )
 
 
 # --- What is in the tarballs -----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("pattern", [MAIN, PLATFORM, WASM])
 def test_tarball_contents(dist, pattern):
@@ -196,9 +243,13 @@ def test_tarball_contents(dist, pattern):
     what = f"dist/{tgz.name}"
     for f in ("package.json", "README.md", "LICENSE"):
         assert f in files, f"{what}: no {f} (has {sorted(files)})"
-    assert tar_text(tgz, "LICENSE") == (ROOT / "LICENSE").read_text(), f"{what}: LICENSE differs from the repository's"
+    assert tar_text(tgz, "LICENSE") == (ROOT / "LICENSE").read_text(), (
+        f"{what}: LICENSE differs from the repository's"
+    )
     readme = tar_text(tgz, "README.md")
-    assert pkg["name"] in readme and "npm install" in readme, f"{what}: README.md does not tell users how to install"
+    assert pkg["name"] in readme and "npm install" in readme, (
+        f"{what}: README.md does not tell users how to install"
+    )
     for key in ("name", "version", "description", "license", "homepage", "keywords", "engines"):
         assert pkg.get(key), f"{what}: package.json has no {key}"
     assert pkg["license"] == "Apache-2.0", f"{what}: license {pkg['license']}"
@@ -207,7 +258,7 @@ def test_tarball_contents(dist, pattern):
     assert pkg["bugs"]["url"] == f"{URL}/issues", f"{what}: bugs {pkg.get('bugs')}"
     assert "node" in pkg["engines"], f"{what}: engines {pkg['engines']}"
     for f in pkg.get("files", []):
-        assert f in files, f"{what}: {f} of \"files\" is not in the tarball"
+        assert f in files, f'{what}: {f} of "files" is not in the tarball'
     for script in ("preinstall", "install", "postinstall", "prepare"):
         assert script not in pkg.get("scripts", {}), f"{what}: runs a {script} script on install"
     for name in files:
@@ -215,32 +266,55 @@ def test_tarball_contents(dist, pattern):
             text = tar_text(tgz, name)
             # The checkout's parent and the home directory of the machine that built the tarball.
             for local in (f"{ROOT.parent}/", f"{Path.home()}/"):
-                assert local not in text, f"{what}: {name} contains a path of the build machine ({local})"
+                assert local not in text, (
+                    f"{what}: {name} contains a path of the build machine ({local})"
+                )
     if pattern == PLATFORM:
-        assert pkg["main"] in files and pkg["main"].endswith(".node"), f"{what}: main {pkg['main']} not shipped"
-        assert (pkg["os"], pkg["cpu"], pkg.get("libc")) == (["linux"], ["x64"], ["glibc"]), f"{what}: os/cpu/libc"
+        assert pkg["main"] in files and pkg["main"].endswith(".node"), (
+            f"{what}: main {pkg['main']} not shipped"
+        )
+        assert (pkg["os"], pkg["cpu"], pkg.get("libc")) == (["linux"], ["x64"], ["glibc"]), (
+            f"{what}: os/cpu/libc"
+        )
         return
     exports = pkg.get("exports")
-    assert isinstance(exports, dict) and "." in exports and "./package.json" in exports, f"{what}: exports {exports}"
-    assert "types" in exports["."] and "default" in exports["."], f"{what}: exports['.'] {exports['.']}"
+    assert isinstance(exports, dict) and "." in exports and "./package.json" in exports, (
+        f"{what}: exports {exports}"
+    )
+    assert "types" in exports["."] and "default" in exports["."], (
+        f"{what}: exports['.'] {exports['.']}"
+    )
     assert next(iter(exports["."])) == "types", f"{what}: \"types\" must come first in exports['.']"
     for target in export_targets(exports):
-        assert target.removeprefix("./") in files, f"{what}: exports points at {target}, not in the tarball"
-    assert pkg["types"] in files and pkg["types"].endswith(".d.ts"), f"{what}: types {pkg.get('types')} not shipped"
+        assert target.removeprefix("./") in files, (
+            f"{what}: exports points at {target}, not in the tarball"
+        )
+    assert pkg["types"] in files and pkg["types"].endswith(".d.ts"), (
+        f"{what}: types {pkg.get('types')} not shipped"
+    )
     if pattern == MAIN:
         assert "require" in exports["."], f"{what}: exports['.'] has no require"
-        assert not any(n.endswith(".node") for n in files), f"{what}: carries a native addon (platform packages do)"
+        assert not any(n.endswith(".node") for n in files), (
+            f"{what}: carries a native addon (platform packages do)"
+        )
         opt = pkg.get("optionalDependencies", {})
         assert opt.get(PLATFORM_NAME) == pkg["version"], f"{what}: optionalDependencies {opt}"
-        assert all(v == pkg["version"] for v in opt.values()), f"{what}: platform versions differ: {opt}"
+        assert all(v == pkg["version"] for v in opt.values()), (
+            f"{what}: platform versions differ: {opt}"
+        )
         platform = json.loads(tar_text(artifact(PLATFORM), "package.json"))
-        assert platform["version"] == pkg["version"], f"{what}: platform package is {platform['version']}"
+        assert platform["version"] == pkg["version"], (
+            f"{what}: platform package is {platform['version']}"
+        )
     else:
         size = files["credit_default_bg.wasm"].size
-        assert size <= WASM_MAX_BYTES, f"{what}: credit_default_bg.wasm is {size} bytes > {WASM_MAX_BYTES}"
+        assert size <= WASM_MAX_BYTES, (
+            f"{what}: credit_default_bg.wasm is {size} bytes > {WASM_MAX_BYTES}"
+        )
 
 
 # --- Node: require, import, types --------------------------------------------------------------
+
 
 def test_node_package_installs_and_scores(dist, vectors, outside, clean_env):
     main, platform = artifact(MAIN), artifact(PLATFORM)
@@ -250,43 +324,77 @@ def test_node_package_installs_and_scores(dist, vectors, outside, clean_env):
     pkgs = lock["packages"]
     for name, tgz in (("credit-default", main), (PLATFORM_NAME, platform)):
         entry = pkgs.get(f"node_modules/{name}")
-        assert entry and entry.get("resolved", "").endswith(tgz.name), f"{what}: {name} not from the tarball: {entry}"
+        assert entry and entry.get("resolved", "").endswith(tgz.name), (
+            f"{what}: {name} not from the tarball: {entry}"
+        )
     nested = [k for k in pkgs if k.count("node_modules/") > 1]
     assert not nested, f"{what}: npm installed a second copy: {nested}"
     shutil.copy2(ROOT / "testdata" / "vectors.json", outside / "vectors.json")
     installed = outside / "node_modules"
 
-    out = node_json(outside, "check_node.cjs", ["vectors.json"], clean_env, f"{what}: require('credit-default')")
-    assert Path(out["resolved"]) == installed / "credit-default" / "index.js", f"{what}: resolved {out['resolved']}"
-    assert out["addons"] == [str(installed / PLATFORM_NAME / "credit-default.linux-x64-gnu.node")], (
-        f"{what}: loaded native addons {out['addons']}")
+    out = node_json(
+        outside, "check_node.cjs", ["vectors.json"], clean_env, f"{what}: require('credit-default')"
+    )
+    assert Path(out["resolved"]) == installed / "credit-default" / "index.js", (
+        f"{what}: resolved {out['resolved']}"
+    )
+    assert out["addons"] == [
+        str(installed / PLATFORM_NAME / "credit-default.linux-x64-gnu.node")
+    ], f"{what}: loaded native addons {out['addons']}"
     with tarfile.open(platform) as t:
         f = t.extractfile("package/credit-default.linux-x64-gnu.node")
         shipped = f.read() if f else b""
-    assert (installed / PLATFORM_NAME / "credit-default.linux-x64-gnu.node").read_bytes() == shipped, (
-        f"{what}: the installed addon is not the one in {platform.name}")
+    assert (
+        installed / PLATFORM_NAME / "credit-default.linux-x64-gnu.node"
+    ).read_bytes() == shipped, f"{what}: the installed addon is not the one in {platform.name}"
     assert out["bindingTarget"] == "native", f"{what}: binding target {out['bindingTarget']}"
-    assert (out["modelVersion"], out["checksum"]) == (vectors["model_version"], vectors["model_checksum"]), (
-        f"{what}: Model.default() is {out['modelVersion']} {out['checksum']}")
+    assert (out["modelVersion"], out["checksum"]) == (
+        vectors["model_version"],
+        vectors["model_checksum"],
+    ), f"{what}: Model.default() is {out['modelVersion']} {out['checksum']}"
     check_vectors(out["valid"], vectors, f"{what}: predict")
-    check_vectors([{"name": v["name"], "probability": p} for v, p in zip(vectors["valid"], out["batch"])],
-                  vectors, f"{what}: predictBatch", scores=False)
+    check_vectors(
+        [{"name": v["name"], "probability": p} for v, p in zip(vectors["valid"], out["batch"])],
+        vectors,
+        f"{what}: predictBatch",
+        scores=False,
+    )
     check_invalid(out["invalid"], vectors, f"{what}: predict")
 
-    esm = node_json(outside, "check_esm.mjs", ["vectors.json"], clean_env, f"{what}: import 'credit-default'")
-    assert Path(esm["resolved"]) == installed / "credit-default" / "index.js", f"{what}: import resolved {esm}"
+    esm = node_json(
+        outside, "check_esm.mjs", ["vectors.json"], clean_env, f"{what}: import 'credit-default'"
+    )
+    assert Path(esm["resolved"]) == installed / "credit-default" / "index.js", (
+        f"{what}: import resolved {esm}"
+    )
     assert esm["sameModel"], f"{what}: the default and the named import differ"
     check_vectors([esm], {"valid": vectors["valid"][:1]}, f"{what}: ESM import", scores=False)
 
     if not TSC.is_file():
         pytest.fail(f"{TSC.relative_to(ROOT)} is missing: run `make dist-npm-check-deps`")
     shutil.copy2(HERE / "check_types.mts", outside / "check_types.mts")
-    run(["node", TSC, "--noEmit", "--strict", "--target", "es2022", "--module", "nodenext",
-         "--moduleResolution", "nodenext", "check_types.mts"],
-        f"{what}: TypeScript check of the shipped index.d.ts", cwd=outside, env=clean_env)
+    run(
+        [
+            "node",
+            TSC,
+            "--noEmit",
+            "--strict",
+            "--target",
+            "es2022",
+            "--module",
+            "nodenext",
+            "--moduleResolution",
+            "nodenext",
+            "check_types.mts",
+        ],
+        f"{what}: TypeScript check of the shipped index.d.ts",
+        cwd=outside,
+        env=clean_env,
+    )
 
 
 # --- Browser package: size, Node, Chromium -----------------------------------------------------
+
 
 def find_chromium() -> str:
     """The browser the repository's Chromium tests use (bindings-wasm/test/helpers.mjs, the same
@@ -308,43 +416,89 @@ def test_wasm_package_installs_and_runs_in_chromium(dist, vectors, outside, clea
     tgz = artifact(WASM)
     what = f"dist/{tgz.name}"
     lock, requests = npm_install(outside, [tgz], clean_env, what)
-    assert requests == [], f"{what}: npm asked the registry for {requests} (the package has no dependencies)"
+    assert requests == [], (
+        f"{what}: npm asked the registry for {requests} (the package has no dependencies)"
+    )
     entry = lock["packages"].get("node_modules/credit-default-wasm")
-    assert entry and entry.get("resolved", "").endswith(tgz.name), f"{what}: not installed from the tarball: {entry}"
+    assert entry and entry.get("resolved", "").endswith(tgz.name), (
+        f"{what}: not installed from the tarball: {entry}"
+    )
     installed = outside / "node_modules" / "credit-default-wasm"
     wasm = installed / "credit_default_bg.wasm"
     assert wasm.is_file(), f"{what}: no credit_default_bg.wasm in node_modules/credit-default-wasm"
     size = wasm.stat().st_size
-    assert size <= WASM_MAX_BYTES, f"{what}: credit_default_bg.wasm is {size} bytes > {WASM_MAX_BYTES}"
+    assert size <= WASM_MAX_BYTES, (
+        f"{what}: credit_default_bg.wasm is {size} bytes > {WASM_MAX_BYTES}"
+    )
     shutil.copy2(ROOT / "testdata" / "vectors.json", outside / "vectors.json")
 
-    out = node_json(outside, "check_wasm_node.mjs", ["vectors.json"], clean_env, f"{what}: in Node (initSync)")
-    assert Path(out["resolved"]) == installed / "package.json", f"{what}: resolved {out['resolved']}"
+    out = node_json(
+        outside, "check_wasm_node.mjs", ["vectors.json"], clean_env, f"{what}: in Node (initSync)"
+    )
+    assert Path(out["resolved"]) == installed / "package.json", (
+        f"{what}: resolved {out['resolved']}"
+    )
     check_vectors(out["valid"], vectors, f"{what}: in Node", scores=False)
 
     if not TSC.is_file():
         pytest.fail(f"{TSC.relative_to(ROOT)} is missing: run `make dist-npm-check-deps`")
     shutil.copy2(HERE / "check_types_wasm.mts", outside / "check_types_wasm.mts")
-    run(["node", TSC, "--noEmit", "--strict", "--target", "esnext", "--module", "nodenext",
-         "--moduleResolution", "nodenext", "--lib", "esnext,dom", "check_types_wasm.mts"],
-        f"{what}: TypeScript check of the shipped .d.ts", cwd=outside, env=clean_env)
+    run(
+        [
+            "node",
+            TSC,
+            "--noEmit",
+            "--strict",
+            "--target",
+            "esnext",
+            "--module",
+            "nodenext",
+            "--moduleResolution",
+            "nodenext",
+            "--lib",
+            "esnext,dom",
+            "check_types_wasm.mts",
+        ],
+        f"{what}: TypeScript check of the shipped .d.ts",
+        cwd=outside,
+        env=clean_env,
+    )
 
     browser = find_chromium()
     if not (PLAYWRIGHT / "package.json").is_file():
-        pytest.fail(f"{PLAYWRIGHT.relative_to(ROOT)} is missing (the Chromium driver): run `make dist-npm-check-deps`")
+        pytest.fail(
+            f"{PLAYWRIGHT.relative_to(ROOT)} is missing (the Chromium driver): run `make dist-npm-check-deps`"
+        )
     shutil.copy2(HERE / "index.html", outside / "index.html")
-    r = run(["node", HERE / "chromium.mjs", outside, PLAYWRIGHT], f"{what}: headless Chromium ({browser})",
-            cwd=outside, env={**clean_env, "CHROMIUM": browser}, timeout=180)
+    r = run(
+        ["node", HERE / "chromium.mjs", outside, PLAYWRIGHT],
+        f"{what}: headless Chromium ({browser})",
+        cwd=outside,
+        env={**clean_env, "CHROMIUM": browser},
+        timeout=180,
+    )
     page = json.loads(r.stdout)
     res = page["result"]
-    assert res.get("ok"), f"{what}: the page failed in Chromium: {res.get('error')}\npage errors: {page['pageErrors']}"
+    assert res.get("ok"), (
+        f"{what}: the page failed in Chromium: {res.get('error')}\npage errors: {page['pageErrors']}"
+    )
     assert "Chrome" in res["userAgent"], f"{what}: not Chromium: {res['userAgent']}"
     bad = [q for q in page["requests"] if q["status"] != 200]
     assert not bad, f"{what}: failed requests in Chromium: {bad}"
     assert page["pageErrors"] == [], f"{what}: page errors in Chromium: {page['pageErrors']}"
     paths = {q["path"] for q in page["requests"]}
-    for f in ("credit_default.js", "credit_default_glue.js", "credit_default_bg.wasm", "default-model.json"):
-        assert f"/node_modules/credit-default-wasm/{f}" in paths, f"{what}: the page did not load {f}: {sorted(paths)}"
-    assert (res["modelVersion"], res["checksum"]) == (vectors["model_version"], vectors["model_checksum"])
+    for f in (
+        "credit_default.js",
+        "credit_default_glue.js",
+        "credit_default_bg.wasm",
+        "default-model.json",
+    ):
+        assert f"/node_modules/credit-default-wasm/{f}" in paths, (
+            f"{what}: the page did not load {f}: {sorted(paths)}"
+        )
+    assert (res["modelVersion"], res["checksum"]) == (
+        vectors["model_version"],
+        vectors["model_checksum"],
+    )
     check_vectors(res["valid"], vectors, f"{what}: in Chromium")
     check_invalid(res["invalid"], vectors, f"{what}: in Chromium")

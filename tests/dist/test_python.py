@@ -119,20 +119,14 @@ def _check_metadata(meta: email.message.Message, what: str) -> None:
         if meta.get(key) != value:
             problems.append(f"{key}: {meta.get(key)!r}, expected {value!r}")
     if "LICENSE" not in (meta.get_all("License-File") or []):
-        problems.append(
-            f"License-File: {meta.get_all('License-File')}, expected LICENSE"
-        )
+        problems.append(f"License-File: {meta.get_all('License-File')}, expected LICENSE")
     if not (meta.get("Summary") or "").strip():
         problems.append("no Summary")
     if not (meta.get("Description-Content-Type") or "").startswith("text/markdown"):
-        problems.append(
-            f"Description-Content-Type: {meta.get('Description-Content-Type')!r}"
-        )
+        problems.append(f"Description-Content-Type: {meta.get('Description-Content-Type')!r}")
     body = meta.get_payload()
     if "pip install credit-default" not in body or "Model.default()" not in body:
-        problems.append(
-            "the long description is not bindings-python/README.md (no install line)"
-        )
+        problems.append("the long description is not bindings-python/README.md (no install line)")
     if not (meta.get("Keywords") or "").strip():
         problems.append("no Keywords")
     urls = {
@@ -140,9 +134,7 @@ def _check_metadata(meta: email.message.Message, what: str) -> None:
         for u in meta.get_all("Project-URL") or []
     }
     for label in ("Homepage", "Repository", "Issues", "Documentation"):
-        if not urls.get(label, "").startswith(
-            "https://github.com/credit-default/credit-default"
-        ):
+        if not urls.get(label, "").startswith("https://github.com/credit-default/credit-default"):
             problems.append(f"Project-URL {label}: {urls.get(label)!r}")
     classifiers = set(meta.get_all("Classifier") or [])
     wanted = {f"Programming Language :: Python :: {v}" for v in PYTHONS} | {
@@ -155,9 +147,7 @@ def _check_metadata(meta: email.message.Message, what: str) -> None:
         problems.append(f"classifier missing: {c}")
     # PEP 639: with License-Expression, "License ::" classifiers are deprecated and PyPI refuses both.
     problems += [
-        f"legacy license classifier: {c}"
-        for c in classifiers
-        if c.startswith("License ::")
+        f"legacy license classifier: {c}" for c in classifiers if c.startswith("License ::")
     ]
     requires = meta.get_all("Requires-Dist") or []
     for dep in ("numpy", "scikit-learn", "pandas", "polars", "pyarrow"):
@@ -188,9 +178,7 @@ def _python(version: str, env: dict) -> str | None:
     cands = [shutil.which(f"python{version}", path=env.get("PATH"))]
     pyenv = shutil.which("pyenv", path=env.get("PATH"))
     if pyenv:
-        r = subprocess.run(
-            [pyenv, "root"], check=False, capture_output=True, text=True, env=env
-        )
+        r = subprocess.run([pyenv, "root"], check=False, capture_output=True, text=True, env=env)
         if r.returncode == 0:
             vers = sorted(Path(r.stdout.strip(), "versions").glob(f"{version}.*"))
             cands += [str(v / "bin" / f"python{version}") for v in reversed(vers)]
@@ -244,9 +232,7 @@ def _probe(
             f"{what}: credit_default imported from {installed}, not from the fresh venv {venv}"
         )
     if ROOT in installed.parents:
-        pytest.fail(
-            f"{what}: credit_default imported from the repository ({installed})"
-        )
+        pytest.fail(f"{what}: credit_default imported from the repository ({installed})")
     return out
 
 
@@ -287,15 +273,11 @@ def _check_vectors(out: dict, vectors: dict, what: str) -> None:
             f"Model.default() is {out['model_version']} / {out['checksum']}, vectors are "
             f"for {vectors['model_version']} / {vectors['model_checksum']}"
         )
-    for case, got, row_p in zip(
-        vectors["valid"], out["valid"], out["rows"], strict=True
-    ):
+    for case, got, row_p in zip(vectors["valid"], out["valid"], out["rows"], strict=True):
         exp = case["expected"]
         want_p, want_s = float(exp["probability"]).hex(), float(exp["score"]).hex()
         if got["probability"] != want_p:
-            problems.append(
-                f"{case['name']}: probability {got['probability']} != {want_p}"
-            )
+            problems.append(f"{case['name']}: probability {got['probability']} != {want_p}")
         if row_p != want_p:
             problems.append(f"{case['name']}: probability(rows) {row_p} != {want_p}")
         if got["score"] != want_s:
@@ -305,23 +287,15 @@ def _check_vectors(out: dict, vectors: dict, what: str) -> None:
                 f"{case['name']}: prediction {got['prediction']} != {exp['prediction']}"
             )
         if got["reasons"] != exp["reasons"]:
-            problems.append(
-                f"{case['name']}: reasons {got['reasons']} != {exp['reasons']}"
-            )
+            problems.append(f"{case['name']}: reasons {got['reasons']} != {exp['reasons']}")
     for case, got in zip(vectors["invalid"], out["invalid"], strict=True):
         want = sorted([e["field"], e["code"]] for e in case["errors"])
         if got["errors"] is None:
-            problems.append(
-                f"{case['name']}: accepted, expected ValidationError {want}"
-            )
+            problems.append(f"{case['name']}: accepted, expected ValidationError {want}")
         elif got["errors"] != want:
-            problems.append(
-                f"{case['name']}: ValidationError {got['errors']}, expected {want}"
-            )
+            problems.append(f"{case['name']}: ValidationError {got['errors']}, expected {want}")
     if problems:
-        pytest.fail(
-            f"{what}: {len(problems)} vector mismatch(es):\n  " + "\n  ".join(problems)
-        )
+        pytest.fail(f"{what}: {len(problems)} vector mismatch(es):\n  " + "\n  ".join(problems))
 
 
 def _install_wheel(
@@ -365,9 +339,7 @@ def test_wheel_platform_tag_passes_auditwheel(dist: Path) -> None:
         pytest.fail(
             f"{what}: platform tag(s) {bad} are not manylinux/musllinux (PyPI refuses them)"
         )
-    r = run(
-        [sys.executable, "-m", "auditwheel", "show", wheel], f"{what}: auditwheel show"
-    )
+    r = run([sys.executable, "-m", "auditwheel", "show", wheel], f"{what}: auditwheel show")
     text = " ".join(r.stdout.split())
     m = re.search(r'is consistent with the following platform tag: "([^"]+)"', text)
     if not m:
@@ -375,16 +347,10 @@ def test_wheel_platform_tag_passes_auditwheel(dist: Path) -> None:
     audited = m.group(1)
     floor = _glibc(audited)
     if floor is None or not audited.startswith(("manylinux", "musllinux")):
-        pytest.fail(
-            f"{what}: auditwheel says {audited!r}, not a manylinux/musllinux policy"
-        )
+        pytest.fail(f"{what}: auditwheel says {audited!r}, not a manylinux/musllinux policy")
     for p in platforms:
         claimed = _glibc(p)
-        if (
-            claimed is None
-            or claimed < floor
-            or p.startswith("musl") != audited.startswith("musl")
-        ):
+        if claimed is None or claimed < floor or p.startswith("musl") != audited.startswith("musl"):
             pytest.fail(
                 f"{what}: the file name claims {p}, but auditwheel only accepts {audited} "
                 "(the .so needs newer symbols than the tag promises)"
@@ -415,9 +381,7 @@ def test_wheel_metadata_and_license(dist: Path) -> None:
             if need not in names:
                 pytest.fail(f"{what}: {need} missing from the wheel")
         if not any(re.fullmatch(r"credit_default/_native\.abi3\.so", n) for n in names):
-            pytest.fail(
-                f"{what}: no credit_default/_native.abi3.so (not an abi3 wheel?)"
-            )
+            pytest.fail(f"{what}: no credit_default/_native.abi3.so (not an abi3 wheel?)")
     _check_metadata(_wheel_meta(wheel), what)
 
 
@@ -458,9 +422,7 @@ def test_sdist_contents_and_metadata(dist: Path) -> None:
         }
         for name, src in same.items():
             if read(name) != src.read_bytes():
-                pytest.fail(
-                    f"{what}: {name} differs from the repository's {src.relative_to(ROOT)}"
-                )
+                pytest.fail(f"{what}: {name} differs from the repository's {src.relative_to(ROOT)}")
         # Nothing that only makes sense inside the repository, and nothing built.
         stray = [
             n
@@ -488,14 +450,10 @@ def test_sdist_contents_and_metadata(dist: Path) -> None:
 # --- installed and used -------------------------------------------------------------------------
 
 
-def test_wheel_in_fresh_venv_scores_every_vector(
-    dist, vectors, outside, clean_env
-) -> None:
+def test_wheel_in_fresh_venv_scores_every_vector(dist, vectors, outside, clean_env) -> None:
     wheel = artifact(WHEEL)
     what = f"dist/{wheel.name} (python3 {sys.version_info[0]}.x from PATH)"
-    python = shutil.which("python3", path=clean_env["PATH"]) or pytest.fail(
-        "no python3 on PATH"
-    )
+    python = shutil.which("python3", path=clean_env["PATH"]) or pytest.fail("no python3 on PATH")
     t0 = time.monotonic()
     venv, py = _install_wheel(outside, clean_env, python, what)
     out = _probe(py, venv, outside, _vectors_copy(outside), clean_env, what)
@@ -506,23 +464,17 @@ def test_wheel_in_fresh_venv_scores_every_vector(
     )
 
 
-def test_sdist_builds_with_pip_and_matches_the_wheel(
-    dist, vectors, outside, clean_env
-) -> None:
+def test_sdist_builds_with_pip_and_matches_the_wheel(dist, vectors, outside, clean_env) -> None:
     sdist, wheel = artifact(SDIST), artifact(WHEEL)
     what = f"dist/{sdist.name}"
     if not shutil.which("cargo", path=clean_env["PATH"]):
         pytest.fail(f"{what}: cargo is not on PATH; pip cannot build the sdist")
-    python = shutil.which("python3", path=clean_env["PATH"]) or pytest.fail(
-        "no python3 on PATH"
-    )
+    python = shutil.which("python3", path=clean_env["PATH"]) or pytest.fail("no python3 on PATH")
     vectors_file = _vectors_copy(outside)
 
     t0 = time.monotonic()
     wvenv, wpy = _install_wheel(outside, clean_env, python, f"dist/{wheel.name}")
-    from_wheel = _probe(
-        wpy, wvenv, outside, vectors_file, clean_env, f"dist/{wheel.name}"
-    )
+    from_wheel = _probe(wpy, wvenv, outside, vectors_file, clean_env, f"dist/{wheel.name}")
     t_wheel = time.monotonic() - t0
 
     venv = outside / "venv-sdist"
@@ -541,9 +493,7 @@ def test_sdist_builds_with_pip_and_matches_the_wheel(
         "--no-binary",
         "credit-default",
     ]
-    r = run(
-        [*cmd, sdist], f"{what}: pip install (build from source)", env=env, cwd=outside
-    )
+    r = run([*cmd, sdist], f"{what}: pip install (build from source)", env=env, cwd=outside)
     log = r.stdout + r.stderr
     compiled = [c for c in SDIST_CRATES if re.search(rf"Compiling {c} v", log)]
     if must_compile and compiled != list(SDIST_CRATES):
@@ -563,9 +513,7 @@ def test_sdist_builds_with_pip_and_matches_the_wheel(
     ]
     diffs += [
         f"row {i}: sdist {a} / wheel {b}"
-        for i, (a, b) in enumerate(
-            zip(from_sdist["rows"], from_wheel["rows"], strict=True)
-        )
+        for i, (a, b) in enumerate(zip(from_sdist["rows"], from_wheel["rows"], strict=True))
         if a != b
     ]
     if diffs:
@@ -591,22 +539,16 @@ def test_lowest_allowed_versions_work(dist, vectors, outside, clean_env) -> None
     what = f"dist/{wheel.name} with the lowest allowed {', '.join(pins)} on Python 3.10"
     python = _python("3.10", clean_env)
     if python is None:
-        pytest.skip(
-            "no Python 3.10 interpreter (python3.10 on PATH or pyenv): floors not checked"
-        )
+        pytest.skip("no Python 3.10 interpreter (python3.10 on PATH or pyenv): floors not checked")
     t0 = time.monotonic()
     venv, py = _install_wheel(
         outside, clean_env, python, what, "[sklearn,pandas,polars,arrow]", pins
     )
-    out = _probe(
-        py, venv, outside, _vectors_copy(outside), clean_env, what, "frames", "sklearn"
-    )
+    out = _probe(py, venv, outside, _vectors_copy(outside), clean_env, what, "frames", "sklearn")
     _check_vectors(out, vectors, what)
     for kind in ("pandas", "polars", "arrow", "arrow-batch"):
         if out[kind] != out["rows"]:
-            pytest.fail(
-                f"{what}: probability({kind}) {out[kind]} != numpy rows {out['rows']}"
-            )
+            pytest.fail(f"{what}: probability({kind}) {out[kind]} != numpy rows {out['rows']}")
     sk = out["sklearn"]
     if sk["proba_shape"] != [len(vectors["valid"]), 2] or not all(
         a > 0.6 for a in sk["cross_val_auc"]
@@ -616,16 +558,12 @@ def test_lowest_allowed_versions_work(dist, vectors, outside, clean_env) -> None
 
 
 @pytest.mark.parametrize("version", PYTHONS)
-def test_abi3_wheel_on_every_supported_python(
-    version, dist, vectors, outside, clean_env
-) -> None:
+def test_abi3_wheel_on_every_supported_python(version, dist, vectors, outside, clean_env) -> None:
     wheel = artifact(WHEEL)
     what = f"dist/{wheel.name} on Python {version}"
     python = _python(version, clean_env)
     if python is None:
-        pytest.skip(
-            f"no Python {version} interpreter (python{version} on PATH or pyenv)"
-        )
+        pytest.skip(f"no Python {version} interpreter (python{version} on PATH or pyenv)")
     venv, py = _install_wheel(outside, clean_env, python, what)
     _check_vectors(
         _probe(py, venv, outside, _vectors_copy(outside), clean_env, what),

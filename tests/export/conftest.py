@@ -90,7 +90,9 @@ def model16_rows(work: Path, model16: Path, vectors: tuple[list, dict]) -> tuple
     return rows, cli_score(csv_path, work / "model16-rows.scored.csv", model=model16)
 
 
-def cells_case(name: str, model: Path, work: Path, vectors: tuple[list, dict], training: list) -> CellsCase:
+def cells_case(
+    name: str, model: Path, work: Path, vectors: tuple[list, dict], training: list
+) -> CellsCase:
     rows = vectors[0] + cell_rows(model, CELL_ROWS_ID) + [(TRAINING_ID + i, v) for i, v in training]
     csv_path = write_csv(work / f"cells-{name}-rows.csv", rows)
     cli = cli_score(csv_path, work / f"cells-{name}-rows.scored.csv", model=model)
@@ -113,8 +115,24 @@ def cells_trained(work: Path, sample20k: Path, vectors: tuple[list, dict]) -> Ce
     from 62 on, is its own bin's share plus two cells' halves), on the vectors, rows reaching
     every cell and those 20,000 rows."""
     out = work / "model-cells-trained.json"
-    r = run([credit(), "train", "--data", sample20k, "--out", out, "--max-bins", "16", "--folds", "3",
-             "--interactions", "4", "--age-pairs", "--quiet"])
+    r = run(
+        [
+            credit(),
+            "train",
+            "--data",
+            sample20k,
+            "--out",
+            out,
+            "--max-bins",
+            "16",
+            "--folds",
+            "3",
+            "--interactions",
+            "4",
+            "--age-pairs",
+            "--quiet",
+        ]
+    )
     assert r.returncode == 0, r.stderr
     pairs = [x["features"] for x in json.loads(out.read_text())["interactions"]]
     assert sum("age" in p for p in pairs) >= 2, pairs

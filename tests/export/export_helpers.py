@@ -20,7 +20,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = json.loads((ROOT / "testdata" / "vectors.json").read_text())
 FEATURES: list[str] = VECTORS["feature_order"]
-OUTPUT = ["id", "probability", "prediction", "score", "reason_1", "reason_2", "reason_3", "reason_4", "errors"]
+OUTPUT = [
+    "id",
+    "probability",
+    "prediction",
+    "score",
+    "reason_1",
+    "reason_2",
+    "reason_3",
+    "reason_4",
+    "errors",
+]
 # `credit score` reads these cells as missing (service/src/data.rs, `raw`).
 MISSING_CELLS = {"", "NA", "NaN", "nan", "null"}
 # Codes a typed numeric column cannot produce: a string/boolean/object where a number belongs, and
@@ -33,7 +43,9 @@ def credit() -> Path:
 
 
 def data_path() -> Path:
-    return Path(os.environ.get("CREDIT_DATA", ROOT.parent / "shared" / "data" / "cs-training.csv.gz"))
+    return Path(
+        os.environ.get("CREDIT_DATA", ROOT.parent / "shared" / "data" / "cs-training.csv.gz")
+    )
 
 
 Row = tuple[int, list[float | None]]
@@ -87,7 +99,18 @@ def vector_rows() -> tuple[list[Row], list[dict]]:
         [math.nan, 45, 2, 0.8, 9120, 13, 0, 6, 0, 2],  # NaN required: missing
         [0.5, 61, 96, 0.8, 9120, 13, 98, 6, 96, 2],  # bureau codes in every past-due count
         [0.5, 62, 0, 0.8, 0, 0, 0, 0, 0, 0],  # 62: age never a reason
-        [100000.5, 120.5, 95.5, 1000000.25, 1e8 + 1, 200.5, 96.5, 100.5, 97, 50.5],  # just past each bound
+        [
+            100000.5,
+            120.5,
+            95.5,
+            1000000.25,
+            1e8 + 1,
+            200.5,
+            96.5,
+            100.5,
+            97,
+            50.5,
+        ],  # just past each bound
         [1e300, 1e300, 1e20, -1.5, -2.5, 0.25, -0.0, 6, 98, -math.inf],
         [0.0, 18, 0, 0.0, 0.0, 0, 0, 0, 0, 0],  # every lower bound
         [float(x) for x in seed],
@@ -157,7 +180,9 @@ def _text(v: object) -> str:
     return "" if v is None else str(v)
 
 
-def compare(engine_rows: list[tuple], cli: dict[str, dict[str, str]], exact_errors: bool = True) -> Comparison:
+def compare(
+    engine_rows: list[tuple], cli: dict[str, dict[str, str]], exact_errors: bool = True
+) -> Comparison:
     """Asserts the engine's rows (tuples in OUTPUT order, numbers as numbers) equal `credit score`'s,
     row by row: the same ids, probability within 1e-12, prediction, score as the CLI prints it
     (two decimals), reasons, and errors (the same fields and codes; the same text when
@@ -165,7 +190,9 @@ def compare(engine_rows: list[tuple], cli: dict[str, dict[str, str]], exact_erro
     c = Comparison(rows=len(engine_rows))
     ids = [str(r[0]) for r in engine_rows]
     assert len(ids) == len(set(ids)), "duplicate ids in the engine's answer"
-    assert sorted(ids) == sorted(cli), f"{len(ids)} rows from the engine, {len(cli)} from credit score"
+    assert sorted(ids) == sorted(cli), (
+        f"{len(ids)} rows from the engine, {len(cli)} from credit score"
+    )
     mismatches = []
     for r in engine_rows:
         rid, p, pred, score, *reasons, errors = r
@@ -189,7 +216,9 @@ def compare(engine_rows: list[tuple], cli: dict[str, dict[str, str]], exact_erro
                 problems.append(f"score {score} != {want['score']}")
         got_reasons = [_text(x) for x in reasons]
         if got_reasons != [want[f"reason_{k}"] for k in range(1, 5)]:
-            problems.append(f"reasons {got_reasons} != {[want[f'reason_{k}'] for k in range(1, 5)]}")
+            problems.append(
+                f"reasons {got_reasons} != {[want[f'reason_{k}'] for k in range(1, 5)]}"
+            )
         got_errors = _text(errors)
         if error_codes(got_errors) != error_codes(want["errors"]):
             problems.append(f"errors {got_errors} != {want['errors']}")
@@ -199,7 +228,9 @@ def compare(engine_rows: list[tuple], cli: dict[str, dict[str, str]], exact_erro
                 problems.append(f"errors text {got_errors} != {want['errors']}")
         if problems:
             mismatches.append(f"id {rid}: " + "; ".join(problems))
-    assert not mismatches, f"{len(mismatches)} of {len(engine_rows)} rows differ:\n" + "\n".join(mismatches[:20])
+    assert not mismatches, f"{len(mismatches)} of {len(engine_rows)} rows differ:\n" + "\n".join(
+        mismatches[:20]
+    )
     return c
 
 
@@ -303,7 +334,9 @@ def core_predictions(model: Path, rows: list[Row]) -> dict[str, object]:
     import credit_default as cd
 
     m = cd.Model.load(str(model))
-    applicants = [{f: math.nan if v is None else v for f, v in zip(FEATURES, vals)} for _, vals in rows]
+    applicants = [
+        {f: math.nan if v is None else v for f, v in zip(FEATURES, vals)} for _, vals in rows
+    ]
     out = m.predict_many(applicants, errors="return")
     return {str(i): (None if isinstance(p, ValueError) else p) for (i, _), p in zip(rows, out)}
 

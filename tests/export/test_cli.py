@@ -29,21 +29,33 @@ def test_model_file_and_env(tmp_path: Path) -> None:
     model = tmp_path / "m.json"
     model.write_text((ROOT / "models" / "default.json").read_text())
     a = run([credit(), "export", "--to", "sql", "--dialect", "duckdb", "--model", model]).stdout
-    b = run([credit(), "export", "--to", "sql", "--dialect", "duckdb"], env={"CREDIT_MODEL": str(model), "PATH": "/usr/bin:/bin"}).stdout
+    b = run(
+        [credit(), "export", "--to", "sql", "--dialect", "duckdb"],
+        env={"CREDIT_MODEL": str(model), "PATH": "/usr/bin:/bin"},
+    ).stdout
     assert a and a == b
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--to", "sql"], "--dialect"),
-    (["--to", "onnx", "--dialect", "duckdb", "-o", "x.onnx"], "--dialect applies to --to sql"),
-    (["--to", "onnx"], "-o FILE"),
-    (["--to", "sql", "--dialect", "duckdb", "--float32"], "--float32"),
-    (["--to", "sql", "--dialect", "duckdb", "--table", "t; DROP TABLE t"], "--table"),
-    (["--to", "sql", "--dialect", "duckdb", "--table", ""], "--table"),
-    (["--to", "sql", "--dialect", "oracle"], "oracle"),
-    (["--to", "sql", "--dialect", "duckdb", "--model", "no-such-model.json"], "no-such-model.json"),
-    (["--to", "sql", "--dialect", "duckdb", "--model", "models:/credit-default@champion"], "MLFLOW_TRACKING_URI"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--to", "sql"], "--dialect"),
+        (["--to", "onnx", "--dialect", "duckdb", "-o", "x.onnx"], "--dialect applies to --to sql"),
+        (["--to", "onnx"], "-o FILE"),
+        (["--to", "sql", "--dialect", "duckdb", "--float32"], "--float32"),
+        (["--to", "sql", "--dialect", "duckdb", "--table", "t; DROP TABLE t"], "--table"),
+        (["--to", "sql", "--dialect", "duckdb", "--table", ""], "--table"),
+        (["--to", "sql", "--dialect", "oracle"], "oracle"),
+        (
+            ["--to", "sql", "--dialect", "duckdb", "--model", "no-such-model.json"],
+            "no-such-model.json",
+        ),
+        (
+            ["--to", "sql", "--dialect", "duckdb", "--model", "models:/credit-default@champion"],
+            "MLFLOW_TRACKING_URI",
+        ),
+    ],
+)
 def test_refusals(args: list[str], message: str, tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin"}  # no CREDIT_MODEL, no MLFLOW_TRACKING_URI
     r = run([credit(), "export", *args], cwd=tmp_path, env=env)

@@ -66,7 +66,9 @@ def test_vectors_expected_outputs(vectors: tuple[list, dict]) -> None:
     k = len(valid)
     for v in VECTORS["invalid_rows"]:
         errors = json.loads(out[k][-1])
-        assert [(e["field"], e["code"]) for e in errors] == [(e["field"], e["code"]) for e in v["errors"]], v["name"]
+        assert [(e["field"], e["code"]) for e in errors] == [
+            (e["field"], e["code"]) for e in v["errors"]
+        ], v["name"]
         assert out[k][1] is None
         k += 1
 
@@ -91,9 +93,13 @@ def test_all_training_rows_equal_credit_score(training: tuple[list, dict]) -> No
 
 def test_model_with_16_bins(model16: Path, model16_rows: tuple[list, dict]) -> None:
     """A model of another shape (16 bins per feature, other edges): the export follows it."""
-    shipped = json.loads((Path(__file__).resolve().parents[2] / "models" / "default.json").read_text())
+    shipped = json.loads(
+        (Path(__file__).resolve().parents[2] / "models" / "default.json").read_text()
+    )
     other = json.loads(model16.read_text())
-    assert [len(f["edges"]) for f in other["features"]] != [len(f["edges"]) for f in shipped["features"]]
+    assert [len(f["edges"]) for f in other["features"]] != [
+        len(f["edges"]) for f in shipped["features"]
+    ]
     assert max(len(f["range_bins"]) for f in other["features"]) <= 16
     rows, cli = model16_rows
     sql = export_sql("duckdb", "applicants", model=model16)
@@ -123,7 +129,10 @@ def test_model_with_cells(cells: CellsCase) -> None:
     """A model with interaction cells: every row (vectors, rows reaching every cell, training
     rows) gives `credit score`'s answer, the probability and score bit for bit the core's."""
     sql = export_sql("duckdb", "applicants", model=cells.model)
-    assert "paired AS" in sql and json.loads(cells.model.read_text())["checksum"] in sql.splitlines()[0]
+    assert (
+        "paired AS" in sql
+        and json.loads(cells.model.read_text())["checksum"] in sql.splitlines()[0]
+    )
     c = check_cells(run_duckdb(sql, cells.rows), cells)
     print(f"duckdb, cells {cells.name}: {c}")
 
@@ -135,7 +144,11 @@ def test_cell_rows_reach_every_cell_ties_and_the_age_rule(cells: CellsCase) -> N
     reached, total = cells_reached(cells.model, cells.rows)
     assert len(reached) == total, (len(reached), total)
     scored = [(i, v, cells.core[str(i)]) for i, v in cells.rows if cells.core[str(i)] is not None]
-    ties = [i for i, _, p in scored if any(a.points_lost == b.points_lost for a, b in zip(p.reasons, p.reasons[1:]))]
+    ties = [
+        i
+        for i, _, p in scored
+        if any(a.points_lost == b.points_lost for a, b in zip(p.reasons, p.reasons[1:]))
+    ]
     assert ties, "no row whose reasons tie"
     card = json.loads(cells.model.read_text())
     age = card["features"][1]
@@ -146,4 +159,6 @@ def test_cell_rows_reach_every_cell_ties_and_the_age_rule(cells: CellsCase) -> N
     assert all("R02" not in [r.code for r in p.reasons] for _, p in elderly)
     young = [p for _, v, p in scored if v[1] < 62]
     assert any("R02" in [r.code for r in p.reasons] for p in young)
-    print(f"cells {cells.name}: {len(reached)} cells, {len(ties)} rows with tied reasons, {len(losing)} elderly losing")
+    print(
+        f"cells {cells.name}: {len(reached)} cells, {len(ties)} rows with tied reasons, {len(losing)} elderly losing"
+    )

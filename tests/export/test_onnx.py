@@ -110,7 +110,9 @@ def write_csv(path: Path, x: np.ndarray) -> None:
             w.writerow([i, *("NA" if math.isnan(v) else repr(float(v)) for v in row)])
 
 
-def cli_score(credit: Path, src: Path, out: Path, model: Path = MODEL) -> tuple[np.ndarray, list[str]]:
+def cli_score(
+    credit: Path, src: Path, out: Path, model: Path = MODEL
+) -> tuple[np.ndarray, list[str]]:
     """`credit score` probabilities (NaN for refused rows) and score strings."""
     r = run([credit, "score", "--model", model, src, "-o", out, "--quiet"])
     assert r.returncode == 0, r.stderr
@@ -122,8 +124,12 @@ def cli_score(credit: Path, src: Path, out: Path, model: Path = MODEL) -> tuple[
 
 def assert_same_as_cli(p: np.ndarray, s: np.ndarray, cli_p: np.ndarray, cli_s: list[str]) -> None:
     refused = np.isnan(cli_p)
-    np.testing.assert_array_equal(np.isnan(p), refused, "ONNX NaN exactly where credit score refuses")
-    np.testing.assert_array_equal(np.isnan(s), refused, "score NaN exactly where credit score refuses")
+    np.testing.assert_array_equal(
+        np.isnan(p), refused, "ONNX NaN exactly where credit score refuses"
+    )
+    np.testing.assert_array_equal(
+        np.isnan(s), refused, "score NaN exactly where credit score refuses"
+    )
     assert np.max(np.abs(p[~refused] - cli_p[~refused]), initial=0.0) <= 1e-12
     # `credit score` prints the score with two decimals: the same rounding of the ONNX score
     # gives the same text.
@@ -153,10 +159,17 @@ def test_checker_and_metadata(onnx64, onnx32):
 def test_every_vector(credit, onnx64, tmp_path):
     names, x, left = vector_rows()
     # Only what a float matrix cannot carry is left out (strings, booleans, objects, unknown keys).
-    assert sorted(left) == sorted([
-        "age as a string", "boolean for a number", "object for a number", "array for a number",
-        "typo MonthlyIncom", "extra field", "several errors at once",
-    ])
+    assert sorted(left) == sorted(
+        [
+            "age as a string",
+            "boolean for a number",
+            "object for a number",
+            "array for a number",
+            "typo MonthlyIncom",
+            "extra field",
+            "several errors at once",
+        ]
+    )
     p, s = infer(onnx64, x)
     n_valid = len(VECTORS["valid"])
     want_p = np.array([v["expected"]["probability"] for v in VECTORS["valid"]])
@@ -207,7 +220,9 @@ def test_other_bins_match(credit, data_path, tmp_path):
     pd.read_csv(data_path, index_col=0, nrows=20_000).to_csv(sample)
     model = tmp_path / "bins16.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    r = run([credit, "train", "--data", sample, "--out", model, "--max-bins", "16", "--quiet"], env=env)
+    r = run(
+        [credit, "train", "--data", sample, "--out", model, "--max-bins", "16", "--quiet"], env=env
+    )
     assert r.returncode == 0, r.stderr
     card = json.loads(model.read_text())
     assert card["training"]["max_bins"] == 16
@@ -243,11 +258,19 @@ def test_model_with_cells(credit, cells: CellsCase, tmp_path):
     m = onnx.load(str(path))
     onnx.checker.check_model(m, full_check=True)
     assert {p.key: p.value for p in m.metadata_props}["interactions"].count(" cells)") == len(
-        json.loads(cells.model.read_text())["interactions"])
-    x = np.array([[math.nan if v is None else v for v in vals] for _, vals in cells.rows], dtype=np.float64)
+        json.loads(cells.model.read_text())["interactions"]
+    )
+    x = np.array(
+        [[math.nan if v is None else v for v in vals] for _, vals in cells.rows], dtype=np.float64
+    )
     p, s = infer(path, x)
     ids = [str(i) for i, _ in cells.rows]
-    cli_p = np.array([float(cells.cli[i]["probability"]) if cells.cli[i]["probability"] else math.nan for i in ids])
+    cli_p = np.array(
+        [
+            float(cells.cli[i]["probability"]) if cells.cli[i]["probability"] else math.nan
+            for i in ids
+        ]
+    )
     assert_same_as_cli(p, s, cli_p, [cells.cli[i]["score"] for i in ids])
     core = [cells.core[i] for i in ids]
     ok = np.array([c is not None for c in core])
@@ -256,7 +279,9 @@ def test_model_with_cells(credit, cells: CellsCase, tmp_path):
     np.testing.assert_array_equal(s[ok], [c.score for c in core if c is not None])
     path32 = export(credit, tmp_path / "cells32.onnx", cells.model, "--float32")
     off_edges = np.array([not CELL_ROWS_ID <= int(i) < TRAINING_ID for i in ids])
-    with np.errstate(over="ignore"):  # the vectors' 1e300 becomes inf in float32 (refused either way)
+    with np.errstate(
+        over="ignore"
+    ):  # the vectors' 1e300 becomes inf in float32 (refused either way)
         x32 = x[off_edges].astype(np.float32)
     p32, s32 = infer(path32, x32)
     p64, s64 = p[off_edges], s[off_edges]

@@ -25,8 +25,10 @@ psycopg = pytest.importorskip("psycopg")
 def pg_bindir() -> Path | None:
     """The newest Debian cluster binaries (/usr/lib/postgresql/N/bin), else `initdb` on PATH."""
     root = Path("/usr/lib/postgresql")
-    versions = sorted((p for p in root.glob("*/bin") if (p / "initdb").exists()),
-                      key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    versions = sorted(
+        (p for p in root.glob("*/bin") if (p / "initdb").exists()),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    )
     if versions:
         return versions[-1]
     found = shutil.which("initdb")
@@ -55,16 +57,43 @@ def pg() -> Iterator[str]:
     if prefix:
         shutil.chown(d, "postgres", "postgres")
     data = d / "data"
-    run = lambda *cmd: subprocess.run([*prefix, *map(str, cmd)], check=True, capture_output=True, text=True)
+    run = lambda *cmd: subprocess.run(
+        [*prefix, *map(str, cmd)], check=True, capture_output=True, text=True
+    )
     try:
-        run(bindir / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        run(
+            bindir / "initdb",
+            "-D",
+            data,
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         opts = f"-k {d} -c listen_addresses='' -F"
-        run(bindir / "pg_ctl", "-D", data, "-o", opts, "-l", d / "server.log", "-w", "-t", "60", "start")
+        run(
+            bindir / "pg_ctl",
+            "-D",
+            data,
+            "-o",
+            opts,
+            "-l",
+            d / "server.log",
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         yield str(d)
     finally:
         if (data / "postmaster.pid").exists():
-            subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                           check=False, capture_output=True)
+            subprocess.run(
+                [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+                check=False,
+                capture_output=True,
+            )
         shutil.rmtree(d, ignore_errors=True)
 
 
@@ -83,7 +112,9 @@ def load(con, rows: list) -> None:
 
 
 def run_postgres(socket_dir: str, sql: str, rows: list) -> list[tuple]:
-    with psycopg.connect(host=socket_dir, user="postgres", dbname="postgres", autocommit=True) as con:
+    with psycopg.connect(
+        host=socket_dir, user="postgres", dbname="postgres", autocommit=True
+    ) as con:
         load(con, rows)
         return con.execute(sql).fetchall()
 
@@ -110,5 +141,7 @@ def test_model_with_16_bins(pg: str, model16: Path, model16_rows: tuple[list, di
 def test_model_with_cells(pg: str, cells: CellsCase) -> None:
     """A model with interaction cells: every row gives `credit score`'s answer, the probability
     and score bit for bit the core's."""
-    c = check_cells(run_postgres(pg, export_sql("postgres", "applicants", model=cells.model), cells.rows), cells)
+    c = check_cells(
+        run_postgres(pg, export_sql("postgres", "applicants", model=cells.model), cells.rows), cells
+    )
     print(f"postgres, cells {cells.name}: {c}")

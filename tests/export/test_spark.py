@@ -64,7 +64,11 @@ def test_training_rows_equal_credit_score(spark, training: tuple[list, dict]) ->
 
 def test_model_with_16_bins(spark, model16: Path, model16_rows: tuple[list, dict]) -> None:  # type: ignore[no-untyped-def]
     rows, cli = model16_rows
-    compare(run_spark(spark, export_sql("spark", "applicants", model=model16), rows), cli, exact_errors=False)
+    compare(
+        run_spark(spark, export_sql("spark", "applicants", model=model16), rows),
+        cli,
+        exact_errors=False,
+    )
 
 
 def test_model_with_cells(spark, cells: CellsCase) -> None:  # type: ignore[no-untyped-def]

@@ -46,8 +46,20 @@ def test_data_is_what_the_shipped_model_was_trained_on(data_path):
 
 def synth(tmp_path, name: str, rows: int, seed: int = 2011) -> bytes:
     out = tmp_path / name
-    subprocess.run([sys.executable, ROOT / "scripts" / "synth_data.py", "--out", out,
-                    "--rows", str(rows), "--seed", str(seed)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            ROOT / "scripts" / "synth_data.py",
+            "--out",
+            out,
+            "--rows",
+            str(rows),
+            "--seed",
+            str(seed),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return out.read_bytes()
 
 
@@ -65,7 +77,9 @@ def test_synthetic_data_has_the_kaggle_layout_and_quirks(tmp_path, data_path):
     rows = list(csv.DictReader(io.StringIO(text.decode("ascii"), newline="")))
     assert len(rows) == 20_000 and all(len(r) == 12 and None not in r for r in rows)
     ids = [int(r[""]) for r in rows]
-    assert all(a < b for a, b in itertools.pairwise(ids)) and ids[-1] > len(ids)  # ascending, with gaps
+    assert all(a < b for a, b in itertools.pairwise(ids)) and ids[-1] > len(
+        ids
+    )  # ascending, with gaps
 
     def col(name: str) -> list[float | None]:
         return [None if r[name] == "NA" else float(r[name]) for r in rows]
@@ -82,11 +96,16 @@ def test_synthetic_data_has_the_kaggle_layout_and_quirks(tmp_path, data_path):
     assert sum(u > 1 for u in util) > 100 and max(util) > 100
     big_debt = [d for d, i in zip(debt, income) if i is None and d > 1000]
     assert len(big_debt) > 0.3 * income.count(None)
-    for name in ("NumberOfTime30-59DaysPastDueNotWorse", "NumberOfTimes90DaysLate",
-                 "NumberOfTime60-89DaysPastDueNotWorse"):
+    for name in (
+        "NumberOfTime30-59DaysPastDueNotWorse",
+        "NumberOfTimes90DaysLate",
+        "NumberOfTime60-89DaysPastDueNotWorse",
+    ):
         values = col(name)
         assert 10 <= sum(v in (96, 98) for v in values) <= 100, name
         assert max(v for v in values if v not in (96, 98)) < 30, name
     # the label carries signal: applicants 90 days late default far more often
-    late = [r["SeriousDlqin2yrs"] == "1" for r in rows if r["NumberOfTimes90DaysLate"] not in ("0",)]
+    late = [
+        r["SeriousDlqin2yrs"] == "1" for r in rows if r["NumberOfTimes90DaysLate"] not in ("0",)
+    ]
     assert sum(late) / len(late) > 3 * rate

@@ -51,8 +51,27 @@ def trained(credit, sample_csv, work):
     out = work / "sample-interactions.json"
     report = work / "sample-interactions-report"
     oof = work / "sample-interactions-oof.csv"
-    r = run([credit, "train", "--data", sample_csv, "--out", out, "--report", report, "--oof", oof,
-             "--folds", "3", "--max-bins", "24", "--interactions", "4", "--quiet"])
+    r = run(
+        [
+            credit,
+            "train",
+            "--data",
+            sample_csv,
+            "--out",
+            out,
+            "--report",
+            report,
+            "--oof",
+            oof,
+            "--folds",
+            "3",
+            "--max-bins",
+            "24",
+            "--interactions",
+            "4",
+            "--quiet",
+        ]
+    )
     assert r.returncode == 0, r.stderr
     return json.loads(out.read_text()), report, oof
 
@@ -101,7 +120,9 @@ def past_due_points(model: dict, name: str) -> list[list[float]]:
                 axis = it["features"].index(name)
                 n_cols = 1 + max(it["groups"][1])
                 g = it["groups"][axis][k]
-                total += it["cells"][g * n_cols + other if axis == 0 else other * n_cols + g]["points"]
+                total += it["cells"][g * n_cols + other if axis == 0 else other * n_cols + g][
+                    "points"
+                ]
             curve.append(total)
         curves.append(curve)
     return curves

@@ -57,7 +57,18 @@ def test_probabilities_recomputed_from_the_artifact(credit, data_path, work):
     model = json.loads((ROOT / "models" / "default.json").read_text())
     assert [c["name"] for c in model["features"]] == [f[0] for f in FEATURES]
     out = work / "scored.csv"
-    r = run([credit, "score", "--model", ROOT / "models" / "default.json", data_path, "-o", out, "--quiet"])
+    r = run(
+        [
+            credit,
+            "score",
+            "--model",
+            ROOT / "models" / "default.json",
+            data_path,
+            "-o",
+            out,
+            "--quiet",
+        ]
+    )
     assert r.returncode == 0, r.stderr
     with gzip.open(data_path, "rt", newline="") as f, open(out, newline="") as g:
         rows = csv.DictReader(f)
@@ -81,7 +92,9 @@ def test_probabilities_recomputed_from_the_artifact(credit, data_path, work):
     assert invalid == 1 and checked == n - 1
     if SYNTHETIC:
         assert n >= 1000
-        left_out("test_probabilities_recomputed_from_the_artifact", "the row count (120,000) not checked")
+        left_out(
+            "test_probabilities_recomputed_from_the_artifact", "the row count (120,000) not checked"
+        )
     else:
         assert n == 120_000
 
@@ -99,8 +112,23 @@ def test_vectors_recomputed_by_hand():
 def trained(credit, sample_csv, work):
     out = work / "sample-model.json"
     report = work / "sample-report"
-    r = run([credit, "train", "--data", sample_csv, "--out", out, "--report", report,
-             "--folds", "3", "--max-bins", "24", "--quiet"])
+    r = run(
+        [
+            credit,
+            "train",
+            "--data",
+            sample_csv,
+            "--out",
+            out,
+            "--report",
+            report,
+            "--folds",
+            "3",
+            "--max-bins",
+            "24",
+            "--quiet",
+        ]
+    )
     assert r.returncode == 0, r.stderr
     return out, report
 
@@ -156,8 +184,21 @@ def test_score_distribution_is_the_out_of_fold_score_histogram(trained):
 def test_training_is_deterministic(credit, sample_csv, trained, work):
     first, _ = trained
     again = work / "sample-model-again.json"
-    r = run([credit, "train", "--data", sample_csv, "--out", again,
-             "--folds", "3", "--max-bins", "24", "--quiet"])
+    r = run(
+        [
+            credit,
+            "train",
+            "--data",
+            sample_csv,
+            "--out",
+            again,
+            "--folds",
+            "3",
+            "--max-bins",
+            "24",
+            "--quiet",
+        ]
+    )
     assert r.returncode == 0, r.stderr
     assert first.read_bytes() == again.read_bytes()
     report_html = (trained[1] / "index.html").read_text()

@@ -22,7 +22,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 WORK = Path(os.environ.get("CREDIT_WORK", ROOT / ".work"))
 CREDIT = Path(os.environ.get("CREDIT", ROOT / "target" / "release" / "credit")).resolve()
-DATA = Path(os.environ.get("CREDIT_DATA", ROOT.parent / "shared" / "data" / "cs-training.csv.gz")).resolve()
+DATA = Path(
+    os.environ.get("CREDIT_DATA", ROOT.parent / "shared" / "data" / "cs-training.csv.gz")
+).resolve()
 VENV_BIN = Path(sys.executable).parent
 # CREDIT_DATA is a synthetic stand-in (scripts/synth_data.py) when no real data is available.
 SYNTHETIC = os.environ.get("CREDIT_DATA_SYNTHETIC") == "1"
@@ -63,21 +65,30 @@ class Proc:
         self.log = log
         self._out: IO[bytes] = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            args, stdout=self._out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
+            args,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
         )
 
     def wait_http(self, url: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"exited {self.proc.returncode}:\n{self.log.read_text(errors='replace')}")
+                raise RuntimeError(
+                    f"exited {self.proc.returncode}:\n{self.log.read_text(errors='replace')}"
+                )
             try:
                 if requests.get(url, timeout=5).status_code == 200:
                     return
             except requests.RequestException:
                 pass
             time.sleep(0.5)
-        raise TimeoutError(f"{url} not ready after {timeout} s:\n{self.log.read_text(errors='replace')}")
+        raise TimeoutError(
+            f"{url} not ready after {timeout} s:\n{self.log.read_text(errors='replace')}"
+        )
 
     def stop(self) -> None:
         try:
@@ -111,11 +122,23 @@ def mlflow_server(workdir: Path) -> Iterator[str]:
     env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
     p = Proc(
         [
-            str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-            "--backend-store-uri", f"sqlite:///{d / 'mlflow.db'}",
-            "--serve-artifacts", "--artifacts-destination", str(d / "artifacts"), "--workers", "1",
+            str(VENV_BIN / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{d / 'mlflow.db'}",
+            "--serve-artifacts",
+            "--artifacts-destination",
+            str(d / "artifacts"),
+            "--workers",
+            "1",
         ],
-        d / "mlflow.log", env, d,
+        d / "mlflow.log",
+        env,
+        d,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -142,10 +165,20 @@ def start_service(workdir: Path, model_path: Path, token: str) -> Service:
     env.pop("CREDIT_LOG", None)
     p = Proc(
         [
-            str(CREDIT), "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--model", str(model_path), "--log", f"jsonl://{workdir / 'predictions.jsonl'}",
+            str(CREDIT),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--model",
+            str(model_path),
+            "--log",
+            f"jsonl://{workdir / 'predictions.jsonl'}",
         ],
-        workdir / "serve.log", env, workdir,
+        workdir / "serve.log",
+        env,
+        workdir,
     )
     base = f"http://127.0.0.1:{port}"
     p.wait_http(f"{base}/ready", 60)

@@ -23,7 +23,9 @@ TOKEN = "end-to-end-token"
 
 
 def credit(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(CREDIT), *args], capture_output=True, text=True, env=env, check=False)
+    return subprocess.run(
+        [str(CREDIT), *args], capture_output=True, text=True, env=env, check=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,10 @@ def served(base: str) -> tuple[str, str, str]:
     """(registry version of GET /model, model_version of POST /predict, checksum of the
     artifact the page loads from /model/artifact)."""
     info = requests.get(f"{base}/model", timeout=10).json()
-    applicant = {f: 1.0 for f in retrain_flow.feature_names()} | {"age": 45.0, "MonthlyIncome": 5000.0}
+    applicant = {f: 1.0 for f in retrain_flow.feature_names()} | {
+        "age": 45.0,
+        "MonthlyIncome": 5000.0,
+    }
     pred = requests.post(f"{base}/predict", json=applicant, timeout=10)
     assert pred.status_code == 200, pred.text
     page_model = requests.get(f"{base}/model/artifact", timeout=10)
@@ -117,7 +122,9 @@ def test_drift_retrain_promote_and_roll_back(world: dict[str, object], mlflow_se
     assert served(base) == (world["shipped"], shipped, shipped)
 
 
-def test_a_promotion_one_service_refuses_puts_the_others_back(world: dict[str, object], mlflow_server: str) -> None:
+def test_a_promotion_one_service_refuses_puts_the_others_back(
+    world: dict[str, object], mlflow_server: str
+) -> None:
     """Two services; the second refuses (another admin token). The first had already switched to
     the candidate: `credit promote` must put it back on the alias, and the alias must not move."""
     d, env = Path(str(world["dir"])), dict(world["env"])  # type: ignore[arg-type]

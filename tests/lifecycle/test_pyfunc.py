@@ -22,7 +22,9 @@ import requests
 from conftest import CREDIT, VENV_BIN, Proc, free_port, read_lines
 from credit_default.mlflow_flavor import save_model
 
-mlflow = pytest.importorskip("mlflow", reason="mlflow is not installed (requirements/lifecycle.txt)")
+mlflow = pytest.importorskip(
+    "mlflow", reason="mlflow is not installed (requirements/lifecycle.txt)"
+)
 from mlflow.exceptions import MlflowException
 
 CHAMPION = "models:/credit-default@champion"
@@ -44,11 +46,28 @@ def trained(workdir: Path, mlflow_server: str) -> Iterator[dict[str, Any]]:
     env.pop("MLFLOW_TRACKING_URI", None)
     out = subprocess.run(
         [
-            str(CREDIT), "train", "--data", str(sample), "--out", str(model),
-            "--folds", "2", "--max-bins", "16", "--quiet", "--model-version", "9.4.0-pyfunc",
-            "--mlflow-uri", mlflow_server, "--mlflow-experiment", "pyfunc-test",
+            str(CREDIT),
+            "train",
+            "--data",
+            str(sample),
+            "--out",
+            str(model),
+            "--folds",
+            "2",
+            "--max-bins",
+            "16",
+            "--quiet",
+            "--model-version",
+            "9.4.0-pyfunc",
+            "--mlflow-uri",
+            mlflow_server,
+            "--mlflow-experiment",
+            "pyfunc-test",
         ],
-        capture_output=True, text=True, env=env, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert out.returncode == 0, out.stderr
     m = re.search(r"registered credit-default version (\d+)", out.stderr)
@@ -60,7 +79,9 @@ def trained(workdir: Path, mlflow_server: str) -> Iterator[dict[str, Any]]:
     scored = d / "scored.csv"
     out = subprocess.run(
         [str(CREDIT), "score", "--model", str(model), str(rows), "-o", str(scored), "--quiet"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert out.returncode == 0, out.stderr
 
@@ -94,7 +115,10 @@ def test_pyfunc_load_model_scores_like_credit_score(trained: dict[str, Any]) -> 
     # The signature the Rust side wrote: ten double inputs by seed name, one double output.
     sig = loaded.metadata.signature
     assert sig.inputs.input_names() == list(cd.FEATURES)
-    assert {c.name for c in sig.inputs.inputs if not c.required} == {"MonthlyIncome", "NumberOfDependents"}
+    assert {c.name for c in sig.inputs.inputs if not c.required} == {
+        "MonthlyIncome",
+        "NumberOfDependents",
+    }
     assert [c.type.name for c in sig.inputs.inputs] == ["double"] * 10
     assert sig.outputs.input_names() == ["probability"]
     # Optional columns may be left out (missing for every row).
@@ -102,11 +126,14 @@ def test_pyfunc_load_model_scores_like_credit_score(trained: dict[str, Any]) -> 
     np.testing.assert_allclose(
         loaded.predict(fewer).to_numpy(),
         cd.Model.load(trained["model"]).probability(fewer),
-        rtol=0, atol=1e-12,
+        rtol=0,
+        atol=1e-12,
     )
 
 
-def test_signature_rejects_a_missing_column_and_text_in_a_number_column(trained: dict[str, Any]) -> None:
+def test_signature_rejects_a_missing_column_and_text_in_a_number_column(
+    trained: dict[str, Any],
+) -> None:
     df, _ = frame_and_expected(trained)
     loaded = mlflow.pyfunc.load_model(CHAMPION)
     with pytest.raises(MlflowException, match=r"(?s)missing inputs.*'age'"):
@@ -140,13 +167,17 @@ def test_version_folder_pins_this_package(trained: dict[str, Any], tmp_path: Pat
     assert conf["env"] == {"virtualenv": "python_env.yaml"}
     assert mlmodel.run_id and mlmodel.model_uuid and mlmodel.utc_time_created
     # The Python writer (save_model, used by the retraining flow) agrees with the Rust one.
-    py = mlflow.models.Model.load(str(save_model(tmp_path / "py", cd.Model.load(trained["model"])) / "MLmodel"))
+    py = mlflow.models.Model.load(
+        str(save_model(tmp_path / "py", cd.Model.load(trained["model"])) / "MLmodel")
+    )
     assert py.signature == mlmodel.signature
     strip = ("python_version",)
     assert {k: v for k, v in py.flavors["python_function"].items() if k not in strip} == {
         k: v for k, v in conf.items() if k not in strip
     }
-    assert (tmp_path / "py" / "requirements.txt").read_text() == (local / "requirements.txt").read_text()
+    assert (tmp_path / "py" / "requirements.txt").read_text() == (
+        local / "requirements.txt"
+    ).read_text()
 
 
 def test_mlflow_models_serve_answers_with_the_same_probabilities(
@@ -156,14 +187,29 @@ def test_mlflow_models_serve_answers_with_the_same_probabilities(
     port = free_port()
     # `--env-manager local` runs `uvicorn` from PATH: the venv this test runs in.
     path = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
-    env = dict(os.environ, MLFLOW_TRACKING_URI=mlflow_server, MLFLOW_DISABLE_TELEMETRY="true", PATH=path)
+    env = dict(
+        os.environ, MLFLOW_TRACKING_URI=mlflow_server, MLFLOW_DISABLE_TELEMETRY="true", PATH=path
+    )
     d: Path = trained["dir"]
     p = Proc(
         [
-            str(VENV_BIN / "mlflow"), "models", "serve", "-m", CHAMPION, "--env-manager", "local",
-            "-h", "127.0.0.1", "-p", str(port), "-w", "1",
+            str(VENV_BIN / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            CHAMPION,
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            "1",
         ],
-        d / "serve.log", env, d,
+        d / "serve.log",
+        env,
+        d,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -42,7 +42,9 @@ def mlflow_get(base: str, endpoint: str, **params: str) -> dict[str, object]:
 
 
 def alias_version(base: str, alias: str) -> str:
-    mv = mlflow_get(base, "registered-models/alias", name="credit-default", alias=alias)["model_version"]
+    mv = mlflow_get(base, "registered-models/alias", name="credit-default", alias=alias)[
+        "model_version"
+    ]
     return str(mv["version"])  # type: ignore[index]
 
 
@@ -102,7 +104,9 @@ def in_percent(_: int, cells: list[str], cols: list[str]) -> list[str]:
 def registry(workdir: Path, mlflow_server: str) -> Iterator[dict[str, object]]:
     d = workdir / "flow"
     d.mkdir(exist_ok=True)
-    shipped = json.loads(run_credit("register", "--mlflow-uri", mlflow_server, "--alias", "champion"))
+    shipped = json.loads(
+        run_credit("register", "--mlflow-uri", mlflow_server, "--alias", "champion")
+    )
     svc = RegistryService(d, mlflow_server)
     try:
         yield {"dir": d, "shipped": str(shipped["version"]), "service": svc}
@@ -127,7 +131,9 @@ def common(registry: dict[str, object], mlflow_server: str) -> dict[str, object]
     }
 
 
-def test_a_worse_challenger_is_rejected_on_unseen_rows(registry: dict[str, object], mlflow_server: str) -> None:
+def test_a_worse_challenger_is_rejected_on_unseen_rows(
+    registry: dict[str, object], mlflow_server: str
+) -> None:
     d = Path(str(registry["dir"]))
     lines = read_lines(step=4)
     n = len(lines) - 1
@@ -160,13 +166,18 @@ def test_a_worse_challenger_is_rejected_on_unseen_rows(registry: dict[str, objec
     params = {p["key"]: p["value"] for p in run["params"]}  # type: ignore[index]
     assert out["interactions"] == retrain_flow.champion_interactions(Model.default().to_json()) == 8
     assert params["interactions"] == str(out["interactions"]) and params["max_bins"] == "16"
-    assert len(json.loads(Path(out["challenger_path"]).read_text())["interactions"]) == out["interactions"]
+    assert (
+        len(json.loads(Path(out["challenger_path"]).read_text())["interactions"])
+        == out["interactions"]
+    )
     assert tags["eval_rows"] == f"{out['window']['eval_range'][0]}:{n}"
     # The challenger's file is under out_dir, never in the repository.
     assert Path(out["challenger_path"]).is_relative_to(d)
 
 
-def test_a_promotion_the_service_cannot_confirm_changes_nothing(registry: dict[str, object], mlflow_server: str) -> None:
+def test_a_promotion_the_service_cannot_confirm_changes_nothing(
+    registry: dict[str, object], mlflow_server: str
+) -> None:
     d = Path(str(registry["dir"]))
     extract = write_extract(d / "percent.csv", read_lines(step=3), in_percent)
     svc = registry["service"]
@@ -181,7 +192,9 @@ def test_a_promotion_the_service_cannot_confirm_changes_nothing(registry: dict[s
     assert svc.model()["model_version"] == before["model_version"]
 
 
-def test_a_better_challenger_is_promoted_through_every_service(registry: dict[str, object], mlflow_server: str) -> None:
+def test_a_better_challenger_is_promoted_through_every_service(
+    registry: dict[str, object], mlflow_server: str
+) -> None:
     d = Path(str(registry["dir"]))
     extract = write_extract(d / "percent.csv", read_lines(step=3), in_percent)
     svc = registry["service"]
@@ -248,7 +261,11 @@ def test_the_window_leaves_out_rows_the_champion_was_fit_on(workdir: Path) -> No
 
 @pytest.mark.parametrize(
     ("case", "expected"),
-    [("missing_column", "no column DebtRatio"), ("half_label", "must be 0 or 1"), ("text", "not numbers")],
+    [
+        ("missing_column", "no column DebtRatio"),
+        ("half_label", "must be 0 or 1"),
+        ("text", "not numbers"),
+    ],
 )
 def test_the_schema_check_can_fail(workdir: Path, case: str, expected: str) -> None:
     lines = read_lines(step=100, limit=800)
@@ -264,7 +281,11 @@ def test_the_schema_check_can_fail(workdir: Path, case: str, expected: str) -> N
             cells[j_debt] = "twelve"
         return cells
 
-    src = lines if case != "missing_column" else [",".join(c for k, c in enumerate(cols) if k != j_debt) + "\n", *lines[1:]]
+    src = (
+        lines
+        if case != "missing_column"
+        else [",".join(c for k, c in enumerate(cols) if k != j_debt) + "\n", *lines[1:]]
+    )
     path = write_extract(workdir / f"schema-{case}.csv", src, edit)
     out = retrain_flow.retrain(
         data=str(path), champion=str(ROOT / "models" / "default.json"), min_rows=100, min_eval_rows=10,
@@ -321,10 +342,20 @@ def test_monitor_triggers_retraining_only_on_drift(workdir: Path) -> None:
                                         "model_version": "1", "input": inp}) + "\n")  # fmt: skip
         return f"jsonl://{p}"
 
-    args = {"data": str(path), "champion": str(champion), "max_bins": 8, "folds": 2, "out_dir": str(d / "out")}
-    stable = retrain_flow.monitor_then_retrain(log(d / "stable.jsonl", False), args, credit=str(CREDIT))
+    args = {
+        "data": str(path),
+        "champion": str(champion),
+        "max_bins": 8,
+        "folds": 2,
+        "out_dir": str(d / "out"),
+    }
+    stable = retrain_flow.monitor_then_retrain(
+        log(d / "stable.jsonl", False), args, credit=str(CREDIT)
+    )
     assert stable["decision"] == "stable"
-    drifted = retrain_flow.monitor_then_retrain(log(d / "drift.jsonl", True), args, credit=str(CREDIT))
+    drifted = retrain_flow.monitor_then_retrain(
+        log(d / "drift.jsonl", True), args, credit=str(CREDIT)
+    )
     assert drifted["decision"] in ("rejected",), drifted
     assert "DRIFT" in drifted["monitor"]
     assert drifted["registered_version"] is None
@@ -351,7 +382,10 @@ def _pairs(path: str) -> int:
 
 
 @pytest.mark.usefixtures("no_registry")
-@pytest.mark.parametrize(("champion_kind", "asked", "expected"), [("cells", None, 8), ("additive", None, 0), ("cells", 2, 2)])
+@pytest.mark.parametrize(
+    ("champion_kind", "asked", "expected"),
+    [("cells", None, 8), ("additive", None, 0), ("cells", 2, 2)],
+)
 def test_a_retrain_keeps_the_champion_s_form(
     workdir: Path, form_data: Path, champion_kind: str, asked: int | None, expected: int
 ) -> None:
@@ -379,7 +413,9 @@ def test_a_retrain_keeps_the_champion_s_form(
 
 
 @pytest.mark.usefixtures("no_registry")
-def test_the_command_line_takes_interactions(workdir: Path, form_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_command_line_takes_interactions(
+    workdir: Path, form_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """``--interactions 0`` retrains the shipped (cells) champion as an additive model."""
     d = workdir / "form-cli"
     argv = ["--data", str(form_data), "--champion", str(ROOT / "models" / "default.json"), "--interactions", "0",

@@ -7,5 +7,9 @@ __all__ = ["make_server", "server", "workdir"]
 
 
 def pytest_configure(config):  # type: ignore[no-untyped-def]
-    config.addinivalue_line("markers", "slow: the crash runs of `make test-crash` (not in `make test-service`)")
-    config.addinivalue_line("markers", "soak: long runs only `make test-slow` runs (not in `make test`)")
+    config.addinivalue_line(
+        "markers", "slow: the crash runs of `make test-crash` (not in `make test-service`)"
+    )
+    config.addinivalue_line(
+        "markers", "soak: long runs only `make test-slow` runs (not in `make test`)"
+    )

@@ -14,9 +14,14 @@ from typing import Any
 from serve_helpers import free_port
 
 ERRORS = {
-    403: ("PERMISSION_DENIED", "accessDenied",
-          ("Access Denied: Table p:d.t: Permission bigquery.tables.updateData denied on table p:d.t "
-           "(or it may not exist).")),
+    403: (
+        "PERMISSION_DENIED",
+        "accessDenied",
+        (
+            "Access Denied: Table p:d.t: Permission bigquery.tables.updateData denied on table p:d.t "
+            "(or it may not exist)."
+        ),
+    ),
     404: ("NOT_FOUND", "notFound", "Not found: Table p:d.t"),
     503: ("UNAVAILABLE", "backendError", "The service is currently unavailable."),
 }
@@ -28,7 +33,9 @@ class FakeBigQuery:
     def __init__(self, mode: str | int = "ok") -> None:
         self.mode: str | int = mode
         self.rows: dict[str, dict[str, Any]] = {}  # insertId -> row json (what BigQuery keeps)
-        self.received: list[tuple[str, str]] = []  # (request_id, insertId) of every row accepted, repeats too
+        self.received: list[
+            tuple[str, str]
+        ] = []  # (request_id, insertId) of every row accepted, repeats too
         self.requests = 0
         self.lock = threading.Lock()
         fake = self
@@ -45,7 +52,17 @@ class FakeBigQuery:
                     fake.requests += 1
                     mode = fake.mode
                     if not self.path.endswith("/insertAll"):
-                        self._send(404, {"error": {"code": 404, "message": self.path, "errors": [], "status": "NOT_FOUND"}})
+                        self._send(
+                            404,
+                            {
+                                "error": {
+                                    "code": 404,
+                                    "message": self.path,
+                                    "errors": [],
+                                    "status": "NOT_FOUND",
+                                }
+                            },
+                        )
                         return
                     if mode == "ok":
                         body = json.loads(raw)
@@ -55,9 +72,17 @@ class FakeBigQuery:
                         self._send(200, {"kind": "bigquery#tableDataInsertAllResponse"})
                         return
                 status, reason, message = ERRORS[int(mode)]
-                self._send(int(mode), {"error": {
-                    "code": int(mode), "message": message, "status": status,
-                    "errors": [{"message": message, "domain": "global", "reason": reason}]}})
+                self._send(
+                    int(mode),
+                    {
+                        "error": {
+                            "code": int(mode),
+                            "message": message,
+                            "status": status,
+                            "errors": [{"message": message, "domain": "global", "reason": reason}],
+                        }
+                    },
+                )
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()

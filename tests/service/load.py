@@ -21,8 +21,14 @@ class Load:
     `stop()` or until `total` requests got a 200. Connection failures (a killed server) are
     retried until stopped; they are counted, never confused with answers."""
 
-    def __init__(self, port: int, body: dict[str, Any], connections: int = 32, total: int | None = None,
-                 request_id: str | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        body: dict[str, Any],
+        connections: int = 32,
+        total: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
         self.port = port
         self.body = json.dumps(body).encode()
         self.connections = connections
@@ -78,7 +84,8 @@ class Load:
                     writer.write(
                         b"POST /predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
                         + f"x-request-id: {rid}\r\ncontent-length: {len(self.body)}\r\n\r\n".encode()
-                        + self.body)
+                        + self.body
+                    )
                     await writer.drain()
                     status, headers, body = await _response(reader)
                     self.statuses[status] += 1
@@ -109,7 +116,9 @@ async def _response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], 
     return status, headers, body
 
 
-def check_each_answer_logged_once(answered: list[tuple[str, str]], logged: list[tuple[str, str]]) -> None:
+def check_each_answer_logged_once(
+    answered: list[tuple[str, str]], logged: list[tuple[str, str]]
+) -> None:
     """Every answered decision is in the log exactly once, under the request id it was answered
     with (none missing, none twice, none renamed); a decision id is never logged twice."""
     by_decision = Counter(d for _, d in logged)
@@ -119,5 +128,7 @@ def check_each_answer_logged_once(answered: list[tuple[str, str]], logged: list[
     missing = [d for _, d in answered if d not in request_of]
     assert not missing, f"{len(missing)} of {len(answered)} answered decisions missing from the log"
     renamed = [(r, request_of[d]) for r, d in answered if request_of[d] != r]
-    assert not renamed, f"{len(renamed)} decisions logged under another request id, e.g. {renamed[:3]}"
+    assert not renamed, (
+        f"{len(renamed)} decisions logged under another request id, e.g. {renamed[:3]}"
+    )
     assert len({d for _, d in answered}) == len(answered), "one decision id answered twice"

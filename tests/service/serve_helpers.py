@@ -64,7 +64,9 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | N
 class Server:
     """One `credit serve` process."""
 
-    def __init__(self, tmp: Path, *args: str, env: dict[str, str] | None = None, port: int | None = None) -> None:
+    def __init__(
+        self, tmp: Path, *args: str, env: dict[str, str] | None = None, port: int | None = None
+    ) -> None:
         self.tmp = tmp
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -81,8 +83,17 @@ class Server:
         self.runs += 1
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen(
-                [str(CREDIT), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--model", str(MODEL),
-                 *self.args],
+                [
+                    str(CREDIT),
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--model",
+                    str(MODEL),
+                    *self.args,
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=self.env,
@@ -96,7 +107,9 @@ class Server:
         data = kw.pop("data", None)
         if data is None:
             data = json.dumps(body)
-        return requests.post(self.url + path, data=data, headers=headers, timeout=kw.pop("timeout", 30), **kw)
+        return requests.post(
+            self.url + path, data=data, headers=headers, timeout=kw.pop("timeout", 30), **kw
+        )
 
     def get(self, path: str, **kw: Any) -> requests.Response:
         return requests.get(self.url + path, timeout=kw.pop("timeout", 30), **kw)
@@ -140,7 +153,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReq
 def make_server(workdir: Path) -> Iterator[Any]:
     servers: list[Server] = []
 
-    def make(*args: str, env: dict[str, str] | None = None, port: int | None = None, start: bool = True) -> Server:
+    def make(
+        *args: str, env: dict[str, str] | None = None, port: int | None = None, start: bool = True
+    ) -> Server:
         s = Server(workdir, *args, env=env, port=port)
         servers.append(s)
         return s.start() if start else s
@@ -154,8 +169,14 @@ def make_server(workdir: Path) -> Iterator[Any]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A shared server with the default SQLite log, an admin token and no web dir."""
     d = tmp_path_factory.mktemp("shared")
-    s = Server(d, "--log", f"sqlite://{d}/predictions.db", "--web-dir", str(d / "no-web"),
-               env={"CREDIT_ADMIN_TOKEN": "s3cret"})
+    s = Server(
+        d,
+        "--log",
+        f"sqlite://{d}/predictions.db",
+        "--web-dir",
+        str(d / "no-web"),
+        env={"CREDIT_ADMIN_TOKEN": "s3cret"},
+    )
     s.start()
     yield s
     s.stop()
@@ -185,15 +206,37 @@ class BigQueryEmulator:
         env = dict(os.environ, BQEMU_ENABLE_FORMAT_EXTENSIONS="false")
         with open(self.tmp / f"bqemu-{self.port}.log", "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, str(LAUNCHER), "start", "--rest-host", "127.0.0.1", "--rest-port", str(self.port),
-                 "--grpc-port", str(self.grpc_port), "--project", self.project],
-                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.tmp,
+                [
+                    sys.executable,
+                    str(LAUNCHER),
+                    "start",
+                    "--rest-host",
+                    "127.0.0.1",
+                    "--rest-port",
+                    str(self.port),
+                    "--grpc-port",
+                    str(self.grpc_port),
+                    "--project",
+                    self.project,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.tmp,
             )
-        wait_http(f"http://127.0.0.1:{self.port}/bigquery/v2/projects/{self.project}/datasets", timeout=90, proc=self.proc)
+        wait_http(
+            f"http://127.0.0.1:{self.port}/bigquery/v2/projects/{self.project}/datasets",
+            timeout=90,
+            proc=self.proc,
+        )
         return self
 
     def create_table(self, dataset: str, table: str) -> None:
-        r = requests.post(f"{self.base}/datasets", json={"datasetReference": {"projectId": self.project, "datasetId": dataset}}, timeout=30)
+        r = requests.post(
+            f"{self.base}/datasets",
+            json={"datasetReference": {"projectId": self.project, "datasetId": dataset}},
+            timeout=30,
+        )
         assert r.status_code in (200, 409), r.text
         spec = json.loads((ROOT / "deploy" / "bigquery" / "predictions.table.json").read_text())
         spec["tableReference"] = {"projectId": self.project, "datasetId": dataset, "tableId": table}
@@ -201,9 +244,15 @@ class BigQueryEmulator:
         assert r.status_code in (200, 409), r.text
 
     def request_ids(self, dataset: str, table: str) -> list[str]:
-        r = requests.post(f"{self.base}/queries", json={
-            "query": f"SELECT request_id FROM `{self.project}.{dataset}.{table}`", "useLegacySql": False,
-            "maxResults": 100000}, timeout=60)
+        r = requests.post(
+            f"{self.base}/queries",
+            json={
+                "query": f"SELECT request_id FROM `{self.project}.{dataset}.{table}`",
+                "useLegacySql": False,
+                "maxResults": 100000,
+            },
+            timeout=60,
+        )
         assert r.status_code == 200, r.text
         body = r.json()
         return [row["f"][0]["v"] for row in body.get("rows", [])]

@@ -28,21 +28,40 @@ def close_ulps(a: float, b: float) -> bool:
 
 def assert_matches_expected(body: dict[str, Any], expected: dict[str, Any]) -> None:
     assert body["prediction"] == expected["prediction"]
-    assert close_ulps(body["probability"], expected["probability"]), (body["probability"], expected["probability"])
+    assert close_ulps(body["probability"], expected["probability"]), (
+        body["probability"],
+        expected["probability"],
+    )
     assert abs(body["score"] - expected["score"]) <= 1e-9
     assert [r["code"] for r in body["reasons"]] == expected["reasons"]
 
 
 def test_seed_example_equals_core(server: Server) -> None:
     """Same answer as the core (through `credit explain`, which calls credit-core directly)."""
-    core = json.loads(subprocess.run(
-        [str(CREDIT), "explain", "--model", str(MODEL), "--json", json.dumps(SEED)],
-        check=True, capture_output=True, text=True).stdout)
+    core = json.loads(
+        subprocess.run(
+            [str(CREDIT), "explain", "--model", str(MODEL), "--json", json.dumps(SEED)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     r = server.post("/predict", SEED)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert set(body) == {"prediction", "probability", "score", "reasons", "model_version", "request_id", "decision_id"}
-    assert uuid.UUID(body["decision_id"]).version == 7 and r.headers["x-decision-id"] == body["decision_id"]
+    assert set(body) == {
+        "prediction",
+        "probability",
+        "score",
+        "reasons",
+        "model_version",
+        "request_id",
+        "decision_id",
+    }
+    assert (
+        uuid.UUID(body["decision_id"]).version == 7
+        and r.headers["x-decision-id"] == body["decision_id"]
+    )
     assert body["prediction"] == core["prediction"] in (0, 1)
     assert body["probability"] == core["probability"]
     assert body["score"] == core["score"]
@@ -70,7 +89,9 @@ def test_invalid_vectors(server: Server, case: dict[str, Any]) -> None:
         assert d["loc"][0] == "body" and d["msg"]
 
 
-@pytest.mark.parametrize("case", VECTORS["invalid_json"], ids=[c["name"] for c in VECTORS["invalid_json"]])
+@pytest.mark.parametrize(
+    "case", VECTORS["invalid_json"], ids=[c["name"] for c in VECTORS["invalid_json"]]
+)
 def test_invalid_json_vectors(server: Server, case: dict[str, Any]) -> None:
     r = server.post("/predict", data=case["text"].encode())
     codes = sorted(e["code"] for e in case["errors"])
@@ -93,26 +114,84 @@ def _with(**kw: Any) -> dict[str, Any]:
 
 BAD = [
     # (name, body bytes, content type, expected status, expected error types)
-    ("NaN literal", json.dumps(SEED).replace("0.802982", "NaN").encode(), "application/json", 400, ["invalid_json"]),
-    ("string value", json.dumps(_with(age="45")).encode(), "application/json", 422, ["not_a_number"]),
-    ("negative count", json.dumps(_with(NumberOfOpenCreditLinesAndLoans=-1)).encode(), "application/json", 422, ["out_of_range"]),
-    ("fractional count", json.dumps(_with(NumberOfDependents=1.5)).encode(), "application/json", 422, ["not_an_integer"]),
+    (
+        "NaN literal",
+        json.dumps(SEED).replace("0.802982", "NaN").encode(),
+        "application/json",
+        400,
+        ["invalid_json"],
+    ),
+    (
+        "string value",
+        json.dumps(_with(age="45")).encode(),
+        "application/json",
+        422,
+        ["not_a_number"],
+    ),
+    (
+        "negative count",
+        json.dumps(_with(NumberOfOpenCreditLinesAndLoans=-1)).encode(),
+        "application/json",
+        422,
+        ["out_of_range"],
+    ),
+    (
+        "fractional count",
+        json.dumps(_with(NumberOfDependents=1.5)).encode(),
+        "application/json",
+        422,
+        ["not_an_integer"],
+    ),
     ("missing field", json.dumps(_with(age=...)).encode(), "application/json", 422, ["missing"]),
-    ("unknown field", json.dumps(_with(colour="red")).encode(), "application/json", 422, ["unknown_field"]),
-    ("two errors at once", json.dumps(_with(age=..., DebtRatio="x")).encode(), "application/json", 422, ["missing", "not_a_number"]),
+    (
+        "unknown field",
+        json.dumps(_with(colour="red")).encode(),
+        "application/json",
+        422,
+        ["unknown_field"],
+    ),
+    (
+        "two errors at once",
+        json.dumps(_with(age=..., DebtRatio="x")).encode(),
+        "application/json",
+        422,
+        ["missing", "not_a_number"],
+    ),
     ("truncated JSON", json.dumps(SEED)[:40].encode(), "application/json", 400, ["invalid_json"]),
     ("not an object", b"[1, 2, 3]", "application/json", 422, ["not_an_object"]),
     ("empty body", b"", "application/json", 400, ["invalid_json"]),
     ("not UTF-8", b'{"age": "\xff"}', "application/json", 400, ["invalid_json"]),
-    ("10 MB body", b'{"age": "' + b"x" * (10 * 1024 * 1024) + b'"}', "application/json", 413, ["payload_too_large"]),
-    ("wrong content type", json.dumps(SEED).encode(), "text/plain", 415, ["unsupported_media_type"]),
-    ("form content type", b"age=45", "application/x-www-form-urlencoded", 415, ["unsupported_media_type"]),
+    (
+        "10 MB body",
+        b'{"age": "' + b"x" * (10 * 1024 * 1024) + b'"}',
+        "application/json",
+        413,
+        ["payload_too_large"],
+    ),
+    (
+        "wrong content type",
+        json.dumps(SEED).encode(),
+        "text/plain",
+        415,
+        ["unsupported_media_type"],
+    ),
+    (
+        "form content type",
+        b"age=45",
+        "application/x-www-form-urlencoded",
+        415,
+        ["unsupported_media_type"],
+    ),
 ]
 
 
 @pytest.mark.parametrize("name,body,ctype,status,types", BAD, ids=[b[0] for b in BAD])
-def test_bad_requests(server: Server, name: str, body: bytes, ctype: str, status: int, types: list[str]) -> None:
-    r = requests.post(server.url + "/predict", data=body, headers={"content-type": ctype}, timeout=30)
+def test_bad_requests(
+    server: Server, name: str, body: bytes, ctype: str, status: int, types: list[str]
+) -> None:
+    r = requests.post(
+        server.url + "/predict", data=body, headers={"content-type": ctype}, timeout=30
+    )
     assert r.status_code == status, r.text
     assert r.headers["content-type"] == "application/json"
     assert sorted(d["type"] for d in r.json()["detail"]) == sorted(types)
@@ -124,12 +203,19 @@ def test_bad_requests(server: Server, name: str, body: bytes, ctype: str, status
 
 def test_chunked_oversize_body_is_413(server: Server) -> None:
     """No Content-Length: the limit is enforced while reading."""
+
     def gen() -> Any:
         yield b'{"age": "'
         for _ in range(200):
             yield b"y" * 1024
         yield b'"}'
-    r = requests.post(server.url + "/predict", data=gen(), headers={"content-type": "application/json"}, timeout=30)
+
+    r = requests.post(
+        server.url + "/predict",
+        data=gen(),
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
     assert r.status_code == 413
     assert server.get("/health").status_code == 200
 
@@ -145,8 +231,11 @@ def test_unknown_route_and_method(server: Server) -> None:
 def test_batch(server: Server) -> None:
     valid = [c["input"] for c in VECTORS["valid"][:5]]
     bad = VECTORS["invalid"][0]
-    r = server.post("/predict/batch", {"applicants": [*valid, bad["input"], "oops"]},
-                    headers={"x-request-id": "batch-xyz"})
+    r = server.post(
+        "/predict/batch",
+        {"applicants": [*valid, bad["input"], "oops"]},
+        headers={"x-request-id": "batch-xyz"},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["model_version"] == VECTORS["model_version"] and body["request_id"] == "batch-xyz"
@@ -157,7 +246,8 @@ def test_batch(server: Server) -> None:
         assert res[i]["request_id"] == f"batch-xyz-{i}"
         assert uuid.UUID(res[i]["decision_id"]).version == 7
     assert sorted((e["loc"][-1], e["type"]) for e in res[5]["errors"]) == sorted(
-        (e["field"], e["code"]) for e in bad["errors"])
+        (e["field"], e["code"]) for e in bad["errors"]
+    )
     assert res[5]["errors"][0]["loc"][:3] == ["body", "applicants", 5]
     assert res[6]["errors"][0]["type"] == "not_an_object"
     # Valid items are logged, invalid ones are not.
@@ -165,7 +255,9 @@ def test_batch(server: Server) -> None:
     rows = {row["request_id"]: row for row in db_rows(server.tmp / "predictions.db")}
     assert {f"batch-xyz-{i}" for i in range(5)} <= set(rows)
     assert "batch-xyz-5" not in rows and "batch-xyz-6" not in rows
-    assert [rows[f"batch-xyz-{i}"]["decision_id"] for i in range(5)] == [res[i]["decision_id"] for i in range(5)]
+    assert [rows[f"batch-xyz-{i}"]["decision_id"] for i in range(5)] == [
+        res[i]["decision_id"] for i in range(5)
+    ]
 
 
 def test_batch_limits_and_shapes(server: Server) -> None:
@@ -175,13 +267,22 @@ def test_batch_limits_and_shapes(server: Server) -> None:
     assert server.post("/predict/batch", [SEED]).status_code == 422
     assert server.post("/predict/batch", {"applicant": [SEED]}).status_code == 422
     assert server.post("/predict/batch", data=b'{"applicants": [').status_code == 400
-    assert server.post("/predict/batch", {"applicants": [SEED]}, headers={"content-type": "text/csv"}).status_code == 415
+    assert (
+        server.post(
+            "/predict/batch", {"applicants": [SEED]}, headers={"content-type": "text/csv"}
+        ).status_code
+        == 415
+    )
 
 
 def test_operations_endpoints(server: Server) -> None:
     assert server.get("/health").json() == {"status": "ok"}
     ready = server.get("/ready")
-    assert ready.status_code == 200 and ready.json()["status"] == "ready" and ready.json()["log"] == "ok"
+    assert (
+        ready.status_code == 200
+        and ready.json()["status"] == "ready"
+        and ready.json()["log"] == "ok"
+    )
     m = server.get("/model").json()
     assert m["model_version"] == VECTORS["model_version"]
     assert m["checksum"] == VECTORS["model_checksum"]
@@ -193,19 +294,35 @@ def test_operations_endpoints(server: Server) -> None:
     assert Path(m["source"]["path"]).read_bytes() == MODEL.read_bytes()
     server.post("/predict", SEED)
     text = server.get("/metrics").text
-    for needle in ['credit_http_requests_total{route="/predict",status="200"}', "credit_request_duration_seconds_bucket",
-                   "credit_decisions_total", "credit_log_queue_depth", "credit_log_write_failures_total",
-                   "credit_log_records_journaled_total", f'credit_model_info{{model_version="{VECTORS["model_version"]}"']:
+    for needle in [
+        'credit_http_requests_total{route="/predict",status="200"}',
+        "credit_request_duration_seconds_bucket",
+        "credit_decisions_total",
+        "credit_log_queue_depth",
+        "credit_log_write_failures_total",
+        "credit_log_records_journaled_total",
+        f'credit_model_info{{model_version="{VECTORS["model_version"]}"',
+    ]:
         assert needle in text, needle
 
 
 def test_openapi_and_docs_offline(server: Server) -> None:
     doc = server.get("/openapi.json").json()
     assert doc["openapi"].startswith("3.")
-    for p in ("/predict", "/predict/batch", "/health", "/ready", "/model", "/metrics", "/admin/reload"):
+    for p in (
+        "/predict",
+        "/predict/batch",
+        "/health",
+        "/ready",
+        "/model",
+        "/metrics",
+        "/admin/reload",
+    ):
         assert p in doc["paths"]
     app = doc["components"]["schemas"]["Applicant"]
-    assert set(app["required"]) == {f for f in VECTORS["feature_order"] if f not in ("MonthlyIncome", "NumberOfDependents")}
+    assert set(app["required"]) == {
+        f for f in VECTORS["feature_order"] if f not in ("MonthlyIncome", "NumberOfDependents")
+    }
     page = server.get("/docs")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     html = page.text
@@ -235,7 +352,9 @@ def test_request_ids(server: Server) -> None:
     again = server.post("/predict", SEED, headers={"x-request-id": "abc-123"})
     assert again.json()["request_id"] == "abc-123"
     time.sleep(0.2)
-    logged = [row for row in db_rows(server.tmp / "predictions.db") if row["request_id"] == "abc-123"]
+    logged = [
+        row for row in db_rows(server.tmp / "predictions.db") if row["request_id"] == "abc-123"
+    ]
     assert len(logged) == 2
     assert again.json()["decision_id"] in {row["decision_id"] for row in logged}
     # The trace id of a traceparent is kept as a correlation column.
@@ -244,7 +363,11 @@ def test_request_ids(server: Server) -> None:
 
 
 def test_log_record_shape(server: Server) -> None:
-    r = server.post("/predict", _with(MonthlyIncome=None, NumberOfDependents=...), headers={"x-request-id": "shape-1"})
+    r = server.post(
+        "/predict",
+        _with(MonthlyIncome=None, NumberOfDependents=...),
+        headers={"x-request-id": "shape-1"},
+    )
     assert r.status_code == 200
     body = r.json()
     # The loader puts the record into the table a few milliseconds after the answer.
@@ -277,7 +400,12 @@ def test_cloud_logging_json(server: Server) -> None:
 def test_admin_reload(server: Server, tmp_path: Path) -> None:
     # Wrong or missing token.
     assert server.post("/admin/reload", None, data=b"").status_code == 401
-    assert server.post("/admin/reload", None, data=b"", headers={"authorization": "Bearer nope"}).status_code == 401
+    assert (
+        server.post(
+            "/admin/reload", None, data=b"", headers={"authorization": "Bearer nope"}
+        ).status_code
+        == 401
+    )
     auth = {"authorization": "Bearer s3cret"}
     # A corrupt artifact is refused and the old model keeps serving.
     bad = tmp_path / "bad.json"
@@ -289,8 +417,18 @@ def test_admin_reload(server: Server, tmp_path: Path) -> None:
     assert r.json()["model_version"] == VECTORS["model_version"]
     assert "checksum" in r.json()["detail"][0]["msg"]
     (tmp_path / "garbage.json").write_text("{not json")
-    assert server.post("/admin/reload", {"path": str(tmp_path / "garbage.json")}, headers=auth).status_code == 422
-    assert server.post("/admin/reload", {"path": str(tmp_path / "absent.json")}, headers=auth).status_code == 409
+    assert (
+        server.post(
+            "/admin/reload", {"path": str(tmp_path / "garbage.json")}, headers=auth
+        ).status_code
+        == 422
+    )
+    assert (
+        server.post(
+            "/admin/reload", {"path": str(tmp_path / "absent.json")}, headers=auth
+        ).status_code
+        == 409
+    )
     assert server.post("/predict", SEED).json()["model_version"] == VECTORS["model_version"]
     # A good artifact swaps in while requests keep flowing: none is dropped.
     good = tmp_path / "good.json"
@@ -309,8 +447,12 @@ def test_admin_reload(server: Server, tmp_path: Path) -> None:
     for _ in range(10):
         r = server.post("/admin/reload", {"path": str(good)}, headers=auth)
         assert r.status_code == 200, r.text
-        assert r.json() == {"model_version": VECTORS["model_version"], "previous_version": VECTORS["model_version"],
-                            "reference": str(good), "registry_version": None}
+        assert r.json() == {
+            "model_version": VECTORS["model_version"],
+            "previous_version": VECTORS["model_version"],
+            "reference": str(good),
+            "registry_version": None,
+        }
     # A reload that named a model made it the reference: a bodiless reload re-reads that one.
     r = server.post("/admin/reload", None, data=b"", headers=auth)
     assert r.status_code == 200 and r.json()["reference"] == str(good), r.text
@@ -325,14 +467,19 @@ def test_admin_reload(server: Server, tmp_path: Path) -> None:
     r = server.post("/admin/reload", {"model": "models:/credit-default/latest"}, headers=auth)
     assert r.status_code == 422 and "version" in r.json()["detail"][0]["msg"], r.text
     r = server.post("/admin/reload", {"model": "models:/credit-default@champion"}, headers=auth)
-    assert r.status_code == 409 and "models:/credit-default@champion" in r.json()["detail"][0]["msg"], r.text
+    assert (
+        r.status_code == 409 and "models:/credit-default@champion" in r.json()["detail"][0]["msg"]
+    ), r.text
     r = server.post("/admin/reload", {"model": str(MODEL)}, headers=auth)
     assert r.status_code == 200 and r.json()["reference"] == str(MODEL), r.text
 
 
 def test_admin_off_without_token(make_server: Any, workdir: Path) -> None:
     s = make_server("--log", f"sqlite://{workdir}/p.db")
-    assert s.post("/admin/reload", None, data=b"", headers={"authorization": "Bearer x"}).status_code == 404
+    assert (
+        s.post("/admin/reload", None, data=b"", headers={"authorization": "Bearer x"}).status_code
+        == 404
+    )
 
 
 def test_sighup_reloads(make_server: Any, workdir: Path) -> None:
@@ -360,11 +507,19 @@ def test_static_web_dir(make_server: Any, workdir: Path) -> None:
     s = make_server("--log", f"sqlite://{workdir}/p.db", "--web-dir", str(web))
     for path in ("/", "/gradio", "/gradio/"):
         r = s.get(path)
-        assert r.status_code == 200 and "credit page" in r.text and r.headers["content-type"].startswith("text/html")
+        assert (
+            r.status_code == 200
+            and "credit page" in r.text
+            and r.headers["content-type"].startswith("text/html")
+        )
     assert s.get("/assets/app.js").headers["content-type"].startswith("text/javascript")
     for path in ("/pkg/core_bg.wasm", "/gradio/pkg/core_bg.wasm"):
         r = s.get(path)
-        assert r.status_code == 200 and r.headers["content-type"] == "application/wasm" and r.content.startswith(b"\0asm")
+        assert (
+            r.status_code == 200
+            and r.headers["content-type"] == "application/wasm"
+            and r.content.startswith(b"\0asm")
+        )
     assert s.get("/assets/../../secret.txt").status_code == 404
     assert s.get("/%2e%2e/secret.txt").status_code == 404
     assert s.get("/assets/missing.js").status_code == 404
@@ -381,11 +536,24 @@ def test_env_configuration(make_server: Any, workdir: Path) -> None:
     from serve_helpers import free_port, wait_http
 
     port = free_port()
-    env = dict(os.environ, PORT=str(port), CREDIT_MODEL=str(MODEL), CREDIT_LOG=f"jsonl://{workdir}/p.jsonl")
-    proc = subprocess.Popen([str(CREDIT), "serve"], env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(
+        os.environ, PORT=str(port), CREDIT_MODEL=str(MODEL), CREDIT_LOG=f"jsonl://{workdir}/p.jsonl"
+    )
+    proc = subprocess.Popen(
+        [str(CREDIT), "serve"],
+        env=env,
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/health", proc=proc)
-        r = requests.post(f"http://127.0.0.1:{port}/predict", json=SEED, headers={"x-request-id": "env-1"}, timeout=10)
+        r = requests.post(
+            f"http://127.0.0.1:{port}/predict",
+            json=SEED,
+            headers={"x-request-id": "env-1"},
+            timeout=10,
+        )
         assert r.status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -395,8 +563,19 @@ def test_env_configuration(make_server: Any, workdir: Path) -> None:
 
 
 def test_bad_configuration_fails_fast(workdir: Path) -> None:
-    for args in (["--log", "postgres://x"], ["--durability", "sometimes"], ["--model", str(workdir / "absent.json")]):
-        p = subprocess.run([str(CREDIT), "serve", "--port", "0", *args], check=False, capture_output=True, text=True, timeout=30, cwd=workdir)
+    for args in (
+        ["--log", "postgres://x"],
+        ["--durability", "sometimes"],
+        ["--model", str(workdir / "absent.json")],
+    ):
+        p = subprocess.run(
+            [str(CREDIT), "serve", "--port", "0", *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=workdir,
+        )
         assert p.returncode != 0
         assert "panicked" not in p.stderr
 
@@ -404,16 +583,25 @@ def test_bad_configuration_fails_fast(workdir: Path) -> None:
 def test_auth_scheme_is_case_insensitive(server: Server) -> None:
     """RFC 9110 §11.1: the scheme name is case-insensitive (`bearer`, `BEARER` are `Bearer`)."""
     for scheme in ("bearer", "BEARER", "BeArEr"):
-        r = server.post("/admin/reload", None, data=b"", headers={"authorization": f"{scheme} s3cret"})
+        r = server.post(
+            "/admin/reload", None, data=b"", headers={"authorization": f"{scheme} s3cret"}
+        )
         assert r.status_code == 200, f"{scheme}: {r.status_code} {r.text}"
     for header in ("Basic s3cret", "Bearers3cret", "s3cret"):
-        assert server.post("/admin/reload", None, data=b"", headers={"authorization": header}).status_code == 401, header
+        assert (
+            server.post(
+                "/admin/reload", None, data=b"", headers={"authorization": header}
+            ).status_code
+            == 401
+        ), header
 
 
 def test_credit_log_level_wins_over_rust_log(make_server: Any, workdir: Path) -> None:
     """CREDIT_LOG_LEVEL (or --log-level) is the service's own setting and wins over a RUST_LOG that an
     image or a shell sets by default; RUST_LOG applies when CREDIT_LOG_LEVEL is not set."""
-    quiet = make_server("--log", f"sqlite://{workdir}/q.db", env={"RUST_LOG": "info", "CREDIT_LOG_LEVEL": "warn"})
+    quiet = make_server(
+        "--log", f"sqlite://{workdir}/q.db", env={"RUST_LOG": "info", "CREDIT_LOG_LEVEL": "warn"}
+    )
     assert quiet.post("/predict", SEED).status_code == 200
     assert not [line for line in quiet.log_lines() if line["severity"] == "INFO"], quiet.log_lines()
     loud = make_server("--log", f"sqlite://{workdir}/l.db", env={"RUST_LOG": "info"})

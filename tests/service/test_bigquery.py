@@ -19,7 +19,14 @@ import pytest
 from serve_helpers import SCHEMA, SEED, BigQueryEmulator, Server, db_rows, free_port
 
 # tabledata.insertAll request body, as documented in BigQuery's REST reference.
-INSERT_ALL_KEYS = {"kind", "skipInvalidRows", "ignoreUnknownValues", "templateSuffix", "rows", "traceId"}
+INSERT_ALL_KEYS = {
+    "kind",
+    "skipInvalidRows",
+    "ignoreUnknownValues",
+    "templateSuffix",
+    "rows",
+    "traceId",
+}
 ROW_KEYS = {"insertId", "json"}
 TS = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?$")
 
@@ -34,7 +41,9 @@ def check_value(field: dict[str, Any], v: Any) -> None:
     elif t in ("FLOAT64", "FLOAT"):
         assert isinstance(v, (int, float)) and not isinstance(v, bool), name
     elif t in ("INT64", "INTEGER"):
-        assert (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, str) and v.lstrip("-").isdigit()), name
+        assert (isinstance(v, int) and not isinstance(v, bool)) or (
+            isinstance(v, str) and v.lstrip("-").isdigit()
+        ), name
     elif t in ("RECORD", "STRUCT"):
         check_row(field["fields"], v)
     else:
@@ -93,17 +102,28 @@ class Recorder:
                 n = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(n) if n else b""
                 if self.path.endswith("/insertAll"):
-                    data = gzip.decompress(raw) if self.headers.get("content-encoding") == "gzip" else raw
+                    data = (
+                        gzip.decompress(raw)
+                        if self.headers.get("content-encoding") == "gzip"
+                        else raw
+                    )
                     rec.bodies.append(json.loads(data))
                     rec.paths.append(self.path)
-                req = urllib.request.Request(f"http://127.0.0.1:{target_port}{self.path}", data=raw or None,
-                                             method=self.command)
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{target_port}{self.path}",
+                    data=raw or None,
+                    method=self.command,
+                )
                 for k, v in self.headers.items():
                     if k.lower() not in ("host", "content-length", "connection"):
                         req.add_header(k, v)
                 try:
                     with urllib.request.urlopen(req, timeout=30) as resp:
-                        status, payload, ctype = resp.status, resp.read(), resp.headers.get("content-type", "")
+                        status, payload, ctype = (
+                            resp.status,
+                            resp.read(),
+                            resp.headers.get("content-type", ""),
+                        )
                 except urllib.error.HTTPError as e:
                     status, payload, ctype = e.code, e.read(), e.headers.get("content-type", "")
                 except OSError:
@@ -133,7 +153,9 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BigQueryEmula
     em.stop()
 
 
-def wait_rows(em: BigQueryEmulator, dataset: str, table: str, n: int, timeout: float = 60) -> list[str]:
+def wait_rows(
+    em: BigQueryEmulator, dataset: str, table: str, n: int, timeout: float = 60
+) -> list[str]:
     deadline = time.monotonic() + timeout
     ids: list[str] = []
     while time.monotonic() < deadline:
@@ -144,12 +166,19 @@ def wait_rows(em: BigQueryEmulator, dataset: str, table: str, n: int, timeout: f
     return ids
 
 
-def test_bigquery_sink_ships_every_row_once(make_server: Any, workdir: Path, emulator: BigQueryEmulator) -> None:
+def test_bigquery_sink_ships_every_row_once(
+    make_server: Any, workdir: Path, emulator: BigQueryEmulator
+) -> None:
     emulator.create_table("credit", "predictions")
     rec = Recorder(emulator.port)
     try:
-        s: Server = make_server("--log", "bigquery://test-project/credit/predictions", "--journal", str(workdir / "outbox.db"),
-                                env={"BIGQUERY_API_BASE": f"http://127.0.0.1:{rec.port}"})
+        s: Server = make_server(
+            "--log",
+            "bigquery://test-project/credit/predictions",
+            "--journal",
+            str(workdir / "outbox.db"),
+            env={"BIGQUERY_API_BASE": f"http://127.0.0.1:{rec.port}"},
+        )
         ids = [f"bq-{i}" for i in range(120)]
         for i in ids[:20]:
             assert s.post("/predict", SEED, headers={"x-request-id": i}).status_code == 200
@@ -163,15 +192,23 @@ def test_bigquery_sink_ships_every_row_once(make_server: Any, workdir: Path, emu
         assert rec.bodies, "no insertAll request seen"
         for body in rec.bodies:
             check_insert_all_body(body)
-        assert all(p == "/bigquery/v2/projects/test-project/datasets/credit/tables/predictions/insertAll" for p in rec.paths)
+        assert all(
+            p == "/bigquery/v2/projects/test-project/datasets/credit/tables/predictions/insertAll"
+            for p in rec.paths
+        )
     finally:
         rec.close()
 
 
 def test_bigquery_down_then_up_every_row_arrives_once(make_server: Any, workdir: Path) -> None:
     port = free_port()
-    s: Server = make_server("--log", "bigquery://test-project/late/predictions", "--journal", str(workdir / "outbox.db"),
-                            env={"BIGQUERY_API_BASE": f"http://127.0.0.1:{port}/bigquery/v2"})
+    s: Server = make_server(
+        "--log",
+        "bigquery://test-project/late/predictions",
+        "--journal",
+        str(workdir / "outbox.db"),
+        env={"BIGQUERY_API_BASE": f"http://127.0.0.1:{port}/bigquery/v2"},
+    )
     ids = [f"down-{i}" for i in range(60)]
     for i in ids:
         assert s.post("/predict", SEED, headers={"x-request-id": i}).status_code == 200
@@ -198,8 +235,14 @@ def test_bigquery_down_then_up_every_row_arrives_once(make_server: Any, workdir:
 
 def test_sink_down_at_shutdown_keeps_rows_for_next_start(make_server: Any, workdir: Path) -> None:
     port = free_port()
-    s: Server = make_server("--log", "bigquery://test-project/later/predictions", "--journal", str(workdir / "outbox.db"),
-                            env={"BIGQUERY_API_BASE": f"http://127.0.0.1:{port}"}, port=None)
+    s: Server = make_server(
+        "--log",
+        "bigquery://test-project/later/predictions",
+        "--journal",
+        str(workdir / "outbox.db"),
+        env={"BIGQUERY_API_BASE": f"http://127.0.0.1:{port}"},
+        port=None,
+    )
     for i in range(10):
         assert s.post("/predict", SEED, headers={"x-request-id": f"keep-{i}"}).status_code == 200
     t0 = time.monotonic()

@@ -44,7 +44,9 @@ def test_100k_decisions_kill9_mid_load_jsonl_sink(make_server: Any, workdir: Pat
     out = workdir / "log.jsonl"
     s: Server = make_server("--log", f"jsonl://{out}")
     answered = run_in_two_halves(s, "kill9")
-    logged = [(r["request_id"], r["decision_id"]) for r in map(json.loads, out.read_text().splitlines())]
+    logged = [
+        (r["request_id"], r["decision_id"]) for r in map(json.loads, out.read_text().splitlines())
+    ]
     check_each_answer_logged_once(answered, logged)
     assert db_rows(Path(str(out) + ".outbox.db"), "outbox") == []
 

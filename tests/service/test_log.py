@@ -74,7 +74,9 @@ def wait_rows(path: Path, n: int, table: str = "predictions") -> None:
     wait_until(lambda: len(db_rows(path, table)) >= n, timeout=30, what=f"{n} rows in {table}")
 
 
-def test_a_second_server_on_the_same_journal_refuses_to_start(make_server: Any, workdir: Path) -> None:
+def test_a_second_server_on_the_same_journal_refuses_to_start(
+    make_server: Any, workdir: Path
+) -> None:
     """Each server appends to its journal's segment files and loads them; a second server on the
     same journal would replay the first one's segments (loading its records twice) and write
     into the same files. It must refuse to start, saying why, and the first keeps logging."""
@@ -83,8 +85,22 @@ def test_a_second_server_on_the_same_journal_refuses_to_start(make_server: Any, 
     second: Server = make_server("--log", f"sqlite://{db}", start=False)
     with open(second.log_path, "ab") as out:
         proc = subprocess.Popen(
-            [str(CREDIT), "serve", "--host", "127.0.0.1", "--port", str(second.port), "--model", str(MODEL),
-             *second.args], stdout=out, stderr=subprocess.STDOUT, env=second.env, cwd=second.tmp)
+            [
+                str(CREDIT),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(second.port),
+                "--model",
+                str(MODEL),
+                *second.args,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=second.env,
+            cwd=second.tmp,
+        )
     try:
         code = proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
@@ -163,7 +179,10 @@ def test_kill9_with_remote_sink_ships_each_answer_once(make_server: Any, workdir
             s.kill9()
         answered += load.answered
         s.start()  # ships what the journal still holds
-    wait_until(lambda: len(db_rows(Path(str(out) + ".outbox.db"), "outbox")) == 0, what="the outbox to empty")
+    wait_until(
+        lambda: len(db_rows(Path(str(out) + ".outbox.db"), "outbox")) == 0,
+        what="the outbox to empty",
+    )
     assert s.terminate() == 0
     check_each_answer_logged_once(answered, logged_jsonl(out))
 
@@ -194,11 +213,20 @@ def test_sink_refusing_forever_ends_in_dead_letters(make_server: Any, workdir: P
     sink = FakeBigQuery(mode=403)
     try:
         journal = workdir / "outbox.db"
-        s: Server = make_server("--log", "bigquery://p/d/t", "--journal", str(journal), "--dead-letter-after", "3",
-                                env={"BIGQUERY_API_BASE": sink.api_base})
+        s: Server = make_server(
+            "--log",
+            "bigquery://p/d/t",
+            "--journal",
+            str(journal),
+            "--dead-letter-after",
+            "3",
+            env={"BIGQUERY_API_BASE": sink.api_base},
+        )
         ids = [f"dl-{i}" for i in range(50)]
         assert set(post_many(s.url, ids, workers=8).values()) == {200}
-        wait_until(lambda: metric(s, "credit_log_dead_letters") == 50, timeout=30, what="50 dead letters")
+        wait_until(
+            lambda: metric(s, "credit_log_dead_letters") == 50, timeout=30, what="50 dead letters"
+        )
         assert metric(s, "credit_log_outbox_pending") == 0
         assert metric(s, "credit_log_ship_failures_total") >= 3
         dead = db_rows(journal, "dead_letter")
@@ -215,15 +243,24 @@ def test_sink_refusing_forever_ends_in_dead_letters(make_server: Any, workdir: P
         sink.close()
 
 
-def test_full_outbox_answers_503_with_retry_after_then_recovers(make_server: Any, workdir: Path) -> None:
+def test_full_outbox_answers_503_with_retry_after_then_recovers(
+    make_server: Any, workdir: Path
+) -> None:
     """The sink is down (503, transient): the outbox fills to --max-pending, then strict requests
     get 503 + Retry-After (counted) instead of growing the journal without limit. When the sink
     comes back, the outbox drains and requests succeed again; every answered decision arrives once."""
     sink = FakeBigQuery(mode=503)
     try:
         journal = workdir / "outbox.db"
-        s: Server = make_server("--log", "bigquery://p/d/t", "--journal", str(journal), "--max-pending", "40",
-                                env={"BIGQUERY_API_BASE": sink.api_base})
+        s: Server = make_server(
+            "--log",
+            "bigquery://p/d/t",
+            "--journal",
+            str(journal),
+            "--max-pending",
+            "40",
+            env={"BIGQUERY_API_BASE": sink.api_base},
+        )
         answered = []
         codes = []
         for i in range(60):
@@ -232,7 +269,10 @@ def test_full_outbox_answers_503_with_retry_after_then_recovers(make_server: Any
             if r.status_code == 200:
                 answered.append((f"full-{i}", r.json()["decision_id"]))
             else:
-                assert r.status_code == 503 and r.headers["retry-after"] == "2", (r.status_code, r.text)
+                assert r.status_code == 503 and r.headers["retry-after"] == "2", (
+                    r.status_code,
+                    r.text,
+                )
                 assert r.json()["detail"][0]["type"] == "log_unavailable" and "outbox" in r.text
         assert codes == [200] * 40 + [503] * 20
         assert metric(s, "credit_log_rejected_total") == 20
@@ -242,7 +282,11 @@ def test_full_outbox_answers_503_with_retry_after_then_recovers(make_server: Any
         assert ready["status"] == "ready" and ready["outbox"]["full"] is True
         assert metric(s, "credit_log_oldest_pending_seconds") > 0
         sink.mode = "ok"
-        wait_until(lambda: metric(s, "credit_log_outbox_pending") == 0, timeout=60, what="the outbox to drain")
+        wait_until(
+            lambda: metric(s, "credit_log_outbox_pending") == 0,
+            timeout=60,
+            what="the outbox to drain",
+        )
         r = s.post("/predict", SEED, headers={"x-request-id": "after"})
         assert r.status_code == 200
         answered.append(("after", r.json()["decision_id"]))
@@ -253,11 +297,22 @@ def test_full_outbox_answers_503_with_retry_after_then_recovers(make_server: Any
         sink.close()
 
 
-def test_full_outbox_with_relaxed_durability_drops_and_counts(make_server: Any, workdir: Path) -> None:
+def test_full_outbox_with_relaxed_durability_drops_and_counts(
+    make_server: Any, workdir: Path
+) -> None:
     sink = FakeBigQuery(mode=503)
     try:
-        s: Server = make_server("--log", "bigquery://p/d/t", "--journal", str(workdir / "o.db"), "--max-pending", "10",
-                                "--durability", "relaxed", env={"BIGQUERY_API_BASE": sink.api_base})
+        s: Server = make_server(
+            "--log",
+            "bigquery://p/d/t",
+            "--journal",
+            str(workdir / "o.db"),
+            "--max-pending",
+            "10",
+            "--durability",
+            "relaxed",
+            env={"BIGQUERY_API_BASE": sink.api_base},
+        )
         for _ in range(10):
             assert s.post("/predict", SEED).status_code == 200
         wait_until(lambda: metric(s, "credit_log_outbox_pending") == 10, what="10 pending")
@@ -303,8 +358,19 @@ def test_jsonl_records_have_the_contract_shape(make_server: Any, workdir: Path) 
     body = s.post("/predict", SEED, headers={"x-request-id": "jl-1"}).json()
     assert s.terminate() == 0
     rec = json.loads(out.read_text().splitlines()[0])
-    assert set(rec) == {"decision_id", "request_id", "trace_id", "ts", "model_version", "input", "probability",
-                        "prediction", "score", "reasons", "latency_us"}
+    assert set(rec) == {
+        "decision_id",
+        "request_id",
+        "trace_id",
+        "ts",
+        "model_version",
+        "input",
+        "probability",
+        "prediction",
+        "score",
+        "reasons",
+        "latency_us",
+    }
     assert rec["request_id"] == "jl-1" and rec["probability"] == body["probability"]
     assert rec["decision_id"] == body["decision_id"] and rec["trace_id"] is None
     assert rec["input"] == {k: float(v) for k, v in SEED.items()}
@@ -318,8 +384,22 @@ def test_unwritable_journal_fails_fast(workdir: Path) -> None:
 
     blocker = workdir / "file"
     blocker.write_text("x")
-    p = subprocess.run([str(CREDIT), "serve", "--port", "0", "--model", str(MODEL), "--log", f"sqlite://{blocker}/p.db"],
-                       check=False, capture_output=True, text=True, timeout=30)
+    p = subprocess.run(
+        [
+            str(CREDIT),
+            "serve",
+            "--port",
+            "0",
+            "--model",
+            str(MODEL),
+            "--log",
+            f"sqlite://{blocker}/p.db",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert p.returncode != 0 and "prediction log" in (p.stderr + p.stdout)
 
 
@@ -338,14 +418,23 @@ def test_fsync_mode(make_server: Any, workdir: Path) -> None:
     assert s.terminate() == 0
 
 
-def test_journal_dir_adopts_the_journal_of_a_killed_instance(make_server: Any, workdir: Path) -> None:
+def test_journal_dir_adopts_the_journal_of_a_killed_instance(
+    make_server: Any, workdir: Path
+) -> None:
     """Cloud Run set-up (a): instances share a directory (an NFS volume). Instance A answers while
     the sink is down and is killed (-9: no drain). Instance B, started on the same directory once
     A's lease is stale, adopts A's journal and ships every decision A answered, once."""
     shared = workdir / "journals"
     sink = FakeBigQuery(mode=503)
     try:
-        args = ("--log", "bigquery://p/d/t", "--journal-dir", str(shared), "--journal-stale-after", "2")
+        args = (
+            "--log",
+            "bigquery://p/d/t",
+            "--journal-dir",
+            str(shared),
+            "--journal-stale-after",
+            "2",
+        )
         env = {"BIGQUERY_API_BASE": sink.api_base}
         a: Server = make_server(*args, env=env)
         answered = []
@@ -384,7 +473,8 @@ def test_serves_on_a_journal_written_before_decision_ids(make_server: Any, workd
     wait_rows(db, 7)
     rows = db_rows(db)
     assert sorted(x["request_id"] for x in rows) == sorted(
-        ["v1-a", "v1-b", "v1-a~2", "v1-c", "v1-batch-0", "v1-batch-1", "v1-a"])
+        ["v1-a", "v1-b", "v1-a~2", "v1-c", "v1-batch-0", "v1-batch-1", "v1-a"]
+    )
     assert len({x["decision_id"] for x in rows}) == 7
     assert s.terminate() == 0
 
@@ -392,7 +482,10 @@ def test_serves_on_a_journal_written_before_decision_ids(make_server: Any, workd
     outbox = workdir / "outbox.db"
     shutil.copy(fixtures / "journal-v1-outbox.db", outbox)
     s2: Server = make_server("--log", f"jsonl://{out}", "--journal", str(outbox))
-    wait_until(lambda: out.exists() and len(out.read_text().splitlines()) == 3, what="3 old records shipped")
+    wait_until(
+        lambda: out.exists() and len(out.read_text().splitlines()) == 3,
+        what="3 old records shipped",
+    )
     shipped = [json.loads(x) for x in out.read_text().splitlines()]
     assert [x["request_id"] for x in shipped] == ["ob-1", "ob-2", "ob-1~2"]
     assert all(len(x["decision_id"]) == 36 for x in shipped)

@@ -26,11 +26,42 @@ def second_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A valid model other than the shipped one: `credit train` on 3,000 synthetic rows."""
     d = tmp_path_factory.mktemp("second-model")
     data = d / "synthetic.csv.gz"
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "synth_data.py"), "--out", str(data), "--rows", "3000",
-                    "--seed", "14"], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "synth_data.py"),
+            "--out",
+            str(data),
+            "--rows",
+            "3000",
+            "--seed",
+            "14",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     out = d / "model.json"
-    subprocess.run([str(CREDIT), "train", "--data", str(data), "--out", str(out), "--folds", "2", "--max-bins", "8",
-                    "--model-version", SECOND_VERSION, "--quiet"], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            str(CREDIT),
+            "train",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--folds",
+            "2",
+            "--max-bins",
+            "8",
+            "--model-version",
+            SECOND_VERSION,
+            "--quiet",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return out
 
 
@@ -54,14 +85,27 @@ def test_artifact_bytes_etag_and_conditional_get(make_server: Any, workdir: Path
     for given in (etag, f"W/{etag}", f'"sha256:other", {etag}', "*"):
         r = served(s, given)
         assert r.status_code == 304, given
-        assert r.content == b"" and r.headers["etag"] == etag and r.headers["cache-control"] == "no-cache"
-    for given in ('"sha256:other"', checksum_of(MODEL), etag[:-2] + '"'):  # another tag, unquoted, truncated
+        assert (
+            r.content == b""
+            and r.headers["etag"] == etag
+            and r.headers["cache-control"] == "no-cache"
+        )
+    for given in (
+        '"sha256:other"',
+        checksum_of(MODEL),
+        etag[:-2] + '"',
+    ):  # another tag, unquoted, truncated
         assert served(s, given).status_code == 200, given
     h = requests.head(s.url + "/model/artifact", timeout=10)
     assert h.status_code == 200 and h.content == b""
     assert h.headers["etag"] == etag and h.headers["content-type"] == "application/json"
     assert h.headers.get("content-length") in (None, str(len(MODEL.read_bytes())))
-    assert requests.head(s.url + "/model/artifact", headers={"if-none-match": etag}, timeout=10).status_code == 304
+    assert (
+        requests.head(
+            s.url + "/model/artifact", headers={"if-none-match": etag}, timeout=10
+        ).status_code
+        == 304
+    )
     metrics = s.get("/metrics").text
     assert 'credit_http_requests_total{route="/model/artifact",status="200"}' in metrics
     assert 'credit_http_requests_total{route="/model/artifact",status="304"}' in metrics

@@ -16,9 +16,46 @@ from serve_helpers import SEED, Server
 
 # Values at and around every field's edges, and every JSON type.
 EDGES: list[Any] = [
-    -1, -0.5, 0, 0.0, 0.5, 1, 2.0, 2.5, 17, 18, 50, 51, 94, 95, 95.5, 96, 96.0, 97, 98, 99, 100,
-    101, 120, 121, 200, 201, 1e5, 100000.5, 1e6, 1000001, 1e8, 1e8 + 1, 1e300, -1e300,
-    None, "1", True, False, [], {},
+    -1,
+    -0.5,
+    0,
+    0.0,
+    0.5,
+    1,
+    2.0,
+    2.5,
+    17,
+    18,
+    50,
+    51,
+    94,
+    95,
+    95.5,
+    96,
+    96.0,
+    97,
+    98,
+    99,
+    100,
+    101,
+    120,
+    121,
+    200,
+    201,
+    1e5,
+    100000.5,
+    1e6,
+    1000001,
+    1e8,
+    1e8 + 1,
+    1e300,
+    -1e300,
+    None,
+    "1",
+    True,
+    False,
+    [],
+    {},
 ]
 FIELDS = list(SEED)
 ALIASES = {
@@ -35,7 +72,9 @@ def body_schema(doc: dict[str, Any], path: str) -> Draft202012Validator:
 
 
 def response_schema(doc: dict[str, Any], path: str, status: int) -> Draft202012Validator:
-    schema = doc["paths"][path]["post"]["responses"][str(status)]["content"]["application/json"]["schema"]
+    schema = doc["paths"][path]["post"]["responses"][str(status)]["content"]["application/json"][
+        "schema"
+    ]
     return Draft202012Validator({**schema, "components": doc["components"]})
 
 
@@ -51,7 +90,9 @@ def with_field(name: str, value: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def contract_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     d = tmp_path_factory.mktemp("contract")
-    s = Server(d, "--log", f"sqlite://{d}/p.db", "--max-batch", "50", env={"CREDIT_ADMIN_TOKEN": "c-token"})
+    s = Server(
+        d, "--log", f"sqlite://{d}/p.db", "--max-batch", "50", env={"CREDIT_ADMIN_TOKEN": "c-token"}
+    )
     # `models:/` references must not reach a real registry: without one they are 409.
     s.env.pop("MLFLOW_TRACKING_URI", None)
     s.start()
@@ -78,7 +119,9 @@ def test_every_field_schema_valid_iff_accepted(contract_server: Server) -> None:
         assert r.status_code in (200, 422), r.text
         if valid.is_valid(body) != (r.status_code == 200):
             disagree.append((body, r.status_code, r.text[:200]))
-    assert not disagree, f"{len(disagree)} of {len(bodies)} bodies: schema and server disagree, e.g. {disagree[:3]}"
+    assert not disagree, (
+        f"{len(disagree)} of {len(bodies)} bodies: schema and server disagree, e.g. {disagree[:3]}"
+    )
 
 
 def test_batch_items_schema_matches_per_item_errors(contract_server: Server) -> None:
@@ -95,13 +138,21 @@ def test_batch_items_schema_matches_per_item_errors(contract_server: Server) -> 
     resp = response_schema(doc, "/predict/batch", 200)
     assert resp.is_valid(r.json()), list(resp.iter_errors(r.json()))[:2]
     # What the server refuses as a whole, the schema refuses too.
-    for refused in ({"applicants": [], "extra": 1}, {"applicants": [SEED] * 51}, {"applicants": {}}, [SEED], {}):
+    for refused in (
+        {"applicants": [], "extra": 1},
+        {"applicants": [SEED] * 51},
+        {"applicants": {}},
+        [SEED],
+        {},
+    ):
         r = contract_server.post("/predict/batch", refused)
         assert r.status_code == 422, r.text
         assert not req.is_valid(refused), refused
 
 
-def test_admin_reload_documented_only_when_on(make_server: Any, workdir: Path, contract_server: Server) -> None:
+def test_admin_reload_documented_only_when_on(
+    make_server: Any, workdir: Path, contract_server: Server
+) -> None:
     off = make_server("--log", f"sqlite://{workdir}/p.db")
     doc = off.get("/openapi.json").json()
     assert off.post("/admin/reload", None, data=b"").status_code == 404
@@ -120,19 +171,53 @@ def test_admin_reload_body_schema_valid_iff_accepted(contract_server: Server) ->
     doc = contract_server.get("/openapi.json").json()
     valid = body_schema(doc, "/admin/reload")
     auth = {"authorization": "Bearer c-token"}
-    for body in (None, [None, None], ["x"], 1, "models:/a/1", {"model": "a", "path": "a"},
-                 {"model": "a", "path": "b"}, {"other": "a"}):
+    for body in (
+        None,
+        [None, None],
+        ["x"],
+        1,
+        "models:/a/1",
+        {"model": "a", "path": "a"},
+        {"model": "a", "path": "b"},
+        {"other": "a"},
+    ):
         r = contract_server.post("/admin/reload", body, headers=auth)
         assert r.status_code in (400, 422), (body, r.status_code, r.text)
         assert not valid.is_valid(body), body
     for body in ({}, {"model": None}, {"path": None}):
         r = contract_server.post("/admin/reload", body, headers=auth)
         assert r.status_code == 200 and valid.is_valid(body), (body, r.text)
-    refs = ["", "models:", "models:/", "models:/x", "models:/x/0", "models:/x/00", "models:/x/1", "models:/x/007",
-            "models:/x/latest", "models:/x/+5", "models:/x/1 ", "models:/x/1\n", "models:/x@", "models:/x@a",
-            "models:/x@a@b", "models:/@a", "models:/a/b/7", "models://7", "models:///7", "models:/x/18446744073709551615",
-            "models:/x/18446744073709551616", "models:/x/99999999999999999999", "models:/x/09999999999999999999",
-            "models:x/1", "modelsx", "no/such/file.json", "models:/x/1@", "\n", " "]
+    refs = [
+        "",
+        "models:",
+        "models:/",
+        "models:/x",
+        "models:/x/0",
+        "models:/x/00",
+        "models:/x/1",
+        "models:/x/007",
+        "models:/x/latest",
+        "models:/x/+5",
+        "models:/x/1 ",
+        "models:/x/1\n",
+        "models:/x@",
+        "models:/x@a",
+        "models:/x@a@b",
+        "models:/@a",
+        "models:/a/b/7",
+        "models://7",
+        "models:///7",
+        "models:/x/18446744073709551615",
+        "models:/x/18446744073709551616",
+        "models:/x/99999999999999999999",
+        "models:/x/09999999999999999999",
+        "models:x/1",
+        "modelsx",
+        "no/such/file.json",
+        "models:/x/1@",
+        "\n",
+        " ",
+    ]
     disagree = []
     for ref in refs:
         r = contract_server.post("/admin/reload", {"model": ref}, headers=auth)

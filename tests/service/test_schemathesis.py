@@ -25,21 +25,34 @@ TOKEN = "st-token"
 CONFIGS = {"admin-on": {"CREDIT_ADMIN_TOKEN": TOKEN}, "admin-off": {}}
 
 
-def run_schemathesis(s: Server, workdir: Path, admin: bool, examples: int, seed: int, timeout: int) -> None:
+def run_schemathesis(
+    s: Server, workdir: Path, admin: bool, examples: int, seed: int, timeout: int
+) -> None:
     st = Path(sys.executable).parent / "schemathesis"
     cmd = [
-        str(st), "run", f"{s.url}/openapi.json",
-        "--checks", "all",
-        "--max-examples", str(examples),
-        "--seed", str(seed),
-        "--workers", "2",
-        "--request-timeout", "10",
-        "--suppress-health-check", "all",
-        "--report-dir", str(workdir / "schemathesis-report"),
+        str(st),
+        "run",
+        f"{s.url}/openapi.json",
+        "--checks",
+        "all",
+        "--max-examples",
+        str(examples),
+        "--seed",
+        str(seed),
+        "--workers",
+        "2",
+        "--request-timeout",
+        "10",
+        "--suppress-health-check",
+        "all",
+        "--report-dir",
+        str(workdir / "schemathesis-report"),
     ]
     if admin:
         cmd += ["--header", f"Authorization: Bearer {TOKEN}"]
-    p = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout, cwd=workdir)
+    p = subprocess.run(
+        cmd, check=False, capture_output=True, text=True, timeout=timeout, cwd=workdir
+    )
     print(p.stdout[-6000:])
     assert p.returncode == 0, p.stdout[-8000:] + p.stderr[-2000:]
     # No operation answered only 404 (one documented but not served, as /admin/reload was).
@@ -50,7 +63,9 @@ def run_schemathesis(s: Server, workdir: Path, admin: bool, examples: int, seed:
 
 
 def start(make_server: Any, workdir: Path, config: str) -> Server:
-    s: Server = make_server("--log", f"sqlite://{workdir}/p.db", "--max-batch", "50", env=CONFIGS[config])
+    s: Server = make_server(
+        "--log", f"sqlite://{workdir}/p.db", "--max-batch", "50", env=CONFIGS[config]
+    )
     return s
 
 

@@ -94,7 +94,9 @@ def signature_json() -> dict[str, str]:
     return {
         "inputs": f"[{inputs}]",
         "outputs": f"[{_column('probability', True)}]",
-        "params": json.dumps([{"name": "errors", "default": "raise", "shape": None, "type": "string"}]),
+        "params": json.dumps(
+            [{"name": "errors", "default": "raise", "shape": None, "type": "string"}]
+        ),
     }
 
 
@@ -102,7 +104,9 @@ def _quoted(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def save_model(path: str | os.PathLike[str], model: Model | str, *, run_id: str | None = None) -> Path:
+def save_model(
+    path: str | os.PathLike[str], model: Model | str, *, run_id: str | None = None
+) -> Path:
     """Writes a pyfunc model folder, as ``credit train --mlflow-uri`` uploads it: ``model.json``
     (``model``'s artifact JSON, or the JSON text given, verified first), ``MLmodel``,
     ``python_env.yaml`` and ``requirements.txt`` (this package's version). For versions logged
