@@ -31,8 +31,8 @@
 //!   (precomputed as `0.5 · (best − points)`, the core's expression); the 1e-9 test applies to
 //!   that total. Age may be in a pair (under Regulation B's bound, which the loader checks):
 //!   its own share is then NULL from 62 on when the age rule applies, which makes its total
-//!   NULL too, so the rule covers its bin and its cells together. For an additive model the statement is what it was
-//!   before cells existed, byte for byte.
+//!   NULL too, so the rule covers its bin and its cells together. For an additive model the
+//!   statement is what it was before cells existed, byte for byte.
 //! * **Errors**: the JSON array `credit score` writes in its `errors` column, object by object
 //!   (`field`, `code`, `message`, `value`), in feature order.
 
