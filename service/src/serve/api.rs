@@ -95,8 +95,16 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// Reads the body up to `limit` bytes (413 beyond, without reading a declared oversize body).
+/// Reads the body up to `limit` bytes (413 beyond, without reading a declared oversize body),
+/// decoded as its `Content-Encoding` says (gzip and deflate; the limit holds for the decoded
+/// bytes too, see `encoding`).
 async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let encoding = super::encoding::Encoding::of(headers)?;
+    encoding.decode(read_raw_body(headers, body, limit).await?, limit)
+}
+
+/// The body as sent, up to `limit` bytes.
+async fn read_raw_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -83,6 +83,26 @@ impl ApiError {
         )
     }
 
+    /// A `Content-Encoding` this service does not read (see `encoding`).
+    pub fn unsupported_encoding(got: &str) -> ApiError {
+        ApiError::simple(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_encoding",
+            format!("Content-Encoding must be gzip, deflate or identity, got {got:?}"),
+            &["header", "content-encoding"],
+        )
+    }
+
+    /// A body that does not decode as its declared `Content-Encoding`.
+    pub fn invalid_encoding(name: &str, e: &std::io::Error) -> ApiError {
+        ApiError::simple(
+            StatusCode::BAD_REQUEST,
+            "invalid_encoding",
+            format!("The body is declared {name} (Content-Encoding) but does not decode: {e}"),
+            &["body"],
+        )
+    }
+
     pub fn too_large(limit: usize) -> ApiError {
         ApiError::simple(
             StatusCode::PAYLOAD_TOO_LARGE,

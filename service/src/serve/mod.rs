@@ -12,6 +12,7 @@ pub mod access;
 pub mod api;
 pub mod artifact;
 pub mod config;
+pub mod encoding;
 pub mod error;
 pub mod log;
 pub mod logging;
