@@ -253,6 +253,20 @@ def test_compressed_bodies_are_read(server: Server) -> None:
     assert len(r.json()["results"]) == 1000
 
 
+def test_a_byte_order_mark_is_ignored(server: Server) -> None:
+    """RFC 8259 lets a parser ignore a UTF-8 BOM, which some clients (.NET, PowerShell) put
+    before the JSON; before, it was a 400 'expected value at line 1 column 1'. Compressed too."""
+    plain = server.post("/predict", SEED).json()
+    body = b"\xef\xbb\xbf" + json.dumps(SEED).encode()
+    for encoding, data in [("identity", body), ("gzip", gzip.compress(body))]:
+        r = _post_encoded(server, "/predict", data, encoding)
+        assert r.status_code == 200, r.text
+        assert r.json()["probability"] == plain["probability"]
+    # Only one, only at the start.
+    r = _post_encoded(server, "/predict", b"\xef\xbb\xbf" + body, "identity")
+    assert r.status_code == 400 and r.json()["detail"][0]["type"] == "invalid_json"
+
+
 def test_bad_compressed_bodies_are_refused_by_name(server: Server) -> None:
     raw = json.dumps(SEED).encode()
     # An encoding the service does not read: 415 naming the header, not a JSON error.

@@ -97,10 +97,16 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// Reads the body up to `limit` bytes (413 beyond, without reading a declared oversize body),
 /// decoded as its `Content-Encoding` says (gzip and deflate; the limit holds for the decoded
-/// bytes too, see `encoding`).
+/// bytes too, see `encoding`), without a leading byte order mark.
 async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let encoding = super::encoding::Encoding::of(headers)?;
-    encoding.decode(read_raw_body(headers, body, limit).await?, limit)
+    let mut bytes = encoding.decode(read_raw_body(headers, body, limit).await?, limit)?;
+    // RFC 8259 lets a parser ignore a leading UTF-8 byte order mark, which some clients
+    // (.NET, PowerShell) write; one, at the start.
+    if bytes.starts_with(b"\xef\xbb\xbf") {
+        let _ = bytes.split_to(3);
+    }
+    Ok(bytes)
 }
 
 /// The body as sent, up to `limit` bytes.
