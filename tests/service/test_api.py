@@ -639,6 +639,9 @@ def test_bad_configuration_fails_fast(workdir: Path) -> None:
         ["--log", "postgres://x"],
         ["--durability", "sometimes"],
         ["--model", str(workdir / "absent.json")],
+        ["--header-timeout", "0"],
+        ["--body-timeout", "nan"],
+        ["--body-timeout", "-1"],
     ):
         p = subprocess.run(
             [str(CREDIT), "serve", "--port", "0", *args],

@@ -97,10 +97,19 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// Reads the body up to `limit` bytes (413 beyond, without reading a declared oversize body),
 /// decoded as its `Content-Encoding` says (gzip and deflate; the limit holds for the decoded
-/// bytes too, see `encoding`), without a leading byte order mark.
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+/// bytes too, see `encoding`), without a leading byte order mark. A body not in within `time`
+/// is a 408: a client that stops half-way must not hold its connection and task for ever.
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    time: std::time::Duration,
+) -> Result<Bytes, ApiError> {
     let encoding = super::encoding::Encoding::of(headers)?;
-    let mut bytes = encoding.decode(read_raw_body(headers, body, limit).await?, limit)?;
+    let raw = tokio::time::timeout(time, read_raw_body(headers, body, limit))
+        .await
+        .map_err(|_| ApiError::body_timeout(time))??;
+    let mut bytes = encoding.decode(raw, limit)?;
     // RFC 8259 lets a parser ignore a leading UTF-8 byte order mark, which some clients
     // (.NET, PowerShell) write; one, at the start.
     if bytes.starts_with(b"\xef\xbb\xbf") {
@@ -258,7 +267,13 @@ async fn predict_inner(
     started: Instant,
 ) -> Result<Response, ApiError> {
     check_json_content_type(headers)?;
-    let bytes = read_body(headers, body, PREDICT_BODY_LIMIT).await?;
+    let bytes = read_body(
+        headers,
+        body,
+        PREDICT_BODY_LIMIT,
+        state.config().client.body,
+    )
+    .await?;
     let arriving = state.journal().arriving();
     let text = std::str::from_utf8(&bytes)
         .map_err(|e| ApiError::invalid_json(format!("Invalid JSON: body is not UTF-8 ({e})")))?;
@@ -416,7 +431,7 @@ async fn batch_inner(
     check_json_content_type(headers)?;
     let max = state.config().max_batch;
     let limit = max * BATCH_BYTES_PER_ITEM + 1024;
-    let bytes = read_body(headers, body, limit).await?;
+    let bytes = read_body(headers, body, limit, state.config().client.body).await?;
     let arriving = state.journal().arriving();
     let parsed: BatchIn<'_> = match serde_json::from_slice(&bytes) {
         Ok(b) => b,
@@ -683,7 +698,7 @@ async fn admin_reload_inner(
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return Ok(r);
     }
-    let bytes = read_body(headers, body, 16 * 1024).await?;
+    let bytes = read_body(headers, body, 16 * 1024, state.config().client.body).await?;
     let reference = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         None
     } else {

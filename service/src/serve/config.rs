@@ -146,6 +146,8 @@ pub struct ServeConfig {
     pub journal_dir: Option<PathBuf>,
     /// When another instance's journal in `journal_dir` counts as orphaned.
     pub journal_stale_after: std::time::Duration,
+    /// How long a client may take to send a request head and a body.
+    pub client: super::listen::Limits,
 }
 
 impl ServeConfig {
@@ -194,6 +196,17 @@ impl ServeConfig {
                     .into(),
             );
         }
+        let seconds = |flag: &str, x: f64| {
+            if x.is_finite() && (0.001..=86_400.0).contains(&x) {
+                Ok(std::time::Duration::from_secs_f64(x))
+            } else {
+                Err(format!("{flag} {x}: use seconds from 0.001 to 86400"))
+            }
+        };
+        let client = super::listen::Limits {
+            header: seconds("--header-timeout", a.header_timeout)?,
+            body: seconds("--body-timeout", a.body_timeout)?,
+        };
         Ok(ServeConfig {
             host: a.host.clone(),
             port: a.port,
@@ -210,6 +223,7 @@ impl ServeConfig {
             limits,
             journal_dir: a.journal_dir.clone(),
             journal_stale_after: std::time::Duration::from_secs(a.journal_stale_after),
+            client,
         })
     }
 }

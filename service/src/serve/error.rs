@@ -103,6 +103,19 @@ impl ApiError {
         )
     }
 
+    /// The body did not arrive in full within the server's `--body-timeout`.
+    pub fn body_timeout(time: std::time::Duration) -> ApiError {
+        ApiError::simple(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "The request body did not arrive within {} s",
+                time.as_secs_f64()
+            ),
+            &["body"],
+        )
+    }
+
     pub fn too_large(limit: usize) -> ApiError {
         ApiError::simple(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -142,6 +155,11 @@ impl IntoResponse for ApiError {
             if let Ok(v) = HeaderValue::from_str(&id) {
                 r.headers_mut().insert(super::reqid::X_REQUEST_ID, v);
             }
+        }
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body may still come: the connection cannot carry another request.
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         r
     }

@@ -14,6 +14,7 @@ pub mod artifact;
 pub mod config;
 pub mod encoding;
 pub mod error;
+pub mod listen;
 pub mod log;
 pub mod logging;
 pub mod metrics;
@@ -101,6 +102,13 @@ pub struct ServeArgs {
     /// `--journal-dir` counts as orphaned and is adopted.
     #[arg(long, default_value_t = 60, env = "CREDIT_JOURNAL_STALE_AFTER")]
     pub journal_stale_after: u64,
+    /// Seconds a client has to send a request head in full (after connecting, or after the
+    /// previous answer on a kept-alive connection); then the connection is closed.
+    #[arg(long, default_value_t = 30.0, env = "CREDIT_HEADER_TIMEOUT")]
+    pub header_timeout: f64,
+    /// Seconds a client has to send a request body in full; then the answer is 408.
+    #[arg(long, default_value_t = 30.0, env = "CREDIT_BODY_TIMEOUT")]
+    pub body_timeout: f64,
     /// Most records the outbox of a remote sink (jsonl, bigquery) may hold. When it is full,
     /// strict durability answers 503 with `Retry-After`; relaxed durability answers and drops
     /// the record (counted in `credit_log_dropped_total`). The sqlite sink has no outbox.
@@ -193,12 +201,10 @@ async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         signal_state.set_draining();
         let _ = stop_tx.send(true);
     };
-    let server = std::future::IntoFuture::into_future(
-        axum::serve(listener, app).with_graceful_shutdown(shutdown),
-    );
+    let server = listen::serve(listener, app, config.client, shutdown);
     tokio::pin!(server);
     tokio::select! {
-        r = &mut server => r?,
+        () = &mut server => {}
         // A connection that never finishes (a stuck client) must not hold the drain past the
         // budget: after the signal, in-flight requests get IN_FLIGHT_GRACE, then we move on.
         _ = async {

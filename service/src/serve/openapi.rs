@@ -322,6 +322,7 @@ pub struct ReloadRefused {
         (status = 200, description = "Decision (recorded in the prediction log before it is sent)", body = Prediction,
             headers(("X-Decision-Id" = String, description = "The decision's id (UUIDv7), as in the body"))),
         (status = 400, description = "Malformed JSON, or a body that does not decode as its Content-Encoding", body = ErrorResponse),
+        (status = 408, description = "The body did not arrive within the server's --body-timeout; the connection is closed", body = ErrorResponse),
         (status = 413, description = "Body too large (decoded, when sent compressed)", body = ErrorResponse),
         (status = 415, description = "Content-Type is not JSON, or Content-Encoding is not gzip, deflate or identity", body = ErrorResponse),
         (status = 422, description = "Validation errors, all at once (FastAPI's shape)", body = ErrorResponse),
@@ -338,6 +339,7 @@ fn predict() {}
     responses(
         (status = 200, description = "One item per applicant, in order", body = BatchResponse),
         (status = 400, description = "Malformed JSON, or a body that does not decode as its Content-Encoding", body = ErrorResponse),
+        (status = 408, description = "The body did not arrive within the server's --body-timeout; the connection is closed", body = ErrorResponse),
         (status = 413, description = "Body too large (decoded, when sent compressed)", body = ErrorResponse),
         (status = 415, description = "Content-Type is not JSON, or Content-Encoding is not gzip, deflate or identity", body = ErrorResponse),
         (status = 422, description = "Not {\"applicants\": [...]}, or more applicants than the maximum (maxItems)", body = ErrorResponse),
@@ -394,6 +396,7 @@ fn metrics() {}
         (status = 401, description = "Missing or wrong token", body = ErrorResponse,
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 409, description = "Model cannot be had (file unreadable; registry unreachable, unknown alias or version, MLFLOW_TRACKING_URI unset); the old model keeps serving", body = ReloadRefused),
+        (status = 408, description = "The body did not arrive within the server's --body-timeout; the connection is closed", body = ErrorResponse),
         (status = 413, description = "Body too large (decoded, when sent compressed)", body = ErrorResponse),
         (status = 415, description = "Content-Type is not JSON, or Content-Encoding is not gzip, deflate or identity", body = ErrorResponse),
         (status = 422, description = "Artifact refused (corrupt, wrong checksum or format), or a malformed model reference, or both model and path given; the old model keeps serving", body = ReloadRefused),

@@ -1,0 +1,96 @@
+//! The server's connections: accept, serve each with hyper (HTTP/1.1, and HTTP/2 without TLS),
+//! and the time limits a client gets.
+//!
+//! Why not `axum::serve`: it sets no timer, so a client that sends half a request head and then
+//! nothing, or keeps a connection open without sending its next request, held the connection
+//! (a socket, a task) for ever; a few thousand such clients exhaust the process's file
+//! descriptors and nobody else gets in. Here hyper's header read timeout closes a connection
+//! whose request head (the first, or a kept-alive connection's next) is not complete within
+//! [`Limits::header`]; `api::read_body` bounds the body the same way (408).
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use std::future::Future;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How long a client may take over its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// To send a request head in full, counted from when the connection waits for one (after
+    /// accepting it, or after the previous answer on a kept-alive connection).
+    pub header: Duration,
+    /// To send the body in full, counted from when the handler starts reading it.
+    pub body: Duration,
+}
+
+impl Limits {
+    pub const DEFAULT: Limits = Limits {
+        header: Duration::from_secs(30),
+        body: Duration::from_secs(30),
+    };
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and waits for
+/// the open connections to finish their requests (the caller bounds that wait).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    on_accept_error(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+            tower_service::Service::call(&mut app.clone(), req.map(Body::new))
+        });
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::trace!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// A failed accept: the peer's own problem is ignored; anything else (out of file descriptors,
+/// say) is logged and retried after a second, when connections may have closed.
+async fn on_accept_error(e: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "accepting a connection failed; retrying in 1 s");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
