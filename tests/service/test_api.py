@@ -332,6 +332,40 @@ def test_batch(server: Server) -> None:
     ]
 
 
+def test_batch_answers_are_compressed_when_the_client_accepts_it(server: Server) -> None:
+    """A batch answer (about 400 bytes per applicant) goes gzip-compressed to a client that
+    accepts it, and plain otherwise; a single answer stays plain (too small to gain)."""
+    body = {"applicants": [SEED] * 200}
+    plain = requests.post(
+        server.url + "/predict/batch",
+        json=body,
+        headers={"accept-encoding": "identity"},
+        timeout=30,
+    )
+    assert plain.status_code == 200 and "content-encoding" not in plain.headers
+    packed = requests.post(
+        server.url + "/predict/batch",
+        json=body,
+        headers={"accept-encoding": "gzip"},
+        timeout=30,
+        stream=True,
+    )
+    assert packed.status_code == 200
+    assert packed.headers["content-encoding"] == "gzip"
+    assert "accept-encoding" in packed.headers.get("vary", "").lower()
+    sent = packed.raw.read(decode_content=False)
+    assert len(sent) * 5 < len(plain.content), (len(sent), len(plain.content))
+
+    def scores(results: dict[str, Any]) -> list[tuple[float, float]]:
+        return [(x["probability"], x["score"]) for x in results["results"]]
+
+    assert scores(json.loads(gzip.decompress(sent))) == scores(plain.json())
+    one = requests.post(
+        server.url + "/predict", json=SEED, headers={"accept-encoding": "gzip"}, timeout=30
+    )
+    assert one.status_code == 200 and "content-encoding" not in one.headers
+
+
 def test_batch_limits_and_shapes(server: Server) -> None:
     r = server.post("/predict/batch", {"applicants": [SEED] * 1001})
     assert r.status_code == 422 and r.json()["detail"][0]["type"] == "too_long"

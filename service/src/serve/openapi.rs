@@ -333,7 +333,9 @@ fn predict() {}
 
 /// Score many applicants; each gets a result or its own errors. Any item is accepted: one that
 /// is not a valid applicant gets its errors in its own result (type `BatchItemErrors`) and does
-/// not stop the others from being scored.
+/// not stop the others from being scored. The answer comes gzip-compressed when the request's
+/// `Accept-Encoding` allows it (answers over 4 KiB), and the request body may be sent with
+/// `Content-Encoding: gzip` or `deflate`.
 #[utoipa::path(post, path = "/predict/batch", tag = "predict",
     request_body(content = BatchRequest, content_type = "application/json"),
     responses(
