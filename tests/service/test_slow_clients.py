@@ -109,3 +109,15 @@ def test_a_slow_but_steady_client_within_the_limits_is_answered(
         s.sendall(body[k : k + len(body) // 4 + 1])
     answer = s.recv(65536)
     assert answer.startswith(b"HTTP/1.1 200"), answer
+
+
+def test_http2_prior_knowledge_is_not_served(make_server: Any, workdir: Any) -> None:
+    """An HTTP/2 connection preface gets no HTTP/2 (which hyper could not time out when idle):
+    the connection is closed at once."""
+    server = _start(make_server, workdir)
+    s = _connect(server)
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+    waited, got = _until_closed(s)
+    assert waited < LIMIT * 0.9, waited
+    assert not got.startswith(b"\x00"), got  # no HTTP/2 SETTINGS frame
+    assert server.post("/predict", SEED).status_code == 200

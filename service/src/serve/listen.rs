@@ -1,12 +1,15 @@
-//! The server's connections: accept, serve each with hyper (HTTP/1.1, and HTTP/2 without TLS),
-//! and the time limits a client gets.
+//! The server's connections: accept, serve each with hyper (HTTP/1.1 only), and the time limits
+//! a client gets.
 //!
 //! Why not `axum::serve`: it sets no timer, so a client that sends half a request head and then
 //! nothing, or keeps a connection open without sending its next request, held the connection
 //! (a socket, a task) for ever; a few thousand such clients exhaust the process's file
 //! descriptors and nobody else gets in. Here hyper's header read timeout closes a connection
 //! whose request head (the first, or a kept-alive connection's next) is not complete within
-//! [`Limits::header`]; `api::read_body` bounds the body the same way (408).
+//! [`Limits::header`]; `api::read_body` bounds the body the same way (408). HTTP/2 without TLS
+//! (prior knowledge) is not served: nothing here uses it (Cloud Run speaks HTTP/1.1 to the
+//! container unless told otherwise), and hyper has no timer that would close an idle HTTP/2
+//! connection.
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -44,12 +47,11 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let mut builder = Builder::new(TokioExecutor::new());
+    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header);
-    builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
