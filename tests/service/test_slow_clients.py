@@ -37,6 +37,15 @@ def _connect(server: Server) -> socket.socket:
     return s
 
 
+def _metrics(server: Server) -> dict[str, float]:
+    lines = server.get("/metrics").text.splitlines()
+    return {
+        line.split()[0]: float(line.split()[1])
+        for line in lines
+        if line.startswith("credit_http_connections")
+    }
+
+
 def _until_closed(s: socket.socket) -> tuple[float, bytes]:
     """Seconds until the server closes `s`, and what it sent before."""
     t, got = time.monotonic(), b""
@@ -53,6 +62,10 @@ def test_half_a_request_head_is_cut_off(make_server: Any, workdir: Any) -> None:
     assert LIMIT * 0.9 <= waited < LIMIT * 5, waited
     assert got == b"" or got.startswith(b"HTTP/1.1 408"), got
     assert server.post("/predict", SEED).status_code == 200
+    # Counted, for an operator's alert; the gauge holds the connections now open.
+    metrics = _metrics(server)
+    assert metrics["credit_http_connections_timed_out_total"] >= 1, metrics
+    assert metrics["credit_http_connections_open"] >= 1, metrics
 
 
 def test_an_idle_kept_alive_connection_is_closed(make_server: Any, workdir: Any) -> None:

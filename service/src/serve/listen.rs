@@ -11,6 +11,7 @@
 //! container unless told otherwise), and hyper has no timer that would close an idle HTTP/2
 //! connection.
 
+use super::state::AppState;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::Router;
@@ -19,6 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -44,6 +46,7 @@ impl Limits {
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    state: AppState,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -73,14 +76,27 @@ pub async fn serve(
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();
         let conn = graceful.watch(conn);
+        let state = state.clone();
         tokio::spawn(async move {
+            let metrics = state.metrics();
+            metrics.connections_open.fetch_add(1, Relaxed);
             if let Err(e) = conn.await {
+                if timed_out(e.as_ref()) {
+                    metrics.connections_timed_out.fetch_add(1, Relaxed);
+                }
                 tracing::trace!(error = %e, "connection ended with an error");
             }
+            metrics.connections_open.fetch_sub(1, Relaxed);
         });
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// Whether a connection ended because a request head did not arrive in time.
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<hyper::Error>()
+        .is_some_and(hyper::Error::is_timeout)
 }
 
 /// A failed accept: the peer's own problem is ignored; anything else (out of file descriptors,

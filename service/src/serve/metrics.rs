@@ -122,6 +122,10 @@ pub struct Metrics {
     pub reloads_ok: AtomicU64,
     pub reloads_refused: AtomicU64,
     pub in_flight: AtomicI64,
+    /// Client connections open.
+    pub connections_open: AtomicI64,
+    /// Connections the server closed for want of a request head within `--header-timeout`.
+    pub connections_timed_out: AtomicU64,
 }
 
 impl Metrics {
@@ -172,7 +176,7 @@ impl Metrics {
                 d.load(Relaxed)
             );
         }
-        let counters: [(&str, &str, u64); 13] = [
+        let counters: [(&str, &str, u64); 14] = [
             ("credit_batch_items_total", "Applicants received in batch requests.", self.batch_items.load(Relaxed)),
             ("credit_validation_errors_total", "Applicants refused by validation (422 or batch item errors).", self.validation_errors.load(Relaxed)),
             ("credit_log_records_journaled_total", "Prediction records written to the local journal (its segment files): what a strict answer waits for.", self.log_records_journaled.load(Relaxed)),
@@ -186,6 +190,7 @@ impl Metrics {
             ("credit_log_rejected_total", "Strict-durability requests answered 503 because the outbox was full.", self.log_rejected_full.load(Relaxed)),
             ("credit_log_dropped_total", "Answered decisions that were not logged (relaxed durability with a full outbox, or a journal write that failed for good).", self.log_dropped.load(Relaxed)),
             ("credit_model_reloads_total", "Model reloads that succeeded.", self.reloads_ok.load(Relaxed)),
+            ("credit_http_connections_timed_out_total", "Connections closed because no complete request head arrived within --header-timeout: kept-alive connections left idle, and clients that stalled (a steep rise with few requests is the latter).", self.connections_timed_out.load(Relaxed)),
         ];
         for (name, help, v) in counters {
             let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
@@ -198,7 +203,7 @@ impl Metrics {
             0.0
         };
         let _ = writeln!(o, "# HELP credit_log_oldest_pending_seconds Age of the oldest record waiting for the remote sink (0 when none).\n# TYPE credit_log_oldest_pending_seconds gauge\ncredit_log_oldest_pending_seconds {age}");
-        let gauges: [(&str, &str, i64); 6] = [
+        let gauges: [(&str, &str, i64); 7] = [
             (
                 "credit_log_queue_depth",
                 "Records waiting for the journal writer.",
@@ -228,6 +233,11 @@ impl Metrics {
                 "credit_http_in_flight",
                 "Requests being processed.",
                 self.in_flight.load(Relaxed).max(0),
+            ),
+            (
+                "credit_http_connections_open",
+                "Client connections open.",
+                self.connections_open.load(Relaxed).max(0),
             ),
         ];
         for (name, help, v) in gauges {

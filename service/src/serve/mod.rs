@@ -201,7 +201,7 @@ async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         signal_state.set_draining();
         let _ = stop_tx.send(true);
     };
-    let server = listen::serve(listener, app, config.client, shutdown);
+    let server = listen::serve(listener, app, state.clone(), config.client, shutdown);
     tokio::pin!(server);
     tokio::select! {
         () = &mut server => {}
