@@ -676,6 +676,7 @@ def test_bad_configuration_fails_fast(workdir: Path) -> None:
         ["--header-timeout", "0"],
         ["--body-timeout", "nan"],
         ["--body-timeout", "-1"],
+        ["--max-connections", "0"],
     ):
         p = subprocess.run(
             [str(CREDIT), "serve", "--port", "0", *args],

@@ -134,3 +134,27 @@ def test_http2_prior_knowledge_is_not_served(make_server: Any, workdir: Any) -> 
     assert waited < LIMIT * 0.9, waited
     assert not got.startswith(b"\x00"), got  # no HTTP/2 SETTINGS frame
     assert server.post("/predict", SEED).status_code == 200
+
+
+def test_past_the_connection_cap_new_clients_wait_for_a_slot(
+    make_server: Any, workdir: Any
+) -> None:
+    """With --max-connections 4 and four stalled clients, a fifth client waits in the kernel's
+    queue (no file descriptor spent on it) until the stalled ones are cut off, then is answered."""
+    server = make_server(
+        "--log",
+        f"sqlite://{workdir}/p.db",
+        "--header-timeout",
+        str(LIMIT),
+        "--max-connections",
+        "4",
+    )
+    time.sleep(LIMIT * 1.5)  # the start-up check's own connection is gone
+    stalled = [_connect(server) for _ in range(4)]
+    for s in stalled:
+        s.sendall(HEAD)
+    t = time.monotonic()
+    assert server.post("/predict", SEED).status_code == 200
+    waited = time.monotonic() - t
+    assert LIMIT * 0.5 <= waited < LIMIT * 5, waited
+    assert _metrics(server)["credit_http_connections_open"] <= 4

@@ -203,9 +203,13 @@ impl ServeConfig {
                 Err(format!("{flag} {x}: use seconds from 0.001 to 86400"))
             }
         };
+        if a.max_connections == 0 {
+            return Err("--max-connections: use at least 1".into());
+        }
         let client = super::listen::Limits {
             header: seconds("--header-timeout", a.header_timeout)?,
             body: seconds("--body-timeout", a.body_timeout)?,
+            connections: a.max_connections,
         };
         Ok(ServeConfig {
             host: a.host.clone(),

@@ -21,8 +21,10 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 /// How long a client may take over its request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,13 +34,56 @@ pub struct Limits {
     pub header: Duration,
     /// To send the body in full, counted from when the handler starts reading it.
     pub body: Duration,
+    /// Connections open at once (see [`connection_cap`] for what the server makes of it).
+    pub connections: usize,
 }
 
-impl Limits {
-    pub const DEFAULT: Limits = Limits {
-        header: Duration::from_secs(30),
-        body: Duration::from_secs(30),
+/// File descriptors kept for the journal (segments, SQLite and its WAL, the adoption of other
+/// journals) however many clients connect.
+const FDS_KEPT: u64 = 256;
+
+/// The connection cap: `wanted`, lowered so that [`FDS_KEPT`] of the process's file descriptors
+/// stay free for the journal (a flood of connections must not stop it from opening its next
+/// segment). On Linux the soft limit is first raised to the hard one, as Go's runtime does: a
+/// soft limit of 1024 is a default of old, not a decision about this server.
+pub fn connection_cap(wanted: usize) -> usize {
+    match fd_limit() {
+        Some(fds) => {
+            let free = usize::try_from(fds.saturating_sub(FDS_KEPT)).unwrap_or(usize::MAX);
+            wanted.min(free.max(16))
+        }
+        None => wanted,
+    }
+}
+
+/// The soft limit on open files, after raising it to the hard limit (Linux).
+#[cfg(target_os = "linux")]
+fn fd_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
     };
+    // SAFETY: getrlimit and setrlimit read and write the one struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return None;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim = raised;
+            }
+        }
+    }
+    Some(lim.rlim_cur)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn fd_limit() -> Option<u64> {
+    None
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and waits for
@@ -56,8 +101,20 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header);
     let graceful = GracefulShutdown::new();
+    let cap = connection_cap(limits.connections);
+    let slots = Arc::new(Semaphore::new(cap));
+    tracing::debug!(max_connections = cap, "connection cap");
     tokio::pin!(shutdown);
     loop {
+        // A slot first, then the connection: at the cap, new clients wait in the kernel's
+        // accept queue instead of costing a file descriptor each.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -87,6 +144,7 @@ pub async fn serve(
                 tracing::trace!(error = %e, "connection ended with an error");
             }
             metrics.connections_open.fetch_sub(1, Relaxed);
+            drop(slot);
         });
     }
     drop(listener);

@@ -109,6 +109,10 @@ pub struct ServeArgs {
     /// Seconds a client has to send a request body in full; then the answer is 408.
     #[arg(long, default_value_t = 30.0, env = "CREDIT_BODY_TIMEOUT")]
     pub body_timeout: f64,
+    /// Most client connections open at once; past it new ones wait in the kernel's queue. The
+    /// default, 4096, is lowered to leave 256 of the process's file descriptors to the journal.
+    #[arg(long, default_value_t = 4096, env = "CREDIT_MAX_CONNECTIONS")]
+    pub max_connections: usize,
     /// Most records the outbox of a remote sink (jsonl, bigquery) may hold. When it is full,
     /// strict durability answers 503 with `Retry-After`; relaxed durability answers and drops
     /// the record (counted in `credit_log_dropped_total`). The sqlite sink has no outbox.
