@@ -6,7 +6,8 @@
 //! (a socket, a task) for ever; a few thousand such clients exhaust the process's file
 //! descriptors and nobody else gets in. Here hyper's header read timeout closes a connection
 //! whose request head (the first, or a kept-alive connection's next) is not complete within
-//! [`Limits::header`]; `api::read_body` bounds the body the same way (408). HTTP/2 without TLS
+//! [`Limits::header`]; `api::read_body` bounds the body the same way (408); and at most
+//! [`connection_cap`] connections are open at once. HTTP/2 without TLS
 //! (prior knowledge) is not served: nothing here uses it (Cloud Run speaks HTTP/1.1 to the
 //! container unless told otherwise), and hyper has no timer that would close an idle HTTP/2
 //! connection.
@@ -26,7 +27,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-/// How long a client may take over its request.
+/// What clients may take: time to send a request, and connections at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// To send a request head in full, counted from when the connection waits for one (after
