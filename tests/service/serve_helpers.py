@@ -142,6 +142,12 @@ class Server:
                 self.proc.wait()
 
 
+def metric(s: Server, name: str) -> float:
+    """The value of the unlabelled series `name` on the server's /metrics."""
+    line = next(x for x in s.get("/metrics").text.splitlines() if x.startswith(name + " "))
+    return float(line.split()[1])
+
+
 @pytest.fixture
 def workdir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
     WORK.mkdir(parents=True, exist_ok=True)

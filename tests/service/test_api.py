@@ -223,12 +223,7 @@ def test_chunked_oversize_body_is_413(server: Server) -> None:
 
 
 def _post_encoded(server: Server, path: str, body: bytes, encoding: str) -> requests.Response:
-    return requests.post(
-        server.url + path,
-        data=body,
-        headers={"content-type": "application/json", "content-encoding": encoding},
-        timeout=30,
-    )
+    return server.post(path, data=body, headers={"content-encoding": encoding})
 
 
 def test_compressed_bodies_are_read(server: Server) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 from fake_sink import FakeBigQuery
 from load import Load, check_each_answer_logged_once
-from serve_helpers import CREDIT, MODEL, SEED, Server, db_rows
+from serve_helpers import CREDIT, MODEL, SEED, Server, db_rows, metric
 
 
 def post_many(url: str, ids: list[str], workers: int = 32) -> dict[str, int]:
@@ -40,11 +40,6 @@ def post_many(url: str, ids: list[str], workers: int = 32) -> dict[str, int]:
     with ThreadPoolExecutor(workers) as ex:
         list(ex.map(one, ids))
     return out
-
-
-def metric(s: Server, name: str) -> float:
-    line = next(x for x in s.get("/metrics").text.splitlines() if x.startswith(name + " "))
-    return float(line.split()[1])
 
 
 def logged_sqlite(path: Path) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ import socket
 import time
 from typing import Any
 
-from serve_helpers import SEED, Server
+from serve_helpers import SEED, Server, metric
 
 LIMIT = 1.0  # seconds, both limits
 HEAD = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -37,15 +37,6 @@ def _connect(server: Server) -> socket.socket:
     return s
 
 
-def _metrics(server: Server) -> dict[str, float]:
-    lines = server.get("/metrics").text.splitlines()
-    return {
-        line.split()[0]: float(line.split()[1])
-        for line in lines
-        if line.startswith("credit_http_connections")
-    }
-
-
 def _until_closed(s: socket.socket) -> tuple[float, bytes]:
     """Seconds until the server closes `s`, and what it sent before."""
     t, got = time.monotonic(), b""
@@ -63,9 +54,8 @@ def test_half_a_request_head_is_cut_off(make_server: Any, workdir: Any) -> None:
     assert got == b"" or got.startswith(b"HTTP/1.1 408"), got
     assert server.post("/predict", SEED).status_code == 200
     # Counted, for an operator's alert; the gauge holds the connections now open.
-    metrics = _metrics(server)
-    assert metrics["credit_http_connections_timed_out_total"] >= 1, metrics
-    assert metrics["credit_http_connections_open"] >= 1, metrics
+    assert metric(server, "credit_http_connections_timed_out_total") >= 1
+    assert metric(server, "credit_http_connections_open") >= 1
 
 
 def test_an_idle_kept_alive_connection_is_closed(make_server: Any, workdir: Any) -> None:
@@ -157,4 +147,4 @@ def test_past_the_connection_cap_new_clients_wait_for_a_slot(
     assert server.post("/predict", SEED).status_code == 200
     waited = time.monotonic() - t
     assert LIMIT * 0.5 <= waited < LIMIT * 5, waited
-    assert _metrics(server)["credit_http_connections_open"] <= 4
+    assert metric(server, "credit_http_connections_open") <= 4
