@@ -12,10 +12,6 @@
 //!   returning an error. So the segment's blocks are reserved with `fallocate` before anything
 //!   is mapped; where that fails (a full disk, or a file system without it: NFS before 4.2,
 //!   FUSE mounts such as Cloud Storage FUSE) the segment is written with `pwrite` as before.
-//!   A copy-on-write file system (btrfs) can still need space at the first store into a
-//!   reserved block, and a full one then raises `SIGBUS`: the process dies as at a `kill -9`,
-//!   which loses nothing answered (the frames before are in the page cache; recovery loads
-//!   them at the next start).
 //! * A store past the end of the file raises `SIGBUS` too: the file is never shortened while
 //!   a window is mapped ([`Space::release`] unmaps first).
 //! * Mapped pages count as the process's resident memory: only a window of [`WINDOW`] bytes is
