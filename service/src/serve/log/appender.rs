@@ -6,8 +6,7 @@
 //! every waiting request's task), measured as a sixth of the server's CPU per request under wrk
 //! on two cores. Without `--fsync` a group write saves nothing but `write` calls, each a copy
 //! of a few hundred bytes into the page cache. So a handler formats its record outside any
-//! lock, appends it under the segment's lock (a copy into the mapped segment, see `mapped.rs`,
-//! or one `write`), queues its place for the loader
+//! lock, appends it under the segment's lock with one `write`, queues its place for the loader
 //! and answers: the same promise as before (the bytes are in the kernel before the answer
 //! leaves, so a `kill -9` loses nothing answered), without a thread hop.
 //!
@@ -206,15 +205,6 @@ mod tests {
         }
     }
 
-    /// The segment's written bytes: while its writer holds it, a mapped segment is longer,
-    /// the rest zeros (see `mapped.rs`).
-    fn written(path: &std::path::Path) -> Vec<u8> {
-        let mut bytes = std::fs::read(path).unwrap();
-        let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |k| k + 1);
-        bytes.truncate(end);
-        bytes
-    }
-
     fn appender(name: &str, inline: bool, cap: usize) -> (Appender, Fixture) {
         let dir =
             std::env::temp_dir().join(format!("credit-appender-{name}-{}", std::process::id()));
@@ -256,7 +246,7 @@ mod tests {
         assert_eq!(batches.len(), 1);
         let b = &batches[0];
         assert_eq!((b.segment, b.start, b.records), (1, 0, 7));
-        let bytes = written(&segment::path_of(&f.dir, 1));
+        let bytes = std::fs::read(segment::path_of(&f.dir, 1)).unwrap();
         assert_eq!(b.end, bytes.len() as u64);
         let ids: Vec<String> = segment::Frames::new(&bytes, 0)
             .map(|fr| match fr.unwrap().1 {
@@ -313,7 +303,7 @@ mod tests {
             t.join().unwrap();
         }
         let batches = taken(&f.queue);
-        let bytes = written(&segment::path_of(&f.dir, 1));
+        let bytes = std::fs::read(segment::path_of(&f.dir, 1)).unwrap();
         let mut at = 0;
         for b in &batches {
             assert_eq!(b.start, at, "batches cover the file in order");

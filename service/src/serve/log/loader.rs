@@ -398,11 +398,6 @@ fn replay(
 ) -> Result<Replayed, LogError> {
     let mut file = std::fs::File::open(path)?;
     let len = file.metadata()?.len();
-    // A writer that crashed with its segment mapped leaves reserved space, zeros, after its
-    // last frame (see `mapped.rs`): unwritten, so neither torn nor damaged. Frames are read
-    // up to `len` all the same (a whole frame may end in zero bytes); `written` bounds the
-    // search for whole frames after damage and the torn tail reported.
-    let written = written_end(&mut file, len)?;
     let mut reader = WindowReader {
         pos: from.min(len),
         len,
@@ -427,13 +422,11 @@ fn replay(
             tx.commit()?;
             out.records += got.records as u64;
             reader.consume(used);
-        } else if reader.pos >= written {
-            break; // only unwritten space from here
         } else if reader.at_end()
             || reader.buf.len() >= segment::MAX_FRAME as usize + segment::HEADER
         {
             // Nothing reads whole from here: damage if whole frames follow, else the torn tail.
-            let Some(next) = next_whole_frame(&mut file, reader.pos, written, len)? else {
+            let Some(next) = next_whole_frame(&mut file, reader.pos, len)? else {
                 break;
             };
             let bytes = next - reader.pos;
@@ -443,35 +436,15 @@ fn replay(
         }
     }
     let valid = reader.pos;
-    out.torn = written.saturating_sub(valid);
+    out.torn = len - valid;
     if out.torn > 0 {
         tracing::warn!(segment = %path.display(), offset = valid, bytes = out.torn, "journal segment has a torn tail (a crash mid-write); cut off");
-    }
-    if len > valid {
         std::fs::OpenOptions::new()
             .write(true)
             .open(path)?
             .set_len(valid)?;
     }
     Ok(out)
-}
-
-/// The offset just past the last byte of `file` (of `len` bytes) that is not zero. Every frame
-/// has a byte that is not zero at its ninth (its kind), so no frame starts at or after it.
-fn written_end(file: &mut std::fs::File, len: u64) -> Result<u64, LogError> {
-    const CHUNK: u64 = 64 * 1024;
-    let mut end = len;
-    let mut buf = vec![0u8; CHUNK as usize];
-    while end > 0 {
-        let start = end.saturating_sub(CHUNK);
-        let chunk = &mut buf[..(end - start) as usize];
-        segment::read_at(file, chunk, start)?;
-        if let Some(k) = chunk.iter().rposition(|&b| b != 0) {
-            return Ok(start + k as u64 + 1);
-        }
-        end = start;
-    }
-    Ok(0)
 }
 
 /// What [`replay`] did with one segment.
@@ -486,27 +459,20 @@ struct Replayed {
 }
 
 /// The offset of the first whole frame (checksum valid, record or probe readable) after
-/// `from` and before `written` (see [`written_end`]), if any. Reads the rest of the written
-/// part of the segment at once (and what a frame starting in it can span, up to `len`): this
-/// runs only where a frame is damaged, and a random run of bytes passes as a frame only with
-/// a matching CRC-32 and a payload that decodes to the last byte.
+/// `from`, if any. Reads the rest of the segment at once: this runs only where a frame is
+/// damaged, and a random run of bytes passes as a frame only with a matching CRC-32 and a
+/// payload that decodes to the last byte.
 fn next_whole_frame(
     file: &mut std::fs::File,
     from: u64,
-    written: u64,
     len: u64,
 ) -> Result<Option<u64>, LogError> {
-    let span = u64::from(segment::MAX_FRAME) + segment::HEADER as u64;
-    let end = written.saturating_add(span).min(len);
-    let (Ok(rest), Ok(starts)) = (
-        usize::try_from(end.saturating_sub(from)),
-        usize::try_from(written.saturating_sub(from)),
-    ) else {
+    let Ok(rest) = usize::try_from(len.saturating_sub(from)) else {
         return Ok(None);
     };
     let mut buf = vec![0; rest];
     segment::read_at(file, &mut buf, from)?;
-    let found = (1..starts).find(|&k| matches!(Frames::new(&buf, k).next(), Some(Ok(_))));
+    let found = (1..buf.len()).find(|&k| matches!(Frames::new(&buf, k).next(), Some(Ok(_))));
     Ok(found.map(|k| from + k as u64))
 }
 
@@ -677,16 +643,13 @@ mod tests {
             let c = write(&mut w, "c", 5, false);
             let mut torn = Vec::new();
             segment::push_record(&mut torn, &row("torn"));
-            let cut = &torn[..torn.len() - 3];
-            w.append(cut).unwrap();
+            w.append(&torn[..torn.len() - 3]).unwrap();
             drop(w);
-            // Reported up to its last byte that is not zero (see `written_end`).
-            let torn_bytes = cut.iter().rposition(|&b| b != 0).unwrap() as u64 + 1;
             let path = segment::path_of(&dir, 1);
             let r = replay(&mut conn, PREDICTIONS_TABLE, 1, &path, a.end, window).unwrap();
             assert_eq!(
                 (r.records, r.torn, r.damaged),
-                (15, torn_bytes, 0),
+                (15, torn.len() as u64 - 3, 0),
                 "window {window}"
             );
             assert_eq!(std::fs::metadata(&path).unwrap().len(), c.end);
@@ -761,55 +724,6 @@ mod tests {
                 },
                 "window {window}"
             );
-        }
-    }
-
-    /// A crash with the segment mapped (see `mapped.rs`): the file is longer than its frames,
-    /// the rest zeros. Recovery loads every frame, calls the zeros neither torn nor damaged
-    /// and cuts them off; a torn frame before them is reported with its own bytes, and damage
-    /// inside the frames with the bytes skipped.
-    #[test]
-    fn recovery_after_a_crash_with_the_segment_mapped_cuts_the_unwritten_space() {
-        for (torn, damage) in [(0, false), (9, false), (0, true), (9, true)] {
-            let (_tmp, db) = temp(&format!("mapped-{torn}-{damage}"));
-            let mut conn = journal::open(&db, false).unwrap();
-            let dir = segment::dir_of(&db);
-            let mut w = SegmentWriter::create(&dir, 1, segment::SEGMENT_BYTES, false).unwrap();
-            write(&mut w, "a", 7, true);
-            let b = write(&mut w, "b", 5, false);
-            // A frame's header and kind byte: the last of them is not zero.
-            let mut frame = Vec::new();
-            segment::push_record(&mut frame, &row("torn"));
-            if torn > 0 {
-                w.append(&frame[..torn]).unwrap();
-            }
-            // The crash: the writer never lets its segment go.
-            std::mem::forget(w);
-            let path = segment::path_of(&dir, 1);
-            let mut bytes = std::fs::read(&path).unwrap();
-            if cfg!(target_os = "linux") {
-                assert!(bytes.len() as u64 > segment::SEGMENT_BYTES);
-            }
-            // Damage: a flipped byte in the payload of the second frame, `a-1`.
-            let mut ends = Frames::new(&bytes, 0).map(|f| f.unwrap().0);
-            let (first, second) = (ends.next().unwrap(), ends.next().unwrap());
-            if damage {
-                bytes[(first + second) / 2] ^= 0x55;
-                std::fs::write(&path, &bytes).unwrap();
-            }
-            let r = recover(&mut conn, &db, PREDICTIONS_TABLE).unwrap();
-            let lost = if damage { second - first } else { 0 } as u64;
-            assert_eq!(
-                (r.records, r.torn_bytes, r.damaged_bytes),
-                (12 - u64::from(damage), torn as u64, lost),
-                "torn {torn}, damage {damage}"
-            );
-            let mut want = [names("a", 7), names("b", 5)].concat();
-            want.retain(|id| !(damage && id == "a-1"));
-            want.sort();
-            assert_eq!(ids(&conn), want);
-            assert_eq!(progress(&conn).unwrap().offset, b.end);
-            assert!(segment::list(&dir).unwrap().is_empty());
         }
     }
 

@@ -2,8 +2,7 @@
 //!
 //! Each answered prediction ([`Record`]) is appended to a segment file before its answer
 //! leaves (strict durability), so every 200 is on disk first. Without `--fsync` the request
-//! handler appends its own record under the segment's lock, a copy into the mapped segment or
-//! one write (appender.rs and mapped.rs say why);
+//! handler appends its own record, one write under the segment's lock (appender.rs says why);
 //! with `--fsync`, and whenever that fast path steps aside, handlers queue records to one
 //! journal writer thread through a bounded channel, which appends whatever has queued up with
 //! one write (group commit; with `--fsync` one fdatasync) and only then acknowledges. A loader
@@ -22,7 +21,6 @@ pub mod bigquery;
 mod checkpoint;
 mod journal;
 mod loader;
-mod mapped;
 mod queue;
 mod schema;
 mod segment;

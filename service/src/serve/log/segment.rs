@@ -24,17 +24,12 @@
 //! request id, trace id (length `u32::MAX` = none), ts, model version, input (JSON), reasons
 //! (JSON). All numbers little-endian. The text is the table's text, formatted once by the writer.
 //!
-//! Without `--fsync`, on Linux, a segment's space is reserved when it is created and appends are
-//! copies into a map of it (`mapped.rs`); the file is cut back to its frames when the writer
-//! moves on or stops, and after a crash its unwritten rest is zeros.
-//!
 //! A crash can leave a torn last frame (a short write at a power cut, or zeros from a file
 //! extension that was not written); it fails its length or checksum, and reading stops there.
 //! Damage with whole frames after it (a page lost at a power cut while later ones reached the
 //! disk) stops [`Frames`] the same way; recovery (`loader::replay`) then looks for the next
 //! whole frame and goes on loading from there.
 
-use super::mapped::Space;
 use super::LogError;
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -307,9 +302,6 @@ pub struct SegmentWriter {
     len: u64,
     fsync: bool,
     max: u64,
-    /// The segment's reserved space, when appends are stores into a map (see `mapped.rs`):
-    /// not with `fsync`, where the writer thread writes and syncs whole groups.
-    space: Option<Space>,
 }
 
 impl SegmentWriter {
@@ -317,7 +309,6 @@ impl SegmentWriter {
     pub fn create(dir: &Path, number: u64, max: u64, fsync: bool) -> io::Result<SegmentWriter> {
         fs::create_dir_all(dir)?;
         let file = new_segment(dir, number, fsync)?;
-        let space = reserve(&file, max, fsync);
         Ok(SegmentWriter {
             dir: dir.to_path_buf(),
             file,
@@ -325,71 +316,33 @@ impl SegmentWriter {
             len: 0,
             fsync,
             max,
-            space,
         })
     }
 
-    /// Appends `frames` with one store into the segment's map or, where it is not mapped, one
-    /// write (and, with `--fsync`, one fdatasync); returns the segment and the offset just past
-    /// them. After an error nothing counts as written: the caller may retry the same bytes,
-    /// which then land at the same offset.
+    /// Appends `frames` with one write (and, with `--fsync`, one fdatasync); returns the segment
+    /// and the offset just past them. After an error nothing counts as written: the caller may
+    /// retry the same bytes, which then land at the same offset.
     pub fn append(&mut self, frames: &[u8]) -> io::Result<(u64, u64)> {
         if self.len >= self.max {
-            self.release();
             self.file = new_segment(&self.dir, self.number + 1, self.fsync)?;
             self.number += 1;
             self.len = 0;
-            self.space = reserve(&self.file, self.max, self.fsync);
         }
-        let stored = match &mut self.space {
-            Some(space) => space.store(&self.file, frames, self.len),
-            None => false,
-        };
-        if !stored {
-            // A positioned write: one system call per append, and a retry lands at the same
-            // offset by construction.
-            write_at(&mut self.file, frames, self.len)?;
-            if self.fsync {
-                self.file.sync_data()?;
-            }
+        // A positioned write: one system call per append (a handler's fast path appends
+        // one record at a time), and a retry lands at the same offset by construction.
+        write_at(&mut self.file, frames, self.len)?;
+        if self.fsync {
+            self.file.sync_data()?;
         }
         self.len += frames.len() as u64;
         Ok((self.number, self.len))
     }
 
     /// Cuts off what a failed append may have left past the last good frame, so that recovery
-    /// does not load a record whose request was told it failed. The rest of the segment is
-    /// written with `pwrite` (its reservation goes with the cut).
+    /// does not load a record whose request was told it failed.
     pub fn discard_tail(&mut self) -> io::Result<()> {
-        self.space = None;
         self.file.set_len(self.len)
     }
-
-    /// Unmaps the segment and cuts its unused reserved space off.
-    fn release(&mut self) {
-        if let Some(space) = self.space.take() {
-            if let Err(e) = space.release(&self.file, self.len) {
-                let path = path_of(&self.dir, self.number);
-                tracing::warn!(segment = %path.display(), error = %e, "cannot cut the unused space off a journal segment; recovery will");
-            }
-        }
-    }
-}
-
-impl Drop for SegmentWriter {
-    /// A writer that stops leaves its segment as long as its frames.
-    fn drop(&mut self) {
-        self.release();
-    }
-}
-
-/// Bytes reserved per segment for stores through a map: the rotation size and room for the
-/// group that crosses it (a larger group is written with `pwrite` past the reserved space).
-fn reserve(file: &File, max: u64, fsync: bool) -> Option<Space> {
-    if fsync {
-        return None;
-    }
-    Space::reserve(file, max.saturating_add(u64::from(MAX_FRAME)))
 }
 
 /// The loader's side: reads a group's frames back from its segment into one reused buffer.
@@ -441,9 +394,7 @@ const READ_BUFFER_KEPT: usize = 1 << 20;
 /// Creates a segment file; with `fsync` also its directory entry, so that the file itself
 /// survives a power cut and not only its data.
 fn new_segment(dir: &Path, number: u64, fsync: bool) -> io::Result<File> {
-    // Read too: a file mapping needs it.
     let file = OpenOptions::new()
-        .read(true)
         .write(true)
         .create_new(true)
         .open(path_of(dir, number))?;
@@ -596,54 +547,6 @@ mod tests {
         let numbers: Vec<u64> = list(&dir).unwrap().iter().map(|(n, _)| *n).collect();
         assert_eq!(numbers, [7, 8, 9]);
         assert_eq!(fs::metadata(path_of(&dir, 8)).unwrap().len(), 2 * f);
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    /// Appends go through the segment's map where it is reserved (see `mapped.rs`): what is
-    /// read back is what was appended, across map windows (groups of a byte to more than a
-    /// window), across rotations and past the reserved space (a group larger than the whole
-    /// reservation is written instead). While the writer holds a segment, the file is longer
-    /// than its frames (Linux); once it lets go (rotation, drop), exactly as long.
-    #[test]
-    fn appends_read_back_as_written_across_windows_and_rotations() {
-        use super::super::mapped::WINDOW;
-        let dir = std::env::temp_dir().join(format!("credit-seg-mapped-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        let max = 3 * WINDOW + 1000;
-        let mut w = SegmentWriter::create(&dir, 1, max, false).unwrap();
-        let mut want: std::collections::BTreeMap<u64, Vec<u8>> = Default::default();
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            seed >> 33
-        };
-        for k in 0..3000 {
-            let n = match k {
-                1700 => (max + u64::from(MAX_FRAME) + 1) as usize,
-                _ if k % 500 == 499 => WINDOW as usize + 777,
-                _ => 1 + (next() % 2000) as usize,
-            };
-            let bytes: Vec<u8> = (0..n).map(|_| next() as u8).collect();
-            let (seg, end) = w.append(&bytes).unwrap();
-            let held = want.entry(seg).or_default();
-            held.extend_from_slice(&bytes);
-            assert_eq!(end, held.len() as u64, "append {k}");
-            if cfg!(target_os = "linux") && k % 100 == 0 && k != 1700 {
-                let len = fs::metadata(path_of(&dir, seg)).unwrap().len();
-                assert!(
-                    len > end,
-                    "append {k}: segment {seg} is {len} bytes, not reserved"
-                );
-            }
-        }
-        drop(w);
-        assert!(want.len() > 3, "{} segments", want.len());
-        for (seg, bytes) in want {
-            assert!(
-                fs::read(path_of(&dir, seg)).unwrap() == bytes,
-                "segment {seg}"
-            );
-        }
         fs::remove_dir_all(&dir).unwrap();
     }
 }
