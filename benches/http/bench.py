@@ -54,6 +54,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from machine import cpu_info, cpu_line  # benches/machine.py, shared by the benches
+
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "predict.lua"
 SEED_BODY = json.dumps(
@@ -355,26 +358,11 @@ def mount_of(path: Path) -> tuple[str, str, str]:
     return best
 
 
-def cpu_of() -> str:
-    """The CPU's name, family and model (a VM may name every EPYC alike: the family tells Zen 2,
-    23, from Zen 5, 26) and its widest vector extension."""
-    info: dict[str, str] = {}
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        key, _, value = line.partition(":")
-        info.setdefault(key.strip(), value.strip())
-    flags = set(info.get("flags", "").split())
-    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else None
-    family = f"family {info['cpu family']} model {info['model']}" if "cpu family" in info else None
-    extra = ", ".join(x for x in (family, vector) if x)
-    name = info.get("model name", "?")
-    return f"{name}, {extra}" if extra else name
-
-
 def machine(journal_dir: Path) -> str:
     load = os.getloadavg()
     point, fstype, device = mount_of(journal_dir)
     return (
-        f"{os.cpu_count()} CPUs ({cpu_of()}), Linux {platform.release()}; "
+        f"{os.cpu_count()} CPUs ({cpu_line(cpu_info())}), Linux {platform.release()}; "
         f"journals on {fstype} ({device} mounted at {point}); "
         f"load average before the run {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}"
     )

@@ -41,6 +41,9 @@ import credit_default as cd
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from machine import cpu_info, cpu_line  # benches/machine.py, shared by the benches
+
 warnings.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parents[2]
 CREDIT = Path(os.environ.get("CREDIT", ROOT / "target" / "release" / "credit"))
@@ -83,24 +86,6 @@ def measure(fn: Callable[[], Any], repeat: int, target_s: float) -> dict[str, An
 
 
 # --- machine and versions ------------------------------------------------------------------------
-
-
-def cpu() -> dict[str, Any]:
-    info: dict[str, Any] = {"logical_cpus": os.cpu_count(), "machine": platform.machine()}
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return info
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model name":
-            info["model"] = value.strip()
-        if key.strip() == "flags":
-            flags = set(value.split())
-            info["avx2"] = "avx2" in flags
-            info["avx512f"] = "avx512f" in flags
-            break
-    return info
 
 
 def versions() -> dict[str, str]:
@@ -445,10 +430,7 @@ def print_report(doc: dict[str, Any]) -> None:
         f"\n{doc['rows_source']}, {doc['rows']:,} rows, best of {doc['repeat']}; model {doc['model']['version']}; "
         f"load average {doc['load_average']['before']} → {doc['load_average']['after']}"
     )
-    print(
-        f"{doc['machine'].get('model', '?')}, {doc['machine']['logical_cpus']} CPUs, "
-        f"avx2={doc['machine'].get('avx2')}, avx512f={doc['machine'].get('avx512f')}"
-    )
+    print(f"{cpu_line(doc['machine'])}, {doc['machine']['logical_cpus']} CPUs")
     print(
         "same answers as credit_default (max |Δp|): "
         + ", ".join(f"{k} {v:.1g}" for k, v in doc["same_model_check"].items())
@@ -542,7 +524,7 @@ def main() -> None:
     doc = {
         "started": started.isoformat(timespec="seconds"),
         "git_commit": git_commit(),
-        "machine": cpu(),
+        "machine": cpu_info(),
         "versions": versions(),
     }
     doc.update(run(args))

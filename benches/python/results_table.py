@@ -63,10 +63,12 @@ def table(doc: dict[str, Any]) -> str:
 
 def notes(doc: dict[str, Any]) -> str:
     m, la = doc["machine"], doc["load_average"]
+    # Files written before the family was recorded say only the CPU's name.
+    family = f", family {m['family']} model {m['model_number']}" if "family" in m else ""
     out = [
         (
             f"{doc['rows']:,} rows ({doc['rows_source']}), best and median of {doc['repeat']} repeats, "
-            f"run {doc['started']} at commit {doc['git_commit']}; {m.get('model', 'unknown CPU')}, "
+            f"run {doc['started']} at commit {doc['git_commit']}; {m.get('model', 'unknown CPU')}{family}, "
             f"{m['logical_cpus']} CPUs, AVX2 {'yes' if m.get('avx2') else 'no'}, "
             f"AVX-512 {'yes' if m.get('avx512f') else 'no'}; load average {la['before'][0]} before, "
             f"{la['after'][0]} after."
