@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from machine import cpu_line  # benches/machine.py, shared by the benches
 
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / ".work" / "bench"
@@ -63,14 +67,11 @@ def table(doc: dict[str, Any]) -> str:
 
 def notes(doc: dict[str, Any]) -> str:
     m, la = doc["machine"], doc["load_average"]
-    # Files written before the family was recorded say only the CPU's name.
-    family = f", family {m['family']} model {m['model_number']}" if "family" in m else ""
     out = [
         (
             f"{doc['rows']:,} rows ({doc['rows_source']}), best and median of {doc['repeat']} repeats, "
-            f"run {doc['started']} at commit {doc['git_commit']}; {m.get('model', 'unknown CPU')}{family}, "
-            f"{m['logical_cpus']} CPUs, AVX2 {'yes' if m.get('avx2') else 'no'}, "
-            f"AVX-512 {'yes' if m.get('avx512f') else 'no'}; load average {la['before'][0]} before, "
+            f"run {doc['started']} at commit {doc['git_commit']}; {cpu_line(m)}, "
+            f"{m['logical_cpus']} CPUs; load average {la['before'][0]} before, "
             f"{la['after'][0]} after."
         ),
         "Versions: " + ", ".join(f"{k} {v}" for k, v in doc["versions"].items()) + ".",
